@@ -1,0 +1,52 @@
+/**
+ * Expected errors carry a stable `code` and a user-facing `message`; `detail` is for logs only.
+ * Bugs stay plain `Error`s; cancellation has its own class so the UI can stay silent about it.
+ */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'ONNX_INVALID'
+  | 'ONNX_EXTERNAL_DATA'
+  | 'ONNX_UNSUPPORTED'
+  | 'SCOPE_NOT_FOUND'
+  | 'NO_GRADIENT_RULE'
+  | 'SHAPE_ERROR'
+  | 'NPY_INVALID'
+  | 'RUNTIME_ERROR'
+  | 'CANCELLED'
+  | 'INTERNAL';
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly detail?: string;
+  constructor(code: ErrorCode, message: string, detail?: string) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+export class CancelledError extends AppError {
+  constructor(message = 'Cancelled') {
+    super('CANCELLED', message);
+    this.name = 'CancelledError';
+  }
+}
+
+/** The serialised form every transport carries. */
+export interface SerializedError {
+  code: ErrorCode;
+  message: string;
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof AppError) return { code: err.code, message: err.message };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: 'INTERNAL', message };
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
+}

@@ -1,0 +1,46 @@
+/**
+ * `sd4match` — the engine headless. Never imports 'electron'.
+ * Each command group lives in src/main/cli/<group>.ts and registers itself on the program.
+ */
+import { Command, CommanderError } from 'commander';
+import { reportError } from './cli/common.js';
+import { registerGraphCommands } from './cli/graph.js';
+import { registerServeCommand } from './cli/serve.js';
+import { ENGINE_VERSION } from './version.js';
+
+export function buildProgram(): Command {
+  const program = new Command('sd4match')
+    .description('SD4Match Workstation engine: datasets, prompt tuning and evaluation with ONNX Runtime')
+    .version(ENGINE_VERSION)
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
+  registerGraphCommands(program);
+  registerServeCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed help or the usage error
+      return err.exitCode;
+    }
+    return reportError(err);
+  }
+}
+
+const invokedDirectly = process.argv[1] && /cli\.(ts|js|mjs)$/.test(process.argv[1]);
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.exitCode = reportError(err);
+    },
+  );
+}

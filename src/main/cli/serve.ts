@@ -1,0 +1,102 @@
+/**
+ * `sd4match serve`: the engine and the renderer over HTTP + WebSocket (browser mode), until
+ * SIGINT/SIGTERM. Also used by `npm start` when the Electron binary is missing.
+ */
+import { spawn } from 'node:child_process';
+import type { Command } from 'commander';
+import { startServer, type RunningServer } from '../server.js';
+import { parseIntOption } from './common.js';
+
+export interface ServeOptions {
+  host?: string;
+  port?: number;
+  db?: string;
+  staticDir?: string;
+  /** Open the URL in the default browser (default true; skipped without a display on Linux). */
+  open?: boolean;
+  /** Where the URL and notices go (default process.stdout / process.stderr). */
+  out?: NodeJS.WritableStream;
+  err?: NodeJS.WritableStream;
+  /** Resolves with the running server once it listens (tests and embedders). */
+  onListening?: (server: RunningServer) => void;
+  /** Stop when this aborts, as well as on SIGINT/SIGTERM. */
+  signal?: AbortSignal;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/** Best effort: a missing opener (headless machine) is not an error, the URL is printed anyway. */
+function openInBrowser(url: string): void {
+  let command: string;
+  let args: string[];
+  if (process.platform === 'darwin') {
+    command = 'open';
+    args = [url];
+  } else if (process.platform === 'win32') {
+    command = 'cmd';
+    args = ['/c', 'start', '""', url.replace(/&/g, '^&')];
+  } else {
+    if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return;
+    command = 'xdg-open';
+    args = [url];
+  }
+  try {
+    const child = spawn(command, args, { detached: true, stdio: 'ignore' });
+    child.on('error', () => {});
+    child.unref();
+  } catch {
+    // no opener available
+  }
+}
+
+/** Starts the server, prints its URL and runs until SIGINT/SIGTERM (or `signal`), then closes cleanly. */
+export async function runServe(options: ServeOptions = {}): Promise<void> {
+  const out = options.out ?? process.stdout;
+  const err = options.err ?? process.stderr;
+  const host = options.host ?? '127.0.0.1';
+  const server = await startServer({
+    host,
+    port: options.port ?? 0,
+    ...(options.db === undefined ? {} : { db: options.db }),
+    ...(options.staticDir === undefined ? {} : { staticDir: options.staticDir }),
+  });
+
+  if (!server.staticReady) {
+    err.write(`warning: the renderer is not built (${server.staticDir} has no index.html); run \`npm run build\`. The API is served anyway.\n`);
+  }
+  if (!LOOPBACK.has(host)) {
+    err.write(`warning: listening on ${host}: anyone who can reach this address and has the URL below can use the engine.\n`);
+  }
+  out.write(`SD4Match Workstation is serving at ${server.url}\n`);
+  out.write('Press Ctrl+C to stop.\n');
+  options.onListening?.(server);
+  if (options.open !== false) openInBrowser(server.url);
+
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      options.signal?.removeEventListener('abort', stop);
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    if (options.signal?.aborted) stop();
+    else options.signal?.addEventListener('abort', stop, { once: true });
+  });
+  await server.close();
+  out.write('Server stopped.\n');
+}
+
+/** Adds `serve [--port P] [--host H] [--no-open]` to the CLI. */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the workstation to a web browser: the renderer over HTTP, the API over WebSocket (token in the URL)')
+    .option('--port <port>', 'TCP port (0 = a free port)', parseIntOption('--port'), 0)
+    .option('--host <host>', 'interface to bind (keep 127.0.0.1 unless you mean to share it)', '127.0.0.1')
+    .option('--no-open', 'do not open the URL in a browser')
+    .action(async (opts: { port: number; host: string; open: boolean }) => {
+      await runServe({ port: opts.port, host: opts.host, open: opts.open });
+    });
+}

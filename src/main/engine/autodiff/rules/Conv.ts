@@ -1,0 +1,74 @@
+import { AppError } from '../../../api/errors.js';
+import type { RuleContext } from '../context.js';
+import type { GradRule } from '../rule.js';
+
+/** Explicit begin/end pads for the node's concrete shapes (auto_pad resolved). */
+export function convPads(ctx: RuleContext, inSp: number[], outSp: number[], k: number[], s: number[], d: number[]): number[] {
+  const n = inSp.length;
+  const autoPad = ctx.attrString('auto_pad', 'NOTSET');
+  if (autoPad === 'VALID') return Array(2 * n).fill(0);
+  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    const begin: number[] = [];
+    const end: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const total = Math.max((outSp[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 - inSp[i], 0);
+      const small = Math.floor(total / 2);
+      begin.push(autoPad === 'SAME_UPPER' ? small : total - small);
+      end.push(autoPad === 'SAME_UPPER' ? total - small : small);
+    }
+    return [...begin, ...end];
+  }
+  return ctx.attrInts('pads', Array(2 * n).fill(0));
+}
+
+// dX = ConvTranspose(dY, W) with the forward strides, pads, dilations and group (output_padding
+// chosen so the result has X's size); dW = Conv(Xᵀ, dYᵀ) with strides and dilations swapped
+// (group 1); dB = Σ dY over batch and space.
+export const Conv: GradRule = {
+  opType: 'Conv',
+  opsets: [11, 99],
+  build(ctx) {
+    const g = ctx.GO(0)!;
+    const x = ctx.I(0);
+    const w = ctx.I(1);
+    const xs = ctx.shape(x);
+    const ws = ctx.shape(w);
+    const ys = ctx.shape(g);
+    const nsp = xs.length - 2;
+    const k = ws.slice(2);
+    const s = ctx.attrInts('strides', Array(nsp).fill(1));
+    const d = ctx.attrInts('dilations', Array(nsp).fill(1));
+    const group = ctx.attrInt('group', 1);
+    const pads = convPads(ctx, xs.slice(2), ys.slice(2), k, s, d);
+    if (ctx.needs(0)) {
+      const outputPadding = xs.slice(2).map((sz, i) => sz - (s[i] * (ys[i + 2] - 1) + (k[i] - 1) * d[i] + 1 - pads[i] - pads[i + nsp]));
+      const dx = ctx.op1('ConvTranspose', [g, w], {
+        strides: s,
+        pads,
+        dilations: d,
+        group,
+        kernel_shape: k,
+        output_padding: outputPadding,
+      });
+      ctx.GI(0, dx);
+    }
+    if (ctx.needs(1)) {
+      if (group !== 1) {
+        throw new AppError('ONNX_UNSUPPORTED', `weight gradient of grouped Conv (node '${ctx.node.name}', group ${group}) is not supported`);
+      }
+      const perm = [1, 0, ...Array.from({ length: nsp }, (_, i) => i + 2)];
+      const xt = ctx.transpose(x, perm);
+      const gt = ctx.transpose(g, perm);
+      const full = ctx.op1('Conv', [xt, gt], { strides: d, dilations: s, pads, kernel_shape: ys.slice(2) });
+      const fs = ctx.shape(full);
+      let dw = full;
+      if (fs.slice(2).some((v, i) => v !== k[i])) {
+        dw = ctx.op1('Slice', [full, ctx.ints(k.map(() => 0)), ctx.ints(k), ctx.ints(k.map((_, i) => i + 2))]);
+      }
+      ctx.GI(1, ctx.transpose(dw, perm));
+    }
+    if (ctx.I(2) && ctx.needs(2)) {
+      ctx.GI(2, ctx.reduceSum(g, [0, ...Array.from({ length: nsp }, (_, i) => i + 2)], false));
+    }
+  },
+};

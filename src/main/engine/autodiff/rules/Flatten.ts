@@ -1,0 +1,10 @@
+import type { GradRule } from '../rule.js';
+
+// dX = Reshape(dY, shape(X))
+export const Flatten: GradRule = {
+  opType: 'Flatten',
+  opsets: [1, 99],
+  build(ctx) {
+    ctx.GI(0, ctx.reshape(ctx.GO(0)!, ctx.shape(ctx.I(0))));
+  },
+};

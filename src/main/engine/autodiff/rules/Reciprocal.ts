@@ -1,0 +1,11 @@
+import type { GradRule } from '../rule.js';
+
+// dX = -dY · Y²
+export const Reciprocal: GradRule = {
+  opType: 'Reciprocal',
+  opsets: [6, 99],
+  build(ctx) {
+    const y = ctx.O(0);
+    ctx.GI(0, ctx.neg(ctx.mul(ctx.GO(0)!, ctx.mul(y, y))));
+  },
+};

@@ -1,0 +1,10 @@
+import type { GradRule } from '../rule.js';
+
+// dX = Reshape(dY, shape(X))
+export const Unsqueeze: GradRule = {
+  opType: 'Unsqueeze',
+  opsets: [1, 99],
+  build(ctx) {
+    ctx.GI(0, ctx.reshape(ctx.GO(0)!, ctx.shape(ctx.I(0))));
+  },
+};

@@ -1,0 +1,73 @@
+/**
+ * Progress and cancellation for long work (imports, feature caching, evaluation, training).
+ * Engine code takes a `TaskContext` and reports through it; the CLI prints a progress line, the
+ * job manager turns reports into API events. Cancellation is cooperative: work calls
+ * `throwIfCancelled()` between steps, so a step is all-or-nothing.
+ */
+import { CancelledError } from '../../api/errors.js';
+
+export interface Progress {
+  /** What is being done ('importing pairs', 'caching features', 'training'). */
+  stage: string;
+  done: number;
+  total: number;
+  /** Items per second over the run so far. */
+  rate: number;
+  /** Seconds left at the current rate (null when unknown). */
+  etaSeconds: number | null;
+  /** Short free text (current loss, file name...). */
+  detail?: string;
+}
+
+export class CancellationToken {
+  private reason: string | null = null;
+  private readonly listeners = new Set<() => void>();
+
+  cancel(reason = 'cancelled by the user'): void {
+    if (this.reason !== null) return;
+    this.reason = reason;
+    for (const l of this.listeners) l();
+  }
+
+  get cancelled(): boolean {
+    return this.reason !== null;
+  }
+
+  throwIfCancelled(): void {
+    if (this.reason !== null) throw new CancelledError(`Cancelled: ${this.reason}`);
+  }
+
+  onCancel(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+export interface TaskContext {
+  token: CancellationToken;
+  /** Reports progress; implementations throttle as they see fit. */
+  progress(p: Omit<Progress, 'rate' | 'etaSeconds'> & Partial<Pick<Progress, 'rate' | 'etaSeconds'>>): void;
+  log?(message: string): void;
+}
+
+/** Computes rate and ETA for a stage from the time it started. */
+export class RateMeter {
+  private start = Date.now();
+  private stage = '';
+
+  measure(stage: string, done: number, total: number): { rate: number; etaSeconds: number | null } {
+    if (stage !== this.stage) {
+      this.stage = stage;
+      this.start = Date.now();
+    }
+    const elapsed = (Date.now() - this.start) / 1000;
+    const rate = elapsed > 0 ? done / elapsed : 0;
+    const etaSeconds = rate > 0 && total >= done ? (total - done) / rate : null;
+    return { rate, etaSeconds };
+  }
+}
+
+/** A context that ignores progress and is never cancelled (tests, one-shot scripts). */
+export function silentTask(): TaskContext {
+  return { token: new CancellationToken(), progress: () => {} };
+}

@@ -1,0 +1,69 @@
+/**
+ * Electron entry: application lifecycle only. Wires the window (electron/window.ts) and the IPC
+ * adapter (electron/ipc.ts) to the transport-agnostic API (api/handlers.ts).
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { app, BrowserWindow } from 'electron';
+import { createApi } from './api/handlers.js';
+import { registerIpc } from './electron/ipc.js';
+import { createMainWindow, hardenSession, isRendererUrl, type RendererSource } from './electron/window.js';
+
+// Built layout: out/main/index.js, out/preload/index.cjs, out/renderer/index.html.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const preloadPath = path.join(here, '../preload/index.cjs');
+const devServerUrl = process.env.ELECTRON_RENDERER_URL;
+const renderer: RendererSource =
+  !app.isPackaged && devServerUrl ? { kind: 'url', url: devServerUrl } : { kind: 'file', file: path.join(here, '../renderer/index.html') };
+
+// Every renderer runs sandboxed, whatever a window's own preferences say.
+app.enableSandbox();
+
+let mainWindow: BrowserWindow | null = null;
+
+function openMainWindow(): void {
+  mainWindow = createMainWindow({ preloadPath, renderer });
+  mainWindow.on('closed', () => {
+    mainWindow = null;
+  });
+}
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  const api = createApi();
+  let disposeIpc: (() => void) | null = null;
+
+  app.on('second-instance', () => {
+    if (!mainWindow) return;
+    if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.focus();
+  });
+
+  app
+    .whenReady()
+    .then(() => {
+      hardenSession();
+      disposeIpc = registerIpc(api, {
+        getWindow: () => mainWindow,
+        isRendererUrl: (url) => isRendererUrl(url, renderer),
+      });
+      openMainWindow();
+      app.on('activate', () => {
+        if (BrowserWindow.getAllWindows().length === 0) openMainWindow();
+      });
+    })
+    .catch((err: unknown) => {
+      console.error('SD4Match Workstation failed to start:', err);
+      app.exit(1);
+    });
+
+  app.on('window-all-closed', () => {
+    if (process.platform !== 'darwin') app.quit();
+  });
+
+  app.on('will-quit', () => {
+    disposeIpc?.();
+    disposeIpc = null;
+  });
+}

@@ -1,0 +1,51 @@
+/**
+ * The one place where an untrusted invocation becomes a typed handler call: the method name is
+ * checked against the contract, the arguments are parsed with the method's zod schema, and the
+ * outcome is encoded as `{result}` or `{error: {code, message}}`. Every adapter (Electron IPC,
+ * WebSocket, in-memory) calls `dispatch`; handlers never see unvalidated input.
+ */
+import type { z } from 'zod';
+import type { Envelope, InvokeMethod } from '../api/contract.js';
+import { INVOKE_METHOD_NAMES, invokeMethods, isInvokeMethod } from '../api/contract.js';
+import { AppError, isAppError, serializeError } from '../api/errors.js';
+import type { Api, Handler } from '../api/handlers.js';
+
+/** Formats zod issues as one line that names each offending field. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.map(String).join('.') : 'arguments';
+      return `${where}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Checks the method name and parses its arguments; throws an `AppError` naming the culprit. */
+export function parseInvocation(method: unknown, rawArgs: unknown): { method: InvokeMethod; args: unknown } {
+  if (!isInvokeMethod(method)) {
+    const name = typeof method === 'string' ? `'${method}'` : `of type ${typeof method}`;
+    throw new AppError('NOT_FOUND', `unknown method ${name}; known methods: ${INVOKE_METHOD_NAMES.join(', ')}`);
+  }
+  // Methods without arguments may be called with none (JSON drops `undefined`).
+  const parsed = invokeMethods[method].args.safeParse(rawArgs === undefined ? {} : rawArgs);
+  if (!parsed.success) {
+    throw new AppError('INVALID_ARGUMENT', `invalid arguments for '${method}': ${describeIssues(parsed.error.issues)}`);
+  }
+  return { method, args: parsed.data };
+}
+
+/** Validates, runs the handler and encodes the outcome. Never rejects. */
+export async function dispatch(api: Api, method: unknown, rawArgs: unknown): Promise<Envelope<unknown>> {
+  try {
+    const invocation = parseInvocation(method, rawArgs);
+    const handler = api.handlers[invocation.method] as Handler<InvokeMethod>;
+    const result = await handler(invocation.args as never, api.context);
+    return { result };
+  } catch (err) {
+    if (!isAppError(err)) {
+      // Not an expected error: a bug. The client gets the message; the log gets the stack.
+      console.error(`handler for ${typeof method === 'string' ? `'${method}'` : 'an invalid method'} failed:`, err);
+    }
+    return { error: serializeError(err) };
+  }
+}
