@@ -12,10 +12,11 @@ import { AppError } from '../../api/errors.js';
 import { type DType, isFloat } from '../onnx/dtypes.js';
 import { constFromTensor } from '../onnx/evaluate.js';
 import { consumerMap, topoSort, validateGraph } from '../onnx/graph-utils.js';
-import { cloneModel, defaultOpset, type Model, numel } from '../onnx/ir.js';
+import { cloneModel, defaultOpset, type Model, type Node, numel } from '../onnx/ir.js';
 import type { TensorInfo } from '../onnx/shape-infer.js';
 import type { Specialized } from '../onnx/specialize.js';
 import { GraphBuilder, RuleContext } from './context.js';
+import { type Composite, findComposites } from './patterns.js';
 import { ruleFor } from './registry.js';
 
 export interface VjpOptions {
@@ -135,16 +136,32 @@ export function buildVjp(spec: Specialized, options: VjpOptions): VjpGraph {
 
   const consumers = consumerMap(g);
   const view = { consumers: (t: string) => consumers.get(t) ?? [], gradOf: (t: string) => (active(t) ? total(t) : null) };
+  // Subgraphs differentiated as a whole (see patterns.ts): their inner nodes are skipped.
+  const composites = findComposites(g, consumers, (t) => info.get(t)?.value?.v, (t) => info.get(t)!.dims, opset);
+  const compositeAt = new Map<Node, Composite>();
+  const inside = new Set<Node>();
+  for (const c of composites) {
+    if (!active(c.virtual.inputs[0]) || !active(c.virtual.outputs[0])) continue;
+    compositeAt.set(c.last, c);
+    for (const n of c.nodes) inside.add(n);
+  }
   for (let k = order.length - 1; k >= 0; k--) {
     const n = order[k];
-    if (!n.outputs.some((o) => active(o) && contributions.has(o))) continue;
-    const activeInputs = n.inputs.map((i) => active(i));
+    const composite = compositeAt.get(n);
+    if (!composite && inside.has(n)) continue;
+    const node = composite ? composite.virtual : n;
+    if (!node.outputs.some((o) => active(o) && contributions.has(o))) continue;
+    const activeInputs = node.inputs.map((i) => active(i));
     if (!activeInputs.some(Boolean)) continue;
-    const rule = ruleFor(n, opset);
-    if (rule.kind === 'zero') continue;
-    const ctx = new RuleContext(b, n, n.outputs.map((o) => (active(o) ? total(o) : null)), activeInputs, view);
-    rule.build!(ctx);
-    for (const [i, grad] of ctx.produced) contribute(n.inputs[i], grad);
+    const ctx = new RuleContext(b, node, node.outputs.map((o) => (active(o) ? total(o) : null)), activeInputs, view);
+    if (composite) {
+      composite.build(ctx);
+    } else {
+      const rule = ruleFor(n, opset);
+      if (rule.kind === 'zero') continue;
+      rule.build!(ctx);
+    }
+    for (const [i, grad] of ctx.produced) contribute(node.inputs[i], grad);
   }
 
   const gradOutputs: Record<string, string> = {};

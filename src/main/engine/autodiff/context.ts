@@ -269,11 +269,11 @@ export class RuleContext {
     return this.op1('ReduceSum', [x, this.ints(axes)], { keepdims: keepdims ? 1 : 0 });
   }
 
-  /** Mean over `axes` with keepdims (as ReduceSum times 1/n, valid for every opset). */
+  /** Mean over `axes` with keepdims (axes an attribute before opset 18, an input from then on). */
   reduceMean(x: string, axes: number[]): string {
-    const s = this.shape(x);
-    const n = axes.reduce((p, a) => p * s[a], 1);
-    return this.mul(this.reduceSum(x, axes, true), this.scalar(1 / n, x));
+    if (axes.length === 0) return x;
+    if (this.opset >= 18) return this.op1('ReduceMean', [x, this.ints(axes)], { keepdims: 1 });
+    return this.op1('ReduceMean', [x], { axes, keepdims: 1 });
   }
 
   /** Sums a broadcast gradient back to `target` dims (JAX's _unbroadcast). */

@@ -10,13 +10,16 @@ export interface Normalized {
   rstd: string;
 }
 
-/** Recomputes x̂ and r from x (cheaper and steadier than inverting the affine output). */
-export function normalizeForward(ctx: RuleContext, x: string, axes: number[], eps: number): Normalized {
+/**
+ * Recomputes r (and x̂, unless the forward already holds it) from x: steadier than inverting an
+ * affine output whose scale may be near zero.
+ */
+export function normalizeForward(ctx: RuleContext, x: string, axes: number[], eps: number, knownXhat?: string): Normalized {
   const mu = ctx.reduceMean(x, axes);
   const xc = ctx.sub(x, mu);
   const variance = ctx.reduceMean(ctx.mul(xc, xc), axes);
   const rstd = ctx.op1('Reciprocal', [ctx.op1('Sqrt', [ctx.add(variance, ctx.scalar(eps, x))])]);
-  return { xhat: ctx.mul(xc, rstd), rstd };
+  return { xhat: knownXhat ?? ctx.mul(xc, rstd), rstd };
 }
 
 /** dx for a gradient `gxhat` with respect to x̂. */
