@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { reportError } from './cli/common.js';
+import { registerDatasetCommands } from './cli/datasets.js';
+import { registerDebugCommands } from './cli/debug.js';
 import { registerGraphCommands } from './cli/graph.js';
 import { registerServeCommand } from './cli/serve.js';
 import { ENGINE_VERSION } from './version.js';
@@ -12,9 +14,12 @@ export function buildProgram(): Command {
   const program = new Command('sd4match')
     .description('SD4Match Workstation engine: datasets, prompt tuning and evaluation with ONNX Runtime')
     .version(ENGINE_VERSION)
+    .option('--db <file>', 'the SQLite database (default: $SD4MATCH_DB, else workstation.db in the app-data folder)')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   registerGraphCommands(program);
+  registerDatasetCommands(program);
+  registerDebugCommands(program);
   registerServeCommand(program);
   return program;
 }

@@ -111,6 +111,17 @@ export const CASES: GradCase[] = [
   { op: 'Expand', name: 'Expand [3, 1] to [2, 3, 4]', inputs: [{ shape: [3, 1] }, { shape: [3], values: [2, 3, 4], dtype: 'int64' }] },
   { op: 'Gather', name: 'Gather rows with repeated indices', inputs: [{ shape: [5, 3] }, { shape: [4], values: [0, 3, 3, 1], dtype: 'int64' }] },
   { op: 'Gather', name: 'Gather along axis 1 with 2-D and negative indices', inputs: [{ shape: [2, 4, 3] }, { shape: [2, 2], values: [0, -1, 2, 0], dtype: 'int64' }], attrs: { axis: 1 } },
+  {
+    op: 'Gather',
+    name: 'Gather of many rows with repeats (ScatterND-add path, opset 16+)',
+    inputs: [{ shape: [700, 2] }, { shape: [300], values: Array.from({ length: 300 }, (_, i) => (i * 37) % 650), dtype: 'int64' }],
+  },
+  {
+    op: 'Gather',
+    name: 'Gather along a middle axis with negative indices (ScatterND-add path)',
+    inputs: [{ shape: [2, 400, 1] }, { shape: [200], values: Array.from({ length: 200 }, (_, i) => ((i * 13) % 399) - 200), dtype: 'int64' }],
+    attrs: { axis: 1 },
+  },
   { op: 'Gather', name: 'Gather with a scalar index', inputs: [{ shape: [4, 3] }, { shape: [], values: [2], dtype: 'int64' }] },
   { op: 'Cast', name: 'Cast float32 to float64', inputs: [{ shape: [2, 3], dtype: 'float32' }], attrs: { to: 11 }, eps: 1e-2, tol: 1e-4 },
   { op: 'Identity', name: 'Identity', inputs: [{ shape: [2, 3] }] },

@@ -15,7 +15,8 @@ import { consumerMap, topoSort, validateGraph } from '../onnx/graph-utils.js';
 import { cloneModel, defaultOpset, type Model, type Node, numel } from '../onnx/ir.js';
 import type { TensorInfo } from '../onnx/shape-infer.js';
 import type { Specialized } from '../onnx/specialize.js';
-import { GraphBuilder, RuleContext } from './context.js';
+import { GraphBuilder } from '../onnx/builder.js';
+import { RuleContext } from './context.js';
 import { type Composite, findComposites } from './patterns.js';
 import { ruleFor } from './registry.js';
 

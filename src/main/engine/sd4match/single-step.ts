@@ -1,0 +1,53 @@
+/**
+ * One SD4Match-Single step on explicit tensors (the `debug step` command): the prompt is
+ * [SOS, 75 learnable rows, EOS] initialised from the embeddings of `promptIds`; the same prompt
+ * conditions the source and target images; one Adam step; the loss again with the new prompt.
+ */
+import { AppError } from '../../api/errors.js';
+import type { HostTensor } from '../onnx/ir.js';
+import { adamStep, zerosLike } from './adam.js';
+import type { SdModel } from './sd-model.js';
+import { StepGraph, repeatBatch, rows, textVjp, withRows } from './training-step.js';
+
+export interface SingleStepArgs {
+  promptIds: HostTensor;
+  noisyLatents: HostTensor;
+  srcKps: Float32Array;
+  trgKps: Float32Array;
+  nPts: number[];
+  N: number;
+  frame: { h: number; w: number };
+  timestep: number;
+  lr: number;
+}
+
+export async function singleStep(sd: SdModel, a: SingleStepArgs): Promise<{ lossBefore: number; gradLearnable: HostTensor; learnableAfter: HostTensor; lossAfter: number }> {
+  const n = a.noisyLatents.dims[0];
+  const B = n / 2;
+  if (!Number.isInteger(B) || B < 1) throw new AppError('INVALID_ARGUMENT', `noisy latents hold ${n} images; a step needs sources and targets (an even number)`);
+  const tokens = await sd.embedIds(a.promptIds);
+  const learn0 = rows(tokens, 1, 76);
+  const step = new StepGraph(sd, { B, N: a.N, h: a.noisyLatents.dims[2], w: a.noisyLatents.dims[3], latents: 'noisy', frame: a.frame });
+  await step.ready();
+  const plans = step.plans({ srcKps: a.srcKps, trgKps: a.trgKps, nPts: a.nPts, N: a.N });
+  const ts: HostTensor =
+    sd.folder.timestepRank === 0
+      ? { dtype: 'int64', dims: [], data: BigInt64Array.from([BigInt(a.timestep)]) }
+      : { dtype: 'int64', dims: [n], data: new BigInt64Array(n).fill(BigInt(a.timestep)) };
+  const lossAndGrad = async (learn: HostTensor) => {
+    const tok = withRows(tokens, 1, learn);
+    const ehs = await sd.encodeEmbeds(tok);
+    const r = await step.run({ noisy_latents: a.noisyLatents, encoder_hidden_states: repeatBatch(ehs, n), timestep: ts, ...plans });
+    // every image shares the prompt: the hidden-state gradient is the sum over images
+    const [, L, D] = ehs.dims;
+    const cot = new Float32Array(L * D);
+    const g = r.gradEhs.data as Float32Array;
+    for (let i = 0; i < n; i++) for (let k = 0; k < L * D; k++) cot[k] += g[i * L * D + k];
+    const v = await textVjp(sd, tok, { dtype: 'float32', dims: [1, L, D], data: cot });
+    return { loss: r.loss, grad: rows(v.grad, 1, 76) };
+  };
+  const before = await lossAndGrad(learn0);
+  const st = await adamStep(sd.sessions, learn0, before.grad, { m: zerosLike(learn0), v: zerosLike(learn0) }, 1, a.lr);
+  const after = await lossAndGrad(st.param);
+  return { lossBefore: before.loss, gradLearnable: before.grad, learnableAfter: st.param, lossAfter: after.loss };
+}
