@@ -54,10 +54,11 @@ const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 const IMAGENET_STD = [0.229, 0.224, 0.225];
 
 /**
- * DINOv2's preprocessing: shortest side to 256 (bicubic), centre crop 224, ImageNet mean/std.
- * [1, 3, 224, 224] float32.
+ * DINOv2's preprocessing: shortest side to 256 (bicubic), centre crop 224, ImageNet mean/std;
+ * with `fill`, the whole image resized to 224 x 224 instead (the DINOv2 matching baseline keeps
+ * the full frame so keypoints map onto its patch grid). [1, 3, 224, 224] float32.
  */
-export async function loadImageForDino(file: string, opts: { flip?: boolean } = {}): Promise<HostTensor> {
+export async function loadImageForDino(file: string, opts: { flip?: boolean; fill?: boolean } = {}): Promise<HostTensor> {
   const meta = await sharp(file).metadata().catch((e: Error) => {
     throw new AppError('INVALID_ARGUMENT', `${file}: cannot be decoded as an image (${e.message})`);
   });
@@ -65,8 +66,8 @@ export async function loadImageForDino(file: string, opts: { flip?: boolean } = 
   const w = oriented ? meta.height! : meta.width!;
   const h = oriented ? meta.width! : meta.height!;
   const scale = 256 / Math.min(w, h);
-  const rw = Math.max(224, Math.round(w * scale));
-  const rh = Math.max(224, Math.round(h * scale));
+  const rw = opts.fill ? 224 : Math.max(224, Math.round(w * scale));
+  const rh = opts.fill ? 224 : Math.max(224, Math.round(h * scale));
   const left = Math.floor((rw - 224) / 2);
   const top = Math.floor((rh - 224) / 2);
   const { data } = await decode(

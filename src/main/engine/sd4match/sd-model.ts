@@ -17,6 +17,8 @@ import { compileSd, type CompiledSd } from './compile.js';
 import { inspectSdFolder, type SdFolder } from './model-folder.js';
 import { alphasCumprod, noiseCoefficients } from './schedule.js';
 
+const CONTEXT = 77;
+
 export interface SdModelOptions {
   cacheDir: string;
   providers?: ProviderName[] | 'auto';
@@ -77,6 +79,7 @@ export class SdModel {
   readonly sessions = new SessionCache(6);
   readonly acp: Float32Array;
   private unetTap: Model | null = null;
+  private embedModel: Model | null = null;
   private vae: Promise<Session> | null = null;
 
   private constructor(
@@ -169,6 +172,18 @@ export class SdModel {
       noise_coefficients: { dtype: 'float32', dims: [2], data: Float32Array.from([signal, noise]) },
     });
     return { features: out.features, noisyLatents: out.noisy_latents };
+  }
+
+  /** Rows of the token-embedding table (the tokenizer's vocabulary size). */
+  vocabSize(): number {
+    this.embedModel ??= loadModel(this.compiled.embed);
+    const hidden = this.folder.hiddenSize;
+    let best = 0;
+    for (const t of this.embedModel.graph.initializers.values()) {
+      if (t.dims.length === 2 && t.dims[1] === hidden && t.dims[0] > best && t.dims[0] !== CONTEXT) best = t.dims[0];
+    }
+    if (!best) throw new AppError('INVALID_ARGUMENT', `${this.folder.textEncoder}: cannot find the token-embedding table`);
+    return best;
   }
 
   /** Embedding-layer output (token + position) for ids [B, 77]. */

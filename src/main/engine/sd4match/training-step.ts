@@ -12,6 +12,8 @@ import type { SdModel } from './sd-model.js';
 import { buildTrainingGraph, type TrainGraphDims } from './train-graph.js';
 
 const unetTaps = new WeakMap<SdModel, Model>();
+/** What building a step graph revealed (feature grid, gradient output name), per model and key. */
+const stepMeta = new WeakMap<SdModel, Map<string, { grid: { C: number; h: number; w: number }; gradName: string }>>();
 const textCuts = new WeakMap<SdModel, Model>();
 
 function unetTapOf(sd: SdModel): Model {
@@ -71,13 +73,18 @@ export class StepGraph {
 
   /** Builds (or reuses) the session; returns the feature grid the loss sees. */
   async ready(): Promise<{ C: number; h: number; w: number }> {
-    await this.sd.sessions.get(this.key(), () => {
+    let metas = stepMeta.get(this.sd);
+    if (!metas) stepMeta.set(this.sd, (metas = new Map()));
+    const key = this.key();
+    await this.sd.sessions.get(key, () => {
       const g = buildTrainingGraph(unetTapOf(this.sd), this.dims(), this.loss);
-      this.grid = g.grid;
-      this.gradName = g.vjp.gradOutputs.encoder_hidden_states;
+      metas.set(key, { grid: g.grid, gradName: g.vjp.gradOutputs.encoder_hidden_states });
       return g.vjp.model;
-    }, { providers: 'auto' });
-    return this.grid!;
+    });
+    const meta = metas.get(key)!;
+    this.grid = meta.grid;
+    this.gradName = meta.gradName;
+    return this.grid;
   }
 
   /** Sampling plans for a batch of keypoints. */
