@@ -4,6 +4,8 @@
  */
 const BENCHES: Record<string, () => Promise<{ run: (args: string[]) => Promise<void>; description: string }>> = {
   autodiff: () => import('./autodiff.js'),
+  features: () => import('./features.js'),
+  import: () => import('./import.js'),
 };
 
 async function main(): Promise<void> {

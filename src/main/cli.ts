@@ -7,6 +7,7 @@ import { reportError } from './cli/common.js';
 import { registerDatasetCommands } from './cli/datasets.js';
 import { registerDebugCommands } from './cli/debug.js';
 import { registerGraphCommands } from './cli/graph.js';
+import { registerModelCommands } from './cli/models.js';
 import { registerServeCommand } from './cli/serve.js';
 import { ENGINE_VERSION } from './version.js';
 
@@ -15,11 +16,13 @@ export function buildProgram(): Command {
     .description('SD4Match Workstation engine: datasets, prompt tuning and evaluation with ONNX Runtime')
     .version(ENGINE_VERSION)
     .option('--db <file>', 'the SQLite database (default: $SD4MATCH_DB, else workstation.db in the app-data folder)')
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   registerGraphCommands(program);
   registerDatasetCommands(program);
   registerDebugCommands(program);
+  registerModelCommands(program);
   registerServeCommand(program);
   return program;
 }

@@ -14,6 +14,18 @@ export type ErrorCode =
   | 'SHAPE_ERROR'
   | 'NPY_INVALID'
   | 'RUNTIME_ERROR'
+  /** A dataset's annotation files are malformed or inconsistent (file and entry named). */
+  | 'DATASET_INVALID'
+  /** An image file is missing, corrupt, truncated or not an image. */
+  | 'IMAGE_INVALID'
+  /** Two things would get the same name (e.g. a dataset name already in use). */
+  | 'CONFLICT'
+  /** The database was written by a newer version of the workstation. */
+  | 'STORE_VERSION'
+  /** The database file is not ours, not SQLite, or damaged. */
+  | 'STORE_INVALID'
+  /** The database stayed locked by another writer for longer than we wait. */
+  | 'STORE_BUSY'
   | 'CANCELLED'
   | 'INTERNAL';
 

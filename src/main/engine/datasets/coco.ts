@@ -1,0 +1,354 @@
+/**
+ * COCO keypoints JSON, both ways.
+ *
+ * Import: `images` [{id, file_name, width, height}], `annotations` [{id, image_id, category_id,
+ * keypoints [x, y, v] * K, bbox [x, y, w, h], area, iscrowd}], `categories` [{id, name,
+ * supercategory, keypoints [names], skeleton [[a, b]] 1-based}]. `file_name` is relative to the
+ * dataset root. Visibility 0 (not labelled) is not stored; 1 and 2 are.
+ *
+ * Export writes the same, with `keypoint_colors` (an extra per-category field other tools ignore)
+ * so colours survive a round trip, and each annotation's bbox (or, when it has none, the tight box
+ * around its labelled keypoints).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../../api/errors.js';
+import type { Db } from '../../store/db.js';
+import { DatasetsRepo, defaultKeypointColor } from '../../store/repositories/datasets.js';
+import { type Box, ImagesRepo } from '../../store/repositories/images.js';
+import { ENGINE_VERSION } from '../../version.js';
+import { normalizeDatasetPath, relativePathProblem } from '../images/safe-path.js';
+import { isDir, isFile, jsonError } from './fs-util.js';
+import { declareSize, imageFor, isFiniteNumber, type ParsedCategory, type ParsedDataset, type Reader } from './types.js';
+
+export interface CocoImage {
+  id: number;
+  file_name: string;
+  width: number;
+  height: number;
+}
+
+export interface CocoCategory {
+  id: number;
+  name: string;
+  supercategory: string;
+  keypoints: string[];
+  skeleton: [number, number][];
+  keypoint_colors?: string[];
+}
+
+export interface CocoAnnotation {
+  id: number;
+  image_id: number;
+  category_id: number;
+  keypoints: number[];
+  num_keypoints: number;
+  bbox: [number, number, number, number];
+  area: number;
+  iscrowd: 0 | 1;
+}
+
+export interface CocoFile {
+  info: Record<string, unknown>;
+  images: CocoImage[];
+  annotations: CocoAnnotation[];
+  categories: CocoCategory[];
+}
+
+/** Picks the annotation file: the option, else root/annotations.json, else the only .json in root or root/annotations/. */
+function findAnnotationFile(root: string, option: string | undefined): string {
+  if (option) {
+    const abs = path.resolve(option);
+    if (!isFile(abs)) throw new AppError('NOT_FOUND', `annotation file ${abs} does not exist`);
+    return fs.realpathSync(abs);
+  }
+  if (isFile(path.join(root, 'annotations.json'))) return path.join(root, 'annotations.json');
+  for (const dir of [root, path.join(root, 'annotations')]) {
+    if (!isDir(dir)) continue;
+    const jsons = fs.readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.json') && !f.startsWith('.'));
+    if (jsons.length === 1) return path.join(dir, jsons[0]!);
+    if (jsons.length > 1) {
+      throw new AppError('INVALID_ARGUMENT', `${dir} holds ${jsons.length} JSON files (${jsons.slice(0, 5).join(', ')}${jsons.length > 5 ? ', ...' : ''}); name the COCO file with --annotations`);
+    }
+  }
+  throw new AppError('NOT_FOUND', `no COCO annotation file in ${root} (looked for annotations.json and a single .json in the root or annotations/); name it with --annotations`);
+}
+
+function isId(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v);
+}
+
+export const readCoco: Reader = async (ctx, options) => {
+  const { root, problems } = ctx;
+  ctx.progress('scanning', 0, 1);
+  const source = findAnnotationFile(root, options.annotations);
+  const rel = path.relative(root, source);
+  const file = rel.startsWith('..') || path.isAbsolute(rel) ? source : rel.split(path.sep).join('/');
+  let doc: Record<string, unknown>;
+  try {
+    const parsed = JSON.parse(fs.readFileSync(source, 'utf8')) as unknown;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level is not an object');
+    doc = parsed as Record<string, unknown>;
+  } catch (err) {
+    throw problems.fatal({ file }, `malformed JSON: ${jsonError(err)}`);
+  }
+  for (const key of ['images', 'annotations', 'categories']) {
+    if (!Array.isArray(doc[key])) throw problems.fatal({ file }, `'${key}' must be a list (is this a COCO keypoints file?)`);
+  }
+  const rawImages = doc.images as unknown[];
+  const rawAnns = doc.annotations as unknown[];
+  const rawCats = doc.categories as unknown[];
+  ctx.progress('scanning', 1, 1);
+  const total = rawImages.length + rawAnns.length + rawCats.length;
+  let done = 0;
+
+  const cats = new Map<number, ParsedCategory>();
+  const catNames = new Set<string>();
+  for (let i = 0; i < rawCats.length; i++) {
+    await ctx.tick();
+    ctx.progress('reading annotations', ++done, total);
+    const c = rawCats[i] as Record<string, unknown>;
+    const at = { file, entry: `categories[${i}]` };
+    if (!c || typeof c !== 'object' || !isId(c.id) || typeof c.name !== 'string' || !c.name) {
+      problems.invalid(at, 'a category needs an integer id and a name');
+      continue;
+    }
+    if (cats.has(c.id) || catNames.has(c.name)) {
+      problems.invalid(at, `category id ${c.id} / name '${c.name}' appears twice`);
+      continue;
+    }
+    const names = c.keypoints ?? [];
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) {
+      problems.invalid(at, "'keypoints' must be a list of keypoint names");
+      continue;
+    }
+    const skeleton = c.skeleton ?? [];
+    const edges: [number, number][] = [];
+    let bad: string | null = null;
+    if (!Array.isArray(skeleton)) bad = "'skeleton' must be a list of [a, b] pairs";
+    else {
+      for (const e of skeleton as unknown[]) {
+        if (!Array.isArray(e) || e.length !== 2 || !e.every((k) => isId(k) && k >= 1 && k <= names.length)) {
+          bad = `skeleton edge ${JSON.stringify(e)} must join two of the ${names.length} keypoints (1-based)`;
+          break;
+        }
+        edges.push([(e[0] as number) - 1, (e[1] as number) - 1]);
+      }
+    }
+    if (bad) {
+      problems.invalid(at, bad);
+      continue;
+    }
+    const colors = Array.isArray(c.keypoint_colors) ? (c.keypoint_colors as unknown[]) : [];
+    cats.set(c.id, {
+      name: c.name,
+      ordinal: cats.size,
+      externalId: c.id,
+      supercategory: typeof c.supercategory === 'string' ? c.supercategory : null,
+      keypoints: (names as string[]).map((name, k) => ({ name, color: typeof colors[k] === 'string' ? (colors[k] as string) : defaultKeypointColor(k) })),
+      skeleton: edges,
+    });
+    catNames.add(c.name);
+  }
+
+  const images: ParsedDataset['images'] = new Map();
+  const byId = new Map<number, string>();
+  for (let i = 0; i < rawImages.length; i++) {
+    await ctx.tick();
+    ctx.progress('reading annotations', ++done, total);
+    const m = rawImages[i] as Record<string, unknown>;
+    const at = { file, entry: `images[${i}]` };
+    if (!m || typeof m !== 'object' || !isId(m.id) || typeof m.file_name !== 'string') {
+      problems.invalid(at, 'an image needs an integer id and a file_name');
+      continue;
+    }
+    const p = normalizeDatasetPath(m.file_name);
+    const problem = relativePathProblem(p);
+    if (problem) {
+      problems.invalid({ file, entry: `image id ${m.id}` }, `file_name '${m.file_name}' is refused: ${problem}`);
+      continue;
+    }
+    if (byId.has(m.id) || images.has(p)) {
+      problems.invalid({ file, entry: `image id ${m.id}` }, `image id ${m.id} or file_name '${p}' appears twice`);
+      continue;
+    }
+    const img = imageFor(images, p, null, { file, entry: `image id ${m.id}` });
+    img.externalId = m.id;
+    if (m.width !== undefined || m.height !== undefined) {
+      if (!isId(m.width) || !isId(m.height) || m.width <= 0 || m.height <= 0) {
+        problems.invalid({ file, entry: `image id ${m.id}` }, 'width and height must be positive integers');
+        images.delete(p);
+        continue;
+      }
+      declareSize(img, { width: m.width, height: m.height }, { file, entry: `image id ${m.id}` });
+    }
+    byId.set(m.id, p);
+  }
+
+  const instances = new Map<string, number>();
+  const annIds = new Set<number>();
+  for (let i = 0; i < rawAnns.length; i++) {
+    await ctx.tick();
+    ctx.progress('reading annotations', ++done, total);
+    const a = rawAnns[i] as Record<string, unknown>;
+    if (!a || typeof a !== 'object' || !isId(a.id)) {
+      problems.invalid({ file, entry: `annotations[${i}]` }, 'an annotation needs an integer id');
+      continue;
+    }
+    const at = { file, entry: `annotation id ${a.id}` };
+    if (annIds.has(a.id)) {
+      problems.invalid(at, `annotation id ${a.id} appears twice`);
+      continue;
+    }
+    annIds.add(a.id);
+    const imgPath = isId(a.image_id) ? byId.get(a.image_id) : undefined;
+    if (imgPath === undefined) {
+      problems.invalid(at, `image_id ${JSON.stringify(a.image_id)} is not in 'images'`);
+      continue;
+    }
+    const cat = isId(a.category_id) ? cats.get(a.category_id) : undefined;
+    if (!cat) {
+      problems.invalid(at, `unknown category: category_id ${JSON.stringify(a.category_id)} is not in 'categories'`);
+      continue;
+    }
+    const kv = a.keypoints ?? [];
+    const k = cat.keypoints.length;
+    if (!Array.isArray(kv) || !kv.every(isFiniteNumber) || (kv.length !== 3 * k && kv.length !== 0)) {
+      problems.invalid(at, `'keypoints' must hold ${k} [x, y, v] triplets for category '${cat.name}'${Array.isArray(kv) ? `, got ${kv.length} numbers` : ''}`);
+      continue;
+    }
+    const kps: { kp: number; x: number; y: number; visibility: 1 | 2 }[] = [];
+    let bad: string | null = null;
+    for (let j = 0; j < kv.length / 3; j++) {
+      const [x, y, v] = [kv[3 * j] as number, kv[3 * j + 1] as number, kv[3 * j + 2] as number];
+      if (v !== 0 && v !== 1 && v !== 2) {
+        bad = `keypoint ${j} ('${cat.keypoints[j]!.name}') has visibility ${v}; COCO allows 0, 1, 2`;
+        break;
+      }
+      if (v > 0) kps.push({ kp: j, x, y, visibility: v as 1 | 2 });
+    }
+    if (bad) {
+      problems.invalid(at, bad);
+      continue;
+    }
+    let bbox: Box | null = null;
+    if (a.bbox !== undefined && a.bbox !== null) {
+      const b = a.bbox;
+      if (!Array.isArray(b) || b.length !== 4 || !b.every(isFiniteNumber) || (b[2] as number) < 0 || (b[3] as number) < 0) {
+        problems.invalid(at, `'bbox' must be [x, y, width, height] with width, height >= 0, got ${JSON.stringify(b)}`);
+        continue;
+      }
+      const [x, y, w, h] = b as number[];
+      bbox = [x!, y!, x! + w!, y! + h!];
+    }
+    if (a.area !== undefined && a.area !== null && !isFiniteNumber(a.area)) {
+      problems.invalid(at, "'area' must be a number");
+      continue;
+    }
+    const key = `${imgPath}\n${cat.name}`;
+    const instance = instances.get(key) ?? 0;
+    instances.set(key, instance + 1);
+    images.get(imgPath)!.annotations.push({
+      category: cat.name,
+      instance,
+      bbox,
+      area: (a.area as number | undefined) ?? null,
+      iscrowd: a.iscrowd === 1 || a.iscrowd === true ? 1 : 0,
+      externalId: a.id,
+      keypoints: kps,
+      origin: at,
+    });
+  }
+  // An image files under a category when all its annotations agree on one.
+  for (const img of images.values()) {
+    const names = new Set(img.annotations.map((a) => a.category));
+    img.category = names.size === 1 ? [...names][0]! : null;
+  }
+
+  return {
+    format: 'coco',
+    // 'annotations.json' says nothing; the folder's name does.
+    defaultName: /^annotations?$/i.test(path.basename(source, path.extname(source))) ? path.basename(root) : path.basename(source, path.extname(source)),
+    source,
+    categories: [...cats.values()],
+    images,
+    pairs: [],
+    userAnnotations: false,
+    deriveImageAnnotations: false,
+  };
+};
+
+/** The COCO keypoints document for a dataset's images and image-level annotations. */
+export function exportCoco(db: Db, datasetId: number): CocoFile {
+  const datasets = new DatasetsRepo(db);
+  const imagesRepo = new ImagesRepo(db);
+  const d = datasets.resolve(datasetId);
+  const categories = datasets.categories(d.id);
+  const external = categories.map((c) => c.externalId);
+  const useExternal = external.every((id) => id !== null && id > 0) && new Set(external).size === external.length;
+  const cocoId = new Map(categories.map((c, i) => [c.id, useExternal ? c.externalId! : i + 1]));
+  const images = imagesRepo.list(d.id);
+  const annotations = imagesRepo.annotationsOfDataset(d.id);
+  const catById = new Map(categories.map((c) => [c.id, c]));
+  return {
+    info: {
+      description: `${d.name} (${d.format}) exported by SD4Match Workstation`,
+      version: ENGINE_VERSION,
+      date_created: new Date().toISOString(),
+      dataset_root: d.root,
+    },
+    images: images.map((m) => ({ id: m.id, file_name: m.path, width: m.width, height: m.height })),
+    categories: categories.map((c) => ({
+      id: cocoId.get(c.id)!,
+      name: c.name,
+      supercategory: c.supercategory ?? '',
+      keypoints: c.keypoints.map((k) => k.name),
+      skeleton: c.skeleton.map(([a, b]) => [a + 1, b + 1] as [number, number]),
+      keypoint_colors: c.keypoints.map((k) => k.color),
+    })),
+    annotations: annotations.map((a) => {
+      const cat = catById.get(a.categoryId)!;
+      const flat = new Array<number>(cat.keypoints.length * 3).fill(0);
+      for (const k of a.keypoints) {
+        if (k.kp >= cat.keypoints.length) continue;
+        flat[3 * k.kp] = k.x;
+        flat[3 * k.kp + 1] = k.y;
+        flat[3 * k.kp + 2] = k.visibility;
+      }
+      let box = a.bbox;
+      if (!box && a.keypoints.length > 0) {
+        const xs = a.keypoints.map((k) => k.x);
+        const ys = a.keypoints.map((k) => k.y);
+        box = [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+      }
+      const [x1, y1, x2, y2] = box ?? [0, 0, 0, 0];
+      return {
+        id: a.id,
+        image_id: a.imageId,
+        category_id: cocoId.get(a.categoryId)!,
+        keypoints: flat,
+        num_keypoints: a.keypoints.length,
+        bbox: [x1, y1, x2 - x1, y2 - y1] as [number, number, number, number],
+        area: a.area ?? (x2 - x1) * (y2 - y1),
+        iscrowd: a.iscrowd,
+      };
+    }),
+  };
+}
+
+/** Writes the COCO document for a dataset to `file` (atomically); returns counts. */
+export function writeCocoFile(db: Db, datasetId: number, file: string): { file: string; images: number; annotations: number; categories: number; keypoints: number } {
+  const doc = exportCoco(db, datasetId);
+  const abs = path.resolve(file);
+  fs.mkdirSync(path.dirname(abs), { recursive: true });
+  const tmp = `${abs}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(doc));
+  fs.renameSync(tmp, abs);
+  return {
+    file: abs,
+    images: doc.images.length,
+    annotations: doc.annotations.length,
+    categories: doc.categories.length,
+    keypoints: doc.annotations.reduce((n, a) => n + a.num_keypoints, 0),
+  };
+}

@@ -1,0 +1,205 @@
+/**
+ * What a format reader produces before anything touches the database: categories, images (with
+ * image-level annotations) and pairs, plus the problems found. The import pipeline then checks the
+ * images, validates geometry against the real image sizes, and writes it all in one transaction.
+ */
+import { AppError, type ErrorCode } from '../../api/errors.js';
+import { type DatasetFormat, defaultKeypointColor, type KeypointDef, type Split } from '../../store/repositories/datasets.js';
+import type { Box } from '../../store/repositories/images.js';
+import type { PairFlags } from '../../store/repositories/pairs.js';
+import type { TaskContext } from '../jobs/progress.js';
+
+/** Where an entry came from: the file (relative to the dataset root) and the entry in it. */
+export interface Origin {
+  file: string;
+  /** 'line 12', "pair '000001-...'", 'annotation id 7' ... (absent for whole-file problems). */
+  entry?: string;
+}
+
+export interface SkippedEntry extends Origin {
+  reason: string;
+}
+
+export interface ParsedCategory {
+  name: string;
+  ordinal: number;
+  externalId?: number | null;
+  supercategory?: string | null;
+  keypoints: KeypointDef[];
+  skeleton: [number, number][];
+}
+
+export interface ParsedKeypoint {
+  kp: number;
+  x: number;
+  y: number;
+  visibility: 1 | 2;
+}
+
+export interface ParsedAnnotation {
+  category: string;
+  instance: number;
+  bbox: Box | null;
+  area?: number | null;
+  iscrowd?: 0 | 1;
+  externalId?: number | null;
+  keypoints: ParsedKeypoint[];
+  origin: Origin;
+}
+
+export interface ParsedImage {
+  /** Relative to the dataset root, '/' separators. */
+  path: string;
+  /** The category the benchmark files the image under (null: none). */
+  category: string | null;
+  externalId?: number | null;
+  /** Sizes annotation files state (SPair imsize, COCO width/height), checked against the file. */
+  declaredSizes?: { width: number; height: number; origin: Origin }[];
+  annotations: ParsedAnnotation[];
+  /** The first entry that referenced the image (named in errors about it). */
+  origin: Origin;
+}
+
+export interface ParsedPair {
+  split: Split;
+  /** Unique within the split: the key re-imports update by. */
+  name: string;
+  ordinal: number;
+  category: string;
+  src: string;
+  trg: string;
+  srcBbox: Box | null;
+  trgBbox: Box | null;
+  /** n x 4: src x, src y, trg x, trg y. */
+  points: Float64Array;
+  kpIds: number[] | null;
+  flip: 0 | 1;
+  flags: PairFlags;
+  origin: Origin;
+}
+
+export interface ParsedDataset {
+  format: DatasetFormat;
+  defaultName: string;
+  /** COCO: the annotation file (absolute, real); '' otherwise. */
+  source: string;
+  categories: ParsedCategory[];
+  images: Map<string, ParsedImage>;
+  pairs: ParsedPair[];
+  /**
+   * Image-level annotations are the user's (a folder to annotate): re-imports add and remove
+   * images but never touch annotations or keypoint schemas.
+   */
+  userAnnotations: boolean;
+  /** Build image-level annotations from pair keypoints with kp ids (SPair, PF-Willow). */
+  deriveImageAnnotations: boolean;
+}
+
+export const NO_FLAGS: PairFlags = { viewpointVariation: null, scaleVariation: null, truncation: null, occlusion: null, mirror: null };
+
+export function describeOrigin(o: Origin): string {
+  return o.entry ? `${o.file}: ${o.entry}` : o.file;
+}
+
+/**
+ * Problems found while reading. `invalid()` marks an entry that cannot be imported: an error
+ * (nothing is imported) unless skipping invalid entries was asked for, when it becomes a skipped
+ * entry in the report. `skip()` records an entry always left out (with its reason); `fatal()`
+ * stops at once.
+ */
+export class Problems {
+  readonly skipped: SkippedEntry[] = [];
+  readonly errors: (SkippedEntry & { code: ErrorCode })[] = [];
+
+  constructor(readonly skipInvalid: boolean) {}
+
+  invalid(origin: Origin, reason: string, code: ErrorCode = 'DATASET_INVALID'): void {
+    const e = { ...origin, reason };
+    if (this.skipInvalid) this.skipped.push(e);
+    else this.errors.push({ ...e, code });
+  }
+
+  skip(origin: Origin, reason: string): void {
+    this.skipped.push({ ...origin, reason });
+  }
+
+  /** The error for a problem that stops the import whatever the options: `throw problems.fatal(...)`. */
+  fatal(origin: Origin, reason: string, code: ErrorCode = 'DATASET_INVALID'): AppError {
+    return new AppError(code, `${describeOrigin(origin)}: ${reason}`);
+  }
+
+  /** Throws the first error (and how many more there are) if there is any. */
+  throwIfErrors(): void {
+    const first = this.errors[0];
+    if (!first) return;
+    const more = this.errors.length - 1;
+    const tail = more > 0 ? ` (and ${more} more problem${more === 1 ? '' : 's'}; skip invalid entries with --skip-invalid to import the rest)` : '';
+    throw new AppError(first.code, `${describeOrigin(first)}: ${first.reason}${tail}`);
+  }
+}
+
+/** What readers get: the root, the problem list, progress, and a cooperative yield point. */
+export interface ReadContext {
+  /** Real absolute path of the dataset root. */
+  root: string;
+  problems: Problems;
+  task: TaskContext;
+  /** Yields to the event loop now and then (keeps a UI responsive) and honours cancellation. */
+  tick(): Promise<void>;
+  progress(stage: string, done: number, total: number, detail?: string): void;
+}
+
+export interface ReaderOptions {
+  /** COCO: the annotation file (default: the only .json in the root or root/annotations). */
+  annotations?: string;
+  /** Folder: the category name (default: the folder's name). */
+  category?: string;
+}
+
+export type Reader = (ctx: ReadContext, options: ReaderOptions) => Promise<ParsedDataset>;
+
+// ----------------------------------------------------------------------------------------------
+// Small validators shared by the readers
+// ----------------------------------------------------------------------------------------------
+
+export function isFiniteNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+/** A box [x1, y1, x2, y2] with x1 <= x2, y1 <= y2, or the reason it is not one. */
+export function parseBox(v: unknown): Box | string {
+  if (!Array.isArray(v) || v.length !== 4 || !v.every(isFiniteNumber)) return 'must be 4 numbers [x1, y1, x2, y2]';
+  const [x1, y1, x2, y2] = v as number[];
+  if (x2! < x1! || y2! < y1!) return `[${v.join(', ')}] has x2 < x1 or y2 < y1`;
+  return [x1!, y1!, x2!, y2!];
+}
+
+/** A list of [x, y] points, or the reason it is not one. */
+export function parsePointList(v: unknown): [number, number][] | string {
+  if (!Array.isArray(v)) return 'must be a list of [x, y] points';
+  for (let i = 0; i < v.length; i++) {
+    const p = v[i] as unknown;
+    if (!Array.isArray(p) || p.length !== 2 || !isFiniteNumber(p[0]) || !isFiniteNumber(p[1])) return `point ${i} must be [x, y] numbers, got ${JSON.stringify(p)}`;
+  }
+  return v as [number, number][];
+}
+
+export function keypointDefs(names: string[]): KeypointDef[] {
+  return names.map((name, i) => ({ name, color: defaultKeypointColor(i) }));
+}
+
+/** Gets or creates the ParsedImage for `path`. */
+export function imageFor(images: Map<string, ParsedImage>, path: string, category: string | null, origin: Origin): ParsedImage {
+  let img = images.get(path);
+  if (!img) {
+    img = { path, category, annotations: [], origin };
+    images.set(path, img);
+  }
+  return img;
+}
+
+/** Records a size an annotation file states for an image (checked against the file later). */
+export function declareSize(img: ParsedImage, size: { width: number; height: number }, origin: Origin): void {
+  const list = (img.declaredSizes ??= []);
+  if (!list.some((d) => d.width === size.width && d.height === size.height)) list.push({ ...size, origin });
+}

@@ -1,0 +1,16 @@
+/**
+ * Every schema migration, in order. A migration is never edited once shipped: change the schema
+ * by adding `NNNN-description.ts` and listing it here. Versions are 1, 2, 3... (checked on open).
+ */
+import type { Db } from '../db.js';
+import { migration as m0001 } from './0001-init.js';
+
+export interface Migration {
+  /** Schema version after this migration (its NNNN). */
+  version: number;
+  name: string;
+  /** Runs inside a transaction; throw to roll it back. */
+  up(db: Db): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [m0001];

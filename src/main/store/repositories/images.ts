@@ -1,0 +1,253 @@
+/**
+ * Images of a dataset and their image-level annotations (object instances with a box and
+ * keypoints x, y, visibility): what the annotation UI edits and COCO import/export carries.
+ */
+import path from 'node:path';
+import { type Db, now, prepareCached } from '../db.js';
+
+export type Box = [number, number, number, number];
+
+export interface ImageRecord {
+  id: number;
+  datasetId: number;
+  /** Relative to the dataset root, '/' separators. */
+  path: string;
+  categoryId: number | null;
+  width: number;
+  height: number;
+  format: string;
+  bytes: number;
+  sha256: string;
+  externalId: number | null;
+}
+
+export interface ImageWithRoot extends ImageRecord {
+  root: string;
+}
+
+/** One labelled keypoint: `kp` indexes the category's keypoint list; visibility 1 (hidden) or 2 (visible). */
+export interface Keypoint {
+  kp: number;
+  x: number;
+  y: number;
+  visibility: 1 | 2;
+}
+
+export interface Annotation {
+  id: number;
+  imageId: number;
+  categoryId: number;
+  instance: number;
+  bbox: Box | null;
+  area: number | null;
+  iscrowd: 0 | 1;
+  externalId: number | null;
+  keypoints: Keypoint[];
+}
+
+export interface ImageUpsert {
+  path: string;
+  categoryId: number | null;
+  width: number;
+  height: number;
+  format: string;
+  bytes: number;
+  sha256: string;
+  externalId?: number | null;
+}
+
+export interface AnnotationUpsert {
+  imageId: number;
+  categoryId: number;
+  instance: number;
+  bbox: Box | null;
+  area?: number | null;
+  iscrowd?: 0 | 1;
+  externalId?: number | null;
+}
+
+interface ImageRow {
+  id: number;
+  dataset_id: number;
+  path: string;
+  category_id: number | null;
+  width: number;
+  height: number;
+  format: string;
+  bytes: number;
+  sha256: string;
+  external_id: number | null;
+}
+
+interface AnnotationRow {
+  id: number;
+  image_id: number;
+  category_id: number;
+  instance: number;
+  bbox_x1: number | null;
+  bbox_y1: number | null;
+  bbox_x2: number | null;
+  bbox_y2: number | null;
+  area: number | null;
+  iscrowd: 0 | 1;
+  external_id: number | null;
+}
+
+function toImage(r: ImageRow): ImageRecord {
+  return {
+    id: r.id,
+    datasetId: r.dataset_id,
+    path: r.path,
+    categoryId: r.category_id,
+    width: r.width,
+    height: r.height,
+    format: r.format,
+    bytes: r.bytes,
+    sha256: r.sha256,
+    externalId: r.external_id,
+  };
+}
+
+function toAnnotation(r: AnnotationRow, keypoints: Keypoint[]): Annotation {
+  return {
+    id: r.id,
+    imageId: r.image_id,
+    categoryId: r.category_id,
+    instance: r.instance,
+    bbox: r.bbox_x1 === null ? null : [r.bbox_x1, r.bbox_y1!, r.bbox_x2!, r.bbox_y2!],
+    area: r.area,
+    iscrowd: r.iscrowd,
+    externalId: r.external_id,
+    keypoints,
+  };
+}
+
+export class ImagesRepo {
+  constructor(private readonly db: Db) {}
+
+  get(id: number): ImageWithRoot | undefined {
+    const r = prepareCached(this.db, 'SELECT i.*, d.root FROM images i JOIN datasets d ON d.id = i.dataset_id WHERE i.id = ?').get(id) as (ImageRow & { root: string }) | undefined;
+    return r && { ...toImage(r), root: r.root };
+  }
+
+  findByPath(datasetId: number, relPath: string): ImageRecord | undefined {
+    const r = prepareCached(this.db, 'SELECT * FROM images WHERE dataset_id = ? AND path = ?').get(datasetId, relPath) as ImageRow | undefined;
+    return r && toImage(r);
+  }
+
+  /** Images of a dataset (optionally one category), in path order, a page at a time. */
+  list(datasetId: number, options: { categoryId?: number; limit?: number; offset?: number } = {}): ImageRecord[] {
+    const limit = options.limit ?? -1;
+    const offset = options.offset ?? 0;
+    const rows =
+      options.categoryId === undefined
+        ? prepareCached(this.db, 'SELECT * FROM images WHERE dataset_id = ? ORDER BY path LIMIT ? OFFSET ?').all(datasetId, limit, offset)
+        : prepareCached(this.db, 'SELECT * FROM images WHERE dataset_id = ? AND category_id = ? ORDER BY path LIMIT ? OFFSET ?').all(datasetId, options.categoryId, limit, offset);
+    return (rows as ImageRow[]).map(toImage);
+  }
+
+  count(datasetId: number): number {
+    return (prepareCached(this.db, 'SELECT count(*) AS n FROM images WHERE dataset_id = ?').get(datasetId) as { n: number }).n;
+  }
+
+  /** Ids of a dataset's images by path (import bookkeeping). */
+  idsByPath(datasetId: number): Map<string, number> {
+    const rows = prepareCached(this.db, 'SELECT id, path FROM images WHERE dataset_id = ?').all(datasetId) as { id: number; path: string }[];
+    return new Map(rows.map((r) => [r.path, r.id]));
+  }
+
+  /** Inserts or updates an image by (dataset, path), keeping its id; returns the id. */
+  upsert(datasetId: number, img: ImageUpsert): number {
+    const r = prepareCached(
+      this.db,
+      `INSERT INTO images (dataset_id, path, category_id, width, height, format, bytes, sha256, external_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (dataset_id, path) DO UPDATE SET category_id = excluded.category_id, width = excluded.width, height = excluded.height,
+         format = excluded.format, bytes = excluded.bytes, sha256 = excluded.sha256, external_id = excluded.external_id
+       RETURNING id`,
+    ).get(datasetId, img.path, img.categoryId, img.width, img.height, img.format, img.bytes, img.sha256, img.externalId ?? null) as { id: number };
+    return r.id;
+  }
+
+  delete(id: number): void {
+    prepareCached(this.db, 'DELETE FROM images WHERE id = ?').run(id);
+  }
+
+  /** The absolute path an image row names (no file-system checks; see engine/images for safe access). */
+  static absolutePath(root: string, relPath: string): string {
+    return path.join(root, ...relPath.split('/'));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Annotations
+  // ------------------------------------------------------------------------------------------
+
+  /** Annotations (with keypoints) of one image. */
+  annotations(imageId: number): Annotation[] {
+    const rows = prepareCached(this.db, 'SELECT * FROM annotations WHERE image_id = ? ORDER BY category_id, instance').all(imageId) as AnnotationRow[];
+    return rows.map((r) => toAnnotation(r, this.keypointsOf(r.id)));
+  }
+
+  /** Every annotation of a dataset with its keypoints, in (image path, category, instance) order: two queries, no N+1. */
+  annotationsOfDataset(datasetId: number): Annotation[] {
+    const rows = prepareCached(
+      this.db,
+      `SELECT a.* FROM annotations a JOIN images i ON i.id = a.image_id WHERE i.dataset_id = ? ORDER BY i.path, a.category_id, a.instance`,
+    ).all(datasetId) as AnnotationRow[];
+    const kps = prepareCached(
+      this.db,
+      `SELECT k.annotation_id, k.kp, k.x, k.y, k.visibility FROM keypoints k JOIN annotations a ON a.id = k.annotation_id JOIN images i ON i.id = a.image_id
+       WHERE i.dataset_id = ? ORDER BY k.annotation_id, k.kp`,
+    ).all(datasetId) as { annotation_id: number; kp: number; x: number; y: number; visibility: 1 | 2 }[];
+    const byAnn = new Map<number, Keypoint[]>();
+    for (const k of kps) {
+      let list = byAnn.get(k.annotation_id);
+      if (!list) byAnn.set(k.annotation_id, (list = []));
+      list.push({ kp: k.kp, x: k.x, y: k.y, visibility: k.visibility });
+    }
+    return rows.map((r) => toAnnotation(r, byAnn.get(r.id) ?? []));
+  }
+
+  /** Ids of every annotation of a dataset (import bookkeeping). */
+  annotationIds(datasetId: number): number[] {
+    return (prepareCached(this.db, 'SELECT a.id FROM annotations a JOIN images i ON i.id = a.image_id WHERE i.dataset_id = ?').all(datasetId) as { id: number }[]).map((r) => r.id);
+  }
+
+  private keypointsOf(annotationId: number): Keypoint[] {
+    return prepareCached(this.db, 'SELECT kp, x, y, visibility FROM keypoints WHERE annotation_id = ? ORDER BY kp').all(annotationId) as Keypoint[];
+  }
+
+  /** Inserts or updates an annotation by (image, category, instance), keeping its id; returns the id. */
+  upsertAnnotation(a: AnnotationUpsert): number {
+    const b = a.bbox;
+    const r = prepareCached(
+      this.db,
+      `INSERT INTO annotations (image_id, category_id, instance, bbox_x1, bbox_y1, bbox_x2, bbox_y2, area, iscrowd, external_id, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (image_id, category_id, instance) DO UPDATE SET bbox_x1 = excluded.bbox_x1, bbox_y1 = excluded.bbox_y1,
+         bbox_x2 = excluded.bbox_x2, bbox_y2 = excluded.bbox_y2, area = excluded.area, iscrowd = excluded.iscrowd,
+         external_id = excluded.external_id, updated_at = excluded.updated_at
+       RETURNING id`,
+    ).get(a.imageId, a.categoryId, a.instance, b?.[0] ?? null, b?.[1] ?? null, b?.[2] ?? null, b?.[3] ?? null, a.area ?? null, a.iscrowd ?? 0, a.externalId ?? null, now()) as {
+      id: number;
+    };
+    return r.id;
+  }
+
+  /** Replaces the keypoints of an annotation. */
+  replaceKeypoints(annotationId: number, keypoints: readonly Keypoint[]): void {
+    prepareCached(this.db, 'DELETE FROM keypoints WHERE annotation_id = ?').run(annotationId);
+    const ins = prepareCached(this.db, 'INSERT INTO keypoints (annotation_id, kp, x, y, visibility) VALUES (?, ?, ?, ?, ?)');
+    for (const k of keypoints) ins.run(annotationId, k.kp, k.x, k.y, k.visibility);
+  }
+
+  /** Saves one annotation with its keypoints (the annotation UI's autosave); returns its id. */
+  saveAnnotation(a: AnnotationUpsert & { keypoints: readonly Keypoint[] }): number {
+    const id = this.upsertAnnotation(a);
+    this.replaceKeypoints(id, a.keypoints);
+    return id;
+  }
+
+  deleteAnnotation(id: number): void {
+    prepareCached(this.db, 'DELETE FROM annotations WHERE id = ?').run(id);
+  }
+}

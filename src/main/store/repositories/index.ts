@@ -1,0 +1,39 @@
+/** One repository per aggregate, bound to a connection. */
+import type { Db } from '../db.js';
+import { CacheRepo } from './cache.js';
+import { DatasetsRepo } from './datasets.js';
+import { ImagesRepo } from './images.js';
+import { ModelsRepo } from './models.js';
+import { PairsRepo } from './pairs.js';
+import { PromptsRepo } from './prompts.js';
+import { RunsRepo } from './runs.js';
+
+export interface Repos {
+  datasets: DatasetsRepo;
+  images: ImagesRepo;
+  pairs: PairsRepo;
+  models: ModelsRepo;
+  prompts: PromptsRepo;
+  runs: RunsRepo;
+  cache: CacheRepo;
+}
+
+export function repos(db: Db): Repos {
+  return {
+    datasets: new DatasetsRepo(db),
+    images: new ImagesRepo(db),
+    pairs: new PairsRepo(db),
+    models: new ModelsRepo(db),
+    prompts: new PromptsRepo(db),
+    runs: new RunsRepo(db),
+    cache: new CacheRepo(db),
+  };
+}
+
+export * from './cache.js';
+export * from './datasets.js';
+export * from './images.js';
+export * from './models.js';
+export * from './pairs.js';
+export * from './prompts.js';
+export * from './runs.js';

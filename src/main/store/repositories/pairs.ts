@@ -1,0 +1,264 @@
+/**
+ * Benchmark pairs with their correspondences. `list()` is the query training and evaluation run:
+ * every pair of a dataset split (optionally one category) with both images' paths and sizes,
+ * keypoints, boxes and flags, in one SQL statement.
+ */
+import path from 'node:path';
+import { type Db, prepareCached } from '../db.js';
+import type { DatasetFormat, Split } from './datasets.js';
+import type { Box } from './images.js';
+
+/** SPair-71k difficulty annotations (null for the other benchmarks). */
+export interface PairFlags {
+  viewpointVariation: number | null;
+  scaleVariation: number | null;
+  truncation: number | null;
+  occlusion: number | null;
+  mirror: number | null;
+}
+
+export interface PairUpsert {
+  split: Split;
+  name: string;
+  ordinal: number;
+  categoryId: number;
+  srcImageId: number;
+  trgImageId: number;
+  srcBbox: Box | null;
+  trgBbox: Box | null;
+  /** n x 4: src x, src y, trg x, trg y per correspondence. */
+  points: Float64Array;
+  kpIds: number[] | null;
+  flip: 0 | 1;
+  flags: PairFlags;
+}
+
+export interface PairImage {
+  imageId: number;
+  /** Absolute path (dataset root + relative path). */
+  path: string;
+  width: number;
+  height: number;
+  bbox: Box | null;
+  /** x0, y0, x1, y1, ... in original image pixels (length 2 * nPts). */
+  kps: Float64Array;
+}
+
+export interface PairRecord {
+  id: number;
+  datasetId: number;
+  format: DatasetFormat;
+  split: Split;
+  name: string;
+  ordinal: number;
+  categoryId: number;
+  category: string;
+  nPts: number;
+  src: PairImage;
+  trg: PairImage;
+  kpIds: number[] | null;
+  /** PF-Pascal training pairs: mirror both images, keypoints and boxes horizontally when reading. */
+  flip: 0 | 1;
+  flags: PairFlags;
+}
+
+export interface PairQuery {
+  datasetId: number;
+  split: Split;
+  categoryId?: number;
+  limit?: number;
+  offset?: number;
+}
+
+/** Packs n x 4 float64 little-endian. */
+export function encodePoints(points: Float64Array): Buffer {
+  const buf = Buffer.allocUnsafe(points.length * 8);
+  for (let i = 0; i < points.length; i++) buf.writeDoubleLE(points[i]!, i * 8);
+  return buf;
+}
+
+/** Splits a points blob into source and target keypoints. */
+export function decodePoints(blob: Buffer, nPts: number): { src: Float64Array; trg: Float64Array } {
+  const src = new Float64Array(2 * nPts);
+  const trg = new Float64Array(2 * nPts);
+  for (let i = 0; i < nPts; i++) {
+    const o = i * 32;
+    src[2 * i] = blob.readDoubleLE(o);
+    src[2 * i + 1] = blob.readDoubleLE(o + 8);
+    trg[2 * i] = blob.readDoubleLE(o + 16);
+    trg[2 * i + 1] = blob.readDoubleLE(o + 24);
+  }
+  return { src, trg };
+}
+
+interface PairRow {
+  id: number;
+  dataset_id: number;
+  format: DatasetFormat;
+  root: string;
+  split: Split;
+  name: string;
+  ordinal: number;
+  category_id: number;
+  category: string;
+  n_pts: number;
+  points: Buffer;
+  kp_ids: string | null;
+  flip: 0 | 1;
+  mirror: number | null;
+  viewpoint_variation: number | null;
+  scale_variation: number | null;
+  truncation: number | null;
+  occlusion: number | null;
+  src_image_id: number;
+  src_path: string;
+  src_w: number;
+  src_h: number;
+  src_x1: number | null;
+  src_y1: number | null;
+  src_x2: number | null;
+  src_y2: number | null;
+  trg_image_id: number;
+  trg_path: string;
+  trg_w: number;
+  trg_h: number;
+  trg_x1: number | null;
+  trg_y1: number | null;
+  trg_x2: number | null;
+  trg_y2: number | null;
+}
+
+const LIST_SQL = `
+  SELECT p.id, p.dataset_id, d.format, d.root, p.split, p.name, p.ordinal, p.category_id, c.name AS category, p.n_pts, p.points, p.kp_ids,
+    p.flip, p.mirror, p.viewpoint_variation, p.scale_variation, p.truncation, p.occlusion,
+    p.src_image_id, s.path AS src_path, s.width AS src_w, s.height AS src_h, p.src_x1, p.src_y1, p.src_x2, p.src_y2,
+    p.trg_image_id, t.path AS trg_path, t.width AS trg_w, t.height AS trg_h, p.trg_x1, p.trg_y1, p.trg_x2, p.trg_y2
+  FROM pairs p
+    JOIN datasets d ON d.id = p.dataset_id
+    JOIN categories c ON c.id = p.category_id
+    JOIN images s ON s.id = p.src_image_id
+    JOIN images t ON t.id = p.trg_image_id`;
+
+function box(x1: number | null, y1: number | null, x2: number | null, y2: number | null): Box | null {
+  return x1 === null ? null : [x1, y1!, x2!, y2!];
+}
+
+function joinRoot(root: string, rel: string): string {
+  return path.join(root, ...rel.split('/'));
+}
+
+function toPair(r: PairRow): PairRecord {
+  const { src, trg } = decodePoints(r.points, r.n_pts);
+  return {
+    id: r.id,
+    datasetId: r.dataset_id,
+    format: r.format,
+    split: r.split,
+    name: r.name,
+    ordinal: r.ordinal,
+    categoryId: r.category_id,
+    category: r.category,
+    nPts: r.n_pts,
+    src: { imageId: r.src_image_id, path: joinRoot(r.root, r.src_path), width: r.src_w, height: r.src_h, bbox: box(r.src_x1, r.src_y1, r.src_x2, r.src_y2), kps: src },
+    trg: { imageId: r.trg_image_id, path: joinRoot(r.root, r.trg_path), width: r.trg_w, height: r.trg_h, bbox: box(r.trg_x1, r.trg_y1, r.trg_x2, r.trg_y2), kps: trg },
+    kpIds: r.kp_ids === null ? null : (JSON.parse(r.kp_ids) as number[]),
+    flip: r.flip,
+    flags: {
+      viewpointVariation: r.viewpoint_variation,
+      scaleVariation: r.scale_variation,
+      truncation: r.truncation,
+      occlusion: r.occlusion,
+      mirror: r.mirror,
+    },
+  };
+}
+
+export class PairsRepo {
+  constructor(private readonly db: Db) {}
+
+  /** Pairs of one split (optionally one category) in list order, with everything training and PCK need. */
+  list(q: PairQuery): PairRecord[] {
+    const limit = q.limit ?? -1;
+    const offset = q.offset ?? 0;
+    const rows =
+      q.categoryId === undefined
+        ? prepareCached(this.db, `${LIST_SQL} WHERE p.dataset_id = ? AND p.split = ? ORDER BY p.ordinal LIMIT ? OFFSET ?`).all(q.datasetId, q.split, limit, offset)
+        : prepareCached(this.db, `${LIST_SQL} WHERE p.dataset_id = ? AND p.split = ? AND p.category_id = ? ORDER BY p.ordinal LIMIT ? OFFSET ?`).all(
+            q.datasetId,
+            q.split,
+            q.categoryId,
+            limit,
+            offset,
+          );
+    return (rows as PairRow[]).map(toPair);
+  }
+
+  get(id: number): PairRecord | undefined {
+    const r = prepareCached(this.db, `${LIST_SQL} WHERE p.id = ?`).get(id) as PairRow | undefined;
+    return r && toPair(r);
+  }
+
+  count(datasetId: number, split?: Split): number {
+    const r =
+      split === undefined
+        ? prepareCached(this.db, 'SELECT count(*) AS n FROM pairs WHERE dataset_id = ?').get(datasetId)
+        : prepareCached(this.db, 'SELECT count(*) AS n FROM pairs WHERE dataset_id = ? AND split = ?').get(datasetId, split);
+    return (r as { n: number }).n;
+  }
+
+  /** Ids of a dataset's pairs (import bookkeeping). */
+  ids(datasetId: number): number[] {
+    return (prepareCached(this.db, 'SELECT id FROM pairs WHERE dataset_id = ?').all(datasetId) as { id: number }[]).map((r) => r.id);
+  }
+
+  /** Inserts or updates a pair by (dataset, split, name), keeping its id; returns the id. */
+  upsert(datasetId: number, p: PairUpsert): number {
+    const s = p.srcBbox;
+    const t = p.trgBbox;
+    const r = prepareCached(
+      this.db,
+      `INSERT INTO pairs (dataset_id, split, name, ordinal, category_id, src_image_id, trg_image_id,
+         src_x1, src_y1, src_x2, src_y2, trg_x1, trg_y1, trg_x2, trg_y2, n_pts, points, kp_ids, flip,
+         mirror, viewpoint_variation, scale_variation, truncation, occlusion)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (dataset_id, split, name) DO UPDATE SET ordinal = excluded.ordinal, category_id = excluded.category_id,
+         src_image_id = excluded.src_image_id, trg_image_id = excluded.trg_image_id,
+         src_x1 = excluded.src_x1, src_y1 = excluded.src_y1, src_x2 = excluded.src_x2, src_y2 = excluded.src_y2,
+         trg_x1 = excluded.trg_x1, trg_y1 = excluded.trg_y1, trg_x2 = excluded.trg_x2, trg_y2 = excluded.trg_y2,
+         n_pts = excluded.n_pts, points = excluded.points, kp_ids = excluded.kp_ids, flip = excluded.flip, mirror = excluded.mirror,
+         viewpoint_variation = excluded.viewpoint_variation, scale_variation = excluded.scale_variation,
+         truncation = excluded.truncation, occlusion = excluded.occlusion
+       RETURNING id`,
+    ).get(
+      datasetId,
+      p.split,
+      p.name,
+      p.ordinal,
+      p.categoryId,
+      p.srcImageId,
+      p.trgImageId,
+      s?.[0] ?? null,
+      s?.[1] ?? null,
+      s?.[2] ?? null,
+      s?.[3] ?? null,
+      t?.[0] ?? null,
+      t?.[1] ?? null,
+      t?.[2] ?? null,
+      t?.[3] ?? null,
+      p.points.length / 4,
+      encodePoints(p.points),
+      p.kpIds === null ? null : JSON.stringify(p.kpIds),
+      p.flip,
+      p.flags.mirror,
+      p.flags.viewpointVariation,
+      p.flags.scaleVariation,
+      p.flags.truncation,
+      p.flags.occlusion,
+    ) as { id: number };
+    return r.id;
+  }
+
+  delete(id: number): void {
+    prepareCached(this.db, 'DELETE FROM pairs WHERE id = ?').run(id);
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * Training and evaluation runs with their metrics and checkpoints. A run moves
+ * queued -> running -> completed | failed (with a reason) | cancelled | paused; a paused, failed
+ * or cancelled run can be resumed from its latest checkpoint, and a run left 'running' by a
+ * process that died is found by `recoverInterrupted()` and marked failed with the reason.
+ */
+import { AppError } from '../../api/errors.js';
+import { type Db, now, prepareCached } from '../db.js';
+
+export type RunKind = 'train' | 'eval';
+export type RunStatus = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
+
+export interface RunRecord {
+  id: number;
+  kind: RunKind;
+  name: string;
+  status: RunStatus;
+  config: Record<string, unknown>;
+  modelId: number | null;
+  datasetId: number | null;
+  promptId: number | null;
+  provider: string | null;
+  step: number;
+  totalSteps: number | null;
+  failureReason: string | null;
+  pid: number | null;
+  createdAt: number;
+  startedAt: number | null;
+  updatedAt: number;
+  heartbeatAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface Checkpoint {
+  id: number;
+  runId: number;
+  step: number;
+  path: string;
+  bytes: number;
+  sha256: string;
+  metricName: string | null;
+  metricValue: number | null;
+  isBest: boolean;
+  createdAt: number;
+}
+
+interface RunRow {
+  id: number;
+  kind: RunKind;
+  name: string;
+  status: RunStatus;
+  config: string;
+  model_id: number | null;
+  dataset_id: number | null;
+  prompt_id: number | null;
+  provider: string | null;
+  step: number;
+  total_steps: number | null;
+  failure_reason: string | null;
+  pid: number | null;
+  created_at: number;
+  started_at: number | null;
+  updated_at: number;
+  heartbeat_at: number | null;
+  finished_at: number | null;
+}
+
+interface CheckpointRow {
+  id: number;
+  run_id: number;
+  step: number;
+  path: string;
+  bytes: number;
+  sha256: string;
+  metric_name: string | null;
+  metric_value: number | null;
+  is_best: number;
+  created_at: number;
+}
+
+function toRun(r: RunRow): RunRecord {
+  return {
+    id: r.id,
+    kind: r.kind,
+    name: r.name,
+    status: r.status,
+    config: JSON.parse(r.config) as Record<string, unknown>,
+    modelId: r.model_id,
+    datasetId: r.dataset_id,
+    promptId: r.prompt_id,
+    provider: r.provider,
+    step: r.step,
+    totalSteps: r.total_steps,
+    failureReason: r.failure_reason,
+    pid: r.pid,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    updatedAt: r.updated_at,
+    heartbeatAt: r.heartbeat_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+function toCheckpoint(r: CheckpointRow): Checkpoint {
+  return {
+    id: r.id,
+    runId: r.run_id,
+    step: r.step,
+    path: r.path,
+    bytes: r.bytes,
+    sha256: r.sha256,
+    metricName: r.metric_name,
+    metricValue: r.metric_value,
+    isBest: r.is_best === 1,
+    createdAt: r.created_at,
+  };
+}
+
+const RESUMABLE: readonly RunStatus[] = ['paused', 'failed', 'cancelled'];
+
+export class RunsRepo {
+  constructor(private readonly db: Db) {}
+
+  create(r: { kind: RunKind; name?: string; config: Record<string, unknown>; modelId?: number | null; datasetId?: number | null; promptId?: number | null; totalSteps?: number | null }): RunRecord {
+    const t = now();
+    const row = prepareCached(
+      this.db,
+      `INSERT INTO runs (kind, name, status, config, model_id, dataset_id, prompt_id, total_steps, created_at, updated_at)
+       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+    ).get(r.kind, r.name ?? '', JSON.stringify(r.config), r.modelId ?? null, r.datasetId ?? null, r.promptId ?? null, r.totalSteps ?? null, t, t) as RunRow;
+    return toRun(row);
+  }
+
+  get(id: number): RunRecord | undefined {
+    const r = prepareCached(this.db, 'SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+    return r && toRun(r);
+  }
+
+  private require(id: number): RunRecord {
+    const r = this.get(id);
+    if (!r) throw new AppError('NOT_FOUND', `no run with id ${id}`);
+    return r;
+  }
+
+  list(filter: { status?: RunStatus; kind?: RunKind } = {}): RunRecord[] {
+    const rows = prepareCached(this.db, 'SELECT * FROM runs WHERE (@status IS NULL OR status = @status) AND (@kind IS NULL OR kind = @kind) ORDER BY id DESC').all({
+      status: filter.status ?? null,
+      kind: filter.kind ?? null,
+    }) as RunRow[];
+    return rows.map(toRun);
+  }
+
+  /** queued | paused | failed | cancelled -> running, recording the provider and the process. */
+  start(id: number, s: { provider: string; pid?: number }): RunRecord {
+    const run = this.require(id);
+    if (run.status !== 'queued' && !RESUMABLE.includes(run.status)) {
+      throw new AppError('INVALID_ARGUMENT', `run ${id} is ${run.status}; only queued, paused, failed or cancelled runs can start`);
+    }
+    const t = now();
+    prepareCached(
+      this.db,
+      `UPDATE runs SET status = 'running', provider = ?, pid = ?, failure_reason = NULL, finished_at = NULL,
+         started_at = coalesce(started_at, ?), heartbeat_at = ?, updated_at = ? WHERE id = ?`,
+    ).run(s.provider, s.pid ?? process.pid, t, t, t, id);
+    return this.require(id);
+  }
+
+  /** Records the step reached (also a heartbeat). */
+  progress(id: number, step: number): void {
+    const t = now();
+    prepareCached(this.db, 'UPDATE runs SET step = ?, heartbeat_at = ?, updated_at = ? WHERE id = ?').run(step, t, t, id);
+  }
+
+  complete(id: number): void {
+    this.finish(id, 'completed', null);
+  }
+
+  fail(id: number, reason: string): void {
+    this.finish(id, 'failed', reason || 'unknown failure');
+  }
+
+  cancel(id: number): void {
+    this.finish(id, 'cancelled', null);
+  }
+
+  /** Stopped on purpose (app quit) after a checkpoint; resumable. */
+  pause(id: number): void {
+    this.finish(id, 'paused', null);
+  }
+
+  private finish(id: number, status: RunStatus, reason: string | null): void {
+    const t = now();
+    const res = prepareCached(this.db, 'UPDATE runs SET status = ?, failure_reason = ?, finished_at = ?, updated_at = ? WHERE id = ?').run(status, reason, t, t, id);
+    if (res.changes === 0) throw new AppError('NOT_FOUND', `no run with id ${id}`);
+  }
+
+  /**
+   * Runs left 'running' whose process is gone (or whose heartbeat is older than `staleMs`) are
+   * marked failed with the reason; returns their ids. Call on start-up.
+   */
+  recoverInterrupted(options: { staleMs?: number; isAlive?: (pid: number) => boolean } = {}): number[] {
+    const isAlive = options.isAlive ?? pidAlive;
+    const staleMs = options.staleMs ?? 10 * 60_000;
+    const t = now();
+    const out: number[] = [];
+    for (const r of this.list({ status: 'running' })) {
+      const stale = r.heartbeatAt === null || t - r.heartbeatAt > staleMs;
+      const dead = r.pid !== null && r.pid !== process.pid && !isAlive(r.pid);
+      if (stale || dead) {
+        this.fail(r.id, `the process running it stopped unexpectedly at step ${r.step}; resume it from its latest checkpoint`);
+        out.push(r.id);
+      }
+    }
+    return out;
+  }
+
+  delete(id: number): void {
+    prepareCached(this.db, 'DELETE FROM runs WHERE id = ?').run(id);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Metrics
+  // ------------------------------------------------------------------------------------------
+
+  /** Records metric values at a step (re-recording a step overwrites it, e.g. after a resume). */
+  recordMetrics(runId: number, step: number, values: Record<string, number>): void {
+    const ins = prepareCached(this.db, 'INSERT OR REPLACE INTO metrics (run_id, name, step, value, recorded_at) VALUES (?, ?, ?, ?, ?)');
+    const t = now();
+    for (const [name, value] of Object.entries(values)) ins.run(runId, name, step, value, t);
+  }
+
+  /** One metric's values in step order (optionally after a step, for live charts). */
+  metricSeries(runId: number, name: string, afterStep = -1): { step: number; value: number }[] {
+    return prepareCached(this.db, 'SELECT step, value FROM metrics WHERE run_id = ? AND name = ? AND step > ? ORDER BY step').all(runId, name, afterStep) as {
+      step: number;
+      value: number;
+    }[];
+  }
+
+  metricNames(runId: number): string[] {
+    return (prepareCached(this.db, 'SELECT DISTINCT name FROM metrics WHERE run_id = ? ORDER BY name').all(runId) as { name: string }[]).map((r) => r.name);
+  }
+
+  /** Drops metrics recorded after `step` (resuming from a checkpoint at that step). */
+  truncateMetricsAfter(runId: number, step: number): void {
+    prepareCached(this.db, 'DELETE FROM metrics WHERE run_id = ? AND step > ?').run(runId, step);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Checkpoints
+  // ------------------------------------------------------------------------------------------
+
+  addCheckpoint(c: { runId: number; step: number; path: string; bytes: number; sha256: string; metricName?: string; metricValue?: number; isBest?: boolean }): Checkpoint {
+    if (c.isBest) prepareCached(this.db, 'UPDATE checkpoints SET is_best = 0 WHERE run_id = ?').run(c.runId);
+    const r = prepareCached(
+      this.db,
+      `INSERT INTO checkpoints (run_id, step, path, bytes, sha256, metric_name, metric_value, is_best, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, step) DO UPDATE SET path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256,
+         metric_name = excluded.metric_name, metric_value = excluded.metric_value, is_best = excluded.is_best, created_at = excluded.created_at
+       RETURNING *`,
+    ).get(c.runId, c.step, c.path, c.bytes, c.sha256, c.metricName ?? null, c.metricValue ?? null, c.isBest ? 1 : 0, now()) as CheckpointRow;
+    return toCheckpoint(r);
+  }
+
+  checkpoints(runId: number): Checkpoint[] {
+    return (prepareCached(this.db, 'SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step').all(runId) as CheckpointRow[]).map(toCheckpoint);
+  }
+
+  /** Where a resume starts: the checkpoint with the highest step. */
+  latestCheckpoint(runId: number): Checkpoint | undefined {
+    const r = prepareCached(this.db, 'SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step DESC LIMIT 1').get(runId) as CheckpointRow | undefined;
+    return r && toCheckpoint(r);
+  }
+
+  bestCheckpoint(runId: number): Checkpoint | undefined {
+    const r = prepareCached(this.db, 'SELECT * FROM checkpoints WHERE run_id = ? AND is_best = 1').get(runId) as CheckpointRow | undefined;
+    return r && toCheckpoint(r);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The SQLite store on real temp files: WAL and foreign keys, migrations (in order, each in a
+ * transaction, refusing newer databases and files that are not ours), busy handling, and the thin
+ * repositories later issues build on (models, prompts, runs, metrics, checkpoints, cache entries).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { latestSchemaVersion, Store } from '../../src/main/store/db.js';
+import { MIGRATIONS, type Migration } from '../../src/main/store/migrations/index.js';
+import { repos } from '../../src/main/store/repositories/index.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sd4match-store-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+let n = 0;
+const dbFile = () => path.join(tmp, `s${++n}.db`);
+
+describe('opening a database', () => {
+  it('creates the schema at the latest version, in WAL mode with foreign keys on', () => {
+    const file = path.join(tmp, 'nested', 'dir', 'w.db');
+    const store = Store.open(file);
+    try {
+      expect(store.schemaVersion()).toBe(latestSchemaVersion());
+      expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+      expect(store.cacheDir).toBe(`${file}-cache`);
+      const tables = (store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+      expect(tables).toEqual(['annotations', 'cache_entries', 'categories', 'checkpoints', 'datasets', 'images', 'keypoints', 'metrics', 'models', 'pairs', 'prompt_tensors', 'prompts', 'runs']);
+    } finally {
+      store.close();
+    }
+    // Reopening runs no migration and changes nothing.
+    const again = Store.open(file);
+    expect(again.schemaVersion()).toBe(latestSchemaVersion());
+    again.close();
+  });
+
+  it('refuses a database from a newer version, naming both versions', () => {
+    const file = dbFile();
+    Store.open(file).close();
+    const raw = new Database(file);
+    raw.pragma('user_version = 42');
+    raw.close();
+    expect(() => Store.open(file)).toThrow(
+      expect.objectContaining({
+        code: 'STORE_VERSION',
+        message: expect.stringMatching(new RegExp(`written by a newer version of SD4Match Workstation \\(database schema version 42\\); this version understands schema versions up to ${latestSchemaVersion()}`)),
+      }),
+    );
+  });
+
+  it('refuses files that are not SQLite, and SQLite databases of other applications', () => {
+    const notDb = path.join(tmp, 'notes.db');
+    fs.writeFileSync(notDb, 'these are my notes, not a database '.repeat(200));
+    expect(() => Store.open(notDb)).toThrow(expect.objectContaining({ code: 'STORE_INVALID', message: `${notDb} is not an SQLite database` }));
+    const other = dbFile();
+    const raw = new Database(other);
+    raw.exec('CREATE TABLE songs (id INTEGER PRIMARY KEY)');
+    raw.close();
+    expect(() => Store.open(other)).toThrow(/did not create \(it has 1 tables and no workstation schema\)/);
+    expect(new Database(other).prepare('SELECT count(*) AS n FROM sqlite_master').get()).toEqual({ n: 1 });
+  });
+
+  it('applies pending migrations in order and rolls a failing one back entirely', () => {
+    const file = dbFile();
+    Store.open(file, { migrations: [MIGRATIONS[0]!] }).close();
+    const broken: Migration = {
+      version: 2,
+      name: 'broken',
+      up(db) {
+        db.exec('CREATE TABLE half_done (x)');
+        throw new Error('disk says no');
+      },
+    };
+    expect(() => Store.open(file, { migrations: [MIGRATIONS[0]!, broken] })).toThrow(/database migration 0002-broken failed on .*: disk says no/);
+    const raw = new Database(file);
+    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    expect(raw.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'half_done'").get()).toEqual({ n: 0 });
+    raw.close();
+    const good: Migration = { version: 2, name: 'notes', up: (db) => db.exec('ALTER TABLE datasets ADD COLUMN notes TEXT') };
+    const store = Store.open(file, { migrations: [MIGRATIONS[0]!, good] });
+    expect(store.schemaVersion()).toBe(2);
+    store.close();
+  });
+
+  it('waits for another writer instead of failing, and gives up with STORE_BUSY after the deadline', async () => {
+    const file = dbFile();
+    const store = Store.open(file, { retryDeadlineMs: 300 });
+    const other = new Database(file);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const waiting = store.write((db) => repos(db).models.upsert({ name: 'sd', kind: 'stable-diffusion', folder: '/m/sd' }));
+      setTimeout(() => other.exec('COMMIT'), 100);
+      await expect(waiting).resolves.toMatchObject({ name: 'sd' });
+      other.exec('BEGIN IMMEDIATE');
+      await expect(store.write((db) => repos(db).models.list())).rejects.toMatchObject({ code: 'STORE_BUSY' });
+      // Readers are not blocked by the writer (WAL).
+      await expect(store.read((db) => repos(db).models.list().length)).resolves.toBe(1);
+      other.exec('ROLLBACK');
+    } finally {
+      other.close();
+      store.close();
+    }
+  });
+});
+
+describe('repositories', () => {
+  const store = Store.open(dbFile());
+  afterAll(() => store.close());
+  const r = () => repos(store.db);
+
+  it('models: registers a folder once and updates it in place', () => {
+    const a = r().models.upsert({ name: 'SD 2-1', kind: 'stable-diffusion', folder: '/models/sd21', hashes: { 'unet/model.onnx': 'abc' }, validated: true });
+    const b = r().models.upsert({ name: 'SD 2.1', kind: 'stable-diffusion', folder: '/models/sd21', hashes: { 'unet/model.onnx': 'def' } });
+    expect(b.id).toBe(a.id);
+    expect(b).toMatchObject({ name: 'SD 2.1', hashes: { 'unet/model.onnx': 'def' }, validatedAt: a.validatedAt });
+    r().models.setProvider(a.id, 'webgpu');
+    expect(r().models.get(a.id)!.provider).toBe('webgpu');
+  });
+
+  it('prompts: keep their parameters as tensors and their provenance', () => {
+    const rows = new Float32Array(75 * 4).map((_, i) => i / 7);
+    const p = r().prompts.create({
+      name: 'single aeroplane',
+      kind: 'single',
+      config: { rows: 75 },
+      provenance: { source: 'train', note: 'test' },
+      tensors: { rows: { dtype: 'float32', dims: [75, 4], data: rows }, step: { dtype: 'int64', dims: [1], data: BigInt64Array.from([30000n]) } },
+    });
+    const t = r().prompts.tensors(p.id);
+    expect(t.rows!.dims).toEqual([75, 4]);
+    expect([...t.rows!.data]).toEqual([...rows]);
+    expect([...t.step!.data]).toEqual([30000n]);
+    expect(r().prompts.list({ kind: 'single' }).map((x) => x.id)).toContain(p.id);
+    expect(() => r().prompts.putTensor(p.id, 'bad', { dtype: 'float32', dims: [3], data: new Float32Array(2) })).toThrow(/2 elements but dims \[3\] need 3/);
+  });
+
+  it('runs: start, progress, fail with a reason, resume from the latest checkpoint', () => {
+    const run = r().runs.create({ kind: 'train', config: { lr: 0.01, batch: 9 }, totalSteps: 100 });
+    expect(run.status).toBe('queued');
+    r().runs.start(run.id, { provider: 'cpu' });
+    for (let step = 1; step <= 5; step++) {
+      r().runs.recordMetrics(run.id, step, { loss: 10 - step });
+      r().runs.progress(run.id, step);
+    }
+    r().runs.addCheckpoint({ runId: run.id, step: 3, path: '/ck/3', bytes: 10, sha256: 'x', metricName: 'pck@0.1', metricValue: 0.4, isBest: true });
+    r().runs.addCheckpoint({ runId: run.id, step: 5, path: '/ck/5', bytes: 10, sha256: 'y', metricName: 'pck@0.1', metricValue: 0.3 });
+    r().runs.fail(run.id, 'out of memory on the GPU');
+    expect(r().runs.get(run.id)).toMatchObject({ status: 'failed', failureReason: 'out of memory on the GPU', step: 5, provider: 'cpu' });
+    expect(() => store.db.prepare("UPDATE runs SET status = 'failed', failure_reason = NULL WHERE id = ?").run(run.id)).toThrow(/CHECK constraint failed/);
+    const ck = r().runs.latestCheckpoint(run.id)!;
+    expect(ck.step).toBe(5);
+    expect(r().runs.bestCheckpoint(run.id)!.step).toBe(3);
+    r().runs.truncateMetricsAfter(run.id, 3);
+    expect(r().runs.metricSeries(run.id, 'loss').map((m) => m.step)).toEqual([1, 2, 3]);
+    expect(r().runs.start(run.id, { provider: 'webgpu' })).toMatchObject({ status: 'running', failureReason: null, provider: 'webgpu' });
+    r().runs.complete(run.id);
+    expect(() => r().runs.start(run.id, { provider: 'cpu' })).toThrow(/run \d+ is completed/);
+  });
+
+  it('runs: a run left running by a process that died is marked failed with the reason', () => {
+    const run = r().runs.create({ kind: 'eval', config: {} });
+    r().runs.start(run.id, { provider: 'cpu', pid: 999_999_999 });
+    r().runs.progress(run.id, 12);
+    expect(r().runs.recoverInterrupted({ isAlive: () => false })).toEqual([run.id]);
+    expect(r().runs.get(run.id)).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/stopped unexpectedly at step 12/) });
+  });
+
+  it('cache entries: least recently used first when over the budget', () => {
+    const c = r().cache;
+    c.put({ key: 'a', kind: 'thumbnail', path: '/c/a', bytes: 100 });
+    c.put({ key: 'b', kind: 'thumbnail', path: '/c/b', bytes: 100 });
+    c.put({ key: 'l', kind: 'latent', path: '/c/l', bytes: 1000 });
+    store.db.prepare("UPDATE cache_entries SET last_used_at = 1 WHERE key = 'b'").run();
+    expect(c.totalBytes('thumbnail')).toBe(200);
+    expect(c.evictionCandidates(150, 'thumbnail').map((e) => e.key)).toEqual(['b']);
+    expect(c.evictionCandidates(1000).map((e) => e.key)).toEqual(['b', 'a']);
+  });
+
+  it('deleting a dataset removes its rows and unlinks what referenced it', () => {
+    const d = r().datasets.create({ name: 'tmp', format: 'folder', root: '/tmp/x' });
+    const cat = r().datasets.upsertCategory(d.id, { name: 'thing', ordinal: 0, keypoints: [{ name: 'a', color: '#fff' }], skeleton: [] });
+    const img = r().images.upsert(d.id, { path: 'a.jpg', categoryId: cat, width: 10, height: 10, format: 'jpeg', bytes: 1, sha256: 'x' });
+    r().images.saveAnnotation({ imageId: img, categoryId: cat, instance: 0, bbox: [0, 0, 5, 5], keypoints: [{ kp: 0, x: 1, y: 2, visibility: 2 }] });
+    const prompt = r().prompts.create({ name: 'p', kind: 'class', datasetId: d.id });
+    expect(r().datasets.delete(d.id)).toEqual({ images: 1, pairs: 0, categories: 1, annotations: 1 });
+    expect(store.db.prepare('SELECT count(*) AS n FROM keypoints').get()).toEqual({ n: 0 });
+    expect(r().prompts.get(prompt.id)!.datasetId).toBeNull();
+    expect(() => r().datasets.resolve('tmp')).toThrow(/no dataset 'tmp'/);
+  });
+
+  it('checks a keypoint schema edit against its skeleton', () => {
+    const d = r().datasets.create({ name: 'schema', format: 'folder', root: '/tmp/y' });
+    const cat = r().datasets.upsertCategory(d.id, { name: 'thing', ordinal: 0, keypoints: [], skeleton: [] });
+    expect(() => r().datasets.setKeypointSchema(cat, [{ name: 'a', color: '#f00' }], [[0, 1]])).toThrow(/skeleton edge \[0, 1\] does not join two of the 1 keypoints/);
+  });
+});
