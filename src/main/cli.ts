@@ -8,6 +8,7 @@ import { registerDatasetCommands } from './cli/datasets.js';
 import { registerDebugCommands } from './cli/debug.js';
 import { registerGraphCommands } from './cli/graph.js';
 import { registerModelCommands } from './cli/models.js';
+import { registerRunCommands } from './cli/runs.js';
 import { registerServeCommand } from './cli/serve.js';
 import { ENGINE_VERSION } from './version.js';
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerDatasetCommands(program);
   registerDebugCommands(program);
   registerModelCommands(program);
+  registerRunCommands(program);
   registerServeCommand(program);
   return program;
 }

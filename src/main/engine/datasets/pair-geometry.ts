@@ -1,9 +1,10 @@
 /**
- * What training and evaluation need from a stored pair besides its coordinates: the PF-Pascal
- * horizontal flip, and the PCK threshold each benchmark defines (in the original image frame;
- * scale it with the image for the resized S x S frame).
+ * Stored pairs as training and evaluation read them: the PF-Pascal horizontal flip applied, the
+ * benchmark named, images identified by content hash for the caches.
  */
+import type { Benchmark, EvalPair } from '../sd4match/evaluate.js';
 import type { PairImage, PairRecord } from '../../store/repositories/pairs.js';
+import type { DatasetFormat } from '../../store/repositories/datasets.js';
 
 /**
  * The pair as the reference reads it when `flip` is set (PF-Pascal training): both images, their
@@ -20,25 +21,27 @@ export function applyFlip(pair: PairRecord): PairRecord {
   return { ...pair, src: mirror(pair.src), trg: mirror(pair.trg) };
 }
 
-/**
- * The PCK threshold theta of a pair, in target-image pixels: SPair-71k max(w, h) of the target
- * box; PF-Pascal max(h, w) of the target image; PF-Willow the larger extent of the target
- * keypoints. Other datasets: the target box if there is one, else the image.
- */
-export function pckThreshold(pair: PairRecord): number {
-  const t = pair.trg;
-  if (pair.format === 'pfwillow') {
-    let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
-    for (let i = 0; i < pair.nPts; i++) {
-      const x = t.kps[2 * i]!;
-      const y = t.kps[2 * i + 1]!;
-      x0 = Math.min(x0, x);
-      x1 = Math.max(x1, x);
-      y0 = Math.min(y0, y);
-      y1 = Math.max(y1, y);
-    }
-    return Math.max(x1 - x0, y1 - y0);
-  }
-  if (pair.format === 'pfpascal' || !t.bbox) return Math.max(t.width, t.height);
-  return Math.max(t.bbox[2] - t.bbox[0], t.bbox[3] - t.bbox[1]);
+export function benchmarkOf(format: DatasetFormat): Benchmark {
+  return format === 'spair' || format === 'pfpascal' || format === 'pfwillow' ? format : 'generic';
+}
+
+function points(kps: Float64Array, n: number): [number, number][] {
+  return Array.from({ length: n }, (_, i) => [kps[2 * i]!, kps[2 * i + 1]!] as [number, number]);
+}
+
+/** A stored pair (flip applied) as the evaluation and training code consume it. */
+export function toEvalPair(record: PairRecord): EvalPair {
+  const p = applyFlip(record);
+  const flip = !!record.flip;
+  const img = (side: PairImage) => ({ file: side.path, key: side.sha256, width: side.width, height: side.height, flip });
+  return {
+    id: p.id,
+    category: p.category,
+    src: img(p.src),
+    trg: img(p.trg),
+    srcKps: points(p.src.kps, p.nPts),
+    trgKps: points(p.trg.kps, p.nPts),
+    trgBbox: p.trg.bbox,
+    flags: p.format === 'spair' ? { viewpoint: p.flags.viewpointVariation, scale: p.flags.scaleVariation, truncation: p.flags.truncation, occlusion: p.flags.occlusion } : undefined,
+  };
 }

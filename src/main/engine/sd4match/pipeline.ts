@@ -11,7 +11,7 @@ import { createSession, type Session } from '../onnx/runtime.js';
 import { buildCpmGraph, CPM_DEFAULTS, CPM_PARAMS } from './cpm.js';
 import { loadImageForDino, loadImageForVae } from './image.js';
 import type { DinoFolder } from './model-folder.js';
-import { checkPromptFits, DEFAULT_TEMPLATE, type LearnedPrompt, loadLearnedPrompt, promptHiddenStates, templateText, tokenEmbedsFor } from './prompts.js';
+import { checkPromptFits, DEFAULT_TEMPLATE, tokenizerOf, type LearnedPrompt, loadLearnedPrompt, promptHiddenStates, templateText, tokenEmbedsFor } from './prompts.js';
 import { Rng } from './random.js';
 import type { SdModel } from './sd-model.js';
 
@@ -76,6 +76,8 @@ export class Pipeline {
         throw new AppError('INVALID_ARGUMENT', `${this.learned.file} is a CPM prompt: it needs DINOv2 features (--dino-dir)`);
       }
     }
+    // text prompts need the tokenizer: fail before any work rather than at the first pair
+    if (prompt.kind === 'empty' || prompt.kind === 'template') tokenizerOf(sd);
     if (prompt.kind === 'dino' && !dino) throw new AppError('INVALID_ARGUMENT', 'the DINOv2 baseline needs a DINOv2 model folder (--dino-dir)');
     this.promptId =
       prompt.kind === 'learned'
@@ -128,13 +130,17 @@ export class Pipeline {
     };
   }
 
-  /** Features of one image under hidden states `ehs`; `ehsKey` identifies them for the cache (null: not cached). */
-  async featuresWith(img: ImageRef, ehs: HostTensor, ehsKey: string | null): Promise<HostTensor> {
+  /**
+   * Features of one image under hidden states `ehs` (computed only on a cache miss); `ehsKey`
+   * identifies them for the cache (null: not cached).
+   */
+  async featuresWith(img: ImageRef, ehs: HostTensor | (() => Promise<HostTensor>), ehsKey: string | null): Promise<HostTensor> {
     const compute = async () => {
       const moments = await this.moments(img);
       const [, c2, h, w] = moments.dims;
       const { eps, noise } = this.draws(img, c2 / 2, h, w);
-      return (await this.sd.features({ moments, eps, noise, encoderHiddenStates: ehs, timestep: this.settings.timestep })).features;
+      const hidden = typeof ehs === 'function' ? await ehs() : ehs;
+      return (await this.sd.features({ moments, eps, noise, encoderHiddenStates: hidden, timestep: this.settings.timestep })).features;
     };
     if (ehsKey === null) return compute();
     const s = this.settings;
@@ -149,7 +155,7 @@ export class Pipeline {
       const ehs = await this.cpmHiddenStates(src, trg);
       return { src: await this.featuresWith(src, ehs, null), trg: await this.featuresWith(trg, ehs, null) };
     }
-    const ehs = await this.hiddenStates(category);
+    const ehs = () => this.hiddenStates(category);
     const key = this.prompt.kind === 'learned' ? null : `${this.promptId}:${category}`;
     return { src: await this.featuresWith(src, ehs, key), trg: await this.featuresWith(trg, ehs, key) };
   }

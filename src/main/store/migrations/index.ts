@@ -4,6 +4,7 @@
  */
 import type { Db } from '../db.js';
 import { migration as m0001 } from './0001-init.js';
+import { migration as m0002 } from './0002-eval-results.js';
 
 export interface Migration {
   /** Schema version after this migration (its NNNN). */
@@ -13,4 +14,4 @@ export interface Migration {
   up(db: Db): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0001];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002];

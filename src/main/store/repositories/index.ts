@@ -6,7 +6,7 @@ import { ImagesRepo } from './images.js';
 import { ModelsRepo } from './models.js';
 import { PairsRepo } from './pairs.js';
 import { PromptsRepo } from './prompts.js';
-import { RunsRepo } from './runs.js';
+import { EvalResultsRepo, RunsRepo } from './runs.js';
 
 export interface Repos {
   datasets: DatasetsRepo;
@@ -15,6 +15,7 @@ export interface Repos {
   models: ModelsRepo;
   prompts: PromptsRepo;
   runs: RunsRepo;
+  evalResults: EvalResultsRepo;
   cache: CacheRepo;
 }
 
@@ -26,6 +27,7 @@ export function repos(db: Db): Repos {
     models: new ModelsRepo(db),
     prompts: new PromptsRepo(db),
     runs: new RunsRepo(db),
+    evalResults: new EvalResultsRepo(db),
     cache: new CacheRepo(db),
   };
 }

@@ -39,6 +39,8 @@ export interface PairImage {
   path: string;
   width: number;
   height: number;
+  /** Content hash of the image file (cache identity). */
+  sha256: string;
   bbox: Box | null;
   /** x0, y0, x1, y1, ... in original image pixels (length 2 * nPts). */
   kps: Float64Array;
@@ -114,6 +116,7 @@ interface PairRow {
   src_path: string;
   src_w: number;
   src_h: number;
+  src_sha: string;
   src_x1: number | null;
   src_y1: number | null;
   src_x2: number | null;
@@ -122,6 +125,7 @@ interface PairRow {
   trg_path: string;
   trg_w: number;
   trg_h: number;
+  trg_sha: string;
   trg_x1: number | null;
   trg_y1: number | null;
   trg_x2: number | null;
@@ -131,8 +135,8 @@ interface PairRow {
 const LIST_SQL = `
   SELECT p.id, p.dataset_id, d.format, d.root, p.split, p.name, p.ordinal, p.category_id, c.name AS category, p.n_pts, p.points, p.kp_ids,
     p.flip, p.mirror, p.viewpoint_variation, p.scale_variation, p.truncation, p.occlusion,
-    p.src_image_id, s.path AS src_path, s.width AS src_w, s.height AS src_h, p.src_x1, p.src_y1, p.src_x2, p.src_y2,
-    p.trg_image_id, t.path AS trg_path, t.width AS trg_w, t.height AS trg_h, p.trg_x1, p.trg_y1, p.trg_x2, p.trg_y2
+    p.src_image_id, s.path AS src_path, s.width AS src_w, s.height AS src_h, s.sha256 AS src_sha, p.src_x1, p.src_y1, p.src_x2, p.src_y2,
+    p.trg_image_id, t.path AS trg_path, t.width AS trg_w, t.height AS trg_h, t.sha256 AS trg_sha, p.trg_x1, p.trg_y1, p.trg_x2, p.trg_y2
   FROM pairs p
     JOIN datasets d ON d.id = p.dataset_id
     JOIN categories c ON c.id = p.category_id
@@ -159,8 +163,8 @@ function toPair(r: PairRow): PairRecord {
     categoryId: r.category_id,
     category: r.category,
     nPts: r.n_pts,
-    src: { imageId: r.src_image_id, path: joinRoot(r.root, r.src_path), width: r.src_w, height: r.src_h, bbox: box(r.src_x1, r.src_y1, r.src_x2, r.src_y2), kps: src },
-    trg: { imageId: r.trg_image_id, path: joinRoot(r.root, r.trg_path), width: r.trg_w, height: r.trg_h, bbox: box(r.trg_x1, r.trg_y1, r.trg_x2, r.trg_y2), kps: trg },
+    src: { imageId: r.src_image_id, path: joinRoot(r.root, r.src_path), width: r.src_w, height: r.src_h, sha256: r.src_sha, bbox: box(r.src_x1, r.src_y1, r.src_x2, r.src_y2), kps: src },
+    trg: { imageId: r.trg_image_id, path: joinRoot(r.root, r.trg_path), width: r.trg_w, height: r.trg_h, sha256: r.trg_sha, bbox: box(r.trg_x1, r.trg_y1, r.trg_x2, r.trg_y2), kps: trg },
     kpIds: r.kp_ids === null ? null : (JSON.parse(r.kp_ids) as number[]),
     flip: r.flip,
     flags: {

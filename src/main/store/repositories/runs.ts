@@ -165,6 +165,11 @@ export class RunsRepo {
     return this.require(id);
   }
 
+  /** The execution provider the run's sessions use. */
+  setProvider(id: number, provider: string): void {
+    prepareCached(this.db, 'UPDATE runs SET provider = ?, updated_at = ? WHERE id = ?').run(provider, now(), id);
+  }
+
   /** Records the step reached (also a heartbeat). */
   progress(id: number, step: number): void {
     const t = now();
@@ -284,5 +289,33 @@ function pidAlive(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export interface EvalPairResult {
+  pairId: number;
+  method: string;
+  error: number;
+  pck: number[];
+}
+
+/** Per-pair results of evaluation runs. */
+export class EvalResultsRepo {
+  constructor(private readonly db: Db) {}
+
+  record(runId: number, results: EvalPairResult[]): void {
+    const stmt = prepareCached(this.db, 'INSERT OR REPLACE INTO eval_pairs (run_id, pair_id, method, error, pck) VALUES (?, ?, ?, ?, ?)');
+    for (const r of results) stmt.run(runId, r.pairId, r.method, r.error, JSON.stringify(r.pck));
+  }
+
+  /** A run's per-pair results for one method, worst first. */
+  list(runId: number, method: string, limit = -1): EvalPairResult[] {
+    const rows = prepareCached(this.db, 'SELECT pair_id, method, error, pck FROM eval_pairs WHERE run_id = ? AND method = ? ORDER BY error DESC LIMIT ?').all(runId, method, limit) as {
+      pair_id: number;
+      method: string;
+      error: number;
+      pck: string;
+    }[];
+    return rows.map((r) => ({ pairId: r.pair_id, method: r.method, error: r.error, pck: JSON.parse(r.pck) as number[] }));
   }
 }

@@ -1,0 +1,174 @@
+/** `sd4match eval` and `sd4match train`: the PCK protocol and prompt tuning, recorded in the store. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { AppError } from '../api/errors.js';
+import type { EvalReport, Frame } from '../engine/sd4match/evaluate.js';
+import { MATCH_METHODS, type MatchMethod } from '../engine/sd4match/matching.js';
+import type { PromptKind } from '../engine/sd4match/prompts.js';
+import type { Schedule } from '../engine/sd4match/trainer.js';
+import { openServices } from '../services/context.js';
+import { runEvaluation } from '../services/evaluation.js';
+import { runTraining } from '../services/training.js';
+import type { Split } from '../store/repositories/datasets.js';
+import { cliTask, formatSeconds, parseFloatOption, parseIntOption } from './common.js';
+import { parsePromptArg } from './models.js';
+
+function pct(v: number): string {
+  return `${(100 * v).toFixed(1)}`;
+}
+
+/** The table the CLI prints: method x alpha, then per category for the first method. */
+export function formatEvalReport(r: EvalReport): string {
+  const lines: string[] = [];
+  lines.push(`${r.prompt}: ${r.pairs} pairs, ${r.points} keypoints, PCK (%) per image in the ${r.frame} frame, provider ${r.provider}, ${r.seconds.toFixed(1)} s`);
+  const head = ['method', ...r.alphas.map((a) => `@${a}`)];
+  const rows = r.methods.map((m) => [m, ...r.alphas.map((a) => pct(r.pck[m][String(a)].image))]);
+  const widths = head.map((_, i) => Math.max(head[i].length, ...rows.map((x) => x[i].length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  lines.push(fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt));
+  const m = r.methods[0];
+  const cats = Object.keys(r.pck[m][String(r.alphas[0])].categories);
+  if (cats.length > 1) {
+    lines.push('', `per category (${m})`);
+    const ch = ['category', ...r.alphas.map((a) => `@${a}`)];
+    const crow = cats.map((c) => [c, ...r.alphas.map((a) => pct(r.pck[m][String(a)].categories[c]))]);
+    const cw = ch.map((_, i) => Math.max(ch[i].length, ...crow.map((x) => x[i].length)));
+    const cf = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(cw[i]) : c.padStart(cw[i]))).join('  ');
+    lines.push(cf(ch), cw.map((w) => '-'.repeat(w)).join('  '), ...crow.map(cf));
+  }
+  const flags = r.pck[m][String(r.alphas[Math.min(1, r.alphas.length - 1)])].flags;
+  if (Object.keys(flags).length) {
+    lines.push('', `per SPair difficulty flag (${m}, PCK@${r.alphas[Math.min(1, r.alphas.length - 1)]})`);
+    for (const [f, levels] of Object.entries(flags)) lines.push(`  ${f.padEnd(11)} ${Object.entries(levels).map(([l, v]) => `${l}: ${pct(v)}`).join('   ')}`);
+  }
+  lines.push(`cache: ${(100 * r.cache.hitRate).toFixed(0)}% hits (${r.cache.hits}/${r.cache.hits + r.cache.misses})`);
+  return lines.join('\n');
+}
+
+export function registerRunCommands(program: Command): void {
+  program
+    .command('eval')
+    .description('PCK of a prompt on a dataset split, as the paper measures it (table per method and alpha, and per category)')
+    .requiredOption('--model-dir <dir>', 'Stable Diffusion folder')
+    .option('--dino-dir <dir>', 'DINOv2 folder (CPM prompts, the DINOv2 baseline)')
+    .requiredOption('--dataset <name>', 'dataset name or id (see `datasets list`)')
+    .option('--split <split>', 'trn | val | test', 'test')
+    .option('--category <name>', 'only this category')
+    .option('--prompt <p>', 'empty | template | template:<text with {category}> | dino | a prompt file', 'empty')
+    .option('--timestep <t>', 'diffusion timestep', parseIntOption('--timestep'), 50)
+    .option('--ensemble <K>', 'noise draws averaged per image', parseIntOption('--ensemble'), 8)
+    .option('--size <S>', 'image size', parseIntOption('--size'), 768)
+    .option('--seed <n>', 'seed of every random draw', parseIntOption('--seed'), 0)
+    .option('--frame <frame>', 'resized (the paper) | original', 'resized')
+    .option('--methods <list>', `comma-separated subset of ${MATCH_METHODS.join(',')}`, MATCH_METHODS.join(','))
+    .option('--limit <N>', 'only the first N pairs', parseIntOption('--limit'))
+    .option('--json <file>', 'also write the full report (per pair included) as JSON')
+    .action(async (o: { modelDir: string; dinoDir?: string; dataset: string; split: string; category?: string; prompt: string; timestep: number; ensemble: number; size: number; seed: number; frame: string; methods: string; limit?: number; json?: string }, cmd: Command) => {
+      if (!['trn', 'val', 'test'].includes(o.split)) throw new AppError('INVALID_ARGUMENT', `--split must be trn, val or test, got '${o.split}'`);
+      if (o.frame !== 'resized' && o.frame !== 'original') throw new AppError('INVALID_ARGUMENT', `--frame must be resized or original, got '${o.frame}'`);
+      const methods = o.methods.split(',').map((s) => s.trim()) as MatchMethod[];
+      for (const m of methods) if (!MATCH_METHODS.includes(m)) throw new AppError('INVALID_ARGUMENT', `unknown matching method '${m}' (${MATCH_METHODS.join(', ')})`);
+      const svc = openServices((cmd.optsWithGlobals() as { db?: string }).db);
+      const task = cliTask();
+      try {
+        const r = await runEvaluation(
+          svc,
+          { modelDir: o.modelDir, dinoDir: o.dinoDir, dataset: o.dataset, split: o.split as Split, category: o.category, prompt: parsePromptArg(o.prompt), timestep: o.timestep, ensemble: o.ensemble, size: o.size, seed: o.seed, frame: o.frame as Frame, limit: o.limit, methods },
+          task,
+        );
+        task.finish();
+        process.stdout.write(`${formatEvalReport(r.report)}\nrun ${r.runId}\n`);
+        if (o.json) {
+          fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
+          fs.writeFileSync(o.json, JSON.stringify({ runId: r.runId, ...r.report }, null, 2));
+          process.stdout.write(`wrote ${o.json}\n`);
+        }
+      } finally {
+        task.finish();
+        svc.close();
+      }
+    });
+
+  program
+    .command('train')
+    .description('tune an SD4Match prompt (Single, Class or CPM) on a dataset; live progress, checkpoints, resume')
+    .option('--model-dir <dir>', 'Stable Diffusion folder')
+    .option('--dino-dir <dir>', 'DINOv2 folder (CPM)')
+    .option('--dataset <name>', 'dataset name or id (its trn split trains, val validates)')
+    .option('--prompt <kind>', 'single | class | cpm', 'single')
+    .option('--category <name>', 'train on one category only')
+    .option('--steps <N>', 'optimizer steps (the paper: 30000)', parseIntOption('--steps'), 30000)
+    .option('--batch <B>', 'pairs per step (the paper: 9)', parseIntOption('--batch'), 9)
+    .option('--lr <lr>', 'learning rate (the paper: 1e-2; CPM linear layers at a tenth)', parseFloatOption('--lr'), 1e-2)
+    .option('--schedule <s>', 'constant | linear | cosine', 'constant')
+    .option('--accumulate <n>', 'micro-batches per step (gradient accumulation)', parseIntOption('--accumulate'), 1)
+    .option('--timestep <t>', 'diffusion timestep (the paper: 261)', parseIntOption('--timestep'), 261)
+    .option('--size <S>', 'image size (the paper: 768)', parseIntOption('--size'), 768)
+    .option('--val-every <N>', 'validate PCK@0.1 every N steps, keep the best prompt (0: never)', parseIntOption('--val-every'), 1000)
+    .option('--val-pairs <N>', 'validation pairs (0: all)', parseIntOption('--val-pairs'), 200)
+    .option('--checkpoint-every <N>', 'checkpoint every N steps', parseIntOption('--checkpoint-every'), 500)
+    .option('--seed <n>', 'seed of every random draw', parseIntOption('--seed'), 0)
+    .option('--resume <run>', 'continue a paused, cancelled or interrupted run bit-exactly', parseIntOption('--resume'))
+    .option('--name <text>', 'run name')
+    .option('--out <file>', 'prompt file to write (safetensors; default: in the run folder)')
+    .action(async (o: Record<string, string | number | undefined>, cmd: Command) => {
+      const svc = openServices((cmd.optsWithGlobals() as { db?: string }).db);
+      const task = cliTask();
+      try {
+        if (o.resume === undefined) {
+          for (const k of ['modelDir', 'dataset'] as const) if (!o[k]) throw new AppError('INVALID_ARGUMENT', `--${k === 'modelDir' ? 'model-dir' : k} is required (unless --resume)`);
+          if (!['single', 'class', 'cpm'].includes(String(o.prompt))) throw new AppError('INVALID_ARGUMENT', `--prompt must be single, class or cpm, got '${o.prompt}'`);
+          if (!['constant', 'linear', 'cosine'].includes(String(o.schedule))) throw new AppError('INVALID_ARGUMENT', `--schedule must be constant, linear or cosine, got '${o.schedule}'`);
+        }
+        const r = await runTraining(
+          svc,
+          o.resume === undefined
+            ? {
+                modelDir: String(o.modelDir),
+                dinoDir: o.dinoDir ? String(o.dinoDir) : undefined,
+                dataset: String(o.dataset),
+                prompt: String(o.prompt) as PromptKind,
+                category: o.category ? String(o.category) : undefined,
+                steps: Number(o.steps),
+                batch: Number(o.batch),
+                lr: Number(o.lr),
+                schedule: String(o.schedule) as Schedule,
+                accumulate: Number(o.accumulate),
+                timestep: Number(o.timestep),
+                size: Number(o.size),
+                valEvery: Number(o.valEvery),
+                valPairs: Number(o.valPairs),
+                checkpointEvery: Number(o.checkpointEvery),
+                seed: Number(o.seed),
+                out: o.out ? path.resolve(String(o.out)) : undefined,
+                name: o.name ? String(o.name) : undefined,
+              }
+            : null,
+          task,
+          {
+            onStart: (s) => task.log?.(`run ${s.runId}: ${s.config.prompt} prompt, ${s.config.steps} steps of ${s.config.batch} pairs at ${s.config.size}px, provider ${s.provider}${s.resumedFrom ? `, resumed at step ${s.resumedFrom}` : ''}`),
+            onValidation: (v) => task.log?.(`step ${v.step}: validation PCK@0.1 ${(100 * v.pck['0.1']).toFixed(1)}%${v.best ? ' (best so far)' : ''}`),
+            onLog: (m) => task.log?.(m),
+          },
+          o.resume === undefined ? undefined : Number(o.resume),
+        );
+        task.finish();
+        const res = r.result;
+        const first = res.losses.slice(0, 20);
+        const last = res.losses.slice(-20);
+        const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
+        process.stdout.write(
+          [
+            `run ${r.runId} finished: ${res.steps} steps in ${formatSeconds(r.seconds)} (${(res.losses.length / Math.max(r.seconds, 1e-9)).toFixed(2)} steps/s), provider ${r.provider}`,
+            `loss ${res.losses.length ? `${mean(first).toFixed(4)} (first ${first.length} steps) -> ${mean(last).toFixed(4)} (last ${last.length})` : 'n/a'}`,
+            res.bestPck !== null ? `best validation PCK@0.1 ${(100 * res.bestPck).toFixed(1)}% at step ${res.bestStep}` : 'no validation',
+            `prompt ${res.promptFile} (stored as prompt ${r.promptId})`,
+          ].join('\n') + '\n',
+        );
+      } finally {
+        task.finish();
+        svc.close();
+      }
+    });
+}

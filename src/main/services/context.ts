@@ -1,0 +1,33 @@
+/**
+ * The application services' shared context: the store, its cache folder and the tensor cache.
+ * CLI commands, API handlers and job workers all build on it.
+ */
+import path from 'node:path';
+import { TensorCache } from '../engine/cache/tensor-cache.js';
+import { Store } from '../store/db.js';
+import { resolveStoreLocation } from '../store/paths.js';
+import { repos, type Repos } from '../store/repositories/index.js';
+
+export interface Services {
+  store: Store;
+  cacheDir: string;
+  tensors: TensorCache;
+  repos: Repos;
+  close(): void;
+}
+
+export function openServices(db?: string): Services {
+  const loc = resolveStoreLocation(db);
+  const store = Store.open(loc.db, { cacheDir: loc.cacheDir });
+  const r = repos(store.db);
+  const tensors = new TensorCache(path.join(loc.cacheDir, 'tensors'), {
+    record: (e) => {
+      try {
+        r.cache.put({ key: e.key, kind: e.kind, path: e.path, bytes: e.bytes });
+      } catch {
+        // the index is advisory: a locked database must not fail a computation
+      }
+    },
+  });
+  return { store, cacheDir: loc.cacheDir, tensors, repos: r, close: () => store.close() };
+}

@@ -1,0 +1,65 @@
+/**
+ * Records the things runs refer to: the model a run used, and the prompt (baselines are prompts
+ * too, so every evaluation attaches to one). Learned prompt files are copied into the store with
+ * their tensors, so results stay attached even if the file moves.
+ */
+import path from 'node:path';
+import type { HostTensor } from '../engine/onnx/ir.js';
+import { describePrompt, type PromptSpec } from '../engine/sd4match/pipeline.js';
+import { type LearnedPrompt, loadLearnedPrompt } from '../engine/sd4match/prompts.js';
+import type { SdModel } from '../engine/sd4match/sd-model.js';
+import type { StoredTensor } from '../store/repositories/prompts.js';
+import type { Services } from './context.js';
+
+export async function modelRecord(svc: Services, sd: SdModel): Promise<number> {
+  return svc.store.write(() => {
+    // names are unique: two folders called 'sd' become 'sd' and 'sd (2)'
+    const taken = new Set(svc.repos.models.list().filter((m) => m.folder !== sd.folder.dir).map((m) => m.name));
+    let name = path.basename(sd.folder.dir);
+    for (let k = 2; taken.has(name); k++) name = `${path.basename(sd.folder.dir)} (${k})`;
+    return svc.repos.models.upsert({
+      name,
+      kind: 'stable-diffusion',
+      folder: sd.folder.dir,
+      hashes: { content: sd.compiled.modelHash },
+      info: { hiddenSize: sd.folder.hiddenSize, latentChannels: sd.folder.latentChannels, scalingFactor: sd.folder.scalingFactor, compiled: sd.compiled.key },
+      validated: true,
+    }).id;
+  });
+}
+
+export function toStored(t: HostTensor): StoredTensor {
+  return { dtype: t.dtype as StoredTensor['dtype'], dims: t.dims, data: t.data as StoredTensor['data'] };
+}
+
+/** Stores a learned prompt (from a file or a finished run); returns its id. */
+export async function storeLearnedPrompt(svc: Services, p: LearnedPrompt, extra: { modelId: number | null; datasetId?: number | null; runId?: number | null; step?: number | null; name?: string }): Promise<number> {
+  return svc.store.write(() => {
+    const existing = svc.repos.prompts.list({}).find((r) => r.provenance.file === p.file && r.provenance.created === p.meta.created && p.file !== '');
+    if (existing) return existing.id;
+    return svc.repos.prompts.create({
+      name: extra.name ?? `${p.meta.kind} prompt${p.meta.dataset ? ` (${p.meta.dataset})` : ''}`,
+      kind: p.meta.kind,
+      modelId: extra.modelId,
+      datasetId: extra.datasetId ?? null,
+      runId: extra.runId ?? null,
+      step: extra.step ?? null,
+      config: { kind: p.meta.kind, categories: p.meta.categories, imageSize: p.meta.imageSize, timestep: p.meta.timestep },
+      provenance: { file: p.file, created: p.meta.created, modelHash: p.meta.modelHash, runId: p.meta.runId ?? null, dataset: p.meta.dataset ?? null },
+      tensors: Object.fromEntries(Object.entries(p.tensors).map(([k, v]) => [k, toStored(v)])),
+    }).id;
+  });
+}
+
+/** The prompt record for a prompt spec (created on first use). */
+export async function findOrCreatePrompt(svc: Services, spec: PromptSpec, modelId: number, sd: SdModel): Promise<number> {
+  void sd;
+  if (spec.kind === 'file') return storeLearnedPrompt(svc, loadLearnedPrompt(spec.file), { modelId });
+  if (spec.kind === 'learned') return storeLearnedPrompt(svc, spec.prompt, { modelId });
+  const name = describePrompt(spec);
+  return svc.store.write(() => {
+    const existing = svc.repos.prompts.list({ kind: 'baseline' }).find((r) => r.name === name);
+    if (existing) return existing.id;
+    return svc.repos.prompts.create({ name, kind: 'baseline', modelId: null, config: { spec } }).id;
+  });
+}
