@@ -22,7 +22,8 @@ export default defineConfig({
     build: {
       externalizeDeps: { include: NATIVE_DEPS },
       rolldownOptions: {
-        input: { index: resolve(root, 'src/main/index.ts') },
+        // worker: the job worker thread (training, evaluation) as its own entry
+        input: { index: resolve(root, 'src/main/index.ts'), worker: resolve(root, 'src/main/engine/jobs/worker-entry.ts') },
       },
     },
   },

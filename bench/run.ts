@@ -5,6 +5,7 @@
 const BENCHES: Record<string, () => Promise<{ run: (args: string[]) => Promise<void>; description: string }>> = {
   autodiff: () => import('./autodiff.js'),
   features: () => import('./features.js'),
+  train: () => import('./train.js'),
   import: () => import('./import.js'),
 };
 

@@ -31,7 +31,9 @@ function openMainWindow(): void {
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
-  const api = createApi();
+  // job workers run the bundled out/main/worker.js (see electron.vite.config.ts)
+  const api = createApi({ workerScript: () => ({ file: new URL('./worker.js', import.meta.url) }) });
+  let quitting = false;
   let disposeIpc: (() => void) | null = null;
 
   app.on('second-instance', () => {
@@ -60,6 +62,18 @@ if (!app.requestSingleInstanceLock()) {
 
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();
+  });
+
+  // Quitting during a run: stop jobs after their current step (training checkpoints, so the run
+  // stays resumable), close the store, then quit for real.
+  app.on('before-quit', (event) => {
+    if (quitting) return;
+    quitting = true;
+    event.preventDefault();
+    api
+      .close()
+      .catch((err: unknown) => console.error('stopping jobs failed:', err))
+      .finally(() => app.quit());
   });
 
   app.on('will-quit', () => {

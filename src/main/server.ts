@@ -254,6 +254,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const staticReady = existsSync(path.join(staticDir, 'index.html'));
   const staticReal = staticReady ? await fsp.realpath(staticDir) : null;
 
+  const ownApi = options.api === undefined;
   const api = options.api ?? createApi(options.db === undefined ? {} : { db: options.db });
   const token = randomBytes(32).toString('base64url');
   const tokenDigest = digest(token);
@@ -300,6 +301,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     api,
     close() {
       closing ??= (async () => {
+        // running jobs stop after their current step (training checkpoints first)
+        if (ownApi) await api.close();
         await ws.close();
         await new Promise<void>((resolve) => {
           http.close(() => resolve());

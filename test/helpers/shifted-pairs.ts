@@ -68,3 +68,53 @@ export async function writeShiftedPairs(dir: string, n: number, opts: { size?: n
   }
   return pairs;
 }
+
+/**
+ * The shifted pairs as an SPair-71k folder (JPEGImages/<cat>/, PairAnnotation/<split>/*.json,
+ * Layout/large/<split>.txt): the first `trn` pairs train, the rest validate.
+ */
+export async function writeShiftedSpair(root: string, n: number, trn: number, opts: Parameters<typeof writeShiftedPairs>[2] = {}): Promise<ShiftedPair[]> {
+  const pairs = await writeShiftedPairs(path.join(root, 'tmp-images'), n, opts);
+  const layout: Record<string, string[]> = { trn: [], val: [], test: [] };
+  for (const [i, p] of pairs.entries()) {
+    const split = i < trn ? 'trn' : 'val';
+    const dir = path.join(root, 'JPEGImages', p.category);
+    fs.mkdirSync(dir, { recursive: true });
+    const s = `${String(2 * i).padStart(6, '0')}`;
+    const t = `${String(2 * i + 1).padStart(6, '0')}`;
+    fs.renameSync(p.src, path.join(dir, `${s}.jpg`));
+    fs.renameSync(p.trg, path.join(dir, `${t}.jpg`));
+    p.src = path.join(dir, `${s}.jpg`);
+    p.trg = path.join(dir, `${t}.jpg`);
+    const name = `${i}-${s}-${t}:${p.category}`;
+    const ann = path.join(root, 'PairAnnotation', split);
+    fs.mkdirSync(ann, { recursive: true });
+    const kp = (k: [number, number][]) => k.map(([x, y]) => [Math.round(x * 100) / 100, Math.round(y * 100) / 100]);
+    fs.writeFileSync(
+      path.join(ann, `${name}.json`),
+      JSON.stringify({
+        pair_id: i,
+        src_imname: `${s}.jpg`,
+        trg_imname: `${t}.jpg`,
+        src_imsize: [p.width, p.height, 3],
+        trg_imsize: [p.width, p.height, 3],
+        src_bndbox: [0, 0, p.width - 1, p.height - 1],
+        trg_bndbox: [0, 0, p.width - 1, p.height - 1],
+        category: p.category,
+        src_kps: kp(p.srcKps),
+        trg_kps: kp(p.trgKps),
+        kps_ids: p.srcKps.map((_, k) => String(k)),
+        mirror: 0,
+        viewpoint_variation: 0,
+        scale_variation: 0,
+        truncation: 0,
+        occlusion: 0,
+      }),
+    );
+    layout[split].push(name);
+  }
+  fs.rmSync(path.join(root, 'tmp-images'), { recursive: true, force: true });
+  fs.mkdirSync(path.join(root, 'Layout', 'large'), { recursive: true });
+  for (const [split, names] of Object.entries(layout)) fs.writeFileSync(path.join(root, 'Layout', 'large', `${split}.txt`), names.map((x) => `${x}\n`).join(''));
+  return pairs;
+}

@@ -9,53 +9,23 @@
  * The preload and the renderer import this module with `import type` only; keep it free of
  * imports from the engine so the browser build never pulls Node code in.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { SerializedError } from './errors.js';
+import { APP_EVENTS, type AppEvents, appMethods } from './contract/app.js';
+import { JOB_EVENTS, type JobEvents, jobMethods } from './contract/jobs.js';
+import type { MethodSpec } from './contract/spec.js';
 
-/** One invoke method: its argument schema, and its result type carried at the type level only. */
-export interface MethodSpec<Args extends z.ZodType, Result> {
-  readonly args: Args;
-  /** Phantom field: never set at run time, only carries the result type. */
-  readonly __result?: Result;
-}
-
-function method<Result>() {
-  return <Args extends z.ZodType>(args: Args): MethodSpec<Args, Result> => ({ args });
-}
-
-/** Arguments of a method that takes none: `{}` (extra keys are a caller bug). */
-const noArgs = z.object({}).strict();
+export type { MethodSpec } from './contract/spec.js';
+export type * from './contract/app.js';
+export type * from './contract/jobs.js';
 
 // ---------------------------------------------------------------------------------------------
-// Result types
-// ---------------------------------------------------------------------------------------------
-
-/** One execution provider tried while opening the probe session, fastest first. */
-export interface ProviderAttemptInfo {
-  provider: string;
-  ok: boolean;
-  /** Why the provider could not be used (absent when it worked). */
-  reason?: string;
-}
-
-/** What the status area shows about the engine and the runtime it runs on. */
-export interface AppInfo {
-  engineVersion: string;
-  ortVersion: string;
-  /** `<os>-<arch>`, e.g. `linux-x64`. */
-  platform: string;
-  /** The execution provider sessions actually run on (e.g. `cpu`, `cuda`, `webgpu`). */
-  provider: string;
-  providerAttempts: ProviderAttemptInfo[];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Invoke methods
+// Invoke methods: one map per domain (contract/<domain>.ts), merged here
 // ---------------------------------------------------------------------------------------------
 
 export const invokeMethods = {
-  /** Engine and runtime versions and the execution provider in use. */
-  'app:info': method<AppInfo>()(noArgs),
+  ...appMethods,
+  ...jobMethods,
 } as const;
 
 export type InvokeMethods = typeof invokeMethods;
@@ -79,25 +49,13 @@ export const INVOKE_METHOD_NAMES = Object.keys(invokeMethods) as InvokeMethod[];
 // Pushed events (engine -> every connected client)
 // ---------------------------------------------------------------------------------------------
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-
-/** A line of engine log the UI may show. */
-export interface LogAppended {
-  level: LogLevel;
-  message: string;
-  /** Milliseconds since the epoch. */
-  time: number;
-}
-
 /** Event name -> payload. Change a payload's shape by adding a new name with a version suffix. */
-export interface EventMap {
-  'log:appended': LogAppended;
-}
+export interface EventMap extends AppEvents, JobEvents {}
 
 export type EventName = keyof EventMap;
 export type EventPayload<E extends EventName> = EventMap[E];
 
-export const EVENT_NAMES: readonly EventName[] = ['log:appended'];
+export const EVENT_NAMES: readonly EventName[] = [...APP_EVENTS, ...JOB_EVENTS];
 
 export function isEventName(name: unknown): name is EventName {
   return typeof name === 'string' && (EVENT_NAMES as readonly string[]).includes(name);

@@ -183,7 +183,9 @@ export class Trainer {
     } else if (this.cfg.prompt === 'class') {
       for (const c of this.categories) params[`learnable.${c}`] = rows(await this.sd.embedIds(idsTensor(idsFor(randomIds()))), 1, 1 + this.cfg.nLearnable);
     } else {
-      const shapes = cpmParamShapes({ B: 1, dino: this.dino!.hiddenSize || 768, hidden: D, ...CPM_DEFAULTS });
+      // the DINOv2 width, from the patches of a training image (exports do not always declare it)
+      const width = (await this.pipe.dinoPatches(this.data.train[0].src)).dims[2];
+      const shapes = cpmParamShapes({ B: 1, dino: width, hidden: D, ...CPM_DEFAULTS });
       for (const name of CPM_PARAMS) {
         const shape = shapes[name];
         const n = shape.reduce((a, b) => a * b, 1);
