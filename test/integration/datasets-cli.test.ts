@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { latestSchemaVersion } from '../../src/main/store/db.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { genPfPascal, genSpair } from '../helpers/dataset-gen.js';
 
@@ -129,6 +130,9 @@ describe('sd4match import / datasets', () => {
     const raw = new Database(newer);
     raw.pragma('user_version = 7');
     raw.close();
-    expectCleanFailure(await runCli(['--db', newer, 'datasets', 'list']), /newer\.db was written by a newer version of SD4Match Workstation \(database schema version 7\); this version understands schema versions up to 1/);
+    expectCleanFailure(
+      await runCli(['--db', newer, 'datasets', 'list']),
+      new RegExp(`newer\\.db was written by a newer version of SD4Match Workstation \\(database schema version 7\\); this version understands schema versions up to ${latestSchemaVersion()}`),
+    );
   });
 });
