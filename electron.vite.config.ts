@@ -22,8 +22,11 @@ export default defineConfig({
     build: {
       externalizeDeps: { include: NATIVE_DEPS },
       rolldownOptions: {
-        // worker: the job worker thread (training, evaluation) as its own entry
-        input: { index: resolve(root, 'src/main/index.ts'), worker: resolve(root, 'src/main/engine/jobs/worker-entry.ts') },
+        // worker: the job worker thread (training, evaluation, compiling, Compare inference)
+        input: {
+          index: resolve(root, 'src/main/index.ts'),
+          worker: resolve(root, 'src/main/engine/jobs/worker-entry.ts'),
+        },
       },
     },
   },

@@ -7,26 +7,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TensorCache } from '../src/main/engine/cache/tensor-cache.js';
 import { SessionCache } from '../src/main/engine/onnx/session-cache.js';
 import { loadImageForVae } from '../src/main/engine/sd4match/image.js';
 import { matchKeypoints } from '../src/main/engine/sd4match/matching.js';
 import { Pipeline } from '../src/main/engine/sd4match/pipeline.js';
 import { SdModel } from '../src/main/engine/sd4match/sd-model.js';
-import { tinySdWithTokenizer } from '../test/helpers/tokenizer-gen.js';
 import { writeShiftedPairs } from '../test/helpers/shifted-pairs.js';
-import { flag, mib, PeakRss, printTable } from './table.js';
+import { benchModel, flag, mib, PeakRss, printTable } from './table.js';
 
 export const description = 'feature pipeline per stage (decode, VAE, UNet, matching): ms/image, images/s, cache hit rates';
 
 export async function run(args: string[]): Promise<void> {
-  const here = path.dirname(fileURLToPath(import.meta.url));
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sd4match-bench-features-'));
   try {
-    let modelDir = flag(args, '--model-dir');
-    if (!modelDir) modelDir = tinySdWithTokenizer(path.resolve(here, '../../shared/fixtures/tiny/models/sd'), path.join(work, 'sd'));
-    const size = Number(flag(args, '--size') ?? (flag(args, '--model-dir') ? 768 : 256));
+    const { modelDir, size } = await benchModel(args, work);
     const nPairs = Number(flag(args, '--pairs') ?? 8);
     const ensemble = Number(flag(args, '--ensemble') ?? 1);
     const pairs = await writeShiftedPairs(path.join(work, 'images'), nPairs, { size: Math.max(size, 128), points: 10 });

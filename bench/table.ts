@@ -1,4 +1,6 @@
-/** Benchmark helpers: timing statistics, peak RSS and a plain-text table. */
+/** Benchmark helpers: timing statistics, peak RSS, a plain-text table and the model to run on. */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -55,4 +57,17 @@ export function mib(bytes: number): string {
 export function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
+}
+
+/**
+ * The model folder a benchmark runs on: `--model-dir` (and `--size`, default 768), else a copy of
+ * the tiny fixture model with a generated tokenizer (size default 256) in `work`.
+ */
+export async function benchModel(args: string[], work: string): Promise<{ modelDir: string; size: number; tiny: boolean }> {
+  const given = flag(args, '--model-dir');
+  if (given) return { modelDir: given, size: Number(flag(args, '--size') ?? 768), tiny: false };
+  const { tinySdWithTokenizer } = await import('../test/helpers/tokenizer-gen.js');
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const modelDir = tinySdWithTokenizer(path.resolve(here, '../../shared/fixtures/tiny/models/sd'), path.join(work, 'sd'));
+  return { modelDir, size: Number(flag(args, '--size') ?? 256), tiny: true };
 }

@@ -8,7 +8,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TensorCache } from '../src/main/engine/cache/tensor-cache.js';
 import { silentTask } from '../src/main/engine/jobs/progress.js';
 import type { HostTensor } from '../src/main/engine/onnx/ir.js';
@@ -18,8 +17,7 @@ import { SdModel } from '../src/main/engine/sd4match/sd-model.js';
 import { type StepReport, TRAIN_DEFAULTS, Trainer } from '../src/main/engine/sd4match/trainer.js';
 import { repeatBatch } from '../src/main/engine/sd4match/training-step.js';
 import { writeShiftedPairs } from '../test/helpers/shifted-pairs.js';
-import { tinySdWithTokenizer } from '../test/helpers/tokenizer-gen.js';
-import { flag, median, mib, PeakRss, printTable } from './table.js';
+import { benchModel, flag, median, mib, PeakRss, printTable } from './table.js';
 
 export const description = 'training step split (data, step graph, text VJP, optimizer) for batch 1-3, with/without the latent cache, vs the UNet forward';
 
@@ -33,12 +31,9 @@ class NoCache extends TensorCache {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const here = path.dirname(fileURLToPath(import.meta.url));
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sd4match-bench-train-'));
   try {
-    let modelDir = flag(args, '--model-dir');
-    if (!modelDir) modelDir = tinySdWithTokenizer(path.resolve(here, '../../shared/fixtures/tiny/models/sd'), path.join(work, 'sd'));
-    const size = Number(flag(args, '--size') ?? (flag(args, '--model-dir') ? 768 : 256));
+    const { modelDir, size } = await benchModel(args, work);
     const steps = Number(flag(args, '--steps') ?? 12);
     const batches = (flag(args, '--batch') ?? '1,2,3').split(',').map(Number);
     const shifted = await writeShiftedPairs(path.join(work, 'images'), 8, { size, points: 12 });

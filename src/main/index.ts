@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow } from 'electron';
 import { createApi } from './api/handlers.js';
+import { handleImageProtocol, registerImageScheme } from './electron/image-protocol.js';
 import { registerIpc } from './electron/ipc.js';
 import { createMainWindow, hardenSession, isRendererUrl, type RendererSource } from './electron/window.js';
 
@@ -18,6 +19,8 @@ const renderer: RendererSource =
 
 // Every renderer runs sandboxed, whatever a window's own preferences say.
 app.enableSandbox();
+// Images of the store reach the page as sd4match-image://image/<id> (registered before ready).
+registerImageScheme();
 
 let mainWindow: BrowserWindow | null = null;
 
@@ -35,6 +38,7 @@ if (!app.requestSingleInstanceLock()) {
   const api = createApi({ workerScript: () => ({ file: new URL('./worker.js', import.meta.url) }) });
   let quitting = false;
   let disposeIpc: (() => void) | null = null;
+  let disposeImages: (() => void) | null = null;
 
   app.on('second-instance', () => {
     if (!mainWindow) return;
@@ -46,6 +50,7 @@ if (!app.requestSingleInstanceLock()) {
     .whenReady()
     .then(() => {
       hardenSession();
+      disposeImages = handleImageProtocol(api);
       disposeIpc = registerIpc(api, {
         getWindow: () => mainWindow,
         isRendererUrl: (url) => isRendererUrl(url, renderer),
@@ -79,5 +84,7 @@ if (!app.requestSingleInstanceLock()) {
   app.on('will-quit', () => {
     disposeIpc?.();
     disposeIpc = null;
+    disposeImages?.();
+    disposeImages = null;
   });
 }

@@ -5,6 +5,8 @@
  * Access control: a random token, printed in the URL, is required on every WebSocket connection,
  * and browsers (which always send Origin) may only connect from the server's own origin, so another
  * web page open in the same browser cannot drive the engine. The static files hold no secrets.
+ * Images (`/images/<id>`, see transport/image-route.ts) need the token too, as a query parameter
+ * (an <img> cannot send headers), and carry Cross-Origin-Resource-Policy: same-origin.
  */
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync, promises as fsp } from 'node:fs';
@@ -16,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { createApi, type Api } from './api/handlers.js';
 import { AppError } from './api/errors.js';
 import { TOKEN_PARAM, WS_PATH } from './api/wire.js';
+import { IMAGE_ROUTE, parseImageRequest, resolveImage } from './transport/image-route.js';
 import { attachWsApi, type UpgradeRefusal } from './transport/ws-server.js';
 
 export interface ServerOptions {
@@ -186,6 +189,53 @@ async function serveStatic(root: string, rootReal: string | null, req: IncomingM
   stream.pipe(res);
 }
 
+/** `GET /images/<id>[?size=N]&token=T`: an image of the store by id (see transport/image-route.ts). */
+async function serveImage(api: Api, tokenOk: (supplied: string | null) => boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendText(res, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
+    return;
+  }
+  const raw = req.url ?? '/';
+  const q = raw.indexOf('?');
+  const rawPath = q < 0 ? raw : raw.slice(0, q);
+  const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
+  if (!tokenOk(query.get(TOKEN_PARAM))) {
+    sendText(res, 401, 'Unauthorized: missing or wrong access token\n');
+    return;
+  }
+  const parsed = parseImageRequest(rawPath.slice(IMAGE_ROUTE.length), query);
+  if ('status' in parsed) {
+    sendText(res, parsed.status, `${parsed.message}\n`);
+    return;
+  }
+  const ifNoneMatch = req.headers['if-none-match'];
+  const reply = await resolveImage(api, parsed, typeof ifNoneMatch === 'string' ? ifNoneMatch : undefined);
+  // Images are content-addressed by their ETag; the token in the URL keeps them out of shared caches.
+  const caching = { 'Cache-Control': 'private, max-age=3600' };
+  if (reply.kind === 'error') {
+    sendText(res, reply.status, `${reply.message}\n`);
+    return;
+  }
+  if (reply.kind === 'not-modified') {
+    res.writeHead(304, { ...SECURITY_HEADERS, ...caching, ETag: reply.etag });
+    res.end();
+    return;
+  }
+  const stat = await fsp.stat(reply.file).catch(() => null);
+  if (!stat?.isFile()) {
+    sendText(res, 404, 'Not Found\n');
+    return;
+  }
+  res.writeHead(200, { ...SECURITY_HEADERS, ...caching, 'Content-Type': reply.contentType, 'Content-Length': String(stat.size), ETag: reply.etag });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  const stream = createReadStream(reply.file);
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
+}
+
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
@@ -258,10 +308,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const api = options.api ?? createApi(options.db === undefined ? {} : { db: options.db });
   const token = randomBytes(32).toString('base64url');
   const tokenDigest = digest(token);
+  const tokenOk = (supplied: string | null) => supplied !== null && timingSafeEqual(digest(supplied), tokenDigest);
 
   const http = createServer((req, res) => {
-    serveStatic(staticDir, staticReal, req, res).catch((err: unknown) => {
-      console.error('static file request failed:', err);
+    const isImage = (req.url ?? '').startsWith(IMAGE_ROUTE);
+    (isImage ? serveImage(api, tokenOk, req, res) : serveStatic(staticDir, staticReal, req, res)).catch((err: unknown) => {
+      console.error(`${isImage ? 'image' : 'static file'} request failed:`, err);
       if (!res.headersSent) sendText(res, 500, 'Internal Server Error\n');
       else res.destroy();
     });
@@ -273,7 +325,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   const verify = (req: IncomingMessage): UpgradeRefusal | null => {
     const supplied = new URL(req.url ?? '/', 'http://placeholder').searchParams.get(TOKEN_PARAM);
-    if (supplied === null || !timingSafeEqual(digest(supplied), tokenDigest)) {
+    if (!tokenOk(supplied)) {
       return { status: 401, reason: 'missing or wrong access token: open the URL printed by `sd4match serve`' };
     }
     // Browsers always send Origin; other clients (scripts, tests) may omit it and rely on the token.

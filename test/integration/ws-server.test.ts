@@ -2,12 +2,14 @@
  * The browser-mode server over real sockets: a real HTTP server on a random port, the `ws` client,
  * the real API handlers and ONNX Runtime.
  */
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs, { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINE_VERSION } from '../../src/main/version.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
+import { repoPath } from '../helpers/paths.js';
 import { expectRefused, rawGet, TestClient, wsUrl } from '../helpers/ws-client.js';
 
 const SECRET = 'top-secret-outside-the-static-dir';
@@ -232,5 +234,53 @@ describe('sd4match serve: lifecycle', () => {
 
   it('rejects an out-of-range port', async () => {
     await expect(startServer({ port: 70000 })).rejects.toThrow(/port must be an integer from 0 to 65535/);
+  });
+});
+
+describe('sd4match serve (the command)', () => {
+  /** Starts the real CLI and resolves with the URL it prints; the caller stops it. */
+  function serve(args: string[]): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', repoPath('src/main/cli.ts'), ...args], { cwd: repoPath(), env: { ...process.env, SD4MATCH_DB: '' } });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL printed:\n${out}`)), 45_000);
+      child.stdout!.on('data', () => {
+        const m = /serving at (\S+)/.exec(out);
+        if (m && out.includes('Press Ctrl+C')) {
+          clearTimeout(timer);
+          resolve({ url: m[1]!, child, output: () => out });
+        }
+      });
+      child.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${out}`)));
+    });
+  }
+
+  it.each([
+    ['before the command', (db: string) => ['--db', db, 'serve', '--port', '0', '--no-open']],
+    ['after the command', (db: string) => ['serve', '--port', '0', '--no-open', '--db', db]],
+  ])('serves the database named by the global --db (%s) on 127.0.0.1', async (_where, args) => {
+    const db = path.join(tmp, `serve-${_where.split(' ')[0]}.db`);
+    const { url, child, output } = await serve(args(db));
+    try {
+      expect(new URL(url).hostname).toBe('127.0.0.1');
+      expect(output()).toContain(`database: ${db}`);
+      const client = await TestClient.connect(wsUrl(url));
+      try {
+        const response = await client.invoke('app:paths');
+        expect(response).toMatchObject({ result: { database: db, source: 'option' } });
+        const listed = await client.invoke('datasets:list');
+        expect(listed).toMatchObject({ result: [] });
+      } finally {
+        await client.close();
+      }
+      expect(fs.existsSync(db)).toBe(true);
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGINT');
+      await exited;
+    }
+    expect(output()).toContain('Server stopped.');
   });
 });

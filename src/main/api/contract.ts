@@ -13,11 +13,21 @@ import type { z } from 'zod';
 import type { SerializedError } from './errors.js';
 import { APP_EVENTS, type AppEvents, appMethods } from './contract/app.js';
 import { JOB_EVENTS, type JobEvents, jobMethods } from './contract/jobs.js';
+import { MODEL_EVENTS, type ModelEvents, modelMethods } from './contract/models.js';
+import { DATASET_EVENTS, type DatasetEvents, datasetMethods } from './contract/datasets.js';
+import { ANNOTATION_EVENTS, type AnnotationEvents, annotationMethods } from './contract/annotations.js';
+import { pairMethods } from './contract/pairs.js';
+import { RUN_EVENTS, type RunEvents, runMethods } from './contract/runs.js';
 import type { MethodSpec } from './contract/spec.js';
 
 export type { MethodSpec } from './contract/spec.js';
 export type * from './contract/app.js';
 export type * from './contract/jobs.js';
+export type * from './contract/models.js';
+export type * from './contract/datasets.js';
+export type * from './contract/annotations.js';
+export type * from './contract/pairs.js';
+export type * from './contract/runs.js';
 
 // ---------------------------------------------------------------------------------------------
 // Invoke methods: one map per domain (contract/<domain>.ts), merged here
@@ -26,6 +36,11 @@ export type * from './contract/jobs.js';
 export const invokeMethods = {
   ...appMethods,
   ...jobMethods,
+  ...modelMethods,
+  ...datasetMethods,
+  ...annotationMethods,
+  ...pairMethods,
+  ...runMethods,
 } as const;
 
 export type InvokeMethods = typeof invokeMethods;
@@ -50,12 +65,12 @@ export const INVOKE_METHOD_NAMES = Object.keys(invokeMethods) as InvokeMethod[];
 // ---------------------------------------------------------------------------------------------
 
 /** Event name -> payload. Change a payload's shape by adding a new name with a version suffix. */
-export interface EventMap extends AppEvents, JobEvents {}
+export interface EventMap extends AppEvents, JobEvents, ModelEvents, DatasetEvents, AnnotationEvents, RunEvents {}
 
 export type EventName = keyof EventMap;
 export type EventPayload<E extends EventName> = EventMap[E];
 
-export const EVENT_NAMES: readonly EventName[] = [...APP_EVENTS, ...JOB_EVENTS];
+export const EVENT_NAMES: readonly EventName[] = [...APP_EVENTS, ...JOB_EVENTS, ...MODEL_EVENTS, ...DATASET_EVENTS, ...ANNOTATION_EVENTS, ...RUN_EVENTS];
 
 export function isEventName(name: unknown): name is EventName {
   return typeof name === 'string' && (EVENT_NAMES as readonly string[]).includes(name);

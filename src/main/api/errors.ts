@@ -40,6 +40,19 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * An expected error about one field of a request (a form input): the UI shows the message next to
+ * that field. `field` is the argument's name as the contract spells it (e.g. `root`, `name`).
+ */
+export class FieldError extends AppError {
+  readonly field: string;
+  constructor(code: ErrorCode, field: string, message: string, detail?: string) {
+    super(code, message, detail);
+    this.name = 'FieldError';
+    this.field = field;
+  }
+}
+
 export class CancelledError extends AppError {
   constructor(message = 'Cancelled') {
     super('CANCELLED', message);
@@ -51,12 +64,22 @@ export class CancelledError extends AppError {
 export interface SerializedError {
   code: ErrorCode;
   message: string;
+  /** The request field the error is about, when it is about one (forms show it inline). */
+  field?: string;
 }
 
 export function serializeError(err: unknown): SerializedError {
+  if (err instanceof FieldError) return { code: err.code, message: err.message, field: err.field };
   if (err instanceof AppError) return { code: err.code, message: err.message };
   const message = err instanceof Error ? err.message : String(err);
   return { code: 'INTERNAL', message };
+}
+
+/** The error a serialised one stands for (across a worker boundary): field and cancellation kept. */
+export function deserializeError(e: SerializedError): AppError {
+  if (e.code === 'CANCELLED') return new CancelledError(e.message);
+  if (e.field !== undefined) return new FieldError(e.code, e.field, e.message);
+  return new AppError(e.code, e.message);
 }
 
 export function isAppError(err: unknown): err is AppError {

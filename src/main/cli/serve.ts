@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { startServer, type RunningServer } from '../server.js';
+import { resolveStoreLocation } from '../store/paths.js';
 import { parseIntOption } from './common.js';
 
 export interface ServeOptions {
@@ -68,6 +69,7 @@ export async function runServe(options: ServeOptions = {}): Promise<void> {
     err.write(`warning: listening on ${host}: anyone who can reach this address and has the URL below can use the engine.\n`);
   }
   out.write(`SD4Match Workstation is serving at ${server.url}\n`);
+  out.write(`database: ${resolveStoreLocation(options.db).db}\n`);
   out.write('Press Ctrl+C to stop.\n');
   options.onListening?.(server);
   if (options.open !== false) openInBrowser(server.url);
@@ -96,7 +98,9 @@ export function registerServeCommand(program: Command): void {
     .option('--port <port>', 'TCP port (0 = a free port)', parseIntOption('--port'), 0)
     .option('--host <host>', 'interface to bind (keep 127.0.0.1 unless you mean to share it)', '127.0.0.1')
     .option('--no-open', 'do not open the URL in a browser')
-    .action(async (opts: { port: number; host: string; open: boolean }) => {
-      await runServe({ port: opts.port, host: opts.host, open: opts.open });
+    .action(async (opts: { port: number; host: string; open: boolean }, cmd: Command) => {
+      // the global --db (before or after `serve`) picks the database the API serves
+      const { db } = cmd.optsWithGlobals<{ db?: string }>();
+      await runServe({ port: opts.port, host: opts.host, open: opts.open, ...(db === undefined ? {} : { db }) });
     });
 }

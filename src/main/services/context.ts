@@ -3,6 +3,7 @@
  * CLI commands, API handlers and job workers all build on it.
  */
 import path from 'node:path';
+import { AppError } from '../api/errors.js';
 import { TensorCache } from '../engine/cache/tensor-cache.js';
 import { Store } from '../store/db.js';
 import { resolveStoreLocation } from '../store/paths.js';
@@ -14,6 +15,16 @@ export interface Services {
   tensors: TensorCache;
   repos: Repos;
   close(): void;
+}
+
+/** A dataset's category by name, or an error listing the categories it has. */
+export function requireCategory(svc: Services, datasetId: number, datasetName: string, name: string): number {
+  const c = svc.repos.datasets.findCategory(datasetId, name);
+  if (!c) {
+    const names = svc.repos.datasets.categories(datasetId).map((x) => x.name);
+    throw new AppError('INVALID_ARGUMENT', `dataset '${datasetName}' has no category '${name}' (it has: ${names.join(', ')})`);
+  }
+  return c.id;
 }
 
 export function openServices(db?: string): Services {

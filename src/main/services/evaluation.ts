@@ -13,7 +13,7 @@ import { describePrompt, Pipeline, type PromptSpec } from '../engine/sd4match/pi
 import { loadLearnedPrompt } from '../engine/sd4match/prompts.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
 import type { Split } from '../store/repositories/datasets.js';
-import type { Services } from './context.js';
+import { requireCategory, type Services } from './context.js';
 import { findOrCreatePrompt, modelRecord } from './records.js';
 
 export interface EvalArgs {
@@ -33,6 +33,8 @@ export interface EvalArgs {
   alphas?: number[];
   /** Store the run (default true). */
   record?: boolean;
+  /** The stored prompt the results belong to (default: found or created from `prompt`). */
+  promptId?: number;
 }
 
 export interface EvalOutcome {
@@ -43,15 +45,7 @@ export interface EvalOutcome {
 
 export async function runEvaluation(svc: Services, a: EvalArgs, task: TaskContext): Promise<EvalOutcome> {
   const ds = svc.repos.datasets.resolve(a.dataset);
-  let categoryId: number | undefined;
-  if (a.category) {
-    const c = svc.repos.datasets.findCategory(ds.id, a.category);
-    if (!c) {
-      const names = svc.repos.datasets.categories(ds.id).map((x) => x.name);
-      throw new AppError('INVALID_ARGUMENT', `dataset '${ds.name}' has no category '${a.category}' (it has: ${names.join(', ')})`);
-    }
-    categoryId = c.id;
-  }
+  const categoryId = a.category ? requireCategory(svc, ds.id, ds.name, a.category) : undefined;
   const records = svc.repos.pairs.list({ datasetId: ds.id, split: a.split, categoryId, limit: a.limit });
   if (records.length === 0) throw new AppError('INVALID_ARGUMENT', `dataset '${ds.name}' has no ${a.split} pairs${a.category ? ` in category '${a.category}'` : ''}`);
   // test and val pairs are never flipped; PF-Pascal flips only training pairs
@@ -74,7 +68,7 @@ export async function runEvaluation(svc: Services, a: EvalArgs, task: TaskContex
   const config = { dataset: ds.name, split: a.split, category: a.category ?? null, prompt: describePrompt(a.prompt), promptFile: a.prompt.kind === 'file' ? a.prompt.file : null, timestep: a.timestep, ensemble: a.ensemble, size: a.size, seed: a.seed, frame: a.frame, limit: a.limit ?? null, methods, alphas, model: sd.folder.dir, modelHash: sd.compiled.modelHash };
   if (record) {
     const modelId = await modelRecord(svc, sd);
-    promptId = await findOrCreatePrompt(svc, a.prompt, modelId, sd);
+    promptId = a.promptId ?? (await findOrCreatePrompt(svc, a.prompt, modelId, sd));
     const run = await svc.store.write((db) => {
       void db;
       const r = svc.repos.runs.create({ kind: 'eval', name: `${config.prompt} on ${ds.name}/${a.split}`, config, modelId, datasetId: ds.id, promptId, totalSteps: pairs.length });

@@ -14,7 +14,7 @@ import { inspectDinoFolder } from '../engine/sd4match/model-folder.js';
 import type { PromptKind } from '../engine/sd4match/prompts.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
 import { type Schedule, type StepReport, TRAIN_DEFAULTS, type TrainConfig, Trainer, type TrainResult, type ValidationReport } from '../engine/sd4match/trainer.js';
-import type { Services } from './context.js';
+import { requireCategory, type Services } from './context.js';
 import { modelRecord, storeLearnedPrompt } from './records.js';
 
 export interface TrainArgs {
@@ -88,6 +88,9 @@ export async function runTraining(svc: Services, argsIn: TrainArgs | null, task:
     if (run.kind !== 'train') throw new AppError('INVALID_ARGUMENT', `run ${resumeRunId} is an evaluation, not a training run`);
     if (run.status === 'completed') throw new AppError('INVALID_ARGUMENT', `run ${resumeRunId} already completed`);
     if (run.status === 'running') throw new AppError('INVALID_ARGUMENT', `run ${resumeRunId} is running in process ${run.pid}`);
+    if (run.status !== 'queued' && !fs.existsSync(path.join(runDirOf(svc, run.id), 'checkpoint.safetensors'))) {
+      throw new AppError('INVALID_ARGUMENT', `run ${resumeRunId} has no checkpoint to resume from; start a new run`);
+    }
     args = (run.config as { args: TrainArgs }).args;
     runId = run.id;
   } else {
@@ -97,15 +100,7 @@ export async function runTraining(svc: Services, argsIn: TrainArgs | null, task:
   }
   const cfg = configOf(args);
   const ds = svc.repos.datasets.resolve(args.dataset);
-  let categoryId: number | undefined;
-  if (args.category) {
-    const c = svc.repos.datasets.findCategory(ds.id, args.category);
-    if (!c) {
-      const names = svc.repos.datasets.categories(ds.id).map((x) => x.name);
-      throw new AppError('INVALID_ARGUMENT', `dataset '${ds.name}' has no category '${args.category}' (it has: ${names.join(', ')})`);
-    }
-    categoryId = c.id;
-  }
+  const categoryId = args.category ? requireCategory(svc, ds.id, ds.name, args.category) : undefined;
   const train = svc.repos.pairs.list({ datasetId: ds.id, split: 'trn', categoryId }).map(toEvalPair);
   const val = svc.repos.pairs.list({ datasetId: ds.id, split: 'val', categoryId }).map((r) => toEvalPair({ ...r, flip: 0 }));
   if (train.length === 0) throw new AppError('INVALID_ARGUMENT', `dataset '${ds.name}' has no training (trn) pairs${args.category ? ` in category '${args.category}'` : ''}`);
@@ -158,9 +153,11 @@ export async function runTraining(svc: Services, argsIn: TrainArgs | null, task:
         onLog: hooks.onLog,
       },
     });
-    const resumedFrom = resumeRunId !== undefined ? readCheckpointStep(runDir) : 0;
-    await trainer.prepare(resumeRunId !== undefined);
-    if (resumeRunId !== undefined) await svc.store.write(() => svc.repos.runs.truncateMetricsAfter(runId, resumedFrom));
+    // a run created ahead (queued by the UI) starts fresh; one with a checkpoint continues from it
+    const resuming = resumeRunId !== undefined && fs.existsSync(path.join(runDir, 'checkpoint.safetensors'));
+    const resumedFrom = resuming ? readCheckpointStep(runDir) : 0;
+    await trainer.prepare(resuming);
+    await svc.store.write(() => svc.repos.runs.truncateMetricsAfter(runId, resumedFrom));
   } catch (e) {
     await sd.dispose();
     if (resumeRunId === undefined) await svc.store.write(() => svc.repos.runs.fail(runId, (e as Error).message));

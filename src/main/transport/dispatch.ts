@@ -7,7 +7,7 @@
 import type { z } from 'zod';
 import type { Envelope, InvokeMethod } from '../api/contract.js';
 import { INVOKE_METHOD_NAMES, invokeMethods, isInvokeMethod } from '../api/contract.js';
-import { AppError, isAppError, serializeError } from '../api/errors.js';
+import { AppError, FieldError, isAppError, serializeError } from '../api/errors.js';
 import type { Api, Handler } from '../api/handlers.js';
 
 /** Formats zod issues as one line that names each offending field. */
@@ -29,7 +29,12 @@ export function parseInvocation(method: unknown, rawArgs: unknown): { method: In
   // Methods without arguments may be called with none (JSON drops `undefined`).
   const parsed = invokeMethods[method].args.safeParse(rawArgs === undefined ? {} : rawArgs);
   if (!parsed.success) {
-    throw new AppError('INVALID_ARGUMENT', `invalid arguments for '${method}': ${describeIssues(parsed.error.issues)}`);
+    const message = `invalid arguments for '${method}': ${describeIssues(parsed.error.issues)}`;
+    // A form can show the message next to the input when one top-level argument is at fault.
+    const fields = new Set(parsed.error.issues.map((i) => i.path[0]).filter((p) => typeof p === 'string'));
+    const [field] = fields;
+    if (fields.size === 1 && field !== undefined && parsed.error.issues.every((i) => i.path.length > 0)) throw new FieldError('INVALID_ARGUMENT', field, message);
+    throw new AppError('INVALID_ARGUMENT', message);
   }
   return { method, args: parsed.data };
 }

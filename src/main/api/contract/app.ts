@@ -30,9 +30,21 @@ export interface LogAppended {
   time: number;
 }
 
+/** Where the engine keeps its data (the status bar shows the database). */
+export interface AppPaths {
+  /** Absolute path of the SQLite database. */
+  database: string;
+  /** Thumbnails, compiled graphs, feature caches. */
+  cacheDir: string;
+  /** How the database was chosen: `--db`, $SD4MATCH_DB, or the app-data default. */
+  source: 'option' | 'env' | 'default';
+}
+
 export const appMethods = {
   /** Engine and runtime versions and the execution provider in use. */
   'app:info': method<AppInfo>()(noArgs),
+  /** The database file and cache folder this engine uses. */
+  'app:paths': method<AppPaths>()(noArgs),
 } as const;
 
 export interface AppEvents {

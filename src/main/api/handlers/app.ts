@@ -1,10 +1,11 @@
 /** Handlers of the app domain. */
 import { probeProvider, runtimeInfo } from '../../engine/onnx/runtime.js';
+import { resolveStoreLocation } from '../../store/paths.js';
 import { ENGINE_VERSION } from '../../version.js';
-import type { AppInfo } from '../contract.js';
+import type { AppInfo, AppPaths } from '../contract.js';
 import type { DomainHandlers } from '../handlers.js';
 
-export const appHandlers: DomainHandlers<'app:info'> = {
+export const appHandlers: DomainHandlers<'app:info' | 'app:paths'> = {
   'app:info': async (): Promise<AppInfo> => {
     const runtime = runtimeInfo();
     const { provider, attempts } = await probeProvider();
@@ -15,5 +16,10 @@ export const appHandlers: DomainHandlers<'app:info'> = {
       provider,
       providerAttempts: attempts.map((a) => (a.reason === undefined ? { provider: a.provider, ok: a.ok } : { provider: a.provider, ok: a.ok, reason: a.reason })),
     };
+  },
+  'app:paths': async (_args, ctx): Promise<AppPaths> => {
+    // the store the handlers open: the same resolution as openServices
+    const loc = resolveStoreLocation(ctx.options.db);
+    return { database: loc.db, cacheDir: loc.cacheDir, source: loc.source };
   },
 };

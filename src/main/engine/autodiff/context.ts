@@ -6,6 +6,7 @@
 import { AppError } from '../../api/errors.js';
 import { type GraphBuilder, OpEmitter } from '../onnx/builder.js';
 import type { Attr, Node } from '../onnx/ir.js';
+import { REDUCE_AXES_INPUT_OPSET, reduceAxes } from '../onnx/shape-infer.js';
 
 /** Read access to the forward graph and to finished gradients, for rules that exploit structure. */
 export interface GraphView {
@@ -108,6 +109,14 @@ export class RuleContext extends OpEmitter {
   attrString(name: string, def: string): string {
     const a = this.node.attrs[name];
     return a && a.type === 'string' ? a.value : def;
+  }
+
+  /** A reduction node's input shape, reduced axes and the shape with those axes kept as 1. */
+  reduction(): { xs: number[]; axes: number[]; kept: number[] } {
+    const xs = this.shape(this.I(0));
+    const info = this.node.inputs.map((n) => (n ? this.b.info.get(n) : undefined));
+    const axes = reduceAxes(this.node, info, this.opset, REDUCE_AXES_INPUT_OPSET[this.node.opType], xs.length);
+    return { xs, axes, kept: xs.map((d, i) => (axes.includes(i) ? 1 : d)) };
   }
 
   /** Known constant value of input i (shape parameters), or undefined. */

@@ -333,7 +333,10 @@ async function writeAll(db: Db, parsed: ParsedDataset, probes: Map<string, Image
 
   // Whatever an earlier import of this root wrote and the source no longer has.
   const removed = { images: 0, pairs: 0, annotations: 0, categories: 0 };
-  for (const id of pairsRepo.ids(dataset.id)) {
+  // Folder and COCO sources have no pairs: theirs were built in the workstation and stay (pairs
+  // of images that are gone go with them).
+  const sourceHasPairs = parsed.format !== 'folder' && parsed.format !== 'coco';
+  for (const id of sourceHasPairs ? pairsRepo.ids(dataset.id) : []) {
     if (!keptPairs.has(id)) {
       pairsRepo.delete(id);
       removed.pairs++;

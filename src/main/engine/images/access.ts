@@ -131,6 +131,8 @@ export class ImageAccess {
    * is regenerated, or its use time is a little old).
    */
   private background(fn: Parameters<Store['write']>[0]): void {
+    // an image served while the engine shuts down: the index entry is not worth an error
+    if (!this.store.isOpen) return;
     const p: Promise<void> = this.store
       .write(fn)
       .then(() => undefined)

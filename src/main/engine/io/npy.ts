@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../api/errors.js';
+import { readFileOrThrow } from './files.js';
 import { type DType, DTYPE_SIZE, bytesOf, typedArrayFromBytes } from '../onnx/dtypes.js';
 import { type HostTensor, numel } from '../onnx/ir.js';
 
@@ -77,13 +78,7 @@ export function parseNpy(buf: Uint8Array, file = '<npy>'): HostTensor {
 }
 
 export function readNpy(file: string): HostTensor {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new AppError('NOT_FOUND', code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot be read (${code})`);
-  }
+  const buf = readFileOrThrow(file);
   return parseNpy(buf, file);
 }
 

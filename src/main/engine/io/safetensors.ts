@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../api/errors.js';
+import { readFileOrThrow } from './files.js';
 import { type DType, DTYPE_SIZE, bytesOf, typedArrayFromBytes } from '../onnx/dtypes.js';
 import { type HostTensor, numel } from '../onnx/ir.js';
 
@@ -84,11 +85,5 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): SafeT
 }
 
 export function readSafetensors(file: string): SafeTensors {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch {
-    throw new AppError('NOT_FOUND', `${file}: no such file`);
-  }
-  return parseSafetensors(buf, file);
+  return parseSafetensors(readFileOrThrow(file), file);
 }

@@ -4,27 +4,19 @@
  * belong in a worker thread (onnxruntime-node runs inferences on the calling thread): `runWorker`
  * starts one with a task name and JSON payload and relays its messages.
  */
-import { Worker } from 'node:worker_threads';
-import { AppError, CancelledError, type SerializedError, serializeError } from '../../api/errors.js';
+import { AppError, serializeError } from '../../api/errors.js';
 import type { JobInfo, JobProgress } from '../../api/contract/jobs.js';
 import { CancellationToken, RateMeter, type TaskContext } from './progress.js';
-
-/** Messages a job worker posts (see worker-entry.ts). */
-export type WorkerMessage =
-  | { type: 'progress'; progress: JobProgress }
-  | { type: 'log'; message: string }
-  | { type: 'event'; name: string; payload: unknown }
-  | { type: 'done'; result: unknown }
-  | { type: 'error'; error: SerializedError };
+import { runInWorker, type RunInWorkerOptions, type WorkerScript } from './worker.js';
 
 export interface JobManagerOptions {
   /** Receives every state change and (throttled) progress update. */
   onUpdate?(info: JobInfo): void;
-  /** Domain events a worker job emits (training steps, validation). */
-  onEvent?(job: JobInfo, name: string, payload: unknown): void;
+  /** Domain events a worker task emits (training steps, validation). */
+  onEvent?(name: string, payload: unknown): void;
   onLog?(job: JobInfo, message: string): void;
   /** How a worker task is started: the worker script and its execArgv. */
-  workerScript?: () => { file: string | URL; execArgv?: string[] };
+  workerScript?: () => WorkerScript;
   /** Minimum milliseconds between progress updates per job. */
   progressIntervalMs?: number;
   /** Finished jobs kept in the list. */
@@ -35,7 +27,6 @@ interface Entry {
   info: JobInfo;
   token: CancellationToken;
   lastEmit: number;
-  worker?: Worker;
 }
 
 let serial = 0;
@@ -59,7 +50,6 @@ export class JobManager {
     const e = this.jobs.get(id);
     if (!e || e.info.state !== 'running') return false;
     e.token.cancel('cancelled by the user');
-    e.worker?.postMessage({ type: 'cancel' });
     return true;
   }
 
@@ -139,35 +129,22 @@ export class JobManager {
   }
 
   /** Runs a named task in a worker thread (ONNX Runtime work that would block the event loop). */
-  runWorker<T>(kind: string, title: string, task: string, payload: unknown): { job: JobInfo; done: Promise<T> } {
+  runWorker<T>(kind: string, title: string, task: string, payload: unknown, opts: Pick<RunInWorkerOptions, 'cancelGraceMs'> = {}): { job: JobInfo; done: Promise<T> } {
+    this.workerScript(); // refuse before creating the job
+    return this.run(kind, title, (ctx) => this.inWorker<T>(task, payload, ctx, opts));
+  }
+
+  /**
+   * Runs a named task in a worker thread as part of a job started with `run` (work around it, such
+   * as storing the result, stays in this thread); its domain events are the job's.
+   */
+  inWorker<T>(task: string, payload: unknown, ctx: TaskContext, opts: Pick<RunInWorkerOptions, 'cancelGraceMs'> = {}): Promise<T> {
+    return runInWorker<T>(this.workerScript(), task, payload, ctx, { ...opts, onEvent: (name, p) => this.opts.onEvent?.(name, p) });
+  }
+
+  private workerScript(): WorkerScript {
     if (!this.opts.workerScript) throw new AppError('INTERNAL', 'this engine has no job worker configured');
-    const e = this.create(kind, title);
-    const { file, execArgv } = this.opts.workerScript();
-    const worker = new Worker(file, { workerData: { task, payload }, execArgv });
-    e.worker = worker;
-    const done = new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const settle = (outcome: { result?: unknown; error?: unknown }) => {
-        if (settled) return;
-        settled = true;
-        this.finish(e, outcome);
-        if (outcome.error !== undefined) reject(outcome.error);
-        else resolve(outcome.result as T);
-      };
-      worker.on('message', (m: WorkerMessage) => {
-        if (m.type === 'progress') this.progress(e, m.progress);
-        else if (m.type === 'log') this.opts.onLog?.({ ...e.info }, m.message);
-        else if (m.type === 'event') this.opts.onEvent?.({ ...e.info }, m.name, m.payload);
-        else if (m.type === 'done') settle({ result: m.result });
-        else if (m.type === 'error') settle({ error: m.error.code === 'CANCELLED' ? new CancelledError(m.error.message) : new AppError(m.error.code, m.error.message) });
-      });
-      worker.on('error', (err) => settle({ error: err }));
-      worker.on('exit', (code) => {
-        if (!settled) settle({ error: new AppError('INTERNAL', `the job worker exited with code ${code} before finishing`) });
-      });
-    });
-    done.catch(() => {});
-    return { job: { ...e.info }, done };
+    return this.opts.workerScript();
   }
 }
 

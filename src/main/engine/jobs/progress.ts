@@ -4,20 +4,11 @@
  * job manager turns reports into API events. Cancellation is cooperative: work calls
  * `throwIfCancelled()` between steps, so a step is all-or-nothing.
  */
+import type { JobProgress } from '../../api/contract/jobs.js';
 import { CancelledError } from '../../api/errors.js';
 
-export interface Progress {
-  /** What is being done ('importing pairs', 'caching features', 'training'). */
-  stage: string;
-  done: number;
-  total: number;
-  /** Items per second over the run so far. */
-  rate: number;
-  /** Seconds left at the current rate (null when unknown). */
-  etaSeconds: number | null;
-  /** Short free text (current loss, file name...). */
-  detail?: string;
-}
+/** What is being done ('importing pairs', 'training'), how far, how fast; the API carries it as is. */
+export type Progress = JobProgress;
 
 export class CancellationToken {
   private reason: string | null = null;
@@ -40,6 +31,33 @@ export class CancellationToken {
   onCancel(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+}
+
+/**
+ * A token another thread can cancel through a shared Int32 (1 = cancel): a worker busy in a long
+ * synchronous step cannot receive messages, but its cancellation checks still see the flag.
+ */
+export class SharedFlagToken extends CancellationToken {
+  private readonly flag: Int32Array;
+
+  constructor(buffer: SharedArrayBuffer) {
+    super();
+    this.flag = new Int32Array(buffer);
+  }
+
+  override get cancelled(): boolean {
+    return Atomics.load(this.flag, 0) === 1 || super.cancelled;
+  }
+
+  override throwIfCancelled(): void {
+    if (Atomics.load(this.flag, 0) === 1) this.cancel('cancelled by the user');
+    super.throwIfCancelled();
+  }
+
+  /** Sets the flag (from any thread holding the buffer). */
+  static raise(buffer: SharedArrayBuffer): void {
+    Atomics.store(new Int32Array(buffer), 0, 1);
   }
 }
 

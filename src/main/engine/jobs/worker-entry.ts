@@ -1,23 +1,23 @@
 /**
- * The job worker: runs one named task (training, evaluation) in its own thread with its own store
- * connection, posting progress, logs, domain events and the result to the engine thread, and
- * stopping after the current step when asked to cancel.
+ * The job worker: runs one named task (training, evaluation, compiling, inference) in its own
+ * thread with its own store connection, posting progress, logs, domain events and the result to
+ * the engine thread, and stopping at its next cancellation check when asked to (see worker.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../../api/errors.js';
-import type { WorkerMessage } from './manager.js';
-import { CancellationToken, RateMeter, type TaskContext } from './progress.js';
+import { RateMeter, SharedFlagToken, type TaskContext } from './progress.js';
+import type { WorkerData, WorkerMessage } from './worker.js';
 import { WORKER_TASKS } from './worker-tasks.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker-entry must run in a worker thread');
 const post = (m: WorkerMessage) => port.postMessage(m);
-const token = new CancellationToken();
+const { task, payload, cancelFlag } = workerData as WorkerData;
+const token = new SharedFlagToken(cancelFlag);
 port.on('message', (m: { type: string }) => {
   if (m.type === 'cancel') token.cancel('cancelled by the user');
 });
 
-const { task, payload } = workerData as { task: string; payload: unknown };
 const meter = new RateMeter();
 const ctx: TaskContext = {
   token,

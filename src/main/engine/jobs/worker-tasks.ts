@@ -6,7 +6,73 @@ import type { TaskContext } from './progress.js';
 
 export type WorkerTask = (payload: unknown, task: TaskContext, emit: (name: string, payload: unknown) => void) => Promise<unknown>;
 
+/** What compiling a Stable Diffusion folder yields (the `compile` task). */
+export interface CompiledModel {
+  key: string;
+  dir: string;
+  modelHash: string;
+  hiddenSize: number;
+  /** The execution provider a session on this model got (null if opening one failed). */
+  provider: string | null;
+}
+
 export const WORKER_TASKS: Record<string, WorkerTask> = {
+  /**
+   * Compiles a Stable Diffusion folder's SD4Match graphs (folder checks, content hashes, UNet
+   * feature graph, text graphs; cached by content hash) and opens a session to learn the provider.
+   * Compiled graphs are written to a temporary folder and renamed into the cache, so a stopped
+   * compile leaves nothing half-written behind.
+   */
+  async compile(payload, task): Promise<CompiledModel> {
+    const { SdModel } = await import('../sd4match/sd-model.js');
+    const p = payload as { folder: string; cacheDir: string };
+    const sd = SdModel.open(p.folder, { cacheDir: p.cacheDir, task });
+    try {
+      const compiled = { key: sd.compiled.key, dir: sd.compiled.dir, modelHash: sd.compiled.modelHash, hiddenSize: sd.folder.hiddenSize };
+      task.progress({ stage: 'opening a session', done: 0, total: 1, detail: 'execution provider' });
+      const provider = await sd.provider().catch(() => null);
+      task.progress({ stage: 'opening a session', done: 1, total: 1 });
+      return { ...compiled, provider };
+    } finally {
+      await sd.dispose();
+    }
+  },
+  /** Serves Compare requests until told to stop (see inference-host.ts). */
+  async inference(payload) {
+    const { parentPort } = await import('node:worker_threads');
+    const { serializeError } = await import('../../api/errors.js');
+    const { openServices } = await import('../../services/context.js');
+    const { CompareService } = await import('../../services/compare.js');
+    const p = payload as { db?: string };
+    const svc = openServices(p.db);
+    const compare = new CompareService(svc);
+    const port = parentPort!;
+    let queue: Promise<unknown> = Promise.resolve();
+    await new Promise<void>((stop) => {
+      port.on('message', (m: { type: string; id?: number; method?: string; args?: unknown }) => {
+        if (m.type === 'stop') {
+          void queue.then(() => stop());
+          return;
+        }
+        if (m.type !== 'request') return;
+        // one request at a time: sessions are not shared across concurrent runs
+        queue = queue.then(async () => {
+          try {
+            const method = m.method as 'predict' | 'heatmap';
+            if (method !== 'predict' && method !== 'heatmap') throw new Error(`unknown inference method '${m.method}'`);
+            const result = await compare[method](m.args as never);
+            port.postMessage({ type: 'response', id: m.id, result });
+          } catch (err) {
+            port.postMessage({ type: 'response', id: m.id, error: serializeError(err) });
+          }
+        });
+      });
+      port.postMessage({ type: 'ready' });
+    });
+    await compare.dispose();
+    svc.close();
+    return null;
+  },
   async train(payload, task, emit) {
     const { openServices } = await import('../../services/context.js');
     const { runTraining } = await import('../../services/training.js');
@@ -33,10 +99,11 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
   async eval(payload, task) {
     const { openServices } = await import('../../services/context.js');
     const { runEvaluation } = await import('../../services/evaluation.js');
-    const p = payload as { db: string; args: Parameters<typeof runEvaluation>[1] };
+    const { promptSpecOf } = await import('../../services/compare.js');
+    const p = payload as { db: string; args: Omit<Parameters<typeof runEvaluation>[1], 'prompt'> & { promptId: number } };
     const svc = openServices(p.db);
     try {
-      const r = await runEvaluation(svc, p.args, task);
+      const r = await runEvaluation(svc, { ...p.args, prompt: promptSpecOf(svc, p.args.promptId).spec }, task);
       return { runId: r.runId, promptId: r.promptId, pairs: r.report.pairs, pck: Object.fromEntries(Object.entries(r.report.pck).map(([m, t]) => [m, Object.fromEntries(Object.entries(t).map(([a, x]) => [a, x.image]))])) };
     } finally {
       svc.close();

@@ -364,7 +364,8 @@ export function evalNode(
   }
 }
 
-function gatherStrided(x: ConstVal, outDims: number[], start: number[], step: number[]): ConstVal {
+/** Output element i reads input element at per-axis coordinate source(axis, c) (c = output coordinate). */
+function gatherByAxis(x: ConstVal, outDims: number[], source: (axis: number, c: number) => number): ConstVal {
   const inStr = strides(x.dims);
   const outStr = strides(outDims);
   const n = numel(outDims);
@@ -375,28 +376,17 @@ function gatherStrided(x: ConstVal, outDims: number[], start: number[], step: nu
     for (let k = 0; k < outDims.length; k++) {
       const c = Math.floor(rem / outStr[k]);
       rem -= c * outStr[k];
-      src += (start[k] + c * step[k]) * inStr[k];
+      src += source(k, c) * inStr[k];
     }
     v[i] = x.v[src];
   }
   return { dtype: x.dtype, dims: outDims, v };
+}
+
+function gatherStrided(x: ConstVal, outDims: number[], start: number[], step: number[]): ConstVal {
+  return gatherByAxis(x, outDims, (k, c) => start[k] + c * step[k]);
 }
 
 function mapTile(x: ConstVal, outDims: number[]): ConstVal {
-  const inStr = strides(x.dims);
-  const outStr = strides(outDims);
-  const n = numel(outDims);
-  const v = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    let rem = i;
-    let src = 0;
-    for (let k = 0; k < outDims.length; k++) {
-      const c = Math.floor(rem / outStr[k]);
-      rem -= c * outStr[k];
-      src += (c % x.dims[k]) * inStr[k];
-    }
-    v[i] = x.v[src];
-  }
-  return { dtype: x.dtype, dims: outDims, v };
+  return gatherByAxis(x, outDims, (k, c) => c % x.dims[k]);
 }
-

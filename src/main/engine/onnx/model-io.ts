@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../api/errors.js';
+import { readFileOrThrow } from '../io/files.js';
 import { DTYPE_SIZE, type DType, dtypeCode, dtypeFromCode } from './dtypes.js';
 import {
   type Attr,
@@ -25,13 +26,7 @@ import { ModelProtoType, int64ToNumber } from './proto.js';
 
 /** Loads an ONNX model file; external-data references are resolved against its folder and checked. */
 export function loadModel(file: string): Model {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new AppError('NOT_FOUND', code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot be read (${code})`);
-  }
+  const buf = readFileOrThrow(file);
   return decodeModel(buf, file, path.dirname(path.resolve(file)));
 }
 

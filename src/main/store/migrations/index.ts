@@ -5,6 +5,7 @@
 import type { Db } from '../db.js';
 import { migration as m0001 } from './0001-init.js';
 import { migration as m0002 } from './0002-eval-results.js';
+import { migration as m0003 } from './0003-annotation-history.js';
 
 export interface Migration {
   /** Schema version after this migration (its NNNN). */
@@ -14,4 +15,4 @@ export interface Migration {
   up(db: Db): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003];

@@ -288,6 +288,16 @@ export class DatasetsRepo {
     prepareCached(this.db, 'UPDATE categories SET keypoints = ?, skeleton = ? WHERE id = ?').run(JSON.stringify(keypoints), JSON.stringify(skeleton), categoryId);
   }
 
+  /** Per category of a dataset: images with at least one labelled keypoint of that category. */
+  annotatedImageCounts(datasetId: number): Map<number, number> {
+    const rows = prepareCached(
+      this.db,
+      `SELECT a.category_id AS c, count(DISTINCT a.image_id) AS n FROM annotations a JOIN images i ON i.id = a.image_id
+       WHERE i.dataset_id = ? AND EXISTS (SELECT 1 FROM keypoints k WHERE k.annotation_id = a.id) GROUP BY a.category_id`,
+    ).all(datasetId) as { c: number; n: number }[];
+    return new Map(rows.map((r) => [r.c, r.n]));
+  }
+
   deleteCategory(id: number): void {
     prepareCached(this.db, 'DELETE FROM categories WHERE id = ?').run(id);
   }

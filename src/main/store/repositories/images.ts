@@ -122,6 +122,47 @@ function toAnnotation(r: AnnotationRow, keypoints: Keypoint[]): Annotation {
   };
 }
 
+/** Which images a page lists: all, those with at least one labelled keypoint, or those without. */
+export type ImageFilter = 'all' | 'annotated' | 'unannotated';
+
+export interface ImagePageQuery {
+  categoryId?: number;
+  filter?: ImageFilter;
+  /** Case-insensitive substring of the path. */
+  search?: string;
+  offset?: number;
+  limit?: number;
+}
+
+/** An image as the browsing grid lists it. */
+export interface ImageListItem {
+  id: number;
+  path: string;
+  width: number;
+  height: number;
+  categoryId: number | null;
+  /** Labelled keypoints over the image's annotations. */
+  keypoints: number;
+}
+
+/** The page query's WHERE clause and its parameters (shared by the rows and the count). */
+function pageWhere(datasetId: number, q: ImagePageQuery): { where: string; params: unknown[] } {
+  const parts = ['i.dataset_id = ?'];
+  const params: unknown[] = [datasetId];
+  if (q.categoryId !== undefined) {
+    parts.push('i.category_id = ?');
+    params.push(q.categoryId);
+  }
+  const hasKps = 'EXISTS (SELECT 1 FROM annotations a JOIN keypoints k ON k.annotation_id = a.id WHERE a.image_id = i.id)';
+  if (q.filter === 'annotated') parts.push(hasKps);
+  else if (q.filter === 'unannotated') parts.push(`NOT ${hasKps}`);
+  if (q.search) {
+    parts.push("i.path LIKE ? ESCAPE '\\'");
+    params.push(`%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  }
+  return { where: parts.join(' AND '), params };
+}
+
 export class ImagesRepo {
   constructor(private readonly db: Db) {}
 
@@ -144,6 +185,27 @@ export class ImagesRepo {
         ? prepareCached(this.db, 'SELECT * FROM images WHERE dataset_id = ? ORDER BY path LIMIT ? OFFSET ?').all(datasetId, limit, offset)
         : prepareCached(this.db, 'SELECT * FROM images WHERE dataset_id = ? AND category_id = ? ORDER BY path LIMIT ? OFFSET ?').all(datasetId, options.categoryId, limit, offset);
     return (rows as ImageRow[]).map(toImage);
+  }
+
+  /** One page of a dataset's images in path order, with keypoint counts, and the total matching. */
+  page(datasetId: number, q: ImagePageQuery = {}): { total: number; items: ImageListItem[] } {
+    const { where, params } = pageWhere(datasetId, q);
+    const total = (prepareCached(this.db, `SELECT count(*) AS n FROM images i WHERE ${where}`).get(...params) as { n: number }).n;
+    const rows = prepareCached(
+      this.db,
+      `SELECT i.id, i.path, i.width, i.height, i.category_id,
+         (SELECT count(*) FROM annotations a JOIN keypoints k ON k.annotation_id = a.id WHERE a.image_id = i.id) AS n_kps
+       FROM images i WHERE ${where} ORDER BY i.path LIMIT ? OFFSET ?`,
+    ).all(...params, q.limit ?? -1, q.offset ?? 0) as { id: number; path: string; width: number; height: number; category_id: number | null; n_kps: number }[];
+    return { total, items: rows.map((r) => ({ id: r.id, path: r.path, width: r.width, height: r.height, categoryId: r.category_id, keypoints: r.n_kps })) };
+  }
+
+  /** Position of an image in the page order of `q` (without offset/limit), or -1 when it is not listed. */
+  indexOf(datasetId: number, imageId: number, q: ImagePageQuery = {}): number {
+    const { where, params } = pageWhere(datasetId, q);
+    const own = prepareCached(this.db, `SELECT i.path FROM images i WHERE i.id = ? AND ${where}`).get(imageId, ...params) as { path: string } | undefined;
+    if (!own) return -1;
+    return (prepareCached(this.db, `SELECT count(*) AS n FROM images i WHERE ${where} AND i.path < ?`).get(...params, own.path) as { n: number }).n;
   }
 
   count(datasetId: number): number {
@@ -245,6 +307,38 @@ export class ImagesRepo {
     const id = this.upsertAnnotation(a);
     this.replaceKeypoints(id, a.keypoints);
     return id;
+  }
+
+  /** The annotation of one instance (with keypoints), if there is a row. */
+  instance(imageId: number, categoryId: number, instance: number): Annotation | undefined {
+    const r = prepareCached(this.db, 'SELECT * FROM annotations WHERE image_id = ? AND category_id = ? AND instance = ?').get(imageId, categoryId, instance) as AnnotationRow | undefined;
+    return r && toAnnotation(r, this.keypointsOf(r.id));
+  }
+
+  /**
+   * Sets one instance's keypoints, keeping its box and COCO fields: creates the annotation when
+   * needed; with no keypoints left, removes an annotation that has no box either (an empty
+   * instance means "not annotated").
+   */
+  setInstanceKeypoints(imageId: number, categoryId: number, instance: number, keypoints: readonly Keypoint[]): void {
+    const row = prepareCached(this.db, 'SELECT id, bbox_x1 FROM annotations WHERE image_id = ? AND category_id = ? AND instance = ?').get(imageId, categoryId, instance) as
+      | { id: number; bbox_x1: number | null }
+      | undefined;
+    if (keypoints.length === 0) {
+      if (!row) return;
+      if (row.bbox_x1 === null) this.deleteAnnotation(row.id);
+      else {
+        this.replaceKeypoints(row.id, []);
+        prepareCached(this.db, 'UPDATE annotations SET updated_at = ? WHERE id = ?').run(now(), row.id);
+      }
+      return;
+    }
+    if (row) {
+      this.replaceKeypoints(row.id, keypoints);
+      prepareCached(this.db, 'UPDATE annotations SET updated_at = ? WHERE id = ?').run(now(), row.id);
+      return;
+    }
+    this.saveAnnotation({ imageId, categoryId, instance, bbox: null, keypoints });
   }
 
   deleteAnnotation(id: number): void {

@@ -1,5 +1,6 @@
 /** One repository per aggregate, bound to a connection. */
 import type { Db } from '../db.js';
+import { AnnotationHistoryRepo } from './annotation-history.js';
 import { CacheRepo } from './cache.js';
 import { DatasetsRepo } from './datasets.js';
 import { ImagesRepo } from './images.js';
@@ -17,6 +18,7 @@ export interface Repos {
   runs: RunsRepo;
   evalResults: EvalResultsRepo;
   cache: CacheRepo;
+  annotationHistory: AnnotationHistoryRepo;
 }
 
 export function repos(db: Db): Repos {
@@ -29,9 +31,11 @@ export function repos(db: Db): Repos {
     runs: new RunsRepo(db),
     evalResults: new EvalResultsRepo(db),
     cache: new CacheRepo(db),
+    annotationHistory: new AnnotationHistoryRepo(db),
   };
 }
 
+export * from './annotation-history.js';
 export * from './cache.js';
 export * from './datasets.js';
 export * from './images.js';

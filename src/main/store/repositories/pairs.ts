@@ -177,6 +177,60 @@ function toPair(r: PairRow): PairRecord {
   };
 }
 
+/** Filters of the pairs list (Pairs view). */
+export interface PairFilter {
+  datasetId: number;
+  split?: Split;
+  categoryId?: number;
+  /** Case-insensitive substring of the pair name or either image path. */
+  search?: string;
+  /** At least this many correspondences. */
+  minPoints?: number;
+  offset?: number;
+  limit?: number;
+}
+
+/** A pair as the pairs list shows it (no point data). */
+export interface PairSummary {
+  id: number;
+  name: string;
+  split: Split;
+  ordinal: number;
+  categoryId: number;
+  category: string;
+  srcImageId: number;
+  trgImageId: number;
+  srcPath: string;
+  trgPath: string;
+  nPts: number;
+  flags: PairFlags;
+}
+
+function filterWhere(f: PairFilter): { where: string; params: unknown[] } {
+  const parts = ['p.dataset_id = ?'];
+  const params: unknown[] = [f.datasetId];
+  if (f.split !== undefined) {
+    parts.push('p.split = ?');
+    params.push(f.split);
+  }
+  if (f.categoryId !== undefined) {
+    parts.push('p.category_id = ?');
+    params.push(f.categoryId);
+  }
+  if (f.minPoints !== undefined && f.minPoints > 0) {
+    parts.push('p.n_pts >= ?');
+    params.push(f.minPoints);
+  }
+  if (f.search) {
+    const like = `%${f.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    parts.push("(p.name LIKE ? ESCAPE '\\' OR s.path LIKE ? ESCAPE '\\' OR t.path LIKE ? ESCAPE '\\')");
+    params.push(like, like, like);
+  }
+  return { where: parts.join(' AND '), params };
+}
+
+const SPLIT_ORDER = "CASE p.split WHEN 'trn' THEN 0 WHEN 'val' THEN 1 ELSE 2 END";
+
 export class PairsRepo {
   constructor(private readonly db: Db) {}
 
@@ -264,5 +318,78 @@ export class PairsRepo {
 
   delete(id: number): void {
     prepareCached(this.db, 'DELETE FROM pairs WHERE id = ?').run(id);
+  }
+
+  /** A page of pairs matching `f` (split order trn, val, test, then list order) and the total. */
+  summaries(f: PairFilter): { total: number; items: PairSummary[] } {
+    const { where, params } = filterWhere(f);
+    const from = 'FROM pairs p JOIN categories c ON c.id = p.category_id JOIN images s ON s.id = p.src_image_id JOIN images t ON t.id = p.trg_image_id';
+    const total = (prepareCached(this.db, `SELECT count(*) AS n ${from} WHERE ${where}`).get(...params) as { n: number }).n;
+    const rows = prepareCached(
+      this.db,
+      `SELECT p.id, p.name, p.split, p.ordinal, p.category_id, c.name AS category, p.src_image_id, p.trg_image_id, s.path AS src_path, t.path AS trg_path,
+         p.n_pts, p.mirror, p.viewpoint_variation, p.scale_variation, p.truncation, p.occlusion
+       ${from} WHERE ${where} ORDER BY ${SPLIT_ORDER}, p.ordinal LIMIT ? OFFSET ?`,
+    ).all(...params, f.limit ?? -1, f.offset ?? 0) as {
+      id: number;
+      name: string;
+      split: Split;
+      ordinal: number;
+      category_id: number;
+      category: string;
+      src_image_id: number;
+      trg_image_id: number;
+      src_path: string;
+      trg_path: string;
+      n_pts: number;
+      mirror: number | null;
+      viewpoint_variation: number | null;
+      scale_variation: number | null;
+      truncation: number | null;
+      occlusion: number | null;
+    }[];
+    return {
+      total,
+      items: rows.map((r) => ({
+        id: r.id,
+        name: r.name,
+        split: r.split,
+        ordinal: r.ordinal,
+        categoryId: r.category_id,
+        category: r.category,
+        srcImageId: r.src_image_id,
+        trgImageId: r.trg_image_id,
+        srcPath: r.src_path,
+        trgPath: r.trg_path,
+        nPts: r.n_pts,
+        flags: { viewpointVariation: r.viewpoint_variation, scaleVariation: r.scale_variation, truncation: r.truncation, occlusion: r.occlusion, mirror: r.mirror },
+      })),
+    };
+  }
+
+  /** The pair of a split with this name. */
+  findByName(datasetId: number, split: Split, name: string): { id: number } | undefined {
+    return prepareCached(this.db, 'SELECT id FROM pairs WHERE dataset_id = ? AND split = ? AND name = ?').get(datasetId, split, name) as { id: number } | undefined;
+  }
+
+  /** The largest list position in a split (-1 when empty). */
+  maxOrdinal(datasetId: number, split: Split): number {
+    return (prepareCached(this.db, 'SELECT coalesce(max(ordinal), -1) AS m FROM pairs WHERE dataset_id = ? AND split = ?').get(datasetId, split) as { m: number }).m;
+  }
+
+  /** Moves a pair to another split at position `ordinal`. */
+  setSplit(id: number, split: Split, ordinal: number): void {
+    prepareCached(this.db, 'UPDATE pairs SET split = ?, ordinal = ? WHERE id = ?').run(split, ordinal, id);
+  }
+
+  /** Replaces a pair's correspondences (schema changes drop or renumber keypoints). */
+  setPoints(id: number, points: Float64Array, kpIds: number[] | null): void {
+    prepareCached(this.db, 'UPDATE pairs SET n_pts = ?, points = ?, kp_ids = ? WHERE id = ?').run(points.length / 4, encodePoints(points), kpIds === null ? null : JSON.stringify(kpIds), id);
+  }
+
+  /** Raw correspondences of the pairs of one category (schema remapping). */
+  pointsOfCategory(categoryId: number): { id: number; nPts: number; points: Buffer; kpIds: number[] | null }[] {
+    const rows = prepareCached(this.db, 'SELECT id, n_pts, points, kp_ids FROM pairs WHERE category_id = ?').all(categoryId) as { id: number; n_pts: number; points: Buffer; kp_ids: string | null }[];
+    return rows.map((r) => ({ id: r.id, nPts: r.n_pts, points: r.points, kpIds: r.kp_ids === null ? null : (JSON.parse(r.kp_ids) as number[]) }));
   }
 }

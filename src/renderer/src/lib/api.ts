@@ -30,11 +30,14 @@ export class ApiError extends Error {
   readonly code: ClientErrorCode;
   /** The method whose call failed, when there was one. */
   readonly method: string | undefined;
-  constructor(code: ClientErrorCode, message: string, method?: string) {
+  /** The argument the engine blamed (forms show the message next to that input). */
+  readonly field: string | undefined;
+  constructor(code: ClientErrorCode, message: string, method?: string, field?: string) {
     super(message);
     this.name = 'ApiError';
     this.code = code;
     this.method = method;
+    this.field = field;
   }
 }
 
@@ -44,10 +47,12 @@ export interface ApiClient {
   invoke<M extends InvokeMethod>(method: M, ...args: OptionalArgs<M>): Promise<InvokeResult<M>>;
   /** Subscribes to a pushed event; returns the unsubscribe function. */
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+  /** URL of a store image by id (a thumbnail fitting in size x size when `size` is given). */
+  imageUrl(id: number, size?: number): string;
 }
 
 function unwrap<T>(method: string, envelope: Envelope<T>): T {
-  if ('error' in envelope) throw new ApiError(envelope.error.code, envelope.error.message, method);
+  if ('error' in envelope) throw new ApiError(envelope.error.code, envelope.error.message, method, envelope.error.field);
   return envelope.result;
 }
 
@@ -79,6 +84,8 @@ function bridgeClient(bridge: BridgeApi): ApiClient {
       return unwrap(method, envelope);
     },
     on: (event, listener) => bridge.on(event, listener),
+    // the image protocol registered by the Electron main process (src/main/electron/image-protocol.ts)
+    imageUrl: (id, size) => `sd4match-image://image/${id}${size === undefined ? '' : `?size=${size}`}`,
   };
 }
 
@@ -107,7 +114,16 @@ class WebSocketClient implements ApiClient {
   constructor(
     private readonly url: string | null,
     private readonly host: string,
+    private readonly token: string | null,
   ) {}
+
+  /** The server's image route; an <img> cannot send headers, so the token rides in the query. */
+  imageUrl(id: number, size?: number): string {
+    const query = new URLSearchParams();
+    if (size !== undefined) query.set('size', String(size));
+    if (this.token !== null) query.set(TOKEN_PARAM, this.token);
+    return `/images/${id}?${query.toString()}`;
+  }
 
   async invoke<M extends InvokeMethod>(method: M, ...args: OptionalArgs<M>): Promise<InvokeResult<M>> {
     const socket = await this.connect();
@@ -245,6 +261,8 @@ let client: ApiClient | null = null;
 
 /** The client for this page: IPC inside Electron, WebSocket in a browser. */
 export function getApi(): ApiClient {
-  client ??= window.api ? bridgeClient(window.api) : new WebSocketClient(webSocketUrl(window.location), window.location.host);
+  client ??= window.api
+    ? bridgeClient(window.api)
+    : new WebSocketClient(webSocketUrl(window.location), window.location.host, new URLSearchParams(window.location.search).get(TOKEN_PARAM));
   return client;
 }

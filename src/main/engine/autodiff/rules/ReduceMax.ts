@@ -1,4 +1,3 @@
-import { REDUCE_AXES_INPUT_OPSET, reduceAxes } from '../../onnx/shape-infer.js';
 import { dtypeCode } from '../../onnx/dtypes.js';
 import type { GradRule } from '../rule.js';
 
@@ -10,10 +9,7 @@ export const ReduceMax: GradRule = {
   opsets: [1, 99],
   build(ctx) {
     const x = ctx.I(0);
-    const xs = ctx.shape(x);
-    const info = ctx.node.inputs.map((n) => (n ? ctx.b.info.get(n) : undefined));
-    const axes = reduceAxes(ctx.node, info, ctx.opset, REDUCE_AXES_INPUT_OPSET.ReduceMax, xs.length);
-    const kept = xs.map((d, i) => (axes.includes(i) ? 1 : d));
+    const { xs, axes, kept } = ctx.reduction();
     const g = ctx.reshape(ctx.GO(0)!, kept);
     if (axes.length === 1) {
       const axis = axes[0];

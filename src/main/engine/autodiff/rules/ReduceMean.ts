@@ -1,4 +1,3 @@
-import { REDUCE_AXES_INPUT_OPSET, reduceAxes } from '../../onnx/shape-infer.js';
 import type { GradRule } from '../rule.js';
 
 // dX = expand(dY with reduced axes kept, shape(X)) / n
@@ -6,11 +5,7 @@ export const ReduceMean: GradRule = {
   opType: 'ReduceMean',
   opsets: [1, 99],
   build(ctx) {
-    const x = ctx.I(0);
-    const xs = ctx.shape(x);
-    const info = ctx.node.inputs.map((n) => (n ? ctx.b.info.get(n) : undefined));
-    const axes = reduceAxes(ctx.node, info, ctx.opset, REDUCE_AXES_INPUT_OPSET.ReduceMean, xs.length);
-    const kept = xs.map((d, i) => (axes.includes(i) ? 1 : d));
+    const { xs, axes, kept } = ctx.reduction();
     const count = axes.reduce((p, a) => p * xs[a], 1);
     const g = ctx.reshape(ctx.GO(0)!, kept);
     ctx.GI(0, ctx.expand(ctx.mul(g, ctx.scalar(1 / count, g)), xs));

@@ -1,0 +1,85 @@
+/**
+ * The models domain: Stable Diffusion and DINOv2 folders the workstation knows (stored in the
+ * models table, so Runs and Compare can list them), their validation report, and compiling a
+ * Stable Diffusion folder's SD4Match graphs as a job.
+ */
+import { z } from 'zod';
+import { method, noArgs } from './spec.js';
+
+export type ModelKind = 'stable-diffusion' | 'dinov2';
+export const MODEL_KINDS = ['stable-diffusion', 'dinov2'] as const satisfies readonly ModelKind[];
+
+/** What validation learnt about a folder. */
+export interface ModelFacts {
+  /** Text-encoder width = the UNet's cross-attention width (SD); DINOv2 token width. */
+  hiddenSize?: number;
+  latentChannels?: number;
+  scalingFactor?: number;
+  /** A CLIP tokenizer is present (text prompts such as the template baseline need it). */
+  tokenizer?: boolean;
+  /** DINOv2 patch size. */
+  patch?: number;
+}
+
+/** The validation report of a folder: every problem and warning, named. */
+export interface ModelValidation {
+  ok: boolean;
+  kind: ModelKind;
+  /** Absolute path as the engine resolved it. */
+  folder: string;
+  problems: string[];
+  warnings: string[];
+  facts: ModelFacts;
+}
+
+export interface ModelInfo {
+  id: number;
+  name: string;
+  kind: ModelKind;
+  folder: string;
+  /** The folder is still there (a moved or unmounted folder shows as missing). */
+  folderExists: boolean;
+  facts: ModelFacts;
+  warnings: string[];
+  /** The compiled SD4Match graphs (Stable Diffusion only): cache key, and whether they are on disk. */
+  compiled: { key: string; present: boolean } | null;
+  /** The execution provider recorded when the model was last compiled or used. */
+  provider: string | null;
+  validatedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+const kind = z.enum(MODEL_KINDS);
+const folder = z.string().trim().min(1, 'choose a folder');
+const id = z.number().int().positive();
+
+export const modelMethods = {
+  /** Every registered model folder, by name. */
+  'models:list': method<ModelInfo[]>()(noArgs),
+  /** Checks a folder without registering it (files present, input/output names, dtypes, dimensions). */
+  'models:validate': method<ModelValidation>()(z.object({ kind, folder }).strict()),
+  /**
+   * Validates a folder and registers it when it is usable (re-adding a folder refreshes it);
+   * `model` is null and nothing is stored when validation found problems.
+   */
+  'models:add': method<{ model: ModelInfo | null; validation: ModelValidation }>()(
+    z.object({ kind, folder, name: z.string().trim().min(1, 'the name is empty').max(100).optional() }).strict(),
+  ),
+  /** Compiles a Stable Diffusion model's graphs (cached by content hash) as a job. */
+  'models:compile': method<{ jobId: string }>()(z.object({ id }).strict()),
+  /** Forgets a model folder (files stay on disk; runs keep their records). */
+  'models:remove': method<{ removed: boolean }>()(z.object({ id }).strict()),
+} as const;
+
+export interface ModelChanged {
+  id: number;
+  reason: 'added' | 'updated' | 'compiled' | 'removed';
+}
+
+export interface ModelEvents {
+  /** A model was added, re-validated, compiled or removed (any window may have done it). */
+  'model:changed': ModelChanged;
+}
+
+export const MODEL_EVENTS: readonly (keyof ModelEvents)[] = ['model:changed'];

@@ -1,0 +1,42 @@
+/**
+ * A model folder's validation report for the UI: the engine's folder checks
+ * (engine/sd4match/model-folder.ts) turned into a list of problems and warnings plus the facts
+ * they found, instead of one error. A folder that does not exist is an error about the field.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { AppError, FieldError } from '../../api/errors.js';
+import type { ModelFacts, ModelKind, ModelValidation } from '../../api/contract/models.js';
+import { inspectDinoFolder, inspectSdFolder } from '../sd4match/model-folder.js';
+
+/** Splits the folder checks' message ("X is not usable:\n  - a\n  - b") into its problems. */
+function problemsOf(message: string): string[] {
+  const lines = message.split('\n');
+  const items = lines.filter((l) => /^\s+- /.test(l)).map((l) => l.replace(/^\s+- /, '').trim());
+  return items.length > 0 ? items : [message];
+}
+
+/** Validates a folder of the given kind; throws FieldError('folder') when it is not a folder. */
+export function validateModelFolder(kind: ModelKind, folderArg: string): ModelValidation {
+  const folder = path.resolve(folderArg);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(folder);
+  } catch {
+    throw new FieldError('NOT_FOUND', 'folder', `${folder} does not exist`);
+  }
+  if (!stat.isDirectory()) throw new FieldError('INVALID_ARGUMENT', 'folder', `${folder} is a file, not a folder`);
+  try {
+    if (kind === 'stable-diffusion') {
+      const sd = inspectSdFolder(folder);
+      const facts: ModelFacts = { hiddenSize: sd.hiddenSize, latentChannels: sd.latentChannels, scalingFactor: sd.scalingFactor, tokenizer: sd.tokenizer !== null };
+      return { ok: true, kind, folder: sd.dir, problems: [], warnings: sd.warnings, facts };
+    }
+    const dino = inspectDinoFolder(folder);
+    // a dynamic width (0) is not a fact worth showing
+    return { ok: true, kind, folder: dino.dir, problems: [], warnings: [], facts: { ...(dino.hiddenSize > 0 ? { hiddenSize: dino.hiddenSize } : {}), patch: dino.patch } };
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    return { ok: false, kind, folder, problems: problemsOf(err.message), warnings: [], facts: {} };
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * What the Compare view computes: each prompt's predictions for a pair's source keypoints, and the
+ * similarity map of one source point on the target. Runs in the inference worker, which keeps the
+ * models, sessions and feature caches warm between clicks.
+ */
+import { AppError } from '../api/errors.js';
+import { toEvalPair } from '../engine/datasets/pair-geometry.js';
+import type { HostTensor } from '../engine/onnx/ir.js';
+import { SessionCache } from '../engine/onnx/session-cache.js';
+import { type Benchmark, pckThreshold } from '../engine/sd4match/evaluate.js';
+import { type MatchMethod, matchKeypoints } from '../engine/sd4match/matching.js';
+import { inspectDinoFolder } from '../engine/sd4match/model-folder.js';
+import { Pipeline, type PromptSpec } from '../engine/sd4match/pipeline.js';
+import type { LearnedPrompt, PromptKind } from '../engine/sd4match/prompts.js';
+import { SdModel } from '../engine/sd4match/sd-model.js';
+import { benchmarkOf } from '../engine/datasets/pair-geometry.js';
+import type { Services } from './context.js';
+
+export interface CompareSettings {
+  modelId: number;
+  dinoModelId?: number;
+  size: number;
+  timestep: number;
+  ensemble: number;
+  seed: number;
+}
+
+/** The prompt spec a stored prompt stands for. */
+export function promptSpecOf(svc: Services, promptId: number): { spec: PromptSpec; name: string; needsDino: boolean } {
+  const p = svc.repos.prompts.get(promptId);
+  if (!p) throw new AppError('NOT_FOUND', `no prompt with id ${promptId}`);
+  if (p.kind === 'baseline') {
+    const spec = (p.config as { spec?: PromptSpec }).spec;
+    if (!spec) throw new AppError('INVALID_ARGUMENT', `baseline prompt ${promptId} has no specification`);
+    return { spec, name: p.name, needsDino: spec.kind === 'dino' };
+  }
+  const tensors = svc.repos.prompts.tensors(promptId);
+  const cfg = p.config as { imageSize?: number; timestep?: number; categories?: string[] };
+  const prov = p.provenance as { file?: string; created?: string; modelHash?: string; runId?: string | null; dataset?: string | null };
+  const learned: LearnedPrompt = {
+    file: prov.file || `prompt ${promptId}`,
+    meta: {
+      kind: p.kind as PromptKind,
+      modelHash: prov.modelHash ?? '',
+      imageSize: cfg.imageSize ?? 768,
+      timestep: cfg.timestep ?? 261,
+      runId: prov.runId ?? undefined,
+      dataset: prov.dataset ?? undefined,
+      categories: cfg.categories ?? [],
+      created: prov.created ?? String(p.createdAt),
+    },
+    tensors: Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, { dtype: t.dtype, dims: t.dims, data: t.data } as HostTensor])),
+  };
+  return { spec: { kind: 'learned', prompt: learned }, name: p.name, needsDino: p.kind === 'cpm' };
+}
+
+export class CompareService {
+  private readonly models = new Map<number, SdModel>();
+  private readonly pipelines = new Map<string, Pipeline>();
+  private readonly sessions = new SessionCache(4);
+
+  constructor(private readonly svc: Services) {}
+
+  private model(id: number): SdModel {
+    let m = this.models.get(id);
+    if (!m) {
+      const rec = this.svc.repos.models.get(id);
+      if (!rec) throw new AppError('NOT_FOUND', `no model with id ${id}`);
+      m = SdModel.open(rec.folder, { cacheDir: this.svc.cacheDir });
+      this.models.set(id, m);
+    }
+    return m;
+  }
+
+  private pipeline(promptId: number, s: CompareSettings): { pipe: Pipeline; name: string } {
+    const key = JSON.stringify([promptId, s.modelId, s.dinoModelId ?? null, s.size, s.timestep, s.ensemble, s.seed]);
+    const { spec, name, needsDino } = promptSpecOf(this.svc, promptId);
+    let pipe = this.pipelines.get(key);
+    if (!pipe) {
+      let dino = null;
+      if (needsDino) {
+        if (!s.dinoModelId) throw new AppError('INVALID_ARGUMENT', `${name} needs a DINOv2 model: choose one`);
+        const rec = this.svc.repos.models.get(s.dinoModelId);
+        if (!rec) throw new AppError('NOT_FOUND', `no model with id ${s.dinoModelId}`);
+        dino = inspectDinoFolder(rec.folder);
+      }
+      pipe = new Pipeline(this.model(s.modelId), spec, { size: s.size, timestep: s.timestep, ensemble: s.ensemble, seed: s.seed }, this.svc.tensors, dino);
+      this.pipelines.set(key, pipe);
+    }
+    return { pipe, name };
+  }
+
+  private pair(pairId: number) {
+    const r = this.svc.repos.pairs.get(pairId);
+    if (!r) throw new AppError('NOT_FOUND', `no pair with id ${pairId}`);
+    const pair = toEvalPair(r.split === 'trn' ? r : { ...r, flip: 0 });
+    return { pair, benchmark: benchmarkOf(r.format) as Benchmark };
+  }
+
+  async predict(a: CompareSettings & { pairId: number; promptIds: number[]; alpha: number; method: MatchMethod }) {
+    const { pair, benchmark } = this.pair(a.pairId);
+    const S = a.size;
+    const threshold = pckThreshold(pair, benchmark, 'original', S);
+    const n = pair.srcKps.length;
+    const kps = new Float32Array(pair.srcKps.flatMap(([x, y]) => [(x * S) / pair.src.width, (y * S) / pair.src.height]));
+    const predictions = [];
+    for (const promptId of a.promptIds) {
+      const { pipe, name } = this.pipeline(promptId, a);
+      const f = await pipe.pairFeatures(pair.src, pair.trg, pair.category);
+      const res = await matchKeypoints(this.sessions, { srcFeatures: f.src, trgFeatures: f.trg, srcKps: kps, N: n, srcFrame: { h: S, w: S }, trgFrame: { h: S, w: S } }, [a.method]);
+      const m = res.matches[a.method]!;
+      const matches: [number, number][] = [];
+      const errors: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const x = (m[2 * i] * pair.trg.width) / S;
+        const y = (m[2 * i + 1] * pair.trg.height) / S;
+        matches.push([x, y]);
+        errors.push(Math.hypot(x - pair.trgKps[i][0], y - pair.trgKps[i][1]));
+      }
+      const correct = errors.map((e) => e <= a.alpha * threshold);
+      predictions.push({ promptId, prompt: name, matches, errors, correct, pck: n ? correct.filter(Boolean).length / n : 0 });
+    }
+    return { predictions, threshold };
+  }
+
+  async heatmap(a: CompareSettings & { pairId: number; promptIds: number[]; point: [number, number] }) {
+    const { pair } = this.pair(a.pairId);
+    const S = a.size;
+    const [px, py] = a.point;
+    if (px < 0 || py < 0 || px > pair.src.width || py > pair.src.height) {
+      throw new AppError('INVALID_ARGUMENT', `point (${px}, ${py}) lies outside the source image (${pair.src.width}x${pair.src.height})`);
+    }
+    const kps = Float32Array.from([(px * S) / pair.src.width, (py * S) / pair.src.height]);
+    const heatmaps = [];
+    for (const promptId of a.promptIds) {
+      const { pipe } = this.pipeline(promptId, a);
+      const f = await pipe.pairFeatures(pair.src, pair.trg, pair.category);
+      const res = await matchKeypoints(this.sessions, { srcFeatures: f.src, trgFeatures: f.trg, srcKps: kps, N: 1, srcFrame: { h: S, w: S }, trgFrame: { h: S, w: S } }, ['kernelsoftmax'], undefined, { correlation: true });
+      const [, , h, w] = f.trg.dims;
+      const m = res.matches.kernelsoftmax!;
+      heatmaps.push({
+        promptId,
+        width: w,
+        height: h,
+        values: Array.from(res.correlation!.data as Float32Array, (v) => Math.round(v * 1e4) / 1e4),
+        match: [(m[0] * pair.trg.width) / S, (m[1] * pair.trg.height) / S] as [number, number],
+      });
+    }
+    return { heatmaps };
+  }
+
+  async dispose(): Promise<void> {
+    for (const p of this.pipelines.values()) await p.dispose();
+    for (const m of this.models.values()) await m.dispose();
+    await this.sessions.clear();
+  }
+}

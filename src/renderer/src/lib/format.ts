@@ -1,0 +1,39 @@
+/** Small formatting helpers shared by the views. */
+
+export function count(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}
+
+export function num(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+export function seconds(s: number | null): string {
+  if (s === null || !Number.isFinite(s)) return '—';
+  if (s < 1) return `${(s * 1000).toFixed(0)} ms`;
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(Math.round(s % 60)).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+export function when(ms: number | null): string {
+  if (ms === null) return '—';
+  return new Date(ms).toLocaleString();
+}
+
+export const FORMAT_LABELS = { spair: 'SPair-71k', pfpascal: 'PF-Pascal', pfwillow: 'PF-Willow', folder: 'Image folder', coco: 'COCO keypoints' } as const;
+
+export const SPLIT_LABELS = { trn: 'train', val: 'validation', test: 'test' } as const;
+
+/** The last segments of a path, for tight spaces (the full path goes in a title). */
+export function shortPath(p: string, keep = 2): string {
+  const parts = p.split(/[\\/]/).filter(Boolean);
+  return parts.length <= keep ? p : `…/${parts.slice(-keep).join('/')}`;
+}

@@ -1,0 +1,62 @@
+/**
+ * The datasets the store holds, shared by the Datasets, Annotate and Pairs views. Refreshed when
+ * the engine says a dataset changed (an import finished, a schema or the pairs changed, in this
+ * window or another).
+ */
+import type { DatasetDetails, DatasetSummary } from '../../../../main/api/contract.js';
+import { getApi } from '../api.js';
+import { handleError } from '../errors.js';
+
+class Datasets {
+  list = $state<DatasetSummary[]>([]);
+  loaded = $state(false);
+  /** Details by dataset id (categories with their schemas and counts). */
+  details = $state<Record<number, DatasetDetails>>({});
+  /** Per dataset, bumped when its images change (an import): grids and strips reload. */
+  imagesRevision = $state<Record<number, number>>({});
+  /** Per dataset, bumped when its pairs change (built, moved, deleted, or an import). */
+  pairsRevision = $state<Record<number, number>>({});
+  private started = false;
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    getApi().on('dataset:changed', ({ id, reason }) => {
+      if (reason === 'deleted') delete this.details[id];
+      void this.refresh();
+      if (reason !== 'deleted' && this.details[id]) void this.load(id);
+      if (reason === 'imported') this.imagesRevision[id] = (this.imagesRevision[id] ?? 0) + 1;
+      if (reason === 'imported' || reason === 'pairs' || reason === 'schema') this.pairsRevision[id] = (this.pairsRevision[id] ?? 0) + 1;
+    });
+    void this.refresh();
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      this.list = await getApi().invoke('datasets:list');
+    } catch (err) {
+      handleError(err, 'Listing datasets');
+    } finally {
+      this.loaded = true;
+    }
+  }
+
+  /** Loads (or reloads) one dataset's details; null when it does not exist. */
+  async load(id: number): Promise<DatasetDetails | null> {
+    try {
+      const d = await getApi().invoke('datasets:get', { id });
+      this.details[id] = d;
+      return d;
+    } catch (err) {
+      if (!(err instanceof Error && 'code' in err && err.code === 'NOT_FOUND')) handleError(err, 'Loading the dataset');
+      delete this.details[id];
+      return null;
+    }
+  }
+
+  summary(id: number | null): DatasetSummary | undefined {
+    return id === null ? undefined : this.list.find((d) => d.id === id);
+  }
+}
+
+export const datasets = new Datasets();

@@ -1,0 +1,47 @@
+/** Registered model folders (Models view; Runs and Compare read them too). */
+import type { ModelInfo } from '../../../../main/api/contract.js';
+import { getApi } from '../api.js';
+import { handleError } from '../errors.js';
+import { jobs } from './jobs.svelte.js';
+import { toasts } from './toasts.svelte.js';
+
+class Models {
+  list = $state<ModelInfo[]>([]);
+  loaded = $state(false);
+  /** Compile jobs started from this window, by model id. */
+  compiling = $state<Record<number, string>>({});
+  private started = false;
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    getApi().on('model:changed', () => void this.refresh());
+    void this.refresh();
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      this.list = await getApi().invoke('models:list');
+    } catch (err) {
+      handleError(err, 'Listing models');
+    } finally {
+      this.loaded = true;
+    }
+  }
+
+  async compile(model: ModelInfo): Promise<void> {
+    try {
+      const { jobId } = await getApi().invoke('models:compile', { id: model.id });
+      this.compiling[model.id] = jobId;
+      await jobs.result(jobId);
+      toasts.success(`${model.name} compiled`, 'The SD4Match feature and text graphs are cached.');
+    } catch (err) {
+      handleError(err, `Compiling ${model.name}`);
+    } finally {
+      delete this.compiling[model.id];
+      void this.refresh();
+    }
+  }
+}
+
+export const models = new Models();
