@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -28,4 +29,14 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; tim
       resolve({ code: code ?? -1, stdout, stderr });
     });
   });
+}
+
+/** The CLI failed as a user should see it: non-zero exit, one `error: ...` line, no stack trace. */
+export function expectCleanFailure(r: CliResult, pattern: RegExp): void {
+  expect(r.code).not.toBe(0);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^error: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latestSchemaVersion } from '../../src/main/store/db.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { runCli, expectCleanFailure } from '../helpers/cli.js';
 import { genPfPascal, genSpair } from '../helpers/dataset-gen.js';
 
 let tmp: string;
@@ -21,15 +21,6 @@ beforeAll(async () => {
   spairRoot = (await genSpair(path.join(tmp, 'SPair-71k'))).root;
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function expectCleanFailure(r: CliResult, pattern: RegExp): void {
-  expect(r.code).not.toBe(0);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^error: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
 
 describe('sd4match import / datasets', () => {
   it('imports SPair-71k into the --db file and prints the report', async () => {

@@ -7,17 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/main/engine/io/npy.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { runCli, expectCleanFailure } from '../helpers/cli.js';
 import { caseDir, HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
-
-function expectCleanFailure(r: CliResult, pattern: RegExp): void {
-  expect(r.code).not.toBe(0);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^error: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
 
 describe.skipIf(!HAVE_FIXTURES)('graph commands reject bad input cleanly', () => {
   let dir: string;

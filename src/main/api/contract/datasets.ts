@@ -63,14 +63,18 @@ export interface ImportReportInfo {
   format: DatasetFormat;
   root: string;
   source: string;
+  /** A new dataset (false: an existing one updated in place). */
   created: boolean;
   images: number;
   categories: number;
   annotations: number;
+  /** Image-level keypoints (x, y, visibility). */
   keypoints: number;
   pairs: number;
   pairsBySplit: Record<Split, number>;
+  /** Correspondences over all pairs. */
   pairPoints: number;
+  /** Rows of an earlier import of the same root that are no longer in the source. */
   removed: { images: number; pairs: number; annotations: number; categories: number };
   skipped: SkippedInfo[];
   /** How many skipped entries there were in all (`skipped` lists at most the first 500). */

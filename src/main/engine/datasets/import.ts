@@ -14,6 +14,7 @@
  * as it was.
  */
 import os from 'node:os';
+import type { ImportReportInfo } from '../../api/contract/datasets.js';
 import { AppError } from '../../api/errors.js';
 import { type Db, type Store, withBusyRetry } from '../../store/db.js';
 import { type Dataset, type DatasetFormat, DatasetsRepo, type Split } from '../../store/repositories/datasets.js';
@@ -45,27 +46,9 @@ export interface ImportRequest {
   concurrency?: number;
 }
 
-export interface ImportReport {
-  datasetId: number;
-  name: string;
-  format: DatasetFormat;
-  root: string;
-  source: string;
-  /** A new dataset (false: an existing one updated in place). */
-  created: boolean;
-  images: number;
-  categories: number;
-  annotations: number;
-  /** Image-level keypoints (x, y, visibility). */
-  keypoints: number;
-  pairs: number;
-  pairsBySplit: Record<Split, number>;
-  /** Correspondences over all pairs. */
-  pairPoints: number;
-  /** Rows of an earlier import of the same root that are no longer in the source. */
-  removed: { images: number; pairs: number; annotations: number; categories: number };
+/** The report of an import; the API carries it as is, with `skipped` capped (ImportReportInfo). */
+export interface ImportReport extends Omit<ImportReportInfo, 'skipped' | 'skippedTotal'> {
   skipped: SkippedEntry[];
-  seconds: { scanning: number; reading: number; checking: number; writing: number; total: number };
 }
 
 export const STAGES = { scanning: 'scanning', reading: 'reading annotations', checking: 'checking images', writing: 'writing' } as const;

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { type Db, now, prepareCached } from '../db.js';
+import type { ImageListItem } from '../../api/contract/datasets.js';
 
 export type Box = [number, number, number, number];
 
@@ -134,16 +135,8 @@ export interface ImagePageQuery {
   limit?: number;
 }
 
-/** An image as the browsing grid lists it. */
-export interface ImageListItem {
-  id: number;
-  path: string;
-  width: number;
-  height: number;
-  categoryId: number | null;
-  /** Labelled keypoints over the image's annotations. */
-  keypoints: number;
-}
+/** An image as the browsing grid lists it (the API's type). */
+export type { ImageListItem };
 
 /** The page query's WHERE clause and its parameters (shared by the rows and the count). */
 function pageWhere(datasetId: number, q: ImagePageQuery): { where: string; params: unknown[] } {

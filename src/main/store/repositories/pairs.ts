@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { type Db, prepareCached } from '../db.js';
+import type { PairSummary } from '../../api/contract/pairs.js';
 import type { DatasetFormat, Split } from './datasets.js';
 import type { Box } from './images.js';
 
@@ -190,21 +191,8 @@ export interface PairFilter {
   limit?: number;
 }
 
-/** A pair as the pairs list shows it (no point data). */
-export interface PairSummary {
-  id: number;
-  name: string;
-  split: Split;
-  ordinal: number;
-  categoryId: number;
-  category: string;
-  srcImageId: number;
-  trgImageId: number;
-  srcPath: string;
-  trgPath: string;
-  nPts: number;
-  flags: PairFlags;
-}
+/** A pair as the pairs list shows it (no point data; the API's type). */
+export type { PairSummary };
 
 function filterWhere(f: PairFilter): { where: string; params: unknown[] } {
   const parts = ['p.dataset_id = ?'];
