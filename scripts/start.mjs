@@ -17,13 +17,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
+const requireCjs = createRequire(import.meta.url);
 const isWindows = process.platform === 'win32';
 
 /** @returns {string | null} the Electron executable, or null when it was never downloaded */
 function electronBinary() {
   try {
-    const executable = require('electron');
+    const executable = requireCjs('electron');
     return typeof executable === 'string' && existsSync(executable) ? executable : null;
   } catch {
     // node_modules/electron/index.js throws when path.txt is missing (download skipped)

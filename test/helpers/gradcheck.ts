@@ -8,7 +8,7 @@
 import { buildVjp } from '../../src/main/engine/autodiff/backprop.js';
 import { type DType, allocTypedArray } from '../../src/main/engine/onnx/dtypes.js';
 import { type Attr, type HostTensor, type Model, numel } from '../../src/main/engine/onnx/ir.js';
-import { createModelSession, type Session } from '../../src/main/engine/onnx/runtime.js';
+import { createModelSession } from '../../src/main/engine/onnx/runtime.js';
 import { constToTensorValue, specialize } from '../../src/main/engine/onnx/specialize.js';
 import { Rng } from './random.js';
 

@@ -45,14 +45,6 @@ function copyOf(kind: Kind): string {
   return dst;
 }
 
-function files(root: string, dir: string, ext: string): string[] {
-  return fs
-    .readdirSync(path.join(root, dir), { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith(ext))
-    .sort()
-    .map((f) => `${dir}/${f.split(path.sep).join('/')}`);
-}
-
 function editJson(abs: string, edit: (j: Record<string, unknown>) => void): void {
   const j = JSON.parse(fs.readFileSync(abs, 'utf8')) as Record<string, unknown>;
   edit(j);

@@ -124,6 +124,10 @@ describe.skipIf(!HAVE_FIXTURES)('runs, evaluations and Compare through the API',
     expect(metrics['val_pck/0.1'].map((m) => m.step)).toEqual([10, 20, 30]);
     const later = ok(await client.invoke('runs:metrics', { id: runId, names: ['loss'], afterStep: 25 }));
     expect(later.loss.map((m) => m.step)).toEqual([26, 27, 28, 29, 30]);
+    // the finished run points at the prompt it learned
+    const learned = ok(await client.invoke('prompts:list', {})).filter((p) => p.runId === runId);
+    expect(learned).toHaveLength(1);
+    expect(done.promptId).toBe(learned[0].id);
   });
 
   it('evaluates prompts as jobs, fills the PCK table and exports it as CSV', async () => {
@@ -148,6 +152,9 @@ describe.skipIf(!HAVE_FIXTURES)('runs, evaluations and Compare through the API',
     expect(csv.csv.split('\n')[0]).toBe('prompt,all,cat');
     expect(csv.csv.trim().split('\n')).toHaveLength(3);
     expect(csv.filename).toBe('pck-shift-val-kernelsoftmax-0.1.csv');
+    // evaluation runs go by the stored prompt's name
+    const evals = ok(await client.invoke('runs:list', { kind: 'eval' }));
+    expect(evals.map((r) => r.name).sort()).toEqual([`${learned.name} on shift/val`, 'empty prompt on shift/val'].sort());
   });
 
   it('lists pairs sorted by error and predicts and draws heatmaps for several prompts', async () => {
@@ -181,6 +188,13 @@ describe.skipIf(!HAVE_FIXTURES)('runs, evaluations and Compare through the API',
     const off = client.on('train:step', (s) => steps.push(s));
     const { runId } = ok(await client.invoke('runs:train', launch({ steps: 200, checkpointEvery: 50, valEvery: 0 })));
     await waitFor(() => (steps.filter((s) => s.runId === runId).length >= 7 ? true : undefined));
+    // step metrics reach the store every few seconds, long before the first checkpoint (step 50)
+    // would flush them: a window opening the run now sees its history
+    const stored = await waitFor(async () => {
+      const m = ok(await client.invoke('runs:metrics', { id: runId, names: ['loss'] })).loss;
+      return m.length > 0 ? m : undefined;
+    });
+    expect(stored[stored.length - 1].step).toBeLessThan(50);
     off();
     client.close();
     await api.close();

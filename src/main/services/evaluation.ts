@@ -35,6 +35,8 @@ export interface EvalArgs {
   record?: boolean;
   /** The stored prompt the results belong to (default: found or created from `prompt`). */
   promptId?: number;
+  /** How runs name the prompt (default: described from `prompt`). */
+  promptName?: string;
 }
 
 export interface EvalOutcome {
@@ -65,7 +67,7 @@ export async function runEvaluation(svc: Services, a: EvalArgs, task: TaskContex
   const record = a.record ?? true;
   let runId: number | null = null;
   let promptId: number | null = null;
-  const config = { dataset: ds.name, split: a.split, category: a.category ?? null, prompt: describePrompt(a.prompt), promptFile: a.prompt.kind === 'file' ? a.prompt.file : null, timestep: a.timestep, ensemble: a.ensemble, size: a.size, seed: a.seed, frame: a.frame, limit: a.limit ?? null, methods, alphas, model: sd.folder.dir, modelHash: sd.compiled.modelHash };
+  const config = { dataset: ds.name, split: a.split, category: a.category ?? null, prompt: a.promptName ?? describePrompt(a.prompt), promptFile: a.prompt.kind === 'file' ? a.prompt.file : null, timestep: a.timestep, ensemble: a.ensemble, size: a.size, seed: a.seed, frame: a.frame, limit: a.limit ?? null, methods, alphas, model: sd.folder.dir, modelHash: sd.compiled.modelHash };
   if (record) {
     const modelId = await modelRecord(svc, sd);
     promptId = a.promptId ?? (await findOrCreatePrompt(svc, a.prompt, modelId, sd));

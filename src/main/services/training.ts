@@ -17,6 +17,9 @@ import { type Schedule, type StepReport, TRAIN_DEFAULTS, type TrainConfig, Train
 import { requireCategory, type Services } from './context.js';
 import { modelRecord, storeLearnedPrompt } from './records.js';
 
+/** How often step metrics are written to the store while a run trains. */
+const METRICS_FLUSH_MS = 2000;
+
 export interface TrainArgs {
   modelDir: string;
   dinoDir?: string;
@@ -116,7 +119,9 @@ export async function runTraining(svc: Services, argsIn: TrainArgs | null, task:
   const runDir = runDirOf(svc, runId);
   const out = args.out ?? path.join(runDir, 'prompt.safetensors');
   const pending: { step: number; values: Record<string, number> }[] = [];
+  let flushedAt = Date.now();
   const flush = async () => {
+    flushedAt = Date.now();
     if (!pending.length) return;
     const batch = pending.splice(0);
     await svc.store.write(() => {
@@ -134,6 +139,9 @@ export async function runTraining(svc: Services, argsIn: TrainArgs | null, task:
       hooks: {
         onStep: (r) => {
           pending.push({ step: r.step, values: { loss: r.loss, lr: r.lr, steps_per_second: r.stepsPerSecond } });
+          // a window opening the run mid-way reads its history from the store (past a checkpoint
+          // these rows are provisional: a resume truncates what comes after the checkpoint it uses)
+          if (Date.now() - flushedAt >= METRICS_FLUSH_MS) flush().catch((e: unknown) => hooks.onLog?.(`could not store metrics: ${(e as Error).message}`));
           hooks.onStep?.({ ...r, runId });
         },
         onValidation: (v) => {
@@ -171,7 +179,7 @@ export async function runTraining(svc: Services, argsIn: TrainArgs | null, task:
     const result = await trainer.run(out);
     await flush();
     const promptId = await storeLearnedPrompt(svc, result.prompt, { modelId, datasetId: ds.id, runId, step: result.bestStep ?? result.steps, name: args.name ?? `${args.prompt} prompt (run ${runId})` });
-    await svc.store.write(() => svc.repos.runs.complete(runId));
+    await svc.store.write(() => svc.repos.runs.complete(runId, promptId));
     return { runId, promptId, result, seconds: (Date.now() - start) / 1000, provider };
   } catch (e) {
     await flush().catch(() => {});

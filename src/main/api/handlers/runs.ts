@@ -7,7 +7,6 @@ import fs from 'node:fs';
 import { AppError } from '../../api/errors.js';
 import { benchmarkOf, toEvalPair } from '../../engine/datasets/pair-geometry.js';
 import { pckThreshold } from '../../engine/sd4match/evaluate.js';
-import { inspectDinoFolder, inspectSdFolder } from '../../engine/sd4match/model-folder.js';
 import { describePrompt, type PromptSpec } from '../../engine/sd4match/pipeline.js';
 import { requireCategory, type Services } from '../../services/context.js';
 import type { TrainArgs } from '../../services/training.js';
@@ -93,6 +92,7 @@ function modelFolder(ctx: ApiContext, id: number, kind: 'stable-diffusion' | 'di
   const m = ctx.services().repos.models.get(id);
   if (!m) throw new AppError('NOT_FOUND', `no model with id ${id}`);
   if (m.kind !== kind) throw new AppError('INVALID_ARGUMENT', `model '${m.name}' is a ${m.kind} model; a ${kind} model is needed here`);
+  if (!fs.existsSync(m.folder)) throw new AppError('NOT_FOUND', `the folder of model '${m.name}' (${m.folder}) is gone; add it again from where it is now`);
   return m.folder;
 }
 
@@ -181,13 +181,13 @@ export const runHandlers: DomainHandlers<RunMethod> = {
 
   'runs:train': async (a, ctx) => {
     const svc = ctx.services();
+    // registered folders were checked when added; the worker opens them (parsing a UNet here would
+    // stall every window), and a folder that became unusable fails the run with the reason
     const modelDir = modelFolder(ctx, a.modelId, 'stable-diffusion');
-    inspectSdFolder(modelDir);
     let dinoDir: string | undefined;
     if (a.prompt === 'cpm') {
       if (!a.dinoModelId) throw new AppError('INVALID_ARGUMENT', 'CPM prompts need a DINOv2 model: choose one');
       dinoDir = modelFolder(ctx, a.dinoModelId, 'dinov2');
-      inspectDinoFolder(dinoDir);
     }
     const ds = svc.repos.datasets.find(a.datasetId);
     if (!ds) throw new AppError('NOT_FOUND', `no dataset with id ${a.datasetId}`);

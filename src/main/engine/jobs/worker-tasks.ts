@@ -103,7 +103,8 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
     const p = payload as { db: string; args: Omit<Parameters<typeof runEvaluation>[1], 'prompt'> & { promptId: number } };
     const svc = openServices(p.db);
     try {
-      const r = await runEvaluation(svc, { ...p.args, prompt: promptSpecOf(svc, p.args.promptId).spec }, task);
+      const { spec, name } = promptSpecOf(svc, p.args.promptId);
+      const r = await runEvaluation(svc, { ...p.args, prompt: spec, promptName: name }, task);
       return { runId: r.runId, promptId: r.promptId, pairs: r.report.pairs, pck: Object.fromEntries(Object.entries(r.report.pck).map(([m, t]) => [m, Object.fromEntries(Object.entries(t).map(([a, x]) => [a, x.image]))])) };
     } finally {
       svc.close();

@@ -199,7 +199,6 @@ export function unsqueezeAxes(node: Node, ins: (TensorInfo | undefined)[], opset
 /** Infers the outputs of one node; `ins[i]` is undefined for an omitted optional input. */
 export function inferNode(node: Node, ins: (TensorInfo | undefined)[], opset: number): { dtype: DType; dims: Shape }[] {
   const dt = nodeOutputDtypes(node, (name) => ins[node.inputs.indexOf(name)]?.dtype);
-  const x = ins[0];
   const need = (i: number): TensorInfo => {
     const t = ins[i];
     if (!t) throw shapeError(node, `input ${i} is missing`);

@@ -176,8 +176,10 @@ export class RunsRepo {
     prepareCached(this.db, 'UPDATE runs SET step = ?, heartbeat_at = ?, updated_at = ? WHERE id = ?').run(step, t, t, id);
   }
 
-  complete(id: number): void {
+  /** Marks the run completed; a training run also records the prompt it produced. */
+  complete(id: number, promptId?: number): void {
     this.finish(id, 'completed', null);
+    if (promptId !== undefined) prepareCached(this.db, 'UPDATE runs SET prompt_id = ? WHERE id = ?').run(promptId, id);
   }
 
   fail(id: number, reason: string): void {

@@ -1,0 +1,158 @@
+/**
+ * Compare's settings and shared bookkeeping: the feature settings predictions, heatmaps and
+ * evaluations use (remembered per browser profile / window), a stable colour per chosen prompt,
+ * and the evaluation jobs started from here (they outlive a visit to another view; the PCK table
+ * refreshes when one finishes).
+ */
+import type { PromptSummary, Split } from '../../../../main/api/contract.js';
+import { getApi } from '../api.js';
+import { handleError } from '../errors.js';
+import { SPLIT_LABELS } from '../format.js';
+import { jobs } from './jobs.svelte.js';
+import { runs } from './runs.svelte.js';
+import { toasts } from './toasts.svelte.js';
+
+export interface FeatureSettings {
+  modelId: number | null;
+  dinoModelId: number | null;
+  /** Images are resized to size x size (768 for SD 2-1). */
+  size: number;
+  /** Diffusion timestep of the features (50 at inference in the paper). */
+  timestep: number;
+  /** Noise draws averaged per image (the reference evaluates with 8). */
+  ensemble: number;
+  seed: number;
+}
+
+export type MatchMethod = 'kernelsoftmax' | 'softmax' | 'nn' | 'bilinear';
+
+export const METHOD_LABELS: Record<MatchMethod, string> = {
+  kernelsoftmax: 'kernel soft-argmax',
+  softmax: 'soft-argmax',
+  nn: 'nearest neighbour',
+  bilinear: 'bilinear NN',
+};
+
+export const ALPHAS = [0.05, 0.1, 0.15] as const;
+
+/**
+ * Prompt colours: distinct hues that stay clear of the green and red that mark correct and wrong
+ * predictions.
+ */
+export const PROMPT_COLOURS = ['#3b82f6', '#f59e0b', '#a855f7', '#06b6d4', '#ec4899', '#8d6e63', '#64748b', '#eab308'] as const;
+
+const SETTINGS_KEY = 'sd4match.compare.settings';
+export const DEFAULT_SETTINGS: FeatureSettings = { modelId: null, dinoModelId: null, size: 768, timestep: 50, ensemble: 8, seed: 0 };
+
+function loadSettings(): FeatureSettings {
+  try {
+    const raw = JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? 'null') as Partial<FeatureSettings> | null;
+    return { ...DEFAULT_SETTINGS, ...(raw && typeof raw === 'object' ? raw : {}) };
+  } catch {
+    return { ...DEFAULT_SETTINGS };
+  }
+}
+
+/** One evaluation started from Compare. */
+export interface EvalJob {
+  jobId: string;
+  promptId: number;
+  datasetId: number;
+  split: Split;
+}
+
+class CompareState {
+  settings = $state<FeatureSettings>(loadSettings());
+  /** Colour per prompt id, assigned when a prompt is first chosen and kept. */
+  colours = $state<Record<number, string>>({});
+  /** Evaluation jobs started here that are still running. */
+  evals = $state<EvalJob[]>([]);
+  /** Bumped when an evaluation finished: PCK tables and error orderings reload. */
+  evalRevision = $state(0);
+
+  saveSettings(): void {
+    localStorage.setItem(SETTINGS_KEY, JSON.stringify(this.settings));
+  }
+
+  /**
+   * Gives every chosen prompt a colour (a prompt keeps its colour while chosen; a new one gets the
+   * first colour no chosen prompt has) and forgets the colours of prompts no longer chosen.
+   */
+  assign(chosen: number[]): void {
+    for (const id of Object.keys(this.colours).map(Number)) if (!chosen.includes(id)) delete this.colours[id];
+    for (const id of chosen) {
+      if (this.colours[id]) continue;
+      const taken = new Set(Object.values(this.colours));
+      this.colours[id] = PROMPT_COLOURS.find((c) => !taken.has(c)) ?? PROMPT_COLOURS[id % PROMPT_COLOURS.length]!;
+    }
+  }
+
+  /** A chosen prompt's colour (grey until assigned). */
+  colour(promptId: number): string {
+    return this.colours[promptId] ?? '#9aa2b1';
+  }
+
+  evalOf(promptId: number, datasetId: number, split: Split): EvalJob | undefined {
+    return this.evals.find((e) => e.promptId === promptId && e.datasetId === datasetId && e.split === split);
+  }
+
+  /** Evaluates a prompt on a split as a job; resolves when it finished (toasts say how). */
+  async evaluate(prompt: PromptSummary, datasetId: number, split: Split, category?: string): Promise<void> {
+    const s = this.settings;
+    if (s.modelId === null) {
+      toasts.error('Choose a Stable Diffusion model', 'Evaluations compute features with the model chosen in the settings above.');
+      return;
+    }
+    if (this.evalOf(prompt.id, datasetId, split)) return;
+    let entry: EvalJob | null = null;
+    try {
+      const { jobId } = await getApi().invoke('evals:start', {
+        modelId: s.modelId,
+        ...(prompt.needsDino && s.dinoModelId !== null ? { dinoModelId: s.dinoModelId } : {}),
+        datasetId,
+        split,
+        promptId: prompt.id,
+        size: s.size,
+        timestep: s.timestep,
+        ensemble: s.ensemble,
+        seed: s.seed,
+        ...(category ? { category } : {}),
+      });
+      entry = { jobId, promptId: prompt.id, datasetId, split };
+      this.evals = [...this.evals, entry];
+      await jobs.result(jobId);
+      toasts.success(`Evaluated ${prompt.name}`, `PCK on the ${SPLIT_LABELS[split]} split is in the table.`);
+    } catch (err) {
+      handleError(err, `Evaluating ${prompt.name}`);
+    } finally {
+      // by id: the array holds $state proxies of the entries, never the entries themselves
+      const done = entry?.jobId;
+      if (done) this.evals = this.evals.filter((e) => e.jobId !== done);
+      this.evalRevision++;
+      void runs.refresh();
+    }
+  }
+
+  /** Downloads the PCK table as CSV (the engine writes the file's text and name). */
+  async exportCsv(datasetId: number, split: Split, method: MatchMethod, alpha: number): Promise<{ csv: string; filename: string } | null> {
+    try {
+      const r = await getApi().invoke('evals:csv', { datasetId, split, method, alpha });
+      const url = URL.createObjectURL(new Blob([r.csv], { type: 'text/csv;charset=utf-8' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = r.filename;
+      a.hidden = true;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      // the download has started from the URL; let it go after the click has been handled
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      return r;
+    } catch (err) {
+      handleError(err, 'Exporting the PCK table');
+      return null;
+    }
+  }
+}
+
+export const compare = new CompareState();
