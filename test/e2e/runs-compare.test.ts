@@ -360,6 +360,42 @@ describe.skipIf(!HAVE_FIXTURES)('Runs and Compare in Chromium (browser mode)', (
     expect(problems).toEqual([]);
   }, 180_000);
 
+  it('opens the history of a long run: 30,000 loss points charted, the page stays usable', async () => {
+    const steps = 30_000;
+    const store = Store.open(dbFile);
+    let id: number;
+    try {
+      const r = repos(store.db);
+      const model = r.models.list().find((m) => m.name === 'sd-tiny')!;
+      id = r.runs.create({ kind: 'train', name: 'long history', config: { args: { prompt: 'single', steps } }, modelId: model.id, datasetId, totalSteps: steps }).id;
+      r.runs.start(id, { provider: 'cpu' });
+      store.db.transaction(() => {
+        for (let step = 1; step <= steps; step++) {
+          // a decaying, noisy loss with a spike every 1,000 steps
+          const loss = 5 * Math.exp(-step / 8000) + 0.2 * Math.sin(step * 12.9898) + (step % 1000 === 0 ? 3 : 0);
+          r.runs.recordMetrics(id, step, { loss, lr: 0.01 });
+          if (step % 1000 === 0) r.runs.recordMetrics(id, step, { 'val_pck/0.05': 0.2, 'val_pck/0.1': 0.4, 'val_pck/0.15': 0.5 });
+        }
+        r.runs.progress(id, steps);
+      })();
+      r.runs.complete(id);
+    } finally {
+      store.close();
+    }
+    const t0 = Date.now();
+    // (the run was written behind the server's back: load the page afresh)
+    await page.goto(`${server.url}#/runs?run=${id}`);
+    await page.reload();
+    await page.waitForSelector('[data-testid="status"][data-state="ready"]', { timeout: 30_000 });
+    await expect.poll(() => attr('run-detail', 'data-run-id')).toBe(String(id));
+    await expect.poll(lossPoints, SLOW).toBe(steps);
+    await expect.poll(async () => Number(await attr('pck-chart', 'data-points'))).toBe(30);
+    const opened = Date.now() - t0;
+    console.log(`[long run] ${steps} loss points (the chart draws them decimated, min-max per pixel column): loaded and charted in ${opened} ms`);
+    await screenshot(page, 'runs-long-history');
+    expect(problems).toEqual([]);
+  }, 180_000);
+
   it('a run interrupted by stopping the server resumes from its checkpoint with a fresh server', async () => {
     await byTestId('nav-runs').click();
     await byTestId('launch-form').waitFor();

@@ -111,6 +111,10 @@ describe.skipIf(!HAVE_FIXTURES)('runs, evaluations and Compare through the API',
     });
     expect(cancelled.resumable).toBe(true);
     expect(cancelled.provider).toBe('cpu');
+    expect(cancelled.resumedAt).toBeNull();
+    expect(cancelled.seconds).toBe(cancelled.pastSeconds);
+    // the run sits cancelled for a while: that time is not part of its duration
+    await new Promise((r) => setTimeout(r, 1500));
     ok(await client.invoke('runs:resume', { id: runId }));
     const done = await waitFor(async () => {
       const r = await run(runId);
@@ -118,6 +122,8 @@ describe.skipIf(!HAVE_FIXTURES)('runs, evaluations and Compare through the API',
     });
     off();
     expect(done.step).toBe(30);
+    expect(done.seconds!).toBeGreaterThan(cancelled.seconds!);
+    expect(done.seconds!).toBeLessThan((done.finishedAt! - done.startedAt!) / 1000 - 1.4);
     expect(done.bestPck).not.toBeNull();
     const metrics = ok(await client.invoke('runs:metrics', { id: runId, names: ['loss', 'val_pck/0.1'] }));
     expect(metrics.loss.map((m) => m.step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));

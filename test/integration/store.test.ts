@@ -169,6 +169,54 @@ describe('repositories', () => {
     expect(r().runs.get(run.id)).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/stopped unexpectedly at step 12/) });
   });
 
+  it('runs: count the time spent running, not the time between a cancel and a resume', () => {
+    const run = r().runs.create({ kind: 'train', config: {}, totalSteps: 10 });
+    // (time is moved by rewriting the start stamps: the repository reads the clock itself)
+    const back = (ms: number) => store.db.prepare('UPDATE runs SET resumed_at = resumed_at - ?, started_at = started_at - ? WHERE id = ?').run(ms, ms, run.id);
+    r().runs.start(run.id, { provider: 'cpu' });
+    back(5000);
+    r().runs.cancel(run.id);
+    const first = r().runs.get(run.id)!;
+    expect(first.resumedAt).toBeNull();
+    expect(first.activeMs).toBeGreaterThanOrEqual(5000);
+    expect(first.activeMs).toBeLessThan(6000);
+    // a day passes, then it resumes for two more seconds
+    store.db.prepare('UPDATE runs SET started_at = started_at - 86400000 WHERE id = ?').run(run.id);
+    r().runs.start(run.id, { provider: 'cpu' });
+    expect(r().runs.get(run.id)!.activeMs).toBe(first.activeMs);
+    back(2000);
+    r().runs.complete(run.id);
+    const done = r().runs.get(run.id)!;
+    expect(done.activeMs).toBeGreaterThanOrEqual(first.activeMs + 2000);
+    expect(done.activeMs).toBeLessThan(first.activeMs + 3000);
+    expect(done.finishedAt! - done.startedAt!).toBeGreaterThan(86_400_000);
+
+    // a run whose process died ran until its last heartbeat
+    const lost = r().runs.create({ kind: 'train', config: {} });
+    r().runs.start(lost.id, { provider: 'cpu', pid: 999_999_999 });
+    const t = r().runs.get(lost.id)!.resumedAt!;
+    store.db.prepare('UPDATE runs SET resumed_at = ?, heartbeat_at = ? WHERE id = ?').run(t - 10_000, t - 4_000, lost.id);
+    expect(r().runs.recoverInterrupted({ isAlive: () => false })).toEqual([lost.id]);
+    expect(r().runs.get(lost.id)!.activeMs).toBe(6_000);
+  });
+
+  it('runs: migrating to schema 4 takes a finished run\'s wall time as its active time', () => {
+    const file = dbFile();
+    Store.open(file, { migrations: MIGRATIONS.slice(0, 3) }).close();
+    const raw = new Database(file);
+    raw
+      .prepare("INSERT INTO runs (kind, name, status, config, step, created_at, started_at, updated_at, finished_at) VALUES ('train', 'old', 'completed', '{}', 5, 0, 1000, 0, 61000)")
+      .run();
+    raw.close();
+    const store4 = Store.open(file);
+    try {
+      expect(store4.schemaVersion()).toBe(latestSchemaVersion());
+      expect(repos(store4.db).runs.list()[0]).toMatchObject({ name: 'old', activeMs: 60_000, resumedAt: null });
+    } finally {
+      store4.close();
+    }
+  });
+
   it('cache entries: least recently used first when over the budget', () => {
     const c = r().cache;
     c.put({ key: 'a', kind: 'thumbnail', path: '/c/a', bytes: 100 });

@@ -55,8 +55,15 @@ export interface RunSummary {
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
-  /** Seconds between start and finish (or now, while running). */
+  /**
+   * Seconds spent running, over every start and stop (a night between cancel and resume does not
+   * count), up to now while it runs; null before it first starts.
+   */
   seconds: number | null;
+  /** The part of `seconds` before the current start (all of it unless running). */
+  pastSeconds: number;
+  /** While it runs: when it last started or resumed (ms); a UI ticks pastSeconds + (now - resumedAt). */
+  resumedAt: number | null;
   /** The job running it in this engine, if any. */
   jobId: string | null;
   resumable: boolean;

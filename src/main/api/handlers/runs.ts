@@ -55,7 +55,6 @@ function bestPck(svc: Services, r: RunRecord): number | null {
 function summary(ctx: ApiContext, r: RunRecord): RunSummary {
   const svc = ctx.services();
   const ds = r.datasetId !== null ? svc.repos.datasets.find(r.datasetId) : undefined;
-  const end = r.finishedAt ?? (r.status === 'running' ? Date.now() : null);
   const jobId = runJobs(ctx).get(r.id) ?? null;
   const job = jobId ? ctx.jobs.get(jobId) : undefined;
   return {
@@ -76,7 +75,9 @@ function summary(ctx: ApiContext, r: RunRecord): RunSummary {
     createdAt: r.createdAt,
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
-    seconds: r.startedAt !== null && end !== null ? (end - r.startedAt) / 1000 : null,
+    seconds: r.startedAt !== null ? (r.activeMs + (r.status === 'running' && r.resumedAt !== null ? Math.max(0, Date.now() - r.resumedAt) : 0)) / 1000 : null,
+    pastSeconds: r.activeMs / 1000,
+    resumedAt: r.status === 'running' ? r.resumedAt : null,
     jobId: job && job.state === 'running' ? jobId : null,
     resumable: r.kind === 'train' && RESUMABLE.has(r.status) && fs.existsSync(`${runDirOf(svc, r.id)}/checkpoint.safetensors`),
   };

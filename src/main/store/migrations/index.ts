@@ -6,6 +6,7 @@ import type { Db } from '../db.js';
 import { migration as m0001 } from './0001-init.js';
 import { migration as m0002 } from './0002-eval-results.js';
 import { migration as m0003 } from './0003-annotation-history.js';
+import { migration as m0004 } from './0004-run-active-time.js';
 
 export interface Migration {
   /** Schema version after this migration (its NNNN). */
@@ -15,4 +16,4 @@ export interface Migration {
   up(db: Db): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004];

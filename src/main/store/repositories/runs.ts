@@ -29,6 +29,10 @@ export interface RunRecord {
   updatedAt: number;
   heartbeatAt: number | null;
   finishedAt: number | null;
+  /** Milliseconds spent running, over every start and stop (not counting the time running now). */
+  activeMs: number;
+  /** When the run last started or resumed, while it runs. */
+  resumedAt: number | null;
 }
 
 export interface Checkpoint {
@@ -63,6 +67,8 @@ interface RunRow {
   updated_at: number;
   heartbeat_at: number | null;
   finished_at: number | null;
+  active_ms: number;
+  resumed_at: number | null;
 }
 
 interface CheckpointRow {
@@ -98,6 +104,8 @@ function toRun(r: RunRow): RunRecord {
     updatedAt: r.updated_at,
     heartbeatAt: r.heartbeat_at,
     finishedAt: r.finished_at,
+    activeMs: r.active_ms,
+    resumedAt: r.resumed_at,
   };
 }
 
@@ -160,8 +168,8 @@ export class RunsRepo {
     prepareCached(
       this.db,
       `UPDATE runs SET status = 'running', provider = ?, pid = ?, failure_reason = NULL, finished_at = NULL,
-         started_at = coalesce(started_at, ?), heartbeat_at = ?, updated_at = ? WHERE id = ?`,
-    ).run(s.provider, s.pid ?? process.pid, t, t, t, id);
+         started_at = coalesce(started_at, ?), resumed_at = ?, heartbeat_at = ?, updated_at = ? WHERE id = ?`,
+    ).run(s.provider, s.pid ?? process.pid, t, t, t, t, id);
     return this.require(id);
   }
 
@@ -195,9 +203,16 @@ export class RunsRepo {
     this.finish(id, 'paused', null);
   }
 
-  private finish(id: number, status: RunStatus, reason: string | null): void {
+  /** Ends a stretch of running: the time since it (re)started, up to `activeUntil`, adds to its active time. */
+  private finish(id: number, status: RunStatus, reason: string | null, activeUntil?: number): void {
     const t = now();
-    const res = prepareCached(this.db, 'UPDATE runs SET status = ?, failure_reason = ?, finished_at = ?, updated_at = ? WHERE id = ?').run(status, reason, t, t, id);
+    const res = prepareCached(
+      this.db,
+      `UPDATE runs SET status = ?, failure_reason = ?, finished_at = ?, updated_at = ?,
+         active_ms = active_ms + CASE WHEN status = 'running' AND resumed_at IS NOT NULL THEN max(0, ? - resumed_at) ELSE 0 END,
+         resumed_at = NULL
+       WHERE id = ?`,
+    ).run(status, reason, t, t, activeUntil ?? t, id);
     if (res.changes === 0) throw new AppError('NOT_FOUND', `no run with id ${id}`);
   }
 
@@ -214,7 +229,8 @@ export class RunsRepo {
       const stale = r.heartbeatAt === null || t - r.heartbeatAt > staleMs;
       const dead = r.pid !== null && r.pid !== process.pid && !isAlive(r.pid);
       if (stale || dead) {
-        this.fail(r.id, `the process running it stopped unexpectedly at step ${r.step}; resume it from its latest checkpoint`);
+        // it ran until its last sign of life, not until now
+        this.finish(r.id, 'failed', `the process running it stopped unexpectedly at step ${r.step}; resume it from its latest checkpoint`, r.heartbeatAt ?? undefined);
         out.push(r.id);
       }
     }

@@ -178,6 +178,12 @@ class Runs {
 
 export const runs = new Runs();
 
+/** Seconds a run has spent running (not the time it sat cancelled or paused), ticking on with `now` while it runs. */
+export function activeSeconds(r: RunSummary, now: number): number | null {
+  if (r.status === 'running' && r.resumedAt !== null) return r.pastSeconds + Math.max(0, now - r.resumedAt) / 1000;
+  return r.seconds;
+}
+
 // -------------------------------------------------------------------------------------------------
 // Metric series of one run, for the live charts
 // -------------------------------------------------------------------------------------------------
