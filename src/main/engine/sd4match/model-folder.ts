@@ -9,6 +9,7 @@ import { AppError } from '../../api/errors.js';
 import type { Dim, Model, ValueInfo } from '../onnx/ir.js';
 import { loadModel } from '../onnx/model-io.js';
 import { listScopes } from '../onnx/scopes.js';
+import { specialize } from '../onnx/specialize.js';
 import { readSchedulerConfig, type SchedulerConfig, SD_SCHEDULER } from './schedule.js';
 
 export interface SdFolder {
@@ -191,6 +192,14 @@ export function inspectDinoFolder(dirArg: string): DinoFolder {
     if (!px || px.shape?.length !== 4) problems.push(`${file}: needs input 'pixel_values' float32 [batch, 3, 224, 224]`);
     if (!lhs) problems.push(`${file}: needs output 'last_hidden_state' [batch, 257, width]`);
     else if (typeof dimAt(lhs, 2) === 'number') hiddenSize = dimAt(lhs, 2) as number;
+    else if (px && px.shape?.length === 4) {
+      // exports often leave the width symbolic: shape inference at 224 x 224 finds it
+      try {
+        hiddenSize = specialize(m, { pixel_values: [1, 3, 224, 224] }, { outputs: ['last_hidden_state'] }).info.get('last_hidden_state')?.dims[2] ?? 0;
+      } catch (e) {
+        problems.push(`${file}: the width of 'last_hidden_state' cannot be inferred at 224 x 224: ${(e as Error).message}`);
+      }
+    }
   }
   if (problems.length) throw new AppError('INVALID_ARGUMENT', `${dir} is not a usable DINOv2 folder:\n  - ${problems.join('\n  - ')}`);
   return { dir, model: file, hiddenSize, patch: 14 };
