@@ -12,50 +12,7 @@ import type { RunSummary, TrainStarted, TrainStep, TrainValidation } from '../..
 import { describeError, getApi } from '../api.js';
 import { handleError } from '../errors.js';
 import { toasts } from './toasts.svelte.js';
-
-export type PromptKindChoice = 'single' | 'class' | 'cpm';
-export type ScheduleChoice = 'constant' | 'linear' | 'cosine';
-
-/** The launch form as typed (numbers stay text until validated). */
-export interface LaunchDraft {
-  modelId: number | null;
-  dinoModelId: number | null;
-  datasetId: number | null;
-  prompt: PromptKindChoice;
-  /** '' trains on every category. */
-  category: string;
-  steps: string;
-  batch: string;
-  lr: string;
-  schedule: ScheduleChoice;
-  accumulate: string;
-  timestep: string;
-  size: string;
-  valEvery: string;
-  valPairs: string;
-  checkpointEvery: string;
-  seed: string;
-  name: string;
-}
-
-/** SD4Match's training settings (paper §4 / DESIGN.md): Adam at 1e-2, batch 9, t = 261, 768 px, 30k steps. */
-export const PAPER_DEFAULTS = {
-  steps: '30000',
-  batch: '9',
-  lr: '0.01',
-  schedule: 'constant',
-  accumulate: '1',
-  timestep: '261',
-  size: '768',
-  valEvery: '1000',
-  valPairs: '200',
-  checkpointEvery: '500',
-  seed: '0',
-} as const satisfies Partial<Record<keyof LaunchDraft, string>>;
-
-export function defaultDraft(): LaunchDraft {
-  return { modelId: null, dinoModelId: null, datasetId: null, prompt: 'single', category: '', name: '', ...PAPER_DEFAULTS };
-}
+import { defaultDraft, type LaunchDraft } from '../components/runs/launch.js';
 
 /** What the latest `train:step` said about a running run. */
 export interface LiveInfo {

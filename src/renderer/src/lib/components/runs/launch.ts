@@ -2,9 +2,53 @@
  * Checks the launch form before anything is sent: the same bounds as the engine's schema
  * (contract/runs.ts `trainLaunchSchema`), plus what only the chosen dataset can tell (enough
  * training pairs for the batch, validation pairs when validating), each message next to its field.
+ * Also the form's draft and the paper's defaults it starts from.
  */
 import type { CategoryInfo, DatasetDetails, ModelInfo, TrainLaunch } from '../../../../../main/api/contract.js';
-import type { LaunchDraft } from '../../state/runs.svelte.js';
+
+export type PromptKindChoice = 'single' | 'class' | 'cpm';
+export type ScheduleChoice = 'constant' | 'linear' | 'cosine';
+
+/** The launch form as typed (numbers stay text until validated). */
+export interface LaunchDraft {
+  modelId: number | null;
+  dinoModelId: number | null;
+  datasetId: number | null;
+  prompt: PromptKindChoice;
+  /** '' trains on every category. */
+  category: string;
+  steps: string;
+  batch: string;
+  lr: string;
+  schedule: ScheduleChoice;
+  accumulate: string;
+  timestep: string;
+  size: string;
+  valEvery: string;
+  valPairs: string;
+  checkpointEvery: string;
+  seed: string;
+  name: string;
+}
+
+/** SD4Match's training settings (paper §4 / DESIGN.md): Adam at 1e-2, batch 9, t = 261, 768 px, 30k steps. */
+export const PAPER_DEFAULTS = {
+  steps: '30000',
+  batch: '9',
+  lr: '0.01',
+  schedule: 'constant',
+  accumulate: '1',
+  timestep: '261',
+  size: '768',
+  valEvery: '1000',
+  valPairs: '200',
+  checkpointEvery: '500',
+  seed: '0',
+} as const satisfies Partial<Record<keyof LaunchDraft, string>>;
+
+export function defaultDraft(): LaunchDraft {
+  return { modelId: null, dinoModelId: null, datasetId: null, prompt: 'single', category: '', name: '', ...PAPER_DEFAULTS };
+}
 
 export type LaunchField = keyof LaunchDraft;
 
