@@ -95,6 +95,17 @@ function shortReason(e: unknown): string {
   return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 }
 
+/**
+ * Whether ONNX Runtime's worker threads spin after a run waiting for the next one ('1') or sleep
+ * ('0', our default). Spinning burns a core for tens of milliseconds after every run: it pays
+ * off for one session run back to back, but the workstation has several sessions taking turns
+ * (VAE, text encoder, UNet step graph) next to the UI on the same cores, where it slows both
+ * (`bench train`: steps 15-30% faster without). SD4MATCH_ORT_SPIN=1 turns it back on.
+ */
+export function spinning(): '0' | '1' {
+  return process.env.SD4MATCH_ORT_SPIN === '1' ? '1' : '0';
+}
+
 /** Creates a session from a model file path or serialized bytes. */
 export async function createSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<Session> {
   const wanted = options.providers === undefined || options.providers === 'auto' ? platformProviders() : [...options.providers];
@@ -114,6 +125,7 @@ export async function createSession(model: string | Uint8Array, options: Session
       logSeverityLevel: 3,
     };
     if (options.intraOpThreads) so.intraOpNumThreads = options.intraOpThreads;
+    so.extra = { session: { intra_op: { allow_spinning: spinning() }, inter_op: { allow_spinning: spinning() } } };
     try {
       const s =
         typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
