@@ -69,7 +69,7 @@ export function registerModelCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { modelDir: string; dinoDir?: string; json?: boolean }) => {
       const sd = inspectSdFolder(o.modelDir);
-      const dino = o.dinoDir ? inspectDinoFolder(o.dinoDir) : null;
+      const dino = o.dinoDir ? inspectDinoFolder(o.dinoDir, { inferWidth: true }) : null;
       const provider = await probeProvider();
       const report = {
         sd: { dir: sd.dir, hiddenSize: sd.hiddenSize, latentChannels: sd.latentChannels, scalingFactor: sd.scalingFactor, tokenizer: !!sd.tokenizer, warnings: sd.warnings },

@@ -32,7 +32,7 @@ export function validateModelFolder(kind: ModelKind, folderArg: string): ModelVa
       const facts: ModelFacts = { hiddenSize: sd.hiddenSize, latentChannels: sd.latentChannels, scalingFactor: sd.scalingFactor, tokenizer: sd.tokenizer !== null };
       return { ok: true, kind, folder: sd.dir, problems: [], warnings: sd.warnings, facts };
     }
-    const dino = inspectDinoFolder(folder);
+    const dino = inspectDinoFolder(folder, { inferWidth: true });
     // a dynamic width (0) is not a fact worth showing
     return { ok: true, kind, folder: dino.dir, problems: [], warnings: [], facts: { ...(dino.hiddenSize > 0 ? { hiddenSize: dino.hiddenSize } : {}), patch: dino.patch } };
   } catch (err) {

@@ -35,6 +35,7 @@ export interface SdFolder {
 export interface DinoFolder {
   dir: string;
   model: string;
+  /** Token width D; 0 when the export leaves it symbolic and it was not inferred. */
   hiddenSize: number;
   patch: number;
 }
@@ -179,8 +180,12 @@ export function inspectSdFolder(dirArg: string): SdFolder {
   };
 }
 
-/** Validates a DINOv2 folder (`model.onnx`: pixel_values -> last_hidden_state [B, 1 + patches, D]). */
-export function inspectDinoFolder(dirArg: string): DinoFolder {
+/**
+ * Validates a DINOv2 folder (`model.onnx`: pixel_values -> last_hidden_state [B, 1 + patches, D]).
+ * `hiddenSize` is D when the export declares it; with `inferWidth` (validation reports) a symbolic D
+ * is found by shape inference. Running the model needs neither: its patches carry the width.
+ */
+export function inspectDinoFolder(dirArg: string, options: { inferWidth?: boolean } = {}): DinoFolder {
   const dir = path.resolve(dirArg);
   const file = fs.existsSync(path.join(dir, 'model.onnx')) ? path.join(dir, 'model.onnx') : path.join(dir, 'onnx', 'model.onnx');
   const problems: string[] = [];
@@ -192,7 +197,7 @@ export function inspectDinoFolder(dirArg: string): DinoFolder {
     if (!px || px.shape?.length !== 4) problems.push(`${file}: needs input 'pixel_values' float32 [batch, 3, 224, 224]`);
     if (!lhs) problems.push(`${file}: needs output 'last_hidden_state' [batch, 257, width]`);
     else if (typeof dimAt(lhs, 2) === 'number') hiddenSize = dimAt(lhs, 2) as number;
-    else if (px && px.shape?.length === 4) {
+    else if (options.inferWidth && px && px.shape?.length === 4) {
       // exports often leave the width symbolic: shape inference at 224 x 224 finds it
       try {
         hiddenSize = specialize(m, { pixel_values: [1, 3, 224, 224] }, { outputs: ['last_hidden_state'] }).info.get('last_hidden_state')?.dims[2] ?? 0;
