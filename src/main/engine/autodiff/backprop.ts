@@ -17,7 +17,7 @@ import type { TensorInfo } from '../onnx/shape-infer.js';
 import type { Specialized } from '../onnx/specialize.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import { RuleContext } from './context.js';
-import { type Composite, findComposites } from './patterns.js';
+import { type Composite, findComposites, REMAT_DEFAULTS, type RematPolicy } from './patterns.js';
 import { ruleFor } from './registry.js';
 
 export interface VjpOptions {
@@ -32,6 +32,8 @@ export interface VjpOptions {
   seed?: 'input' | 'ones';
   /** Keep only the differentiated output besides the gradients (default: keep all outputs). */
   onlyDifferentiatedOutput?: boolean;
+  /** What to recompute in the backward pass instead of keeping it from the forward (patterns.ts). */
+  rematerialize?: Partial<RematPolicy>;
 }
 
 export interface VjpGraph {
@@ -138,11 +140,12 @@ export function buildVjp(spec: Specialized, options: VjpOptions): VjpGraph {
   const consumers = consumerMap(g);
   const view = { consumers: (t: string) => consumers.get(t) ?? [], gradOf: (t: string) => (active(t) ? total(t) : null) };
   // Subgraphs differentiated as a whole (see patterns.ts): their inner nodes are skipped.
-  const composites = findComposites(g, consumers, (t) => info.get(t)?.value?.v, (t) => info.get(t)!.dims, opset);
+  const policy = { ...REMAT_DEFAULTS, ...options.rematerialize };
+  const composites = findComposites(g, consumers, (t) => info.get(t)?.value?.v, (t) => info.get(t)!.dims, opset, policy, (t) => info.get(t)?.dtype);
   const compositeAt = new Map<Node, Composite>();
   const inside = new Set<Node>();
   for (const c of composites) {
-    if (!active(c.virtual.inputs[0]) || !active(c.virtual.outputs[0])) continue;
+    if (!c.virtual.inputs.some(active) || !active(c.virtual.outputs[0])) continue;
     compositeAt.set(c.last, c);
     for (const n of c.nodes) inside.add(n);
   }

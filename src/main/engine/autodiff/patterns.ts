@@ -7,9 +7,27 @@
  * blocks): μ = mean(x), d = x - μ, σ = √(mean(d²) + ε), x̂ = d / σ over the same axes. With g = ∂/∂x̂:
  *   dx = (g - mean(g) - x̂ · mean(g · x̂)) / σ
  * Internal tensors must have no consumers outside the pattern, so g is the only gradient flowing in.
+ *
+ * Attention O = softmax(c·A·B)·V (see onnx/attention.ts), when its probabilities are large: the
+ * gradients are computed over blocks of query rows, each block's probabilities recomputed from A
+ * and B, so the backward pass never holds (nor keeps from the forward) the [.., S, T] tensor.
  */
+import { emitBlockedAttentionGrad, findAttentionCores, probabilityBytes } from '../onnx/attention.js';
+import type { DType } from '../onnx/dtypes.js';
 import { type Graph, type Node, numel } from '../onnx/ir.js';
 import type { RuleContext } from './context.js';
+
+/**
+ * Rematerialisation policy: attention cores whose probabilities take at least `attentionMinBytes`
+ * are differentiated by recomputing them per block of query rows (at most `blockBytes` of
+ * block-sized temporaries live at once) instead of keeping them from the forward pass.
+ */
+export interface RematPolicy {
+  attentionMinBytes: number;
+  blockBytes: number;
+}
+
+export const REMAT_DEFAULTS: RematPolicy = { attentionMinBytes: 32 * 2 ** 20, blockBytes: 256 * 2 ** 20 };
 
 export interface Composite {
   kind: string;
@@ -43,6 +61,8 @@ export function findComposites(
   valueOf: ValueOf,
   shapeOf: (name: string) => number[],
   opset: number,
+  policy: RematPolicy = REMAT_DEFAULTS,
+  dtypeOf?: (name: string) => DType | undefined,
 ): Composite[] {
   const outputs = new Set(g.outputs.map((o) => o.name));
   const internal = (t: string, users: Node[]) => {
@@ -100,6 +120,29 @@ export function findComposites(
         ctx.GI(0, ctx.div(inner, sigma));
       },
     });
+  }
+  if (dtypeOf) {
+    const info = (t: string) => {
+      const dtype = dtypeOf(t);
+      return dtype ? { dtype, dims: shapeOf(t) } : undefined;
+    };
+    for (const core of findAttentionCores(g, info, valueOf, consumers)) {
+      if (probabilityBytes(core) < policy.attentionMinBytes) continue;
+      const last = core.nodes[core.nodes.length - 1];
+      found.push({
+        kind: 'attention (recomputed per query block)',
+        nodes: core.nodes,
+        last,
+        virtual: { name: last.name, opType: 'Attention(rematerialised)', domain: '', inputs: [core.a, core.b, core.v], outputs: [core.out], attrs: {}, metadata: {} },
+        build(ctx) {
+          const dO = ctx.GO(0)!;
+          const g = emitBlockedAttentionGrad(ctx, core, dO, { a: ctx.needs(0), b: ctx.needs(1), v: ctx.needs(2) }, policy.blockBytes);
+          if (g.a) ctx.GI(0, g.a);
+          if (g.b) ctx.GI(1, g.b);
+          if (g.v) ctx.GI(2, g.v);
+        },
+      });
+    }
   }
   return found;
 }

@@ -10,13 +10,13 @@ import { validateGraph } from './graph-utils.js';
 import { type ConstVal, inferNode, type TensorInfo } from './shape-infer.js';
 import { constToTensorValue } from './specialize.js';
 
-export type AttrValue = number | number[] | string | TensorValue;
+export type AttrValue = number | number[] | string | TensorValue | Attr;
 
 /** Nodes, initializers and the shape of every tensor emitted so far. */
 export class GraphBuilder {
   readonly nodes: Node[] = [];
   readonly initializers = new Map<string, TensorValue>();
-  private readonly used: Set<string>;
+  private used: Set<string>;
   private counter = 0;
 
   constructor(
@@ -25,6 +25,31 @@ export class GraphBuilder {
     usedNames: Iterable<string>,
   ) {
     this.used = new Set(usedNames);
+  }
+
+  /**
+   * A builder for a subgraph body (Scan, Loop): it sees this builder's tensor shapes, shares its
+   * names (a body's names never collide with the enclosing graph's) and collects its own nodes
+   * and constants.
+   */
+  child(): GraphBuilder {
+    const c = new GraphBuilder(this.info, this.opset, []);
+    c.used = this.used;
+    c.counter = this.counter + 1_000_000;
+    return c;
+  }
+
+  /**
+   * Emits a node whose output shapes the caller states (ops shape inference does not know:
+   * control flow, com.microsoft kernels).
+   */
+  opShaped(prefix: string, opType: string, inputs: string[], attrs: Record<string, AttrValue>, outs: { dtype: DType; dims: number[] }[], domain = ''): string[] {
+    const id = this.counter++;
+    const name = this.unique(`${prefix}/${opType}_${id}`);
+    const outputs = outs.map((_, i) => this.unique(`${name}_out${i}`));
+    this.nodes.push({ name, opType, domain, inputs, outputs, attrs: toAttrs(attrs), metadata: {} });
+    outputs.forEach((o, i) => this.info.set(o, { dtype: outs[i].dtype, dims: [...outs[i].dims] }));
+    return outputs;
   }
 
   unique(base: string): string {
@@ -81,12 +106,13 @@ export function toAttrs(attrs: Record<string, AttrValue>): Record<string, Attr> 
     if (typeof v === 'string') out[k] = { type: 'string', value: v };
     else if (Array.isArray(v)) out[k] = { type: 'ints', value: v };
     else if (typeof v === 'number') out[k] = Number.isInteger(v) && !FLOAT_ATTRS.has(k) ? { type: 'int', value: v } : { type: 'float', value: v };
+    else if ('type' in v) out[k] = v;
     else out[k] = { type: 'tensor', value: v };
   }
   return out;
 }
 
-const FLOAT_ATTRS = new Set(['alpha', 'beta', 'epsilon', 'gamma', 'value_float']);
+const FLOAT_ATTRS = new Set(['alpha', 'beta', 'epsilon', 'gamma', 'value_float', 'scale']);
 
 
 /**

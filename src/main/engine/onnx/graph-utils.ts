@@ -2,6 +2,36 @@
 import { AppError } from '../../api/errors.js';
 import type { Graph, Node } from './ir.js';
 
+const freeVarCache = new WeakMap<Graph, string[]>();
+
+/** Names a subgraph reads from its enclosing scopes (not its own inputs, initializers or outputs of its nodes). */
+export function subgraphFreeVars(g: Graph): string[] {
+  const hit = freeVarCache.get(g);
+  if (hit) return hit;
+  const local = new Set<string>([...g.inputs.map((i) => i.name), ...g.initializers.keys()]);
+  for (const n of g.nodes) for (const o of n.outputs) if (o) local.add(o);
+  const free = new Set<string>();
+  for (const n of g.nodes) for (const i of nodeInputs(n)) if (i && !local.has(i)) free.add(i);
+  for (const o of g.outputs) if (!local.has(o.name)) free.add(o.name);
+  const out = [...free];
+  freeVarCache.set(g, out);
+  return out;
+}
+
+/**
+ * Every tensor a node reads: its inputs and, for control-flow nodes (Scan, Loop, If), the tensors
+ * of the enclosing graph its bodies read by name (ONNX's implicit inputs).
+ */
+export function nodeInputs(n: Node): string[] {
+  let extra: string[] | null = null;
+  for (const a of Object.values(n.attrs)) {
+    if (a.type !== 'graph') continue;
+    extra ??= [];
+    extra.push(...subgraphFreeVars(a.value));
+  }
+  return extra ? [...n.inputs, ...extra] : n.inputs;
+}
+
 export function producerMap(g: Graph): Map<string, Node> {
   const m = new Map<string, Node>();
   for (const n of g.nodes) for (const o of n.outputs) if (o) m.set(o, n);
@@ -11,7 +41,7 @@ export function producerMap(g: Graph): Map<string, Node> {
 export function consumerMap(g: Graph): Map<string, Node[]> {
   const m = new Map<string, Node[]>();
   for (const n of g.nodes) {
-    for (const i of n.inputs) {
+    for (const i of nodeInputs(n)) {
       if (!i) continue;
       let list = m.get(i);
       if (!list) m.set(i, (list = []));
@@ -29,20 +59,20 @@ export function topoSort(g: Graph): Node[] {
   for (const root of g.nodes) {
     if (state.get(root) === 2) continue;
     // iterative DFS to survive graphs with tens of thousands of nodes
-    const stack: [Node, number][] = [[root, 0]];
+    const stack: [Node, number, string[]][] = [[root, 0, nodeInputs(root)]];
     state.set(root, 1);
     while (stack.length) {
       const top = stack[stack.length - 1];
-      const [node, idx] = top;
-      if (idx < node.inputs.length) {
+      const [node, idx, inputs] = top;
+      if (idx < inputs.length) {
         top[1]++;
-        const p = node.inputs[idx] ? prod.get(node.inputs[idx]) : undefined;
+        const p = inputs[idx] ? prod.get(inputs[idx]) : undefined;
         if (!p) continue;
         const s = state.get(p);
         if (s === 1) throw new AppError('ONNX_INVALID', `graph has a cycle through node '${p.name}'`);
         if (s === undefined) {
           state.set(p, 1);
-          stack.push([p, 0]);
+          stack.push([p, 0, nodeInputs(p)]);
         }
       } else {
         stack.pop();
@@ -65,7 +95,7 @@ export function pruneDead(g: Graph): void {
     const p = prod.get(t);
     if (!p || keep.has(p)) continue;
     keep.add(p);
-    for (const i of p.inputs) {
+    for (const i of nodeInputs(p)) {
       if (i && !needed.has(i)) {
         needed.add(i);
         stack.push(i);
@@ -91,7 +121,7 @@ export function requiredInputs(g: Graph): Set<string> {
     seen.add(t);
     if (inputs.has(t)) req.add(t);
     const p = prod.get(t);
-    if (p) for (const i of p.inputs) if (i) stack.push(i);
+    if (p) for (const i of nodeInputs(p)) if (i) stack.push(i);
   }
   return req;
 }
@@ -115,7 +145,7 @@ export function validateGraph(g: Graph): void {
     }
   }
   for (const n of g.nodes) {
-    for (const i of n.inputs) {
+    for (const i of nodeInputs(n)) {
       if (i && !defined.has(i)) throw new AppError('ONNX_INVALID', `node '${n.name}' (${n.opType}) reads '${i}', which nothing defines`);
     }
   }

@@ -35,7 +35,9 @@ export type Attr =
   | { type: 'floats'; value: number[] }
   | { type: 'ints'; value: number[] }
   | { type: 'strings'; value: string[] }
-  /** Subgraphs and other rarely used kinds pass through untouched as decoded protobuf objects. */
+  /** A subgraph (Scan, Loop and If bodies): it may read tensors of the enclosing graph by name. */
+  | { type: 'graph'; value: Graph }
+  /** Other rarely used kinds pass through untouched as decoded protobuf objects. */
   | { type: 'raw'; value: unknown };
 
 export interface Node {

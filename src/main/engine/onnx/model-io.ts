@@ -99,6 +99,17 @@ function decodeGraph(g: any, ctx: DecodeCtx): Graph {
   };
 }
 
+/** A subgraph keeps every declared input (its initializers are its own constants). */
+function decodeSubgraph(g: any, ctx: DecodeCtx): Graph {
+  const graph = decodeGraph(g, ctx);
+  graph.inputs = (g.input ?? []).map((v: any) => {
+    const vi = decodeValueInfo(v);
+    if (!vi) throw new AppError('ONNX_UNSUPPORTED', `${ctx.source}: subgraph input '${v.name}' is not a tensor`);
+    return vi;
+  });
+  return graph;
+}
+
 function decodeValueInfo(v: any): ValueInfo | null {
   const tt = v.type?.tensorType;
   if (!tt) return null;
@@ -148,6 +159,8 @@ function decodeAttr(a: any, ctx: DecodeCtx): Attr {
       return { type: 'ints', value: (a.ints ?? []).map(int64ToNumber) };
     case ATTR.STRINGS:
       return { type: 'strings', value: (a.strings ?? []).map((s: Uint8Array) => utf8.decode(s)) };
+    case ATTR.GRAPH:
+      return { type: 'graph', value: decodeSubgraph(a.g, ctx) };
     default:
       return { type: 'raw', value: a };
   }
@@ -413,14 +426,18 @@ function toProto(model: Model, place: (t: TensorValue) => Placement): any {
     docString: model.docString,
     metadataProps: toEntries(model.metadata),
     functions: model.functions,
-    graph: {
-      name: g.name,
-      node: g.nodes.map((n) => nodeToProto(n)),
-      initializer: [...g.initializers.values()].map((t) => tensorToProto(t, place(t))),
-      input: g.inputs.map(valueInfoToProto),
-      output: g.outputs.map(valueInfoToProto),
-      valueInfo: [...g.valueInfo.values()].map(valueInfoToProto),
-    },
+    graph: graphToProto(g, place),
+  };
+}
+
+function graphToProto(g: Graph, place: (t: TensorValue) => Placement): any {
+  return {
+    name: g.name,
+    node: g.nodes.map((n) => nodeToProto(n)),
+    initializer: [...g.initializers.values()].map((t) => tensorToProto(t, place(t))),
+    input: g.inputs.map(valueInfoToProto),
+    output: g.outputs.map(valueInfoToProto),
+    valueInfo: [...g.valueInfo.values()].map(valueInfoToProto),
   };
 }
 
@@ -465,6 +482,9 @@ function attrToProto(name: string, a: Attr): any {
       return { name, type: ATTR.INTS, ints: a.value };
     case 'strings':
       return { name, type: ATTR.STRINGS, strings: a.value.map((s) => utf8e.encode(s)) };
+    case 'graph':
+      // subgraph constants are small and stay inline
+      return { name, type: ATTR.GRAPH, g: graphToProto(a.value, () => null) };
     case 'raw':
       return a.value;
   }
