@@ -9,7 +9,9 @@ export function swapLast(ctx: RuleContext, x: string): string {
   return ctx.transpose(x, perm);
 }
 
-// dA = dY · Bᵀ, dB = Aᵀ · dY (batch axes broadcast, then summed back; 1-D operands promoted)
+// dA = dY · Bᵀ, dB = Aᵀ · dY (batch axes broadcast, then summed back; 1-D operands promoted).
+// A 2-D B (a weight) is read transposed by Gemm (transB) rather than through a Transpose node:
+// ONNX Runtime would fold Transpose(weight) into a transposed copy of every weight.
 export const MatMul: GradRule = {
   opType: 'MatMul',
   opsets: [9, 99],
@@ -26,17 +28,23 @@ export const MatMul: GradRule = {
     const gShape = ctx.shape(ctx.GO(0)!);
     const batch = sa.length === 1 || sb.length === 1 ? gShape.slice(0, gShape.length - (sa.length === 1 && sb.length === 1 ? 0 : 1)) : gShape.slice(0, -2);
     const g = ctx.reshape(ctx.GO(0)!, [...(sa.length === 1 && sb.length === 1 ? [] : batch), M, N]);
+    const rows = ctx.shape(g).slice(0, -1).reduce((p, q) => p * q, 1);
     if (ctx.needs(0)) {
-      const d = ctx.op1('MatMul', [g, swapLast(ctx, b2)]);
+      let d: string;
+      if (ctx.rank(b2) === 2) {
+        d = ctx.reshape(ctx.op1('Gemm', [ctx.reshape(g, [rows, N]), b2], { transB: 1 }), [...ctx.shape(g).slice(0, -1), K]);
+      } else {
+        d = ctx.op1('MatMul', [g, swapLast(ctx, b2)]);
+      }
       ctx.GI(0, ctx.reshape(ctx.unbroadcast(d, ctx.shape(a2)), sa));
     }
     if (ctx.needs(1)) {
       let d: string;
       if (ctx.rank(b2) === 2 && ctx.rank(a2) > 2) {
         // One large GEMM instead of a batched product summed afterwards.
-        const af = ctx.reshape(a2, [-1, K].map((v, i) => (i === 0 ? ctx.shape(a2).slice(0, -1).reduce((p, q) => p * q, 1) : v)));
-        const gf = ctx.reshape(g, [ctx.shape(g).slice(0, -1).reduce((p, q) => p * q, 1), N]);
-        d = ctx.op1('MatMul', [swapLast(ctx, af), gf]);
+        const af = ctx.reshape(a2, [ctx.shape(a2).slice(0, -1).reduce((p, q) => p * q, 1), K]);
+        const gf = ctx.reshape(g, [rows, N]);
+        d = ctx.op1('Gemm', [af, gf], { transA: 1 });
       } else {
         d = ctx.unbroadcast(ctx.op1('MatMul', [swapLast(ctx, a2), g]), ctx.shape(b2));
       }
