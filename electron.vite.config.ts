@@ -22,9 +22,11 @@ export default defineConfig({
     build: {
       externalizeDeps: { include: NATIVE_DEPS },
       rolldownOptions: {
-        // worker: the job worker thread (training, evaluation, compiling, Compare inference)
+        // job-process: the child process (Electron utilityProcess) each ONNX Runtime job runs in;
+        // worker: the job worker thread it hosts (training, evaluation, compiling, Compare inference)
         input: {
           index: resolve(root, 'src/main/index.ts'),
+          'job-process': resolve(root, 'src/main/engine/jobs/process-entry.ts'),
           worker: resolve(root, 'src/main/engine/jobs/worker-entry.ts'),
         },
       },

@@ -8,6 +8,7 @@ import { app, BrowserWindow } from 'electron';
 import { createApi } from './api/handlers.js';
 import { handleImageProtocol, registerImageScheme } from './electron/image-protocol.js';
 import { registerIpc } from './electron/ipc.js';
+import { utilityLauncher } from './electron/job-process.js';
 import { createMainWindow, hardenSession, isRendererUrl, type RendererSource } from './electron/window.js';
 
 // Built layout: out/main/index.js, out/preload/index.cjs, out/renderer/index.html.
@@ -34,8 +35,16 @@ function openMainWindow(): void {
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
-  // job workers run the bundled out/main/worker.js (see electron.vite.config.ts)
-  const api = createApi({ workerScript: () => ({ file: new URL('./worker.js', import.meta.url) }) });
+  // ONNX Runtime jobs run in utility processes (out/main/job-process.js), each hosting the job's
+  // worker thread (out/main/worker.js; see electron.vite.config.ts): one killed for memory fails
+  // its job and leaves the window, the store and the other jobs running
+  const api = createApi({
+    jobRuntime: () => ({
+      launcher: utilityLauncher,
+      entry: { file: path.join(here, 'job-process.js') },
+      worker: { file: new URL('./worker.js', import.meta.url) },
+    }),
+  });
   let quitting = false;
   let disposeIpc: (() => void) | null = null;
   let disposeImages: (() => void) | null = null;

@@ -4,9 +4,8 @@
  * against the contract's schema, and return plain data or throw an `AppError`; encoding into
  * `{result}` / `{error}` is the transport's job (src/main/transport/).
  */
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { InferenceHost } from '../engine/jobs/inference-host.js';
+import { sourceJobRuntime, type JobRuntime } from '../engine/jobs/job-process.js';
 import { JobManager } from '../engine/jobs/manager.js';
 import { openServices, type Services } from '../services/context.js';
 import { EVENT_NAMES, type EventName, type EventPayload, type InvokeMethod, type InvokeParsedArgs, type InvokeResult } from './contract.js';
@@ -22,8 +21,12 @@ import { runHandlers } from './handlers/runs.js';
 export interface ApiOptions {
   /** Path of the SQLite store (default: $SD4MATCH_DB, else the app-data default). */
   db?: string;
-  /** How job workers start (the Electron build passes its bundled worker). */
-  workerScript?: () => { file: string | URL; execArgv?: string[]; eval?: boolean };
+  /**
+   * How job processes start (launcher, child entry, and the worker thread each hosts). Default:
+   * forked Node children running the TypeScript sources through tsx; the Electron build passes
+   * `utilityProcess` with its bundled out/main/job-process.js and out/main/worker.js.
+   */
+  jobRuntime?: () => JobRuntime;
 }
 
 /** What every handler can reach. */
@@ -33,7 +36,7 @@ export interface ApiContext {
   readonly jobs: JobManager;
   /** The store and caches, opened on first use. */
   services(): Services;
-  /** The long-lived inference worker (Compare), started on first use. */
+  /** The long-lived inference process (Compare), started on first use. */
   inference(): InferenceHost;
 }
 
@@ -61,28 +64,21 @@ export const handlers: Handlers = {
   ...runHandlers,
 };
 
-/**
- * The worker when running from TypeScript sources (tsx): a small bootstrap registers tsx's loader
- * inside the worker, then imports the .ts entry (loader flags alone do not reach a worker's entry).
- */
-export function sourceWorkerScript(): { file: string; eval: boolean } {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const entry = pathToFileURL(path.join(here, '../engine/jobs/worker-entry.ts')).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return { file: `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, eval: true };
-}
+/** The worker when running from TypeScript sources (moved to engine/jobs/job-process.ts). */
+export { sourceWorkerScript } from '../engine/jobs/job-process.js';
 
 export function createApi(options: ApiOptions = {}): Api {
   const events = new EventHub();
   let services: Services | null = null;
   const isEvent = (name: string): name is EventName => (EVENT_NAMES as readonly string[]).includes(name);
+  const runtime = options.jobRuntime ?? sourceJobRuntime;
   const jobs = new JobManager({
     onUpdate: (info) => events.emit('job:updated', info),
     onEvent: (name, payload) => {
       if (isEvent(name)) events.emit(name, payload as EventPayload<typeof name>);
     },
     onLog: (job, message) => events.emit('log:appended', { level: 'info', message: `${job.title}: ${message}`, time: Date.now() }),
-    workerScript: options.workerScript ?? sourceWorkerScript,
+    runtime,
   });
   let inference: InferenceHost | null = null;
   const context: ApiContext = {
@@ -90,7 +86,7 @@ export function createApi(options: ApiOptions = {}): Api {
     events,
     jobs,
     services: () => (services ??= openServices(options.db)),
-    inference: () => (inference ??= new InferenceHost(options.workerScript ?? sourceWorkerScript, { db: context.services().store.file })),
+    inference: () => (inference ??= new InferenceHost(runtime, { db: context.services().store.file })),
   };
   return {
     handlers,

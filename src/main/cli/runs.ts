@@ -1,4 +1,9 @@
-/** `sd4match eval` and `sd4match train`: the PCK protocol and prompt tuning, recorded in the store. */
+/**
+ * `sd4match eval` and `sd4match train`: the PCK protocol and prompt tuning, recorded in the store.
+ * The work runs in a job process this command supervises (engine/jobs/job-process.ts), so that if
+ * the kernel kills it for memory the command still says what happened, marks the run failed and
+ * prints how to resume it, instead of vanishing.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -7,9 +12,12 @@ import type { EvalReport, Frame } from '../engine/sd4match/evaluate.js';
 import { MATCH_METHODS, type MatchMethod } from '../engine/sd4match/matching.js';
 import type { PromptKind } from '../engine/sd4match/prompts.js';
 import type { Schedule } from '../engine/sd4match/trainer.js';
-import { openServices } from '../services/context.js';
-import { runEvaluation } from '../services/evaluation.js';
-import { runTraining } from '../services/training.js';
+import { JobProcessGone, runInProcess, sourceJobRuntime } from '../engine/jobs/job-process.js';
+import type { TaskContext } from '../engine/jobs/progress.js';
+import { recordProcessDeath } from '../services/process-death.js';
+import type { EvalTaskArgs, TrainedPrompt } from '../engine/jobs/worker-tasks.js';
+import { openServices, type Services } from '../services/context.js';
+import type { TrainArgs } from '../services/training.js';
 import type { Split } from '../store/repositories/datasets.js';
 import { cliTask, formatSeconds, parseFloatOption, parseIntOption } from './common.js';
 import { parsePromptArg } from './models.js';
@@ -46,6 +54,19 @@ export function formatEvalReport(r: EvalReport): string {
   return lines.join('\n');
 }
 
+/**
+ * Runs a training or evaluation task in a supervised job process; if the process dies, the runs it
+ * was running are marked failed and the error says how to resume.
+ */
+async function inJobProcess<T>(svc: Services, name: 'train' | 'eval', payload: unknown, task: TaskContext): Promise<T> {
+  try {
+    return await runInProcess<T>(sourceJobRuntime(), name, payload, task);
+  } catch (e) {
+    if (e instanceof JobProcessGone) throw await recordProcessDeath(svc, e, { resumeHint: (id) => `resume it with: sd4match train --resume ${id}` });
+    throw e;
+  }
+}
+
 export function registerRunCommands(program: Command): void {
   program
     .command('eval')
@@ -72,11 +93,8 @@ export function registerRunCommands(program: Command): void {
       const svc = openServices((cmd.optsWithGlobals() as { db?: string }).db);
       const task = cliTask();
       try {
-        const r = await runEvaluation(
-          svc,
-          { modelDir: o.modelDir, dinoDir: o.dinoDir, dataset: o.dataset, split: o.split as Split, category: o.category, prompt: parsePromptArg(o.prompt), timestep: o.timestep, ensemble: o.ensemble, size: o.size, seed: o.seed, frame: o.frame as Frame, limit: o.limit, methods },
-          task,
-        );
+        const args: EvalTaskArgs = { modelDir: o.modelDir, dinoDir: o.dinoDir, dataset: o.dataset, split: o.split as Split, category: o.category, prompt: parsePromptArg(o.prompt), timestep: o.timestep, ensemble: o.ensemble, size: o.size, seed: o.seed, frame: o.frame as Frame, limit: o.limit, methods };
+        const r = await inJobProcess<{ runId: number | null; report: EvalReport }>(svc, 'eval', { db: svc.store.file, args, full: true }, task);
         task.finish();
         process.stdout.write(`${formatEvalReport(r.report)}\nrun ${r.runId}\n`);
         if (o.json) {
@@ -121,8 +139,7 @@ export function registerRunCommands(program: Command): void {
           if (!['single', 'class', 'cpm'].includes(String(o.prompt))) throw new AppError('INVALID_ARGUMENT', `--prompt must be single, class or cpm, got '${o.prompt}'`);
           if (!['constant', 'linear', 'cosine'].includes(String(o.schedule))) throw new AppError('INVALID_ARGUMENT', `--schedule must be constant, linear or cosine, got '${o.schedule}'`);
         }
-        const r = await runTraining(
-          svc,
+        const args: TrainArgs | null =
           o.resume === undefined
             ? {
                 modelDir: String(o.modelDir),
@@ -144,26 +161,18 @@ export function registerRunCommands(program: Command): void {
                 out: o.out ? path.resolve(String(o.out)) : undefined,
                 name: o.name ? String(o.name) : undefined,
               }
-            : null,
-          task,
-          {
-            onStart: (s) => task.log?.(`run ${s.runId}: ${s.config.prompt} prompt, ${s.config.steps} steps of ${s.config.batch} pairs at ${s.config.size}px, provider ${s.provider}${s.resumedFrom ? `, resumed at step ${s.resumedFrom}` : ''}`),
-            onValidation: (v) => task.log?.(`step ${v.step}: validation PCK@0.1 ${(100 * v.pck['0.1']).toFixed(1)}%${v.best ? ' (best so far)' : ''}`),
-            onLog: (m) => task.log?.(m),
-          },
-          o.resume === undefined ? undefined : Number(o.resume),
-        );
+            : null;
+        // narrate: the task logs the run's start and validations as lines for this terminal
+        const payload = { db: svc.store.file, args, resume: o.resume === undefined ? undefined : Number(o.resume), narrate: true };
+        const r = await inJobProcess<TrainedPrompt>(svc, 'train', payload, task);
         task.finish();
-        const res = r.result;
-        const first = res.losses.slice(0, 20);
-        const last = res.losses.slice(-20);
         const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
         process.stdout.write(
           [
-            `run ${r.runId} finished: ${res.steps} steps in ${formatSeconds(r.seconds)} (${(res.losses.length / Math.max(r.seconds, 1e-9)).toFixed(2)} steps/s), provider ${r.provider}`,
-            `loss ${res.losses.length ? `${mean(first).toFixed(4)} (first ${first.length} steps) -> ${mean(last).toFixed(4)} (last ${last.length})` : 'n/a'}`,
-            res.bestPck !== null ? `best validation PCK@0.1 ${(100 * res.bestPck).toFixed(1)}% at step ${res.bestStep}` : 'no validation',
-            `prompt ${res.promptFile} (stored as prompt ${r.promptId})`,
+            `run ${r.runId} finished: ${r.steps} steps in ${formatSeconds(r.seconds)} (${(r.stepsRun / Math.max(r.seconds, 1e-9)).toFixed(2)} steps/s), provider ${r.provider}`,
+            `loss ${r.stepsRun ? `${mean(r.lossHead).toFixed(4)} (first ${r.lossHead.length} steps) -> ${mean(r.lossTail).toFixed(4)} (last ${r.lossTail.length})` : 'n/a'}`,
+            r.bestPck !== null ? `best validation PCK@0.1 ${(100 * r.bestPck).toFixed(1)}% at step ${r.bestStep}` : 'no validation',
+            `prompt ${r.promptFile} (stored as prompt ${r.promptId})`,
           ].join('\n') + '\n',
         );
       } finally {

@@ -26,6 +26,8 @@ export interface JobInfo {
   result: unknown;
   startedAt: number;
   finishedAt: number | null;
+  /** The OS process doing the work, for jobs that run in a job process of their own. */
+  pid?: number;
 }
 
 export const jobMethods = {

@@ -102,7 +102,7 @@ export const modelHandlers: DomainHandlers<ModelMethods> = {
     if (current !== undefined && ctx.jobs.get(current)?.state === 'running') throw new AppError('CONFLICT', `${model.name} is already compiling`);
     const { job, done } = ctx.jobs.run('compile', `Compile ${model.name}`, async (task) => {
       // a compile checkpoints nothing: a cancelled one that does not reach a check soon is stopped
-      const compiled = await ctx.jobs.inWorker<CompiledModel>('compile', { folder: model.folder, cacheDir: dir }, task, { cancelGraceMs: 3000 });
+      const compiled = await ctx.jobs.inProcess<CompiledModel>('compile', { folder: model.folder, cacheDir: dir }, task, { cancelGraceMs: 3000 });
       await store.write((db) => {
         const repo = new ModelsRepo(db);
         const current = repo.get(id);

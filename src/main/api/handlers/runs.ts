@@ -1,10 +1,14 @@
 /**
- * Handlers of runs, prompts, evaluations and Compare. Training and evaluation run in worker
- * threads as jobs; Compare's predictions and heatmaps go to the long-lived inference worker. The
- * engine thread only validates, records and relays, so the UI stays responsive during a run.
+ * Handlers of runs, prompts, evaluations and Compare. Training and evaluation run as jobs in job
+ * processes; Compare's predictions and heatmaps go to the long-lived inference process. The engine
+ * only validates, records and relays, so the UI stays responsive during a run, and a job process
+ * killed for memory fails its job and marks its run failed (resumable from its checkpoint).
  */
 import fs from 'node:fs';
 import { AppError } from '../../api/errors.js';
+import { JobProcessGone } from '../../engine/jobs/job-process.js';
+import type { JobTaskContext } from '../../engine/jobs/manager.js';
+import { recordProcessDeath } from '../../services/process-death.js';
 import { benchmarkOf, toEvalPair } from '../../engine/datasets/pair-geometry.js';
 import { pckThreshold } from '../../engine/sd4match/evaluate.js';
 import { describePrompt, type PromptSpec } from '../../engine/sd4match/pipeline.js';
@@ -97,10 +101,23 @@ function modelFolder(ctx: ApiContext, id: number, kind: 'stable-diffusion' | 'di
   return m.folder;
 }
 
-/** Starts (or resumes) a training run as a worker job and relays its status to the UI. */
+/**
+ * Runs a training or evaluation task in a job process; if the process dies, the runs it was
+ * running (and `runIds` not started yet) are marked failed here, with the reason.
+ */
+async function inRunProcess<T>(ctx: ApiContext, task: JobTaskContext, name: 'train' | 'eval', payload: unknown, runIds: number[] = []): Promise<T> {
+  try {
+    return await ctx.jobs.inProcess<T>(name, payload, task);
+  } catch (e) {
+    if (e instanceof JobProcessGone) throw await recordProcessDeath(ctx.services(), e, { runIds });
+    throw e;
+  }
+}
+
+/** Starts (or resumes) a training run as a job and relays its status to the UI. */
 function startTrainJob(ctx: ApiContext, runId: number, title: string): string {
   const svc = ctx.services();
-  const { job, done } = ctx.jobs.runWorker('train', title, 'train', { db: svc.store.file, args: null, resume: runId });
+  const { job, done } = ctx.jobs.run('train', title, (task) => inRunProcess(ctx, task, 'train', { db: svc.store.file, args: null, resume: runId }, [runId]));
   runJobs(ctx).set(runId, job.id);
   const announce = () => {
     const r = svc.repos.runs.get(runId);
@@ -182,7 +199,7 @@ export const runHandlers: DomainHandlers<RunMethod> = {
 
   'runs:train': async (a, ctx) => {
     const svc = ctx.services();
-    // registered folders were checked when added; the worker opens them (parsing a UNet here would
+    // registered folders were checked when added; the job opens them (parsing a UNet here would
     // stall every window), and a folder that became unusable fails the run with the reason
     const modelDir = modelFolder(ctx, a.modelId, 'stable-diffusion');
     let dinoDir: string | undefined;
@@ -226,7 +243,7 @@ export const runHandlers: DomainHandlers<RunMethod> = {
     await svc.store.write(() => svc.repos.runs.recoverInterrupted());
     const r = requireRun(ctx, id);
     if (r.kind !== 'train') throw new AppError('INVALID_ARGUMENT', `run ${id} is an evaluation; only training runs resume`);
-    // a run that just stopped may still be finishing its job (the worker records the status first)
+    // a run that just stopped may still be finishing its job (its process records the status first)
     const previous = runJobs(ctx).get(id);
     for (let waited = 0; previous && ctx.jobs.get(previous)?.state === 'running' && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
     if (previous && ctx.jobs.get(previous)?.state === 'running') throw new AppError('INVALID_ARGUMENT', `run ${id} is still running`);
@@ -284,7 +301,7 @@ export const runHandlers: DomainHandlers<RunMethod> = {
     const ds = svc.repos.datasets.find(a.datasetId);
     if (!ds) throw new AppError('NOT_FOUND', `no dataset with id ${a.datasetId}`);
     const args = { modelDir, dinoDir, dataset: String(ds.id), split: a.split, category: a.category, timestep: a.timestep, ensemble: a.ensemble, size: a.size, seed: a.seed, frame: a.frame, limit: a.limit, promptId: a.promptId };
-    const { job } = ctx.jobs.runWorker('eval', `evaluating ${p.name} on ${ds.name}/${a.split}`, 'eval', { db: svc.store.file, args });
+    const { job } = ctx.jobs.run('eval', `evaluating ${p.name} on ${ds.name}/${a.split}`, (task) => inRunProcess(ctx, task, 'eval', { db: svc.store.file, args }));
     return { jobId: job.id };
   },
 

@@ -1,72 +1,102 @@
 /**
- * A long-lived worker thread for interactive inference (Compare: predictions, heatmaps): started
- * on first use, it keeps models, sessions and caches warm, answers requests one at a time and
- * never blocks the engine's event loop.
+ * A long-lived job process for interactive inference (Compare: predictions, heatmaps): started on
+ * first use, it keeps models, sessions and caches warm in its worker thread, answers requests one
+ * at a time and never blocks the engine's event loop. If it dies (killed for memory, crashed), the
+ * requests it had fail with the reason and the next request starts a new one.
  */
-import type { Worker } from 'node:worker_threads';
 import { AppError, deserializeError, type SerializedError } from '../../api/errors.js';
-import { startWorker, type WorkerScript } from './worker.js';
+import { describeExit, retireJobProcess, startJobProcess, taskTerm, type JobRuntime, type StartedJobProcess } from './job-process.js';
 
-type Reply = { type: 'response'; id: number; result?: unknown; error?: SerializedError };
+interface Hosted {
+  started: StartedJobProcess;
+  /** Resolves once the worker listens for requests; rejects if the process ends first. */
+  ready: Promise<void>;
+  pending: Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>;
+  /** Why it can no longer answer (set once). */
+  failure: Error | null;
+}
 
 export class InferenceHost {
-  private worker: Worker | null = null;
-  /** Resolves once the worker listens for requests (messages sent earlier would be lost). */
-  private ready: Promise<void> | null = null;
+  private hosted: Hosted | null = null;
   private next = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
 
   constructor(
-    private readonly script: () => WorkerScript,
+    private readonly runtime: () => JobRuntime,
     private readonly payload: unknown,
   ) {}
 
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const script = this.script();
-    const { worker: w } = startWorker(script, 'inference', this.payload);
+  /** The OS process serving requests, while there is one. */
+  get pid(): number | undefined {
+    return this.hosted?.started.proc.pid;
+  }
+
+  private start(): Hosted {
+    if (this.hosted) return this.hosted;
+    const started = startJobProcess(this.runtime(), 'inference', this.payload);
     let markReady = () => {};
-    this.ready = new Promise<void>((r) => (markReady = r));
-    w.on('message', (m: Reply | { type: string }) => {
-      if (m.type === 'ready') markReady();
-      if (m.type !== 'response') return;
-      const r = m as Reply;
-      const p = this.pending.get(r.id);
-      if (!p) return;
-      this.pending.delete(r.id);
-      if (r.error) p.reject(deserializeError(r.error));
-      else p.resolve(r.result);
-    });
-    const failAll = (err: Error) => {
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
-      this.worker = null;
-      this.ready = null;
-      markReady();
+    let refuse: (e: Error) => void = () => {};
+    const h: Hosted = {
+      started,
+      ready: new Promise<void>((resolve, reject) => {
+        markReady = resolve;
+        refuse = reject;
+      }),
+      pending: new Map(),
+      failure: null,
     };
-    w.on('error', (err) => failAll(new AppError('INTERNAL', `the inference worker failed: ${err.message}`)));
-    w.on('exit', (code) => failAll(new AppError('INTERNAL', `the inference worker exited (code ${code})`)));
-    this.worker = w;
-    return w;
+    h.ready.catch(() => {});
+    const fail = (err: Error) => {
+      if (h.failure) return;
+      h.failure = err;
+      refuse(err);
+      for (const p of h.pending.values()) p.reject(err);
+      h.pending.clear();
+      if (this.hosted === h) this.hosted = null;
+    };
+    started.proc.on('message', (m) => {
+      if (m.type === 'ready') markReady();
+      else if (m.type === 'response') {
+        const r = m as { id: number; result?: unknown; error?: SerializedError };
+        const p = h.pending.get(r.id);
+        if (!p) return;
+        h.pending.delete(r.id);
+        if (r.error) p.reject(deserializeError(r.error));
+        else p.resolve(r.result);
+      } else if (m.type === 'error') {
+        // the inference task itself failed (the store or a model could not be opened)
+        fail(deserializeError(m.error));
+        void retireJobProcess(started);
+      } else if (m.type === 'done') {
+        fail(new AppError('INTERNAL', 'the Compare inference process stopped'));
+        void retireJobProcess(started);
+      }
+    });
+    started.proc.on('exit', (exit) => fail(new AppError('RUNTIME_ERROR', `${describeExit(taskTerm('inference'), exit)}; the next request starts a new one`)));
+    this.hosted = h;
+    return h;
   }
 
   async request<T>(method: string, args: unknown): Promise<T> {
-    const w = this.start();
-    await this.ready;
-    if (this.worker !== w) throw new AppError('INTERNAL', 'the inference worker stopped before it was ready');
+    const h = this.start();
+    await h.ready;
     const id = this.next++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      w.postMessage({ type: 'request', id, method, args });
+      if (h.failure) return reject(h.failure);
+      h.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      h.started.proc.postMessage({ type: 'request', id, method, args });
     });
   }
 
+  /** Lets the requests in hand finish, then stops the process (killed if it takes too long). */
   async close(): Promise<void> {
-    const w = this.worker;
-    if (!w) return;
-    this.worker = null;
-    w.postMessage({ type: 'stop' });
-    await Promise.race([new Promise((r) => w.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
-    await w.terminate();
+    const h = this.hosted;
+    if (!h) return;
+    this.hosted = null;
+    h.started.proc.postMessage({ type: 'stop' });
+    let timer: NodeJS.Timeout | undefined;
+    const answered = new Promise<void>((r) => h.started.proc.on('message', (m) => (m.type === 'done' || m.type === 'error') && r()));
+    await Promise.race([answered, h.started.exited, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
+    await retireJobProcess(h.started, 2000);
   }
 }

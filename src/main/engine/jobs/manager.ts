@@ -1,13 +1,14 @@
 /**
  * The job manager: long work (imports, compiles, evaluations, training) runs as jobs with an id,
- * a state, throttled progress and cooperative cancellation. Jobs that run ONNX Runtime sessions
- * belong in a worker thread (onnxruntime-node runs inferences on the calling thread): `runWorker`
- * starts one with a task name and JSON payload and relays its messages.
+ * a state, throttled progress and cooperative cancellation. This process owns and schedules them;
+ * jobs that run ONNX Runtime sessions run in a job process it supervises (job-process.ts: a child
+ * process hosting the job's worker thread), so that one killed for memory fails that job only:
+ * `runInProcess` starts one with a task name and a JSON payload and relays its messages.
  */
 import { AppError, serializeError } from '../../api/errors.js';
 import type { JobInfo, JobProgress } from '../../api/contract/jobs.js';
+import { runInProcess, type JobProcess, type JobRuntime, type RunInProcessOptions } from './job-process.js';
 import { CancellationToken, RateMeter, type TaskContext } from './progress.js';
-import { runInWorker, type RunInWorkerOptions, type WorkerScript } from './worker.js';
 
 export interface JobManagerOptions {
   /** Receives every state change and (throttled) progress update. */
@@ -15,8 +16,8 @@ export interface JobManagerOptions {
   /** Domain events a worker task emits (training steps, validation). */
   onEvent?(name: string, payload: unknown): void;
   onLog?(job: JobInfo, message: string): void;
-  /** How a worker task is started: the worker script and its execArgv. */
-  workerScript?: () => WorkerScript;
+  /** How job processes start: launcher, entry, and the worker they host. */
+  runtime?: () => JobRuntime;
   /** Minimum milliseconds between progress updates per job. */
   progressIntervalMs?: number;
   /** Finished jobs kept in the list. */
@@ -27,6 +28,13 @@ interface Entry {
   info: JobInfo;
   token: CancellationToken;
   lastEmit: number;
+  /** Job processes working for it now. */
+  procs: Set<JobProcess>;
+}
+
+/** The context a job's work receives: a TaskContext that knows its job. */
+export interface JobTaskContext extends TaskContext {
+  readonly jobId: string;
 }
 
 let serial = 0;
@@ -53,12 +61,16 @@ export class JobManager {
     return true;
   }
 
-  /** Cancels every running job and waits until they stopped (resumable ones checkpoint). */
+  /**
+   * Cancels every running job and waits until they stopped (resumable ones checkpoint); the job
+   * processes of those that did not stop in time are killed.
+   */
   async cancelAll(timeoutMs = 60_000): Promise<void> {
     const running = [...this.jobs.values()].filter((e) => e.info.state === 'running');
     for (const e of running) this.cancel(e.info.id);
     const deadline = Date.now() + timeoutMs;
     while (running.some((e) => e.info.state === 'running') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const e of running) for (const p of e.procs) p.kill();
   }
 
   private create(kind: string, title: string): Entry {
@@ -67,6 +79,7 @@ export class JobManager {
       info: { id, kind, title, state: 'running', progress: null, error: null, result: null, startedAt: Date.now(), finishedAt: null },
       token: new CancellationToken(),
       lastEmit: 0,
+      procs: new Set(),
     };
     this.jobs.set(id, entry);
     this.prune();
@@ -103,10 +116,11 @@ export class JobManager {
   }
 
   /** Runs `fn` in this thread (I/O-bound work that yields: imports, compiles of small models). */
-  run<T>(kind: string, title: string, fn: (task: TaskContext) => Promise<T>): { job: JobInfo; done: Promise<T> } {
+  run<T>(kind: string, title: string, fn: (task: JobTaskContext) => Promise<T>): { job: JobInfo; done: Promise<T> } {
     const e = this.create(kind, title);
     const meter = new RateMeter();
-    const task: TaskContext = {
+    const task: JobTaskContext = {
+      jobId: e.info.id,
       token: e.token,
       progress: (p) => {
         const m = p.rate !== undefined ? { rate: p.rate, etaSeconds: p.etaSeconds ?? null } : meter.measure(p.stage, p.done, p.total);
@@ -128,23 +142,38 @@ export class JobManager {
     return { job: { ...e.info }, done };
   }
 
-  /** Runs a named task in a worker thread (ONNX Runtime work that would block the event loop). */
-  runWorker<T>(kind: string, title: string, task: string, payload: unknown, opts: Pick<RunInWorkerOptions, 'cancelGraceMs'> = {}): { job: JobInfo; done: Promise<T> } {
-    this.workerScript(); // refuse before creating the job
-    return this.run(kind, title, (ctx) => this.inWorker<T>(task, payload, ctx, opts));
+  /** Runs a named task in a job process (ONNX Runtime work: compiling, evaluating, training). */
+  runInProcess<T>(kind: string, title: string, task: string, payload: unknown, opts: Pick<RunInProcessOptions, 'cancelGraceMs'> = {}): { job: JobInfo; done: Promise<T> } {
+    this.runtime(); // refuse before creating the job
+    return this.run(kind, title, (ctx) => this.inProcess<T>(task, payload, ctx, opts));
   }
 
   /**
-   * Runs a named task in a worker thread as part of a job started with `run` (work around it, such
-   * as storing the result, stays in this thread); its domain events are the job's.
+   * Runs a named task in a job process as part of a job started with `run` (work around it, such
+   * as storing the result, stays in this process); its domain events are the job's, and the job
+   * records the process id. A process that dies rejects with a `JobProcessGone`.
    */
-  inWorker<T>(task: string, payload: unknown, ctx: TaskContext, opts: Pick<RunInWorkerOptions, 'cancelGraceMs'> = {}): Promise<T> {
-    return runInWorker<T>(this.workerScript(), task, payload, ctx, { ...opts, onEvent: (name, p) => this.opts.onEvent?.(name, p) });
+  inProcess<T>(task: string, payload: unknown, ctx: TaskContext & { jobId?: string }, opts: Pick<RunInProcessOptions, 'cancelGraceMs'> = {}): Promise<T> {
+    const e = ctx.jobId !== undefined ? this.jobs.get(ctx.jobId) : undefined;
+    return runInProcess<T>(this.runtime(), task, payload, ctx, {
+      ...opts,
+      onEvent: (name, p) => this.opts.onEvent?.(name, p),
+      onProcess: (started) => {
+        if (!e) return;
+        e.procs.add(started.proc);
+        void started.exited.then(() => e.procs.delete(started.proc));
+      },
+      onSpawn: (pid) => {
+        if (!e) return;
+        e.info.pid = pid;
+        this.opts.onUpdate?.({ ...e.info });
+      },
+    });
   }
 
-  private workerScript(): WorkerScript {
-    if (!this.opts.workerScript) throw new AppError('INTERNAL', 'this engine has no job worker configured');
-    return this.opts.workerScript();
+  private runtime(): JobRuntime {
+    if (!this.opts.runtime) throw new AppError('INTERNAL', 'this engine has no job processes configured');
+    return this.opts.runtime();
   }
 }
 

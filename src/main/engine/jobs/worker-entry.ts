@@ -1,7 +1,8 @@
 /**
  * The job worker: runs one named task (training, evaluation, compiling, inference) in its own
  * thread with its own store connection, posting progress, logs, domain events and the result to
- * the engine thread, and stopping at its next cancellation check when asked to (see worker.ts).
+ * the thread that started it (the job process's, which relays them to the engine: see
+ * process-entry.ts), and stopping at its next cancellation check when asked to (see worker.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../../api/errors.js';

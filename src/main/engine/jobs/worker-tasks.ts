@@ -1,7 +1,10 @@
 /**
  * Tasks a job worker can run, by name. Each opens its own services (a separate SQLite connection;
- * WAL lets the engine thread read meanwhile), does its work and returns a small JSON result.
+ * WAL lets the engine read meanwhile), does its work and returns a small result. The worker runs
+ * in a job process, so `process.pid` here (what runs.start() records) is that child's.
  */
+import type { PromptSpec } from '../sd4match/pipeline.js';
+import type { EvalArgs } from '../../services/evaluation.js';
 import type { TaskContext } from './progress.js';
 
 export type WorkerTask = (payload: unknown, task: TaskContext, emit: (name: string, payload: unknown) => void) => Promise<unknown>;
@@ -15,6 +18,26 @@ export interface CompiledModel {
   /** The execution provider a session on this model got (null if opening one failed). */
   provider: string | null;
 }
+
+/** What the `train` task returns: the run, its prompt, and enough of the losses for a summary. */
+export interface TrainedPrompt {
+  runId: number;
+  promptId: number;
+  steps: number;
+  bestPck: number | null;
+  bestStep: number | null;
+  promptFile: string;
+  seconds: number;
+  provider: string;
+  /** Steps run by this job (a resumed run's count starts at its checkpoint). */
+  stepsRun: number;
+  /** Losses of the first and the last 20 steps run. */
+  lossHead: number[];
+  lossTail: number[];
+}
+
+/** The `eval` task's arguments: a stored prompt by id, or a prompt as it is. */
+export type EvalTaskArgs = Omit<EvalArgs, 'prompt' | 'promptName' | 'promptId'> & { promptId?: number; prompt?: PromptSpec };
 
 export const WORKER_TASKS: Record<string, WorkerTask> = {
   /**
@@ -73,38 +96,69 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
     svc.close();
     return null;
   },
+  /**
+   * Trains (or resumes, `resume` = run id) a prompt. `narrate` also logs the run's start and each
+   * validation as lines for a terminal (the CLI).
+   */
   async train(payload, task, emit) {
     const { openServices } = await import('../../services/context.js');
     const { runTraining } = await import('../../services/training.js');
-    const p = payload as { db: string; args: Parameters<typeof runTraining>[1]; resume?: number };
+    const p = payload as { db: string; args: Parameters<typeof runTraining>[1]; resume?: number; narrate?: boolean };
     const svc = openServices(p.db);
+    const narrate = p.narrate ? (m: string) => task.log?.(m) : () => {};
     try {
       const r = await runTraining(
         svc,
         p.args,
         task,
         {
-          onStart: (s) => emit('train:started', { runId: s.runId, provider: s.provider, resumedFrom: s.resumedFrom, steps: s.config.steps }),
+          onStart: (s) => {
+            narrate(`run ${s.runId}: ${s.config.prompt} prompt, ${s.config.steps} steps of ${s.config.batch} pairs at ${s.config.size}px, provider ${s.provider}${s.resumedFrom ? `, resumed at step ${s.resumedFrom}` : ''}`);
+            emit('train:started', { runId: s.runId, provider: s.provider, resumedFrom: s.resumedFrom, steps: s.config.steps });
+          },
           onStep: (s) => emit('train:step', { runId: s.runId, step: s.step, loss: s.loss, lr: s.lr, stepsPerSecond: s.stepsPerSecond, etaSeconds: s.etaSeconds }),
-          onValidation: (v) => emit('train:validation', { runId: v.runId, step: v.step, pck: v.pck, best: v.best }),
+          onValidation: (v) => {
+            narrate(`step ${v.step}: validation PCK@0.1 ${(100 * v.pck['0.1']).toFixed(1)}%${v.best ? ' (best so far)' : ''}`);
+            emit('train:validation', { runId: v.runId, step: v.step, pck: v.pck, best: v.best });
+          },
           onLog: (m) => task.log?.(m),
         },
         p.resume,
       );
-      return { runId: r.runId, promptId: r.promptId, steps: r.result.steps, bestPck: r.result.bestPck, promptFile: r.result.promptFile, seconds: r.seconds };
+      const losses = r.result.losses;
+      const result: TrainedPrompt = {
+        runId: r.runId,
+        promptId: r.promptId,
+        steps: r.result.steps,
+        bestPck: r.result.bestPck,
+        bestStep: r.result.bestStep,
+        promptFile: r.result.promptFile,
+        seconds: r.seconds,
+        provider: r.provider,
+        stepsRun: losses.length,
+        lossHead: losses.slice(0, 20),
+        lossTail: losses.slice(-20),
+      };
+      return result;
     } finally {
       svc.close();
     }
   },
+  /**
+   * Evaluates a stored prompt (`promptId`, the API) or a prompt given as it is (`prompt`, the CLI).
+   * `full` returns the whole report (per pair included); otherwise a summary for the job list.
+   */
   async eval(payload, task) {
     const { openServices } = await import('../../services/context.js');
     const { runEvaluation } = await import('../../services/evaluation.js');
     const { promptSpecOf } = await import('../../services/compare.js');
-    const p = payload as { db: string; args: Omit<Parameters<typeof runEvaluation>[1], 'prompt'> & { promptId: number } };
+    const p = payload as { db: string; args: EvalTaskArgs; full?: boolean };
     const svc = openServices(p.db);
     try {
-      const { spec, name } = promptSpecOf(svc, p.args.promptId);
-      const r = await runEvaluation(svc, { ...p.args, prompt: spec, promptName: name }, task);
+      const { promptId, prompt, ...rest } = p.args;
+      const spec = prompt ? { spec: prompt, name: undefined } : promptSpecOf(svc, promptId!);
+      const r = await runEvaluation(svc, { ...rest, prompt: spec.spec, promptName: spec.name, promptId }, task);
+      if (p.full) return { runId: r.runId, promptId: r.promptId, report: r.report };
       return { runId: r.runId, promptId: r.promptId, pairs: r.report.pairs, pck: Object.fromEntries(Object.entries(r.report.pck).map(([m, t]) => [m, Object.fromEntries(Object.entries(t).map(([a, x]) => [a, x.image]))])) };
     } finally {
       svc.close();

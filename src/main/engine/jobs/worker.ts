@@ -1,9 +1,13 @@
 /**
- * Running one named task (worker-tasks.ts) in a worker thread on behalf of a TaskContext: the
- * worker's progress and logs go to the context, its domain events to `onEvent`, and cancelling
- * the context's token raises a shared flag the worker's cancellation checks read (its event loop
- * may be busy in a long synchronous step). Tasks that checkpoint on cancellation are waited for;
+ * The worker-thread protocol (worker-entry.ts speaks it), and running one named task
+ * (worker-tasks.ts) in a worker thread of this process on behalf of a TaskContext: the worker's
+ * progress and logs go to the context, its domain events to `onEvent`, and cancelling the
+ * context's token raises a shared flag the worker's cancellation checks read (its event loop may
+ * be busy in a long synchronous step). Tasks that checkpoint on cancellation are waited for;
  * others may be given `cancelGraceMs`, after which the worker is terminated.
+ *
+ * The engine's jobs do not run their workers here but in job processes (job-process.ts), whose
+ * child hosts the worker thread the same way (process-entry.ts).
  */
 import { Worker } from 'node:worker_threads';
 import { AppError, CancelledError, deserializeError, type SerializedError } from '../../api/errors.js';

@@ -237,6 +237,22 @@ export class RunsRepo {
     return out;
   }
 
+  /**
+   * The runs a job process was running when it died are marked failed with `reason(run)`: those
+   * 'running' under its pid, and those of `alsoIds` still 'queued' (created for it, never started).
+   * Returns them as they were before. The supervising process calls this: the dead one cannot.
+   */
+  failRunsOfProcess(pid: number | undefined, reason: (run: RunRecord) => string, alsoIds: readonly number[] = []): RunRecord[] {
+    const out = pid === undefined ? [] : this.list({ status: 'running' }).filter((r) => r.pid === pid);
+    for (const id of alsoIds) {
+      const r = this.get(id);
+      if (r && r.status === 'queued' && !out.some((x) => x.id === id)) out.push(r);
+    }
+    out.sort((a, b) => a.id - b.id);
+    for (const r of out) this.finish(r.id, 'failed', reason(r));
+    return out;
+  }
+
   delete(id: number): void {
     prepareCached(this.db, 'DELETE FROM runs WHERE id = ?').run(id);
   }

@@ -1,0 +1,69 @@
+/**
+ * What a job process's death means for the runs it was running. The dead process cannot record
+ * its own end, so the supervisor (the API's job, the CLI) marks those runs failed with the reason
+ * and says, in the error the job or command ends with, how to go on: a training run resumes from
+ * its last checkpoint.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../api/errors.js';
+import type { Services } from './context.js';
+import { runDirOf } from './training.js';
+import type { RunRecord } from '../store/repositories/runs.js';
+import type { JobProcessGone } from '../engine/jobs/job-process.js';
+
+/** The step of a run's checkpoint file (what a resume continues from), or null if it has none. */
+export function checkpointStep(svc: Services, runId: number): number | null {
+  const file = path.join(runDirOf(svc, runId), 'checkpoint.safetensors');
+  let fd: number | null = null;
+  try {
+    // only the header: a checkpoint is written whole (temporary file, then rename)
+    fd = fs.openSync(file, 'r');
+    const head = Buffer.alloc(8);
+    if (fs.readSync(fd, head, 0, 8, 0) < 8) return null;
+    const n = Number(head.readBigUInt64LE(0));
+    if (n <= 0 || n > 100_000_000) return null;
+    const json = Buffer.alloc(n);
+    if (fs.readSync(fd, json, 0, n, 8) < n) return null;
+    const step = Number((JSON.parse(json.toString('utf8')) as { __metadata__?: { step?: string } }).__metadata__?.step);
+    return Number.isFinite(step) ? step : null;
+  } catch {
+    return svc.repos.runs.latestCheckpoint(runId)?.step ?? null;
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+  }
+}
+
+export interface ProcessDeathOptions {
+  /** Runs created for the process that may not have started yet (still 'queued'). */
+  runIds?: readonly number[];
+  /** How the user resumes a training run (the CLI names its command). */
+  resumeHint?(runId: number): string;
+}
+
+/**
+ * Marks failed the runs the dead process was running (those 'running' under its pid, and the
+ * given ones still queued) and returns the error the job ends with: what happened to the process,
+ * then what became of each run and whether it can be resumed from a checkpoint, and at which step.
+ */
+export async function recordProcessDeath(svc: Services, gone: JobProcessGone, opts: ProcessDeathOptions = {}): Promise<AppError> {
+  const told: string[] = [];
+  const outcome = (r: RunRecord): string => {
+    if (r.kind === 'eval') return `evaluation run ${r.id} is marked failed`;
+    const step = checkpointStep(svc, r.id);
+    if (step === null) return `run ${r.id} is marked failed; it had not written a checkpoint yet, so start it again`;
+    return `run ${r.id} is marked failed and can be resumed from its checkpoint at step ${step}${opts.resumeHint ? ` (${opts.resumeHint(r.id)})` : ''}`;
+  };
+  await svc.store.write(() =>
+    svc.repos.runs.failRunsOfProcess(
+      gone.pid,
+      (r) => {
+        const o = outcome(r);
+        told.push(o);
+        return `${gone.message}; ${o}`;
+      },
+      opts.runIds ?? [],
+    ),
+  );
+  return new AppError('RUNTIME_ERROR', [gone.message, ...told].join('; '));
+}
