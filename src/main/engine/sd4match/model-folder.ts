@@ -8,8 +8,9 @@ import path from 'node:path';
 import { AppError } from '../../api/errors.js';
 import type { Dim, Model, ValueInfo } from '../onnx/ir.js';
 import { loadModel } from '../onnx/model-io.js';
-import { listScopes } from '../onnx/scopes.js';
+import { resolveScope } from '../onnx/scopes.js';
 import { specialize } from '../onnx/specialize.js';
+import { FEATURE_SCOPE } from './compile.js';
 import { readSchedulerConfig, type SchedulerConfig, SD_SCHEDULER } from './schedule.js';
 
 export interface SdFolder {
@@ -50,6 +51,21 @@ function describe(v: ValueInfo): string {
 
 function dimAt(v: ValueInfo | undefined, i: number): Dim {
   return v?.shape?.[i] ?? null;
+}
+
+/**
+ * Why `scope` cannot be tapped, or null when it can. Resolved the way compileSd resolves it, so an
+ * export that wraps the model (`/u/up_blocks.1/...`, scope `u.up_blocks.1`) passes, and an
+ * ambiguous or missing scope is reported with the scopes it matches or the ones nearby.
+ */
+function scopeMissing(model: Model, scope: string): string | null {
+  try {
+    resolveScope(model.graph, scope);
+    return null;
+  } catch (e) {
+    if (e instanceof AppError && e.code === 'SCOPE_NOT_FOUND') return e.message;
+    throw e;
+  }
 }
 
 function tryLoad(file: string, problems: string[]): Model | null {
@@ -136,7 +152,8 @@ export function inspectSdFolder(dirArg: string): SdFolder {
     if (!ehs || ehs.dtype !== 'float32' || ehs.shape?.length !== 3) {
       problems.push(`${unetFile}: needs input 'encoder_hidden_states' float32 [batch, sequence, width]${ehs ? `, has ${describe(ehs)}` : ''}`);
     } else if (typeof ehs.shape[2] === 'number') hiddenSize = ehs.shape[2];
-    if (!listScopes(unet.graph).has('up_blocks.1')) problems.push(`${unetFile}: has no module scope 'up_blocks.1' (is this a diffusers UNet export?)`);
+    const scopeProblem = scopeMissing(unet, FEATURE_SCOPE);
+    if (scopeProblem) problems.push(`${unetFile}: ${scopeProblem} (is this a diffusers UNet export?)`);
   }
   if (vae) {
     const s = find(vae.graph.inputs, 'sample');
@@ -156,9 +173,8 @@ export function inspectSdFolder(dirArg: string): SdFolder {
     else if (hiddenSize && typeof dimAt(lhs, 2) === 'number' && dimAt(lhs, 2) !== hiddenSize) {
       problems.push(`${textFile}: 'last_hidden_state' is ${dimAt(lhs, 2)} wide but the UNet's encoder_hidden_states are ${hiddenSize} wide (text encoder and UNet are from different models)`);
     }
-    if (![...listScopes(text.graph).keys()].some((s) => s === 'embeddings' || s.endsWith('.embeddings'))) {
-      problems.push(`${textFile}: has no module scope 'embeddings' (is this a CLIP text encoder export?)`);
-    }
+    const scopeProblem = scopeMissing(text, 'embeddings');
+    if (scopeProblem) problems.push(`${textFile}: ${scopeProblem} (is this a CLIP text encoder export?)`);
   }
   if (problems.length) {
     throw new AppError('INVALID_ARGUMENT', `${dir} is not a usable Stable Diffusion folder:\n  - ${problems.join('\n  - ')}`);
