@@ -8,6 +8,11 @@
  *   dx = (g - mean(g) - x̂ · mean(g · x̂)) / σ
  * Internal tensors must have no consumers outside the pattern, so g is the only gradient flowing in.
  *
+ * Exact GELU as exporters write it, y = x · ½(1 + erf(x/√2)): dx = g · (Φ(x) + x·φ(x)), with
+ * Φ(x) = ½(1 + erf(x/√2)) and φ(x) = exp(-x²/2)/√(2π) recomputed from x, so the backward pass keeps
+ * x alone instead of x/√2, 1 + erf(·) and x·(1 + erf(·)) (SD's GEGLU layers: 3 fewer tensors of
+ * [tokens, 4·width] per transformer block).
+ *
  * Attention O = softmax(c·A·B)·V (see onnx/attention.ts), when its probabilities are large: the
  * gradients are computed over blocks of query rows, each block's probabilities recomputed from A
  * and B, so the backward pass never holds (nor keeps from the forward) the [.., S, T] tensor.
@@ -121,6 +126,7 @@ export function findComposites(
       },
     });
   }
+  found.push(...findGelus(g, consumers, valueOf, internal));
   if (dtypeOf) {
     const info = (t: string) => {
       const dtype = dtypeOf(t);
@@ -143,6 +149,44 @@ export function findComposites(
         },
       });
     }
+  }
+  return found;
+}
+
+const near = (v: number[] | undefined, want: number) => !!v && v.length === 1 && Math.abs(v[0] - want) < 1e-4 * Math.abs(want);
+
+/** Erf-based GELU: x → Div(x, √2) | Mul(x, 1/√2) → Erf → Add(·, 1) → Mul(x, ·) → Mul(·, ½). */
+function findGelus(g: Graph, consumers: Map<string, Node[]>, valueOf: ValueOf, internal: (t: string, users: Node[]) => boolean): Composite[] {
+  const found: Composite[] = [];
+  const other = (n: Node, t: string) => (n.inputs[0] === t ? n.inputs[1] : n.inputs[0]);
+  for (const erf of g.nodes) {
+    if (erf.opType !== 'Erf') continue;
+    const producers = g.nodes.filter((n) => n.outputs.includes(erf.inputs[0]));
+    const scale = producers[0];
+    if (!scale) continue;
+    const x = scale.inputs[0];
+    const ok =
+      (scale.opType === 'Div' && near(valueOf(scale.inputs[1]), Math.SQRT2)) || (scale.opType === 'Mul' && near(valueOf(scale.inputs[1]), Math.SQRT1_2));
+    if (!ok) continue;
+    const add = only(consumers.get(erf.outputs[0]));
+    if (!add || add.opType !== 'Add' || !near(valueOf(other(add, erf.outputs[0])), 1)) continue;
+    const mul = only(consumers.get(add.outputs[0]));
+    if (!mul || mul.opType !== 'Mul' || other(mul, add.outputs[0]) !== x) continue;
+    const half = only(consumers.get(mul.outputs[0]));
+    if (!half || half.opType !== 'Mul' || !near(valueOf(other(half, mul.outputs[0])), 0.5)) continue;
+    if (!internal(scale.outputs[0], [erf]) || !internal(erf.outputs[0], [add]) || !internal(add.outputs[0], [mul]) || !internal(mul.outputs[0], [half])) continue;
+    found.push({
+      kind: 'GELU (erf)',
+      nodes: [scale, erf, add, mul, half],
+      last: half,
+      virtual: { name: half.name, opType: 'Gelu(decomposed)', domain: '', inputs: [x], outputs: [half.outputs[0]], attrs: {}, metadata: {} },
+      build(ctx) {
+        const gr = ctx.GO(0)!;
+        const cdf = ctx.mul(ctx.add(ctx.op1('Erf', [ctx.mul(x, ctx.scalar(Math.SQRT1_2, x))]), ctx.scalar(1, x)), ctx.scalar(0.5, x));
+        const pdf = ctx.mul(ctx.op1('Exp', [ctx.mul(ctx.mul(x, x), ctx.scalar(-0.5, x))]), ctx.scalar(1 / Math.sqrt(2 * Math.PI), x));
+        ctx.GI(0, ctx.mul(gr, ctx.add(cdf, ctx.mul(x, pdf))));
+      },
+    });
   }
   return found;
 }

@@ -304,6 +304,12 @@ export interface AttentionRewriteOptions {
 
 export const ATTENTION_DEFAULTS: AttentionRewriteOptions = { mode: 'fused', minBytes: 64 * 2 ** 20, blockBytes: 256 * 2 ** 20 };
 
+/** The defaults, with the form chosen by SD4MATCH_ATTENTION (fused, blocked or plain) when set. */
+export function attentionOptions(): AttentionRewriteOptions {
+  const mode = process.env.SD4MATCH_ATTENTION;
+  return mode === 'fused' || mode === 'blocked' || mode === 'plain' ? { ...ATTENTION_DEFAULTS, mode } : ATTENTION_DEFAULTS;
+}
+
 /**
  * Replaces the attention cores of a graph whose every tensor's shape is in `info` by a
  * memory-efficient form; the cores' outputs keep their names. Returns the model unchanged when
