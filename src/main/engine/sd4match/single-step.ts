@@ -7,7 +7,7 @@ import { AppError } from '../../api/errors.js';
 import type { HostTensor } from '../onnx/ir.js';
 import { adamStep, zerosLike } from './adam.js';
 import type { SdModel } from './sd-model.js';
-import { StepGraph, repeatBatch, rows, textVjp, withRows } from './training-step.js';
+import { promptIndex, rows, StepGraph, withRows } from './training-step.js';
 
 export interface SingleStepArgs {
   promptIds: HostTensor;
@@ -34,17 +34,11 @@ export async function singleStep(sd: SdModel, a: SingleStepArgs): Promise<{ loss
     sd.folder.timestepRank === 0
       ? { dtype: 'int64', dims: [], data: BigInt64Array.from([BigInt(a.timestep)]) }
       : { dtype: 'int64', dims: [n], data: new BigInt64Array(n).fill(BigInt(a.timestep)) };
+  // every image shares the prompt
+  const index = promptIndex(new Array(B).fill(0));
   const lossAndGrad = async (learn: HostTensor) => {
-    const tok = withRows(tokens, 1, learn);
-    const ehs = await sd.encodeEmbeds(tok);
-    const r = await step.run({ noisy_latents: a.noisyLatents, encoder_hidden_states: repeatBatch(ehs, n), timestep: ts, ...plans });
-    // every image shares the prompt: the hidden-state gradient is the sum over images
-    const [, L, D] = ehs.dims;
-    const cot = new Float32Array(L * D);
-    const g = r.gradEhs.data as Float32Array;
-    for (let i = 0; i < n; i++) for (let k = 0; k < L * D; k++) cot[k] += g[i * L * D + k];
-    const v = await textVjp(sd, tok, { dtype: 'float32', dims: [1, L, D], data: cot });
-    return { loss: r.loss, grad: rows(v.grad, 1, 76) };
+    const r = await step.run({ tokens: withRows(tokens, 1, learn), prompt_index: index, noisy_latents: a.noisyLatents, timestep: ts, ...plans });
+    return { loss: r.loss, grad: rows(r.gradTokens, 1, 76) };
   };
   const before = await lossAndGrad(learn0);
   const st = await adamStep(sd.sessions, learn0, before.grad, { m: zerosLike(learn0), v: zerosLike(learn0) }, 1, a.lr);

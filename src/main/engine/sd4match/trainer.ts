@@ -25,7 +25,7 @@ import { type LearnedPrompt, type PromptKind, type PromptMeta, idsTensor, saveLe
 import { Rng, type RngState } from './random.js';
 import type { SdModel } from './sd-model.js';
 import { noiseCoefficients } from './schedule.js';
-import { rows, StepGraph, textVjp } from './training-step.js';
+import { promptIndex, rows, StepGraph } from './training-step.js';
 
 export type Schedule = 'constant' | 'linear' | 'cosine';
 
@@ -82,8 +82,12 @@ export interface StepReport {
   lr: number;
   stepsPerSecond: number;
   etaSeconds: number;
-  /** Milliseconds of the step: data (images, moments, noise), step graph, text VJP (and CPM), optimizer. */
-  timings: { data: number; graph: number; text: number; optimizer: number };
+  /**
+   * Milliseconds of the step: data (images, moments, noise, prompts), the step graph (text
+   * encoder, UNet, loss and the backward pass to the prompt tokens), prompt gradients (CPM's VJP,
+   * token rows), optimizer.
+   */
+  timings: { data: number; graph: number; prompt: number; optimizer: number };
 }
 
 export interface ValidationReport {
@@ -128,8 +132,23 @@ export interface TrainResult {
 
 const CHECKPOINT = 'checkpoint.safetensors';
 
+/** Keypoint rows per pair in the step graph: the most any training pair has, rounded up to 4. */
+export function keypointRows(pairs: EvalPair[]): number {
+  return Math.max(4, Math.ceil(Math.max(...pairs.map((p) => p.srcKps.length)) / 4) * 4);
+}
+
 function f32(dims: number[], data: Float32Array): HostTensor {
   return { dtype: 'float32', dims, data };
+}
+
+/** Token embeddings [p, 77, D] padded to the step graph's P prompts (padding rows unused, their gradient zero). */
+function padPrompts(tokens: HostTensor, P: number): HostTensor {
+  const [p, L, D] = tokens.dims;
+  if (p === P) return tokens;
+  const data = new Float32Array(P * L * D);
+  data.set(tokens.data as Float32Array);
+  for (let i = p; i < P; i++) data.set((tokens.data as Float32Array).subarray((p - 1) * L * D, p * L * D), i * L * D);
+  return f32([P, L, D], data);
 }
 
 export class Trainer {
@@ -156,7 +175,7 @@ export class Trainer {
     if (cfg.steps < 1 || cfg.batch < 1 || cfg.accumulate < 1) throw new AppError('INVALID_ARGUMENT', 'steps, batch and accumulate must be at least 1');
     if (cfg.size % 8 !== 0) throw new AppError('INVALID_ARGUMENT', `image size must be a multiple of 8, got ${cfg.size}`);
     this.categories = [...new Set(data.train.map((p) => p.category))].sort();
-    this.N = Math.max(4, Math.ceil(Math.max(...data.train.map((p) => p.srcKps.length)) / 4) * 4);
+    this.N = keypointRows(data.train);
     this.pipe = new Pipeline(sd, { kind: 'empty' }, { size: cfg.size, timestep: cfg.timestep, ensemble: 1, seed: cfg.seed }, opts.cache, dino);
   }
 
@@ -308,7 +327,7 @@ export class Trainer {
     return Object.fromEntries(CPM_PARAMS.map((p) => [p, out[names[p]]]));
   }
 
-  private async microStep(step: StepGraph, batch: EvalPair[]): Promise<{ loss: number; grads: Record<string, HostTensor>; t: { data: number; graph: number; text: number } }> {
+  private async microStep(step: StepGraph, batch: EvalPair[]): Promise<{ loss: number; grads: Record<string, HostTensor>; t: { data: number; graph: number; prompt: number } }> {
     const t0 = Date.now();
     const B = batch.length;
     const n = 2 * B;
@@ -339,13 +358,6 @@ export class Trainer {
     const plans = step.plans({ srcKps, trgKps, nPts: batch.map((p) => p.srcKps.length), N: this.N });
     const prompts = await this.tokens(batch);
     const t1 = Date.now();
-    const hidden = await this.sd.encodeEmbeds(prompts.tokens);
-    const [P, L, D] = hidden.dims;
-    const ehs = new Float32Array(n * L * D);
-    for (let i = 0; i < n; i++) {
-      const p = prompts.promptOf[i % B];
-      ehs.set((hidden.data as Float32Array).subarray(p * L * D, (p + 1) * L * D), i * L * D);
-    }
     const { signal, noise: sigma } = noiseCoefficients(this.cfg.timestep, this.sd.acp);
     const ts: HostTensor =
       this.sd.folder.timestepRank === 0 ? { dtype: 'int64', dims: [], data: BigInt64Array.from([BigInt(this.cfg.timestep)]) } : { dtype: 'int64', dims: [n], data: new BigInt64Array(n).fill(BigInt(this.cfg.timestep)) };
@@ -354,36 +366,33 @@ export class Trainer {
       eps,
       noise,
       noise_coefficients: f32([2], Float32Array.from([signal, sigma])),
-      encoder_hidden_states: f32([n, L, D], ehs),
+      tokens: padPrompts(prompts.tokens, step.P),
+      prompt_index: promptIndex(prompts.promptOf),
       timestep: ts,
       ...plans,
     });
     if (!Number.isFinite(r.loss)) throw new AppError('RUNTIME_ERROR', `the loss became ${r.loss} at step ${this.state.step + 1}; lower the learning rate`);
     const t2 = Date.now();
-    const cot = new Float32Array(P * L * D);
-    const g = r.gradEhs.data as Float32Array;
-    for (let i = 0; i < n; i++) {
-      const p = prompts.promptOf[i % B];
-      for (let k = 0; k < L * D; k++) cot[p * L * D + k] += g[i * L * D + k];
-    }
-    const tv = await textVjp(this.sd, prompts.tokens, f32([P, L, D], cot));
+    const [, L, D] = prompts.tokens.dims;
+    // the gradient of the prompts in play (padding rows dropped)
+    const gradTokens = f32([prompts.tokens.dims[0], L, D], (r.gradTokens.data as Float32Array).slice(0, prompts.tokens.data.length));
     const grads: Record<string, HostTensor> = {};
     const nl = this.cfg.nLearnable;
-    if (this.cfg.prompt === 'single') grads.learnable = rows(tv.grad, 1, 1 + nl);
+    if (this.cfg.prompt === 'single') grads.learnable = rows(gradTokens, 1, 1 + nl);
     else if (this.cfg.prompt === 'class') {
       const cats = [...new Set(batch.map((p) => p.category))];
       cats.forEach((c, i) => {
-        const one = f32([1, L, D], (tv.grad.data as Float32Array).slice(i * L * D, (i + 1) * L * D));
+        const one = f32([1, L, D], (gradTokens.data as Float32Array).slice(i * L * D, (i + 1) * L * D));
         grads[`learnable.${c}`] = rows(one, 1, 1 + nl);
       });
-    } else Object.assign(grads, await this.cpmGrads(prompts.cpmFeeds!, tv.grad));
-    return { loss: r.loss, grads, t: { data: t1 - t0, graph: t2 - t1, text: Date.now() - t2 } };
+    } else Object.assign(grads, await this.cpmGrads(prompts.cpmFeeds!, gradTokens));
+    return { loss: r.loss, grads, t: { data: t1 - t0, graph: t2 - t1, prompt: Date.now() - t2 } };
   }
 
   async run(outFile: string): Promise<TrainResult> {
     const task = this.opts.task;
     const nLat = this.cfg.size / 8;
-    const step = new StepGraph(this.sd, { B: this.cfg.batch, N: this.N, h: nLat, w: nLat, latents: 'moments', frame: { h: this.cfg.size, w: this.cfg.size } });
+    const step = new StepGraph(this.sd, { B: this.cfg.batch, P: this.cfg.prompt === 'single' ? 1 : this.cfg.batch, N: this.N, h: nLat, w: nLat, latents: 'moments', frame: { h: this.cfg.size, w: this.cfg.size } });
     task.progress({ stage: 'building the training graph', done: 0, total: 1 });
     await step.ready();
     const losses: number[] = [];
@@ -396,13 +405,13 @@ export class Trainer {
       }
       const sum: Record<string, Float32Array> = {};
       let loss = 0;
-      const timing = { data: 0, graph: 0, text: 0, optimizer: 0 };
+      const timing = { data: 0, graph: 0, prompt: 0, optimizer: 0 };
       for (let a = 0; a < this.cfg.accumulate; a++) {
         const r = await this.microStep(step, this.nextBatch());
         loss += r.loss / this.cfg.accumulate;
         timing.data += r.t.data;
         timing.graph += r.t.graph;
-        timing.text += r.t.text;
+        timing.prompt += r.t.prompt;
         for (const [k, g] of Object.entries(r.grads)) {
           sum[k] ??= new Float32Array(g.data.length);
           const s = sum[k];

@@ -1,35 +1,33 @@
 /**
- * The pieces of one training step, shared by `debug step` and the trainer:
- *  - the step graph (features of 2B images, loss, d loss / d prompt hidden states) per shape;
- *  - the text encoder's VJP from hidden-state gradients to token-embedding gradients.
+ * The step graph of training, shared by `debug step` and the trainer: for one shape (pairs,
+ * prompts, keypoint rows, latent grid), the text encoder, UNet features of 2B images, the loss and
+ * d loss / d token embeddings in one run (train-graph.ts).
+ *
+ * Built step graphs are cached on disk like compiled graphs, keyed by the compiled model and
+ * everything that shapes the graph: a second run, a resumed run or an eval after a run loads the
+ * file (weights hard-linked to the compiled graphs' data, memory-mapped by ONNX Runtime) instead
+ * of building it again. The cache entry also records the graph's memory plan.
  */
-import { buildVjp } from '../autodiff/backprop.js';
-import type { HostTensor, Model } from '../onnx/ir.js';
-import { loadModel } from '../onnx/model-io.js';
-import { specialize } from '../onnx/specialize.js';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REMAT_DEFAULTS } from '../autodiff/patterns.js';
+import { attentionOptions } from '../onnx/attention.js';
+import type { HostTensor } from '../onnx/ir.js';
+import { planMemory } from '../onnx/memory-plan.js';
+import { loadModel, saveModel } from '../onnx/model-io.js';
+import { createSession } from '../onnx/runtime.js';
 import { DEFAULT_LOSS, type LossKeypoints, lossFeeds, type LossSettings } from './loss.js';
 import type { SdModel } from './sd-model.js';
 import { buildTrainingGraph, type TrainGraphDims } from './train-graph.js';
 
-const unetTaps = new WeakMap<SdModel, Model>();
-/** What building a step graph revealed (feature grid, gradient output name), per model and key. */
-const stepMeta = new WeakMap<SdModel, Map<string, { grid: { C: number; h: number; w: number }; gradName: string }>>();
-const textCuts = new WeakMap<SdModel, Model>();
-
-function unetTapOf(sd: SdModel): Model {
-  let m = unetTaps.get(sd);
-  if (!m) unetTaps.set(sd, (m = loadModel(sd.compiled.unetFeatures)));
-  return m;
-}
-
-function textCutOf(sd: SdModel): Model {
-  let m = textCuts.get(sd);
-  if (!m) textCuts.set(sd, (m = loadModel(sd.compiled.textFromEmbeds)));
-  return m;
-}
+/** Bump when step graphs change meaning or layout. */
+const STEP_GRAPH_VERSION = 1;
 
 export interface StepShape {
   B: number;
+  /** Prompts fed per step (default 1: one prompt for every image). */
+  P?: number;
   N: number;
   /** Latent grid (S/8). */
   h: number;
@@ -38,9 +36,21 @@ export interface StepShape {
   frame: { h: number; w: number };
 }
 
+/** What building a step graph revealed, stored beside it. */
+export interface StepGraphMeta {
+  version: number;
+  grid: { C: number; h: number; w: number };
+  gradName: string;
+  /** The memory plan: peak bytes of activations and bytes of the weights the graph reads. */
+  activationBytes: number;
+  weightBytes: number;
+  built: string;
+  buildSeconds: number;
+}
+
 export class StepGraph {
   grid: { C: number; h: number; w: number } | null = null;
-  private gradName = '';
+  private meta: StepGraphMeta | null = null;
 
   constructor(
     private readonly sd: SdModel,
@@ -48,10 +58,15 @@ export class StepGraph {
     private readonly loss: LossSettings = DEFAULT_LOSS,
   ) {}
 
+  get P(): number {
+    return this.shape.P ?? 1;
+  }
+
   private dims(): TrainGraphDims {
     const f = this.sd.folder;
     return {
       B: this.shape.B,
+      P: this.P,
       N: this.shape.N,
       c: f.latentChannels,
       h: this.shape.h,
@@ -66,25 +81,67 @@ export class StepGraph {
     };
   }
 
-  private key(): string {
-    const s = this.shape;
-    return `train:${s.B}:${s.N}:${s.h}:${s.w}:${s.latents}:${this.loss.temperature}:${this.loss.kernel}:${this.loss.sigma}`;
+  /** The cache folder of this graph: compiled model, dims, loss, policies and graph version. */
+  get dir(): string {
+    const spec = JSON.stringify({ v: STEP_GRAPH_VERSION, d: this.dims(), loss: this.loss, remat: REMAT_DEFAULTS, attention: attentionOptions() });
+    const key = crypto.createHash('sha256').update(`${this.sd.compiled.key}:${spec}`).digest('hex').slice(0, 24);
+    return path.join(this.sd.compiled.dir, 'step-graphs', key);
   }
 
-  /** Builds (or reuses) the session; returns the feature grid the loss sees. */
-  async ready(): Promise<{ C: number; h: number; w: number }> {
-    let metas = stepMeta.get(this.sd);
-    if (!metas) stepMeta.set(this.sd, (metas = new Map()));
-    const key = this.key();
-    await this.sd.sessions.get(key, () => {
-      const g = buildTrainingGraph(unetTapOf(this.sd), this.dims(), this.loss);
-      metas.set(key, { grid: g.grid, gradName: g.vjp.gradOutputs.encoder_hidden_states });
-      return g.vjp.model;
-    });
-    const meta = metas.get(key)!;
+  private get sessionKey(): string {
+    return `train:${path.basename(this.dir)}`;
+  }
+
+  /** Builds the graph into the disk cache unless it is there; returns what building revealed. */
+  build(): StepGraphMeta {
+    if (this.meta) return this.meta;
+    const dir = this.dir;
+    const metaFile = path.join(dir, 'meta.json');
+    if (fs.existsSync(metaFile)) {
+      const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as StepGraphMeta;
+      if (meta.version === STEP_GRAPH_VERSION) return this.remember(meta);
+    }
+    const t0 = Date.now();
+    const g = buildTrainingGraph(loadModel(this.sd.compiled.unetFeatures), loadModel(this.sd.compiled.textFromEmbeds), this.dims(), { loss: this.loss });
+    const plan = planMemory(g.model.graph, (t) => g.info.get(t));
+    const tmp = `${dir}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    try {
+      saveModel(g.model, path.join(tmp, 'step.onnx'), { externalData: 'always' });
+      const meta: StepGraphMeta = {
+        version: STEP_GRAPH_VERSION,
+        grid: g.grid,
+        gradName: g.gradName,
+        activationBytes: plan.peakBytes,
+        weightBytes: plan.weightBytes,
+        built: new Date().toISOString(),
+        buildSeconds: (Date.now() - t0) / 1000,
+      };
+      fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
+      fs.mkdirSync(path.dirname(dir), { recursive: true });
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.renameSync(tmp, dir);
+      return this.remember(meta);
+    } catch (e) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  private remember(meta: StepGraphMeta): StepGraphMeta {
+    this.meta = meta;
     this.grid = meta.grid;
-    this.gradName = meta.gradName;
-    return this.grid;
+    return meta;
+  }
+
+  /** Builds (or loads) the graph; returns the feature grid the loss sees. */
+  async ready(): Promise<{ C: number; h: number; w: number }> {
+    return this.build().grid;
+  }
+
+  private session() {
+    const file = path.join(this.dir, 'step.onnx');
+    return this.sd.sessions.getOrCreate(this.sessionKey, () => createSession(file, { providers: this.sd.providers }), this.sd.parts('unet', 'text'));
   }
 
   /** Sampling plans for a batch of keypoints. */
@@ -93,33 +150,26 @@ export class StepGraph {
     return lossFeeds({ ...k, srcFrame: this.shape.frame, trgFrame: this.shape.frame }, { B: this.shape.B, N: this.shape.N, C: g.C, h: g.h, w: g.w, h2: g.h, w2: g.w }, this.loss);
   }
 
-  /** Loss and its gradient w.r.t. the hidden states of the 2B images. */
-  async run(feeds: Record<string, HostTensor>): Promise<{ loss: number; gradEhs: HostTensor }> {
-    await this.ready();
-    const session = await this.sd.sessions.get(this.key(), () => {
-      throw new Error('step graph evicted');
-    });
-    const out = await session.run(feeds, ['loss', this.gradName]);
-    return { loss: (out.loss.data as Float32Array)[0], gradEhs: out[this.gradName] };
+  /**
+   * Loss and its gradient w.r.t. the token embeddings of the P prompts; `prompt_index` [2B]
+   * says which prompt each image (sources, then targets) uses.
+   */
+  async run(feeds: Record<string, HostTensor>): Promise<{ loss: number; gradTokens: HostTensor }> {
+    const meta = this.build();
+    const out = await (await this.session()).run(feeds, ['loss', meta.gradName]);
+    return { loss: (out.loss.data as Float32Array)[0], gradTokens: out[meta.gradName] };
   }
 }
 
-/** d<hidden states, cotangent>/d token embeddings for P prompts [P, 77, D] (the text encoder's VJP). */
-export async function textVjp(sd: SdModel, tokenEmbeds: HostTensor, cotangent: HostTensor): Promise<{ hidden: HostTensor; grad: HostTensor }> {
-  const P = tokenEmbeds.dims[0];
-  let gradName = '';
-  let cotName = '';
-  const session = await sd.sessions.get(`textvjp:${P}`, () => {
-    const spec = specialize(textCutOf(sd), { inputs_embeds: tokenEmbeds.dims });
-    const v = buildVjp(spec, { wrt: ['inputs_embeds'], output: 'last_hidden_state' });
-    gradName = v.gradOutputs.inputs_embeds;
-    cotName = v.cotangentInput!;
-    return v.model;
+/** prompt_index for 2B images whose pair b uses prompt promptOf[b]: sources, then targets. */
+export function promptIndex(promptOf: number[]): HostTensor {
+  const B = promptOf.length;
+  const data = new BigInt64Array(2 * B);
+  promptOf.forEach((p, b) => {
+    data[b] = BigInt(p);
+    data[B + b] = BigInt(p);
   });
-  gradName ||= session.outputNames.find((n) => n.startsWith('grad_inputs_embeds'))!;
-  cotName ||= session.inputNames.find((n) => n.startsWith('grad_last_hidden_state'))!;
-  const out = await session.run({ inputs_embeds: tokenEmbeds, [cotName]: cotangent });
-  return { hidden: out.last_hidden_state, grad: out[gradName] };
+  return { dtype: 'int64', dims: [2 * B], data };
 }
 
 /** Rows [start, end) of a [1|P, 77, D] tensor along axis 1. */
