@@ -166,7 +166,7 @@ describe.skipIf(!HAVE_FIXTURES)('a job process killed for memory', () => {
     process.kill(second, 'SIGKILL');
     const e = await pending;
     expect(e).toMatchObject({
-      error: { code: 'RUNTIME_ERROR', message: 'the Compare inference process was killed by the operating system (SIGKILL), most likely because it ran out of memory; the next request starts a new one' },
+      error: { code: 'PROCESS_GONE', message: 'the Compare inference process was killed by the operating system (SIGKILL), most likely because it ran out of memory; the next request starts a new one' },
     });
 
     // the next request starts a third process and is served

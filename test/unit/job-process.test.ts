@@ -111,7 +111,7 @@ post({ type: 'error', error: { code: 'CANCELLED', message: 'Cancelled: stopped a
     const g = err as JobProcessGone;
     expect(g.exit).toEqual({ code: null, signal: 'SIGKILL' });
     expect(g.pid).toBeGreaterThan(0);
-    expect(g.code).toBe('RUNTIME_ERROR');
+    expect(g.code).toBe('PROCESS_GONE');
     expect(g.message).toBe('the training process was killed by the operating system (SIGKILL), most likely because it ran out of memory');
     const t = await runInProcess(runtime(`process.kill(process.pid, 'SIGTERM');`), 'eval', null, context()).catch((e: unknown) => e);
     expect((t as JobProcessGone).message).toBe('the evaluation process was stopped by a signal (SIGTERM)');

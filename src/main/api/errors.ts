@@ -26,6 +26,10 @@ export type ErrorCode =
   | 'STORE_INVALID'
   /** The database stayed locked by another writer for longer than we wait. */
   | 'STORE_BUSY'
+  /** The work would need more memory than the machine has free (said before it starts). */
+  | 'OUT_OF_MEMORY'
+  /** A job's process ended before its work (killed by the system, crashed). */
+  | 'PROCESS_GONE'
   | 'CANCELLED'
   | 'INTERNAL';
 

@@ -3,6 +3,7 @@
  * similarity map of one source point on the target. Runs in the inference worker, which keeps the
  * models, sessions and feature caches warm between clicks.
  */
+import type { MemoryCheck } from '../api/contract.js';
 import { AppError } from '../api/errors.js';
 import { toEvalPair } from '../engine/datasets/pair-geometry.js';
 import type { HostTensor } from '../engine/onnx/ir.js';
@@ -12,6 +13,8 @@ import { type MatchMethod, matchKeypoints } from '../engine/sd4match/matching.js
 import { inspectDinoFolder } from '../engine/sd4match/model-folder.js';
 import { Pipeline, type PromptSpec } from '../engine/sd4match/pipeline.js';
 import type { LearnedPrompt, PromptKind } from '../engine/sd4match/prompts.js';
+import { availableMemory, checkFeaturesFit, checkTrainingFits, estimateFeatureMemory, estimateTrainingMemory, type MemoryEstimate, modelFileBytes } from '../engine/sd4match/memory-estimate.js';
+import { keypointRows } from '../engine/sd4match/trainer.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
 import { benchmarkOf } from '../engine/datasets/pair-geometry.js';
 import type { Services } from './context.js';
@@ -54,6 +57,18 @@ export function promptSpecOf(svc: Services, promptId: number): { spec: PromptSpe
   return { spec: { kind: 'learned', prompt: learned }, name: p.name, needsDino: p.kind === 'cpm' };
 }
 
+function memoryCheck(check: () => MemoryEstimate, estimate: () => MemoryEstimate, provider: string): MemoryCheck {
+  const available = availableMemory(provider)?.bytes ?? null;
+  try {
+    const e = check();
+    return { bytes: e.bytes, weights: e.weights, activations: e.activations, available, fits: true, message: null, what: e.what };
+  } catch (err) {
+    if ((err as AppError).code !== 'OUT_OF_MEMORY') throw err;
+    const e = estimate();
+    return { bytes: e.bytes, weights: e.weights, activations: e.activations, available, fits: false, message: (err as Error).message, what: e.what };
+  }
+}
+
 export class CompareService {
   private readonly models = new Map<number, SdModel>();
   private readonly pipelines = new Map<string, Pipeline>();
@@ -72,7 +87,7 @@ export class CompareService {
     return m;
   }
 
-  private pipeline(promptId: number, s: CompareSettings): { pipe: Pipeline; name: string } {
+  private async pipeline(promptId: number, s: CompareSettings): Promise<{ pipe: Pipeline; name: string }> {
     const key = JSON.stringify([promptId, s.modelId, s.dinoModelId ?? null, s.size, s.timestep, s.ensemble, s.seed]);
     const { spec, name, needsDino } = promptSpecOf(this.svc, promptId);
     let pipe = this.pipelines.get(key);
@@ -84,7 +99,10 @@ export class CompareService {
         if (!rec) throw new AppError('NOT_FOUND', `no model with id ${s.dinoModelId}`);
         dino = inspectDinoFolder(rec.folder);
       }
-      pipe = new Pipeline(this.model(s.modelId), spec, { size: s.size, timestep: s.timestep, ensemble: s.ensemble, seed: s.seed }, this.svc.tensors, dino);
+      const sd = this.model(s.modelId);
+      // say so before a request the machine cannot hold, rather than lose the inference process
+      checkFeaturesFit(sd, s.size, s.ensemble, await sd.provider());
+      pipe = new Pipeline(sd, spec, { size: s.size, timestep: s.timestep, ensemble: s.ensemble, seed: s.seed }, this.svc.tensors, dino);
       this.pipelines.set(key, pipe);
     }
     return { pipe, name };
@@ -105,7 +123,7 @@ export class CompareService {
     const kps = new Float32Array(pair.srcKps.flatMap(([x, y]) => [(x * S) / pair.src.width, (y * S) / pair.src.height]));
     const predictions = [];
     for (const promptId of a.promptIds) {
-      const { pipe, name } = this.pipeline(promptId, a);
+      const { pipe, name } = await this.pipeline(promptId, a);
       const f = await pipe.pairFeatures(pair.src, pair.trg, pair.category);
       const res = await matchKeypoints(this.sessions, { srcFeatures: f.src, trgFeatures: f.trg, srcKps: kps, N: n, srcFrame: { h: S, w: S }, trgFrame: { h: S, w: S } }, [a.method]);
       const m = res.matches[a.method]!;
@@ -133,7 +151,7 @@ export class CompareService {
     const kps = Float32Array.from([(px * S) / pair.src.width, (py * S) / pair.src.height]);
     const heatmaps = [];
     for (const promptId of a.promptIds) {
-      const { pipe } = this.pipeline(promptId, a);
+      const { pipe } = await this.pipeline(promptId, a);
       const f = await pipe.pairFeatures(pair.src, pair.trg, pair.category);
       const res = await matchKeypoints(this.sessions, { srcFeatures: f.src, trgFeatures: f.trg, srcKps: kps, N: 1, srcFrame: { h: S, w: S }, trgFrame: { h: S, w: S } }, ['kernelsoftmax'], undefined, { correlation: true });
       const [, , h, w] = f.trg.dims;
@@ -147,6 +165,28 @@ export class CompareService {
       });
     }
     return { heatmaps };
+  }
+
+  /**
+   * What an evaluation or Compare request at these settings will need, against what is free; a
+   * memory plan of the feature graph, nothing is run.
+   */
+  async estimateFeatures(a: { modelId: number; size: number; ensemble: number }): Promise<MemoryCheck> {
+    const sd = this.model(a.modelId);
+    const provider = await sd.provider();
+    return memoryCheck(() => checkFeaturesFit(sd, a.size, a.ensemble, provider), () => estimateFeatureMemory(sd, a.size, a.ensemble), provider);
+  }
+
+  /** What a training run with these settings will need (its step graph is built into the cache). */
+  async estimateTraining(a: { modelId: number; dinoModelId?: number; datasetId: number; category?: string; prompt: 'single' | 'class' | 'cpm'; batch: number; accumulate: number; size: number }): Promise<MemoryCheck> {
+    const sd = this.model(a.modelId);
+    const provider = await sd.provider();
+    const categoryId = a.category ? this.svc.repos.datasets.findCategory(a.datasetId, a.category)?.id : undefined;
+    const train = this.svc.repos.pairs.list({ datasetId: a.datasetId, split: 'trn', categoryId }).map(toEvalPair);
+    if (train.length === 0) throw new AppError('INVALID_ARGUMENT', 'the dataset has no training (trn) pairs');
+    const dino = a.dinoModelId ? this.svc.repos.models.get(a.dinoModelId) : null;
+    const args = { size: a.size, batch: a.batch, accumulate: a.accumulate, prompt: a.prompt, N: keypointRows(train), extraWeights: dino ? modelFileBytes(inspectDinoFolder(dino.folder).model) : 0 };
+    return memoryCheck(() => checkTrainingFits(sd, args, provider), () => estimateTrainingMemory(sd, args), provider);
   }
 
   async dispose(): Promise<void> {

@@ -11,6 +11,7 @@ import { MATCH_METHODS, type MatchMethod } from '../engine/sd4match/matching.js'
 import { inspectDinoFolder } from '../engine/sd4match/model-folder.js';
 import { describePrompt, Pipeline, type PromptSpec } from '../engine/sd4match/pipeline.js';
 import { loadLearnedPrompt } from '../engine/sd4match/prompts.js';
+import { checkFeaturesFit } from '../engine/sd4match/memory-estimate.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
 import type { Split } from '../store/repositories/datasets.js';
 import { requireCategory, type Services } from './context.js';
@@ -61,6 +62,12 @@ export async function runEvaluation(svc: Services, a: EvalArgs, task: TaskContex
   }
   const sd = SdModel.open(a.modelDir, { cacheDir: svc.cacheDir, task });
   const dino = a.dinoDir ? inspectDinoFolder(a.dinoDir) : null;
+  try {
+    checkFeaturesFit(sd, a.size, a.ensemble, await sd.provider());
+  } catch (e) {
+    await sd.dispose();
+    throw e;
+  }
   const pipe = new Pipeline(sd, a.prompt, { size: a.size, timestep: a.timestep, ensemble: a.ensemble, seed: a.seed }, svc.tensors, dino);
   const methods = a.methods ?? [...MATCH_METHODS];
   const alphas = a.alphas ?? [0.05, 0.1, 0.15];

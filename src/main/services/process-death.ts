@@ -65,5 +65,5 @@ export async function recordProcessDeath(svc: Services, gone: JobProcessGone, op
       opts.runIds ?? [],
     ),
   );
-  return new AppError('RUNTIME_ERROR', [gone.message, ...told].join('; '));
+  return new AppError('PROCESS_GONE', [gone.message, ...told].join('; '));
 }

@@ -13,7 +13,8 @@ import type { TaskContext } from '../engine/jobs/progress.js';
 import { inspectDinoFolder } from '../engine/sd4match/model-folder.js';
 import type { PromptKind } from '../engine/sd4match/prompts.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
-import { type Schedule, type StepReport, TRAIN_DEFAULTS, type TrainConfig, Trainer, type TrainResult, type ValidationReport } from '../engine/sd4match/trainer.js';
+import { checkTrainingFits, modelFileBytes } from '../engine/sd4match/memory-estimate.js';
+import { keypointRows, type Schedule, type StepReport, TRAIN_DEFAULTS, type TrainConfig, Trainer, type TrainResult, type ValidationReport } from '../engine/sd4match/trainer.js';
 import { requireCategory, type Services } from './context.js';
 import { modelRecord, storeLearnedPrompt } from './records.js';
 
@@ -109,6 +110,16 @@ export async function runTraining(svc: Services, argsIn: TrainArgs | null, task:
   if (train.length === 0) throw new AppError('INVALID_ARGUMENT', `dataset '${ds.name}' has no training (trn) pairs${args.category ? ` in category '${args.category}'` : ''}`);
   const sd = SdModel.open(args.modelDir, { cacheDir: svc.cacheDir, task });
   const dino = args.dinoDir ? inspectDinoFolder(args.dinoDir) : null;
+  try {
+    // refuse what will not fit before anything is recorded (this builds the step graph into its cache)
+    task.progress({ stage: 'planning memory', done: 0, total: 1, detail: `${cfg.size} px, batch ${cfg.batch}` });
+    checkTrainingFits(sd, { size: cfg.size, batch: cfg.batch, accumulate: cfg.accumulate, prompt: cfg.prompt, N: keypointRows(train), extraWeights: dino ? modelFileBytes(dino.model) : 0 }, await sd.provider());
+  } catch (e) {
+    await sd.dispose();
+    // a run queued by the UI ends with the reason (a resumable one stays resumable)
+    if (runId !== -1) await svc.store.write(() => svc.repos.runs.fail(runId, (e as Error).message));
+    throw e;
+  }
   const modelId = await modelRecord(svc, sd);
   if (runId === -1) {
     const created = await svc.store.write(() =>

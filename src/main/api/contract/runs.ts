@@ -34,6 +34,29 @@ export const trainLaunchSchema = z
 
 export type TrainLaunch = z.input<typeof trainLaunchSchema>;
 
+/** The launch fields that decide a training run's memory: what `runs:estimate` takes. */
+export const trainEstimateSchema = trainLaunchSchema.pick({ modelId: true, dinoModelId: true, datasetId: true, prompt: true, category: true, batch: true, accumulate: true, size: true }).strict();
+
+export type TrainEstimate = z.input<typeof trainEstimateSchema>;
+
+/**
+ * A memory estimate against what the machine has free, and the refusal message when it will not
+ * fit (what `runs:train`, `evals:start` and Compare would refuse with, said before running).
+ */
+export interface MemoryCheck {
+  /** Peak bytes of the job process. */
+  bytes: number;
+  weights: number;
+  activations: number;
+  /** Free memory for the provider, or null when the provider does not report it (GPUs). */
+  available: number | null;
+  fits: boolean;
+  /** Why it will not fit and the settings that would (null when it fits). */
+  message: string | null;
+  /** What the estimate covers, e.g. "training at 768 px with batch 9". */
+  what: string;
+}
+
 export type RunStatus = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 
 export interface RunSummary {
@@ -174,6 +197,11 @@ export const runMethods = {
   'runs:metrics': method<Record<string, MetricPoint[]>>()(z.object({ id, names: z.array(z.string()).optional(), afterStep: z.number().int().default(-1) }).strict()),
   /** Validates the configuration, creates the run and starts it as a job. */
   'runs:train': method<{ runId: number; jobId: string }>()(trainLaunchSchema),
+  /**
+   * The peak memory a training run with these settings will need, against what is free: nothing
+   * runs (a first estimate at a new size builds the training graph, which takes a few seconds).
+   */
+  'runs:estimate': method<MemoryCheck>()(trainEstimateSchema),
   /** Continues a paused, cancelled or failed run from its checkpoint. */
   'runs:resume': method<{ runId: number; jobId: string }>()(z.object({ id }).strict()),
   'runs:cancel': method<{ cancelled: boolean }>()(z.object({ id }).strict()),
@@ -198,6 +226,8 @@ export const runMethods = {
   'compare:heatmap': method<{ heatmaps: Heatmap[] }>()(
     z.object({ pairId: id, promptIds: z.array(id).min(1).max(8), point: z.tuple([z.number(), z.number()]), ...evalSettings }).strict(),
   ),
+  /** The peak memory of computing features (predictions, heatmaps, evaluations) at these settings, against what is free. */
+  'compare:estimate': method<MemoryCheck>()(z.object({ modelId: evalSettings.modelId, size: evalSettings.size, ensemble: evalSettings.ensemble }).strict()),
 } as const;
 
 export interface TrainStarted {

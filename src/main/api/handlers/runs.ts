@@ -16,7 +16,7 @@ import { requireCategory, type Services } from '../../services/context.js';
 import type { TrainArgs } from '../../services/training.js';
 import { runDirOf } from '../../services/training.js';
 import type { RunRecord } from '../../store/repositories/runs.js';
-import type { ComparePairRow, PckTable, PromptSummary, RunDetails, RunSummary } from '../contract.js';
+import type { ComparePairRow, InvokeParsedArgs, MemoryCheck, PckTable, PromptSummary, RunDetails, RunSummary } from '../contract.js';
 import type { ApiContext, DomainHandlers } from '../handlers.js';
 
 type RunMethod =
@@ -24,6 +24,7 @@ type RunMethod =
   | 'runs:get'
   | 'runs:metrics'
   | 'runs:train'
+  | 'runs:estimate'
   | 'runs:resume'
   | 'runs:cancel'
   | 'runs:delete'
@@ -34,7 +35,8 @@ type RunMethod =
   | 'compare:pairs'
   | 'compare:pair'
   | 'compare:predict'
-  | 'compare:heatmap';
+  | 'compare:heatmap'
+  | 'compare:estimate';
 
 /** Which job runs which run, per engine. */
 const jobOfRun = new WeakMap<ApiContext, Map<number, string>>();
@@ -99,6 +101,29 @@ function modelFolder(ctx: ApiContext, id: number, kind: 'stable-diffusion' | 'di
   if (m.kind !== kind) throw new AppError('INVALID_ARGUMENT', `model '${m.name}' is a ${m.kind} model; a ${kind} model is needed here`);
   if (!fs.existsSync(m.folder)) throw new AppError('NOT_FOUND', `the folder of model '${m.name}' (${m.folder}) is gone; add it again from where it is now`);
   return m.folder;
+}
+
+/**
+ * What a training configuration refers to, checked as `runs:train` and `runs:estimate` need it:
+ * registered model folders (the job opens them: parsing a UNet here would stall every window, and
+ * a folder that became unusable fails the run with the reason), the dataset and category, and
+ * enough training pairs for the batch.
+ */
+function trainTarget(ctx: ApiContext, a: Pick<InvokeParsedArgs<'runs:estimate'>, 'modelId' | 'dinoModelId' | 'datasetId' | 'prompt' | 'category' | 'batch'>) {
+  const svc = ctx.services();
+  const modelDir = modelFolder(ctx, a.modelId, 'stable-diffusion');
+  let dinoDir: string | undefined;
+  if (a.prompt === 'cpm') {
+    if (!a.dinoModelId) throw new AppError('INVALID_ARGUMENT', 'CPM prompts need a DINOv2 model: choose one');
+    dinoDir = modelFolder(ctx, a.dinoModelId, 'dinov2');
+  }
+  const ds = svc.repos.datasets.find(a.datasetId);
+  if (!ds) throw new AppError('NOT_FOUND', `no dataset with id ${a.datasetId}`);
+  const categoryId = a.category ? requireCategory(svc, ds.id, ds.name, a.category) : undefined;
+  const trn = svc.repos.pairs.list({ datasetId: ds.id, split: 'trn', categoryId }).length;
+  if (trn === 0) throw new AppError('INVALID_ARGUMENT', `dataset '${ds.name}' has no training (trn) pairs${a.category ? ` in category '${a.category}'` : ''}`);
+  if (a.batch > trn) throw new AppError('INVALID_ARGUMENT', `batch ${a.batch} is larger than the ${trn} training pairs of ${ds.name}`);
+  return { modelDir, dinoDir, ds };
 }
 
 /**
@@ -199,20 +224,7 @@ export const runHandlers: DomainHandlers<RunMethod> = {
 
   'runs:train': async (a, ctx) => {
     const svc = ctx.services();
-    // registered folders were checked when added; the job opens them (parsing a UNet here would
-    // stall every window), and a folder that became unusable fails the run with the reason
-    const modelDir = modelFolder(ctx, a.modelId, 'stable-diffusion');
-    let dinoDir: string | undefined;
-    if (a.prompt === 'cpm') {
-      if (!a.dinoModelId) throw new AppError('INVALID_ARGUMENT', 'CPM prompts need a DINOv2 model: choose one');
-      dinoDir = modelFolder(ctx, a.dinoModelId, 'dinov2');
-    }
-    const ds = svc.repos.datasets.find(a.datasetId);
-    if (!ds) throw new AppError('NOT_FOUND', `no dataset with id ${a.datasetId}`);
-    const categoryId = a.category ? requireCategory(svc, ds.id, ds.name, a.category) : undefined;
-    const trn = svc.repos.pairs.list({ datasetId: ds.id, split: 'trn', categoryId }).length;
-    if (trn === 0) throw new AppError('INVALID_ARGUMENT', `dataset '${ds.name}' has no training (trn) pairs${a.category ? ` in category '${a.category}'` : ''}`);
-    if (a.batch > trn) throw new AppError('INVALID_ARGUMENT', `batch ${a.batch} is larger than the ${trn} training pairs of ${ds.name}`);
+    const { modelDir, dinoDir, ds } = trainTarget(ctx, a);
     const args: TrainArgs = {
       modelDir,
       dinoDir,
@@ -236,6 +248,21 @@ export const runHandlers: DomainHandlers<RunMethod> = {
     const run = await svc.store.write(() => svc.repos.runs.create({ kind: 'train', name, config: { args }, modelId: a.modelId, datasetId: ds.id, totalSteps: a.steps }));
     const jobId = startTrainJob(ctx, run.id, `training ${name}`);
     return { runId: run.id, jobId };
+  },
+
+  'runs:estimate': async (a, ctx) => {
+    trainTarget(ctx, a);
+    // the inference process plans it: building the step graph takes seconds on a full-size model
+    return ctx.inference().request<MemoryCheck>('estimateTraining', {
+      modelId: a.modelId,
+      ...(a.prompt === 'cpm' ? { dinoModelId: a.dinoModelId } : {}),
+      datasetId: a.datasetId,
+      ...(a.category ? { category: a.category } : {}),
+      prompt: a.prompt,
+      batch: a.batch,
+      accumulate: a.accumulate,
+      size: a.size,
+    });
   },
 
   'runs:resume': async ({ id }, ctx) => {
@@ -346,4 +373,9 @@ export const runHandlers: DomainHandlers<RunMethod> = {
   'compare:predict': async (a, ctx) => ctx.inference().request('predict', a),
 
   'compare:heatmap': async (a, ctx) => ctx.inference().request('heatmap', a),
+
+  'compare:estimate': async (a, ctx) => {
+    modelFolder(ctx, a.modelId, 'stable-diffusion');
+    return ctx.inference().request<MemoryCheck>('estimateFeatures', a);
+  },
 };

@@ -71,7 +71,7 @@ export class InferenceHost {
         void retireJobProcess(started);
       }
     });
-    started.proc.on('exit', (exit) => fail(new AppError('RUNTIME_ERROR', `${describeExit(taskTerm('inference'), exit)}; the next request starts a new one`)));
+    started.proc.on('exit', (exit) => fail(new AppError('PROCESS_GONE', `${describeExit(taskTerm('inference'), exit)}; the next request starts a new one`)));
     this.hosted = h;
     return h;
   }

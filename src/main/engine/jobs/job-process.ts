@@ -115,7 +115,7 @@ export class JobProcessGone extends AppError {
     readonly pid: number | undefined,
     readonly exit: JobProcessExit,
   ) {
-    super('RUNTIME_ERROR', describeExit(what, exit));
+    super('PROCESS_GONE', describeExit(what, exit));
     this.name = 'JobProcessGone';
   }
 }

@@ -81,8 +81,9 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
         // one request at a time: sessions are not shared across concurrent runs
         queue = queue.then(async () => {
           try {
-            const method = m.method as 'predict' | 'heatmap';
-            if (method !== 'predict' && method !== 'heatmap') throw new Error(`unknown inference method '${m.method}'`);
+            const methods = ['predict', 'heatmap', 'estimateFeatures', 'estimateTraining'] as const;
+            const method = m.method as (typeof methods)[number];
+            if (!methods.includes(method)) throw new Error(`unknown inference method '${m.method}'`);
             const result = await compare[method](m.args as never);
             port.postMessage({ type: 'response', id: m.id, result });
           } catch (err) {

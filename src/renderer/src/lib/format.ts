@@ -37,3 +37,23 @@ export function shortPath(p: string, keep = 2): string {
   const parts = p.split(/[\\/]/).filter(Boolean);
   return parts.length <= keep ? p : `…/${parts.slice(-keep).join('/')}`;
 }
+
+/** Decimal gigabytes as the engine's memory messages write them, with a finer step below 0.1 GB. */
+export function gigabytes(n: number): string {
+  const g = n / 1e9;
+  if (g <= 0) return '0 GB';
+  if (g >= 10) return `${g.toFixed(0)} GB`;
+  if (g >= 0.1) return `${g.toFixed(1)} GB`;
+  if (g < 0.01) return '< 0.01 GB';
+  return `${g.toFixed(2)} GB`;
+}
+
+/**
+ * The memory line of an estimate: "Memory: about 8.6 GB of 21 GB free (weights 4.5 GB, activations
+ * 3.9 GB)"; when the provider does not report free memory (GPUs), the estimate alone, saying so.
+ */
+export function memorySummary(m: { bytes: number; weights: number; activations: number; available: number | null }): string {
+  const parts = `(weights ${gigabytes(m.weights)}, activations ${gigabytes(m.activations)})`;
+  if (m.available === null) return `Memory: about ${gigabytes(m.bytes)} ${parts}; the execution provider does not report its free memory`;
+  return `Memory: about ${gigabytes(m.bytes)} of ${gigabytes(m.available)} free ${parts}`;
+}

@@ -1,14 +1,15 @@
 /**
  * Compare's settings and shared bookkeeping: the feature settings predictions, heatmaps and
- * evaluations use (remembered per browser profile / window), a stable colour per chosen prompt,
- * and the evaluation jobs started from here (they outlive a visit to another view; the PCK table
- * refreshes when one finishes).
+ * evaluations use (remembered per browser profile / window), what they will need in memory, a
+ * stable colour per chosen prompt, and the evaluation jobs started from here (they outlive a visit
+ * to another view; the PCK table refreshes when one finishes).
  */
 import type { PromptSummary, Split } from '../../../../main/api/contract.js';
 import { getApi } from '../api.js';
 import { handleError } from '../errors.js';
 import { SPLIT_LABELS } from '../format.js';
 import { jobs } from './jobs.svelte.js';
+import { MemoryEstimator } from './memory.svelte.js';
 import { runs } from './runs.svelte.js';
 import { toasts } from './toasts.svelte.js';
 
@@ -25,6 +26,14 @@ export interface FeatureSettings {
 }
 
 export type MatchMethod = 'kernelsoftmax' | 'softmax' | 'nn' | 'bilinear';
+
+/**
+ * The feature settings that decide the memory of predictions, heatmaps and evaluations, as the
+ * key of their estimate (`compare:estimate`); null without a model.
+ */
+export function memoryKey(s: FeatureSettings): string | null {
+  return s.modelId === null ? null : JSON.stringify({ modelId: s.modelId, size: s.size, ensemble: s.ensemble });
+}
 
 export const METHOD_LABELS: Record<MatchMethod, string> = {
   kernelsoftmax: 'kernel soft-argmax',
@@ -69,6 +78,8 @@ class CompareState {
   evals = $state<EvalJob[]>([]);
   /** Bumped when an evaluation finished: PCK tables and error orderings reload. */
   evalRevision = $state(0);
+  /** What the feature settings will need in memory (numbers apply on Enter or blur: a short debounce). */
+  readonly memory = new MemoryEstimator(150);
 
   saveSettings(): void {
     localStorage.setItem(SETTINGS_KEY, JSON.stringify(this.settings));

@@ -2,9 +2,10 @@
  * Checks the launch form before anything is sent: the same bounds as the engine's schema
  * (contract/runs.ts `trainLaunchSchema`), plus what only the chosen dataset can tell (enough
  * training pairs for the batch, validation pairs when validating), each message next to its field.
- * Also the form's draft and the paper's defaults it starts from.
+ * Also the form's draft and the paper's defaults it starts from, and what of it decides the run's
+ * memory (the form asks the engine for an estimate whenever that changes).
  */
-import type { CategoryInfo, DatasetDetails, ModelInfo, TrainLaunch } from '../../../../../main/api/contract.js';
+import type { CategoryInfo, DatasetDetails, ModelInfo, TrainEstimate, TrainLaunch } from '../../../../../main/api/contract.js';
 
 export type PromptKindChoice = 'single' | 'class' | 'cpm';
 export type ScheduleChoice = 'constant' | 'linear' | 'cosine';
@@ -152,4 +153,29 @@ export function checkLaunch(d: LaunchDraft, ctx: Context): LaunchCheck {
     ...(d.name.trim() ? { name: d.name.trim() } : {}),
   };
   return { args, errors, notes };
+}
+
+/** The fields that decide a run's memory (`runs:estimate`). */
+const MEMORY_FIELDS = ['modelId', 'dinoModelId', 'datasetId', 'category', 'batch', 'accumulate', 'size'] as const satisfies readonly LaunchField[];
+
+/**
+ * What to ask `runs:estimate` about the draft: its memory fields once they are valid (whatever
+ * the others say), else null.
+ */
+export function estimateArgs(d: LaunchDraft, c: LaunchCheck): TrainEstimate | null {
+  if (MEMORY_FIELDS.some((f) => c.errors[f] !== undefined)) return null;
+  const batch = int(d.batch);
+  const accumulate = int(d.accumulate);
+  const size = int(d.size);
+  if (d.modelId === null || d.datasetId === null || batch === null || accumulate === null || size === null) return null;
+  return {
+    modelId: d.modelId,
+    ...(d.prompt === 'cpm' && d.dinoModelId !== null ? { dinoModelId: d.dinoModelId } : {}),
+    datasetId: d.datasetId,
+    prompt: d.prompt,
+    ...(d.category ? { category: d.category } : {}),
+    batch,
+    accumulate,
+    size,
+  };
 }
