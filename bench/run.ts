@@ -7,6 +7,7 @@ const BENCHES: Record<string, () => Promise<{ run: (args: string[]) => Promise<v
   features: () => import('./features.js'),
   train: () => import('./train.js'),
   import: () => import('./import.js'),
+  scale: () => import('./scale.js'),
 };
 
 async function main(): Promise<void> {
