@@ -80,6 +80,7 @@ export const CASES: GradCase[] = [
     { op: 'Conv', name: 'Conv with auto_pad SAME_UPPER', inputs: [{ shape: [1, 2, 5, 5] }, { shape: [2, 2, 2, 2] }], attrs: { auto_pad: 'SAME_UPPER' } },
     { op: 'Conv', name: 'grouped Conv (input gradient)', inputs: [{ shape: [1, 4, 4, 4] }, { shape: [4, 2, 3, 3], grad: false }], attrs: { group: 2, pads: [1, 1, 1, 1] } },
     { op: 'Conv', name: 'Conv 1x1', inputs: [{ shape: [2, 3, 3, 3] }, { shape: [4, 3, 1, 1] }, { shape: [4] }] },
+    { op: 'Conv', name: 'Conv 3x2 with uneven padding (flipped-kernel path)', inputs: [{ shape: [1, 2, 6, 5] }, { shape: [3, 2, 3, 2] }], attrs: { pads: [0, 1, 2, 0], kernel_shape: [3, 2] } },
     { op: 'Conv', name: '1-D Conv', inputs: [{ shape: [1, 2, 8] }, { shape: [3, 2, 3] }], attrs: { pads: [1, 1], strides: [2] } },
     { op: 'InstanceNormalization', name: 'InstanceNormalization over [H, W]', inputs: [{ shape: [2, 3, 4, 5] }, { shape: [3] }, { shape: [3] }], attrs: { epsilon: 1e-5 } },
     { op: 'InstanceNormalization', name: 'InstanceNormalization of a group-norm view [N, G, L]', inputs: [{ shape: [2, 4, 6] }, { shape: [4] }, { shape: [4] }] },

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { app, utilityProcess, type UtilityProcess } from 'electron';
-import type { JobProcess, JobProcessEntry, JobProcessExit, JobProcessLauncher, LaunchOptions, ToJobProcess } from '../engine/jobs/job-process.js';
+import { type JobProcess, type JobProcessEntry, type JobProcessExit, type JobProcessLauncher, jobProcessEnv, type LaunchOptions, type ToJobProcess } from '../engine/jobs/job-process.js';
 import { utilityExit, type GoneDetails } from './utility-exit.js';
 
 /** How long an abnormal exit waits for its 'child-process-gone' details (they may come second). */
@@ -55,7 +55,7 @@ class UtilityJobProcess extends EventEmitter implements JobProcess {
     listen();
     // a unique name ties 'child-process-gone' details to this process
     this.name = `${options.name} #${++serial}`;
-    this.child = utilityProcess.fork(entry.file, [], { serviceName: this.name, execArgv: entry.execArgv, stdio: 'inherit' });
+    this.child = utilityProcess.fork(entry.file, [], { serviceName: this.name, execArgv: entry.execArgv, env: jobProcessEnv(), stdio: 'inherit' });
     this.child.on('spawn', () => {
       this.spawnedPid = this.child.pid;
       this.emit('spawn');

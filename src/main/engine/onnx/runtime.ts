@@ -76,6 +76,11 @@ export interface SessionOptions {
    * activations are returned to the system after each run. See `LEAN_SESSION` below.
    */
   lean?: boolean;
+  /**
+   * Let ONNX Runtime fold constant subgraphs (default true). Gradient graphs compute transformed
+   * weights (a flipped kernel) from the weights: folding would store a copy of each.
+   */
+  constantFolding?: boolean;
 }
 
 /**
@@ -148,6 +153,7 @@ export async function createSession(model: string | Uint8Array, options: Session
     const session: Record<string, unknown> = { intra_op: { allow_spinning: spinning() }, inter_op: { allow_spinning: spinning() } };
     if (lean) session.disable_prepacking = '1';
     so.extra = { session };
+    if (options.constantFolding === false) so.extra.optimization = { disable_specified_optimizers: 'ConstantFolding' };
     try {
       const s =
         typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);

@@ -22,7 +22,7 @@ import type { SdModel } from './sd-model.js';
 import { buildTrainingGraph, type TrainGraphDims } from './train-graph.js';
 
 /** Bump when step graphs change meaning or layout. */
-const STEP_GRAPH_VERSION = 1;
+const STEP_GRAPH_VERSION = 2;
 
 export interface StepShape {
   B: number;
@@ -141,7 +141,7 @@ export class StepGraph {
 
   private session() {
     const file = path.join(this.dir, 'step.onnx');
-    return this.sd.sessions.getOrCreate(this.sessionKey, () => createSession(file, { providers: this.sd.providers }), this.sd.parts('unet', 'text'));
+    return this.sd.sessions.getOrCreate(this.sessionKey, () => createSession(file, { providers: this.sd.providers, constantFolding: false }), this.sd.parts('unet', 'text'));
   }
 
   /** Sampling plans for a batch of keypoints. */

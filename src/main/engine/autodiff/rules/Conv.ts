@@ -22,8 +22,13 @@ export function convPads(ctx: RuleContext, inSp: number[], outSp: number[], k: n
 }
 
 // dX = ConvTranspose(dY, W) with the forward strides, pads, dilations and group (output_padding
-// chosen so the result has X's size); dW = Conv(Xᵀ, dYᵀ) with strides and dilations swapped
-// (group 1); dB = Σ dY over batch and space.
+// chosen so the result has X's size); for stride 1, dilation 1, group 1 (most convs of a UNet),
+// dX = Conv(dY, W') with W' the kernel with in/out channels swapped and spatially flipped and pads
+// k-1-p: the same numbers, and ONNX Runtime's Conv runs about 1.7x faster than its ConvTranspose
+// (SD 2-1's 3x3 convs at 48² x 1280 and 96² x 320). W' is computed from W in the graph (a Transpose
+// and a permutation MatMul): sessions that disable constant folding compute it per run (about 2%
+// of the conv) instead of keeping a flipped copy of every weight.
+// dW = Conv(Xᵀ, dYᵀ) with strides and dilations swapped (group 1); dB = Σ dY over batch and space.
 export const Conv: GradRule = {
   opType: 'Conv',
   opsets: [11, 99],
@@ -40,7 +45,15 @@ export const Conv: GradRule = {
     const d = ctx.attrInts('dilations', Array(nsp).fill(1));
     const group = ctx.attrInt('group', 1);
     const pads = convPads(ctx, xs.slice(2), ys.slice(2), k, s, d);
-    if (ctx.needs(0)) {
+    const flippable = group === 1 && s.every((v) => v === 1) && d.every((v) => v === 1) && k.every((v, i) => pads[i] <= v - 1 && pads[i + nsp] <= v - 1);
+    if (ctx.needs(0) && flippable) {
+      const kn = k.reduce((p, q) => p * q, 1);
+      const reversal = ctx.floats(Array.from({ length: kn * kn }, (_, i) => (Math.floor(i / kn) + (i % kn) === kn - 1 ? 1 : 0)), [kn, kn], ctx.dtype(w));
+      const swapped = ctx.transpose(w, [1, 0, ...Array.from({ length: nsp }, (_, i) => i + 2)]);
+      const flipped = ctx.reshape(ctx.op1('MatMul', [ctx.reshape(swapped, [ws[1] * ws[0], kn]), reversal]), [ws[1], ws[0], ...k]);
+      const backPads = [...k.map((v, i) => v - 1 - pads[i]), ...k.map((v, i) => v - 1 - pads[i + nsp])];
+      ctx.GI(0, ctx.op1('Conv', [g, flipped], { pads: backPads, kernel_shape: k }));
+    } else if (ctx.needs(0)) {
       const outputPadding = xs.slice(2).map((sz, i) => sz - (s[i] * (ys[i + 2] - 1) + (k[i] - 1) * d[i] + 1 - pads[i] - pads[i + nsp]));
       const dx = ctx.op1('ConvTranspose', [g, w], {
         strides: s,
