@@ -97,39 +97,41 @@ export function availableMemory(provider: ProviderName | string = 'cpu'): { byte
 }
 
 export function gb(bytes: number): string {
+  if (bytes < 0.1 * GB) return `${(bytes / GB).toFixed(2)} GB`;
   return `${(bytes / GB).toFixed(bytes < 10 * GB ? 1 : 0)} GB`;
 }
 
 /**
  * Refuses a training configuration that will not fit, naming the settings that would: the largest
  * micro-batch that fits, with the accumulation that keeps the effective batch, else a smaller size.
+ * Activations grow linearly with the pairs of a step, so the micro-batch comes from two memory
+ * plans (batch 1 and the requested batch) rather than one per candidate.
  */
 export function checkTrainingFits(sd: SdModel, a: TrainMemoryArgs & { accumulate: number }, provider: string): MemoryEstimate {
   const est = estimateTrainingMemory(sd, a);
   const avail = availableMemory(provider);
   if (!avail || est.bytes <= avail.bytes) return est;
   const effective = a.batch * a.accumulate;
-  const options: string[] = [];
-  for (let b = a.batch - 1; b >= 1; b--) {
-    const e = estimateTrainingMemory(sd, { ...a, batch: b });
-    if (e.bytes <= avail.bytes) {
-      const acc = Math.ceil(effective / b);
-      options.push(`--batch ${b} --accumulate ${acc} (about ${gb(e.bytes)}${b * acc !== effective ? `, effective batch ${b * acc}` : ''})`);
-      break;
-    }
-  }
-  if (options.length === 0) {
+  let suggestion: string | null = null;
+  const one = a.batch > 1 ? estimateTrainingMemory(sd, { ...a, batch: 1 }) : est;
+  if (one.bytes <= avail.bytes) {
+    const perPair = (est.bytes - one.bytes) / (a.batch - 1);
+    const b = Math.max(1, Math.min(a.batch - 1, 1 + Math.floor((avail.bytes - one.bytes) / perPair)));
+    const acc = Math.ceil(effective / b);
+    const bytes = one.bytes + (b - 1) * perPair;
+    suggestion = `--batch ${b} --accumulate ${acc} (about ${gb(bytes)}${b * acc !== effective ? `, effective batch ${b * acc}` : ''})`;
+  } else {
     for (const size of [640, 512, 384, 256].filter((s) => s < a.size)) {
       const e = estimateTrainingMemory(sd, { ...a, batch: 1, size });
       if (e.bytes <= avail.bytes) {
-        options.push(`--size ${size} --batch 1 --accumulate ${effective} (about ${gb(e.bytes)})`);
+        suggestion = `--size ${size} --batch 1 --accumulate ${effective} (about ${gb(e.bytes)})`;
         break;
       }
     }
   }
   throw new AppError(
     'OUT_OF_MEMORY',
-    `${est.what} needs about ${gb(est.bytes)} (weights ${gb(est.weights)}, activations ${gb(est.activations)}), ${gb(avail.bytes)} ${avail.source === 'available RAM' ? 'are free' : `are available (${avail.source})`}: ${options.length ? `use ${options[0]}` : 'no batch or image size fits; free memory or use a GPU with more memory'}`,
+    `${est.what} needs about ${gb(est.bytes)} (weights ${gb(est.weights)}, activations ${gb(est.activations)}), ${gb(avail.bytes)} ${avail.source === 'available RAM' ? 'are free' : `are available (${avail.source})`}: ${suggestion ? `use ${suggestion}` : 'no batch or image size fits; free memory or use a GPU with more memory'}`,
   );
 }
 
