@@ -260,7 +260,7 @@ export interface RunInProcessOptions {
 
 /**
  * Runs one named task (worker-tasks.ts) in a job process on behalf of a TaskContext, as
- * `runInWorker` does in a thread: progress and logs go to the context, domain events to `onEvent`,
+ * a worker thread would: progress and logs go to the context, domain events to `onEvent`,
  * cancelling the context's token raises the worker's shared flag. A process that ends before its
  * task did rejects with a `JobProcessGone` saying what happened.
  */
