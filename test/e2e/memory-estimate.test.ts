@@ -126,7 +126,7 @@ describe.skipIf(!HAVE_FIXTURES)('memory estimates in Chromium (browser mode)', (
     const line = page.getByTestId('launch-memory');
     await expect.poll(() => line.getAttribute('data-state'), SLOW).toBe('refused');
     const message = (await line.textContent())!.trim();
-    expect(message).toMatch(/^training at 768 px with batch 9 needs about \d+\.\d GB \(weights .+\), 0\.0 GB are available \(SD4MATCH_AVAILABLE_MEMORY_GB\): /);
+    expect(message).toMatch(/^training at 768 px with batch 9 needs about \d+\.\d+ GB \(weights .+\), 0\.0\d? GB are available \(SD4MATCH_AVAILABLE_MEMORY_GB\): /);
     const submit = page.getByTestId('launch-submit');
     expect(await submit.isDisabled()).toBe(true);
     expect(await submit.getAttribute('title')).toBe(message);
@@ -138,7 +138,7 @@ describe.skipIf(!HAVE_FIXTURES)('memory estimates in Chromium (browser mode)', (
     const memory = page.getByTestId('compare-memory');
     await expect.poll(() => memory.getAttribute('data-state'), SLOW).toBe('refused');
     const refusal = (await memory.textContent())!.trim();
-    expect(refusal).toMatch(/^features at 768 px, ensemble 8 .*needs about \d+\.\d GB, 0\.0 GB are free/);
+    expect(refusal).toMatch(/^features at 768 px, ensemble 8 .*needs about \d+\.\d+ GB, 0\.0\d? GB are free/);
     await expect.poll(() => page.getByTestId('compare-stage').getAttribute('data-state')).toBe('refused');
     expect((await page.getByTestId('predict-refused').textContent())!.trim()).toBe(refusal);
     expect(await page.getByTestId('pred-marker').count()).toBe(0);

@@ -50,6 +50,17 @@ const byTestId = (id: string) => page.getByTestId(id);
 const attr = async (testid: string, name: string) => (await byTestId(testid).first().getAttribute(name)) ?? '';
 const lossPoints = async () => Number(await attr('loss-chart', 'data-points'));
 
+/** Waits for the charted loss to pass `n` points; a run that failed meanwhile says why at once. */
+async function lossBeyond(n: number): Promise<void> {
+  await expect
+    .poll(async () => {
+      const run = (await call('runs:list', {})).find((r) => r.id === runId);
+      if (run?.status === 'failed') throw new Error(`run ${runId} failed: ${run.failureReason}`);
+      return lossPoints();
+    }, SLOW)
+    .toBeGreaterThan(n);
+}
+
 async function fill(testid: string, value: string): Promise<void> {
   await byTestId(testid).fill(value);
 }
@@ -182,10 +193,9 @@ describe.skipIf(!HAVE_FIXTURES)('Runs and Compare in Chromium (browser mode)', (
     await byTestId('run-detail').waitFor();
     runId = Number(await attr('run-detail', 'data-run-id'));
     expect(runId).toBeGreaterThan(0);
-    await expect.poll(lossPoints, SLOW).toBeGreaterThan(0);
+    await lossBeyond(0);
     lag.enable();
-    const first = await lossPoints();
-    await expect.poll(lossPoints, SLOW).toBeGreaterThan(first);
+    await lossBeyond(await lossPoints());
     expect(await attr('run-detail', 'data-status')).toBe('running');
     expect(await byTestId('run-provider').textContent()).toBe('cpu');
     await expect.poll(() => byTestId('run-speed').textContent()).toMatch(/^\d+\.\d\d$/);

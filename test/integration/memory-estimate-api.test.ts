@@ -123,12 +123,12 @@ describe.skipIf(!HAVE_FIXTURES)('memory estimates through the API', () => {
       expect(t.fits).toBe(false);
       expect(t.available).toBe(0.01e9);
       expect(t.bytes).toBeGreaterThan(t.weights);
-      expect(t.message).toMatch(/^training at 128 px with batch 2 needs about \d+\.\d GB \(weights \d+\.\d GB, activations \d+\.\d GB\), 0\.0 GB are available \(SD4MATCH_AVAILABLE_MEMORY_GB\): /);
+      expect(t.message).toMatch(/^training at 128 px with batch 2 needs about \d+\.\d+ GB \(weights \d+\.\d+ GB, activations \d+\.\d+ GB\), 0\.0\d? GB are available \(SD4MATCH_AVAILABLE_MEMORY_GB\): /);
       expect(t.message).toMatch(/no batch or image size fits/);
 
       const f = ok(await client.invoke('compare:estimate', { modelId, size: 128, ensemble: 1 }));
       expect(f.fits).toBe(false);
-      expect(f.message).toMatch(/^features at 128 px, ensemble 1 .*needs about \d+\.\d GB, 0\.0 GB are free/);
+      expect(f.message).toMatch(/^features at 128 px, ensemble 1 .*needs about \d+\.\d+ GB, 0\.0\d? GB are free/);
     }, 120_000);
 
     it('a training run fails with the reason before it trains', async () => {
@@ -137,7 +137,7 @@ describe.skipIf(!HAVE_FIXTURES)('memory estimates through the API', () => {
         const r: RunSummary = ok(await client.invoke('runs:get', { id: runId }));
         return r.status === 'failed' ? r : undefined;
       });
-      expect(failed.failureReason).toMatch(/^training at 128 px with batch 2 needs about \d+\.\d GB .*0\.0 GB are available/);
+      expect(failed.failureReason).toMatch(/^training at 128 px with batch 2 needs about \d+\.\d+ GB .*0\.0\d? GB are available/);
       expect(failed.step).toBe(0);
       const job = await waitFor(async () => ok(await client.invoke('jobs:list')).find((j) => j.id === jobId && j.state === 'failed'));
       expect(job.error).toMatchObject({ code: 'OUT_OF_MEMORY', message: failed.failureReason });
@@ -147,7 +147,7 @@ describe.skipIf(!HAVE_FIXTURES)('memory estimates through the API', () => {
       const empty = ok(await client.invoke('prompts:list', {})).find((p) => p.name === 'empty prompt')!;
       const pair = ok(await client.invoke('compare:pairs', { datasetId, split: 'val' })).pairs[0]!;
       const pred = await client.invoke('compare:predict', { pairId: pair.id, promptIds: [empty.id], modelId, size: 128, ensemble: 1 });
-      expect(pred).toMatchObject({ error: { code: 'OUT_OF_MEMORY', message: expect.stringMatching(/needs about \d+\.\d GB, 0\.0 GB are free/) } });
+      expect(pred).toMatchObject({ error: { code: 'OUT_OF_MEMORY', message: expect.stringMatching(/needs about \d+\.\d+ GB, 0\.0\d? GB are free/) } });
       const heat = await client.invoke('compare:heatmap', { pairId: pair.id, promptIds: [empty.id], point: [10, 10], modelId, size: 128, ensemble: 1 });
       expect(heat).toMatchObject({ error: { code: 'OUT_OF_MEMORY' } });
     }, 120_000);
