@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../api/errors.js';
+import { publishDir } from '../cache/publish.js';
 import type { TaskContext } from '../jobs/progress.js';
 import { loadModel, saveModel } from '../onnx/model-io.js';
 import { cut, tap } from '../onnx/transforms.js';
@@ -130,9 +131,7 @@ export function compileSd(folder: SdFolder, cacheDir: string, task?: TaskContext
       path.join(tmp, 'manifest.json'),
       JSON.stringify({ compiler: COMPILER_VERSION, modelHash: hash, source: folder.dir, scope: FEATURE_SCOPE, created: new Date().toISOString() }, null, 2),
     );
-    fs.mkdirSync(path.dirname(dir), { recursive: true });
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.renameSync(tmp, dir);
+    publishDir(tmp, dir, (d) => fs.existsSync(path.join(d, 'manifest.json')));
     step(3, 'done');
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });

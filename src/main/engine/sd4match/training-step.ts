@@ -12,6 +12,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REMAT_DEFAULTS } from '../autodiff/patterns.js';
+import { publishDir } from '../cache/publish.js';
 import { attentionOptions } from '../onnx/attention.js';
 import type { HostTensor } from '../onnx/ir.js';
 import { planMemory } from '../onnx/memory-plan.js';
@@ -96,11 +97,8 @@ export class StepGraph {
   build(): StepGraphMeta {
     if (this.meta) return this.meta;
     const dir = this.dir;
-    const metaFile = path.join(dir, 'meta.json');
-    if (fs.existsSync(metaFile)) {
-      const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as StepGraphMeta;
-      if (meta.version === STEP_GRAPH_VERSION) return this.remember(meta);
-    }
+    const current = readMeta(dir);
+    if (current) return this.remember(current);
     const t0 = Date.now();
     const g = buildTrainingGraph(loadModel(this.sd.compiled.unetFeatures), loadModel(this.sd.compiled.textFromEmbeds), this.dims(), { loss: this.loss });
     const plan = planMemory(g.model.graph, (t) => g.info.get(t));
@@ -118,10 +116,8 @@ export class StepGraph {
         buildSeconds: (Date.now() - t0) / 1000,
       };
       fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
-      fs.mkdirSync(path.dirname(dir), { recursive: true });
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.renameSync(tmp, dir);
-      return this.remember(meta);
+      // another process may have built the same graph meanwhile: then its folder stays
+      return this.remember(publishDir(tmp, dir, (d) => readMeta(d) !== null) === 'ours' ? meta : readMeta(dir)!);
     } catch (e) {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw e;
@@ -162,6 +158,16 @@ export class StepGraph {
 }
 
 /** prompt_index for 2B images whose pair b uses prompt promptOf[b]: sources, then targets. */
+/** The metadata of a built step graph in `dir`, when it is there and of the current version. */
+function readMeta(dir: string): StepGraphMeta | null {
+  try {
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as StepGraphMeta;
+    return meta.version === STEP_GRAPH_VERSION ? meta : null;
+  } catch {
+    return null;
+  }
+}
+
 export function promptIndex(promptOf: number[]): HostTensor {
   const B = promptOf.length;
   const data = new BigInt64Array(2 * B);
