@@ -14,6 +14,7 @@ import { type AttentionRewriteOptions, attentionOptions, rewriteAttention } from
 import { ModelBuilder } from '../onnx/builder.js';
 import type { DType } from '../onnx/dtypes.js';
 import { defaultOpset, type Model } from '../onnx/ir.js';
+import { orderWeightOnlyFirst } from '../onnx/memory-plan.js';
 import { upgradeOpset } from '../onnx/opset.js';
 import { specialize } from '../onnx/specialize.js';
 import { DEFAULT_LOSS, emitLoss, type LossSettings } from './loss.js';
@@ -97,5 +98,6 @@ export function buildTrainingGraph(unetTap: Model, textCut: Model, d: TrainGraph
   const shapes = Object.fromEntries(fwd.model.graph.inputs.map((i) => [i.name, i.shape as number[]]));
   const vjp = buildVjp(specialize(fwd.model, shapes), { wrt: ['tokens'], output: 'loss', seed: 'ones', rematerialize: o.rematerialize });
   const model = rewriteAttention(vjp.model, vjp.info, { ...attentionOptions(), ...o.attention }).model;
+  orderWeightOnlyFirst(model.graph);
   return { model, gradName: vjp.gradOutputs.tokens, grid: fwd.grid, info: vjp.info };
 }
