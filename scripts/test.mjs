@@ -2,6 +2,9 @@
 /**
  * `npm test`: the one command that runs every test.
  *
+ *   0. a Chrome/Chromium for the browser tests (scripts/chromium.mjs): found, or installed from
+ *      Debian's packages when missing and we may; when none can be had, stop before running anything
+ *      with the command that gets one
  *   1. electron-vite build       (one test: passed or failed)
  *   2. npm run typecheck         (one test: passed or failed)
  *   3. vitest run over test/unit, test/grad, test/integration, test/e2e
@@ -14,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureChromium } from './chromium.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const isWindows = process.platform === 'win32';
@@ -71,6 +75,15 @@ function countVitest(report) {
     brokenFiles,
   };
 }
+
+const browser = ensureChromium();
+if ('error' in browser) {
+  process.stdout.write(`\nnpm test: ${browser.error}\n0 passed, 1 failed\n`);
+  process.exit(1);
+}
+process.stdout.write(`browser tests use ${browser.path}\n`);
+// the tests (and the job processes and browsers they start) read it from here
+process.env.SD4MATCH_CHROMIUM = browser.path;
 
 const extraArgs = process.argv.slice(2);
 /** @type {StepResult[]} */

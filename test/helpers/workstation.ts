@@ -11,17 +11,17 @@ import sharp from 'sharp';
 import { Store } from '../../src/main/store/db.js';
 import { DatasetsRepo } from '../../src/main/store/repositories/datasets.js';
 import { ImagesRepo } from '../../src/main/store/repositories/images.js';
+import { findChromium, installHint } from '../../scripts/chromium.mjs';
 import { repoPath } from './paths.js';
 
-export const CHROMIUM = process.env.SD4MATCH_CHROMIUM ?? '/usr/bin/chromium';
+/** The browser `npm test` found or installed (scripts/chromium.mjs), or one on this machine. */
+export const CHROMIUM = findChromium();
 export const SCREENS = repoPath('test-results/screens');
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 export async function launchChromium(): Promise<Browser> {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's Chromium with \`apt-get install -y chromium\` (or set SD4MATCH_CHROMIUM)`);
-  }
+  if (!CHROMIUM) throw new Error(`no Chrome or Chromium on this machine: run \`${installHint()}\` (or set SD4MATCH_CHROMIUM), or use \`npm test\`, which installs it`);
   fs.mkdirSync(SCREENS, { recursive: true });
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 }
