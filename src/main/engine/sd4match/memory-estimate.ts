@@ -46,11 +46,10 @@ const RUNTIME_OVERHEAD = 1.2;
 
 /**
  * What ONNX Runtime adds to a process once its sessions have run, beyond weights and planned
- * activations: kernel code pages, thread pools, and allocator slack left between runs (glibc keeps
- * freed blocks). Measured at about 0.1 GB on the tiny model (VAE then UNet sessions at 512 px) and
- * within the same on SD 2-1.
+ * activations: kernel code pages, thread pools, allocator slack between runs. Measured at about
+ * 0.05 GB in job processes (glibc tuned as jobProcessEnv does) on the tiny model at 256 and 512 px.
  */
-const SESSION_STATE = 0.1 * GB;
+const SESSION_STATE = 0.05 * GB;
 
 /** The process's own footprint before it loads large models: what it holds now, and the runtime's state. */
 function processBase(): number {
