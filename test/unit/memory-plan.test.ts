@@ -40,4 +40,12 @@ describe('the memory plan', () => {
     // the negated weight is no longer held while the 4N-wide tensor lives
     expect(before - after).toBe(4 * N);
   });
+
+  it('tells weight-only nodes apart in a node list that is not in topological order', () => {
+    const { g } = graph();
+    const byName = new Map(g.nodes.map((n) => [n.name, n]));
+    g.nodes = ['add', 'slice', 'neg', 'concat'].map((n) => byName.get(n)!);
+    expect(orderWeightOnlyFirst(g)).toBe(1);
+    expect(g.nodes.map((n) => n.name)).toEqual(['neg', 'add', 'slice', 'concat']);
+  });
 });

@@ -7,7 +7,7 @@
  * separately (they are memory-mapped, see runtime.ts).
  */
 import { DTYPE_SIZE, type DType } from './dtypes.js';
-import { nodeInputs, producerMap } from './graph-utils.js';
+import { nodeInputs, producerMap, topoSort } from './graph-utils.js';
 import { type Graph, type Node, numel } from './ir.js';
 
 export interface TensorShape {
@@ -73,16 +73,16 @@ export function executionOrder(g: Graph): Node[] {
  */
 export function orderWeightOnlyFirst(g: Graph): number {
   const fromInputs = new Set<string>(g.inputs.map((i) => i.name));
-  const weightOnly: Node[] = [];
-  const rest: Node[] = [];
-  for (const n of g.nodes) {
-    // node lists are topologically sorted: a producer comes before its consumers
+  const dependent = new Set<Node>();
+  // classified in a topological order (producers first), moved keeping the list's own order
+  for (const n of topoSort(g)) {
     if (nodeInputs(n).some((t) => t && fromInputs.has(t))) {
-      rest.push(n);
+      dependent.add(n);
       for (const o of n.outputs) if (o) fromInputs.add(o);
-    } else weightOnly.push(n);
+    }
   }
-  g.nodes = [...weightOnly, ...rest];
+  const weightOnly = g.nodes.filter((n) => !dependent.has(n));
+  g.nodes = [...weightOnly, ...g.nodes.filter((n) => dependent.has(n))];
   return weightOnly.length;
 }
 
