@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApi, type Api } from './api/handlers.js';
-import { AppError } from './api/errors.js';
+import { AppError } from './shared/errors.js';
 import { TOKEN_PARAM, WS_PATH } from './api/wire.js';
 import { IMAGE_ROUTE, parseImageRequest, resolveImage } from './transport/image-route.js';
 import { attachWsApi, type UpgradeRefusal } from './transport/ws-server.js';

@@ -4,7 +4,7 @@
  * cancelled job to a blocked worker in a child process, is tested in job-process.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { CancelledError } from '../../src/main/api/errors.js';
+import { CancelledError } from '../../src/main/shared/errors.js';
 import { SharedFlagToken } from '../../src/main/engine/jobs/progress.js';
 
 describe('the shared cancellation flag', () => {

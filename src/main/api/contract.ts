@@ -10,7 +10,7 @@
  * imports from the engine so the browser build never pulls Node code in.
  */
 import type { z } from 'zod';
-import type { SerializedError } from './errors.js';
+import type { SerializedError } from '../shared/errors.js';
 import { APP_EVENTS, type AppEvents, appMethods } from './contract/app.js';
 import { JOB_EVENTS, type JobEvents, jobMethods } from './contract/jobs.js';
 import { MODEL_EVENTS, type ModelEvents, modelMethods } from './contract/models.js';

@@ -9,7 +9,7 @@
  * with `import type` only.
  */
 import type { EventMap, EventName } from './contract.js';
-import type { SerializedError } from './errors.js';
+import type { SerializedError } from '../shared/errors.js';
 
 /**
  * Path of the WebSocket endpoint on the server. A type, so the renderer (type-only imports) can

@@ -3,7 +3,7 @@
  * trace for expected errors), progress lines, and option parsers.
  */
 import { InvalidArgumentError } from 'commander';
-import { AppError } from '../api/errors.js';
+import { AppError } from '../shared/errors.js';
 import { CancellationToken, RateMeter, type TaskContext } from '../engine/jobs/progress.js';
 
 export function fail(message: string): never {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { AppError } from '../api/errors.js';
+import { AppError } from '../shared/errors.js';
 import { runVjp } from '../engine/graph/run.js';
 import { expectTensor, readNpy, writeNpy } from '../engine/io/npy.js';
 import type { HostTensor } from '../engine/onnx/ir.js';

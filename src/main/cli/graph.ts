@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { AppError } from '../api/errors.js';
+import { AppError } from '../shared/errors.js';
 import { npyFileName, readNpy, writeNpy } from '../engine/io/npy.js';
 import { runModel, runVjp } from '../engine/graph/run.js';
 import { type HostTensor, type Model, tensorByteLength } from '../engine/onnx/ir.js';

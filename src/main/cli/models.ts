@@ -1,7 +1,7 @@
 /** `sd4match models ...` and `sd4match match`: model folders, and matching points between two images. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { AppError } from '../api/errors.js';
+import { AppError } from '../shared/errors.js';
 import { TensorCache } from '../engine/cache/tensor-cache.js';
 import { MATCH_METHODS, type MatchMethod, matchKeypoints } from '../engine/sd4match/matching.js';
 import { inspectDinoFolder, inspectSdFolder } from '../engine/sd4match/model-folder.js';

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { AppError } from '../api/errors.js';
+import { AppError } from '../shared/errors.js';
 import type { EvalReport, Frame } from '../engine/sd4match/evaluate.js';
 import { MATCH_METHODS, type MatchMethod } from '../engine/sd4match/matching.js';
 import type { PromptKind } from '../engine/sd4match/prompts.js';

@@ -4,7 +4,7 @@
  * models, sessions and feature caches warm between clicks.
  */
 import type { MemoryCheck } from '../api/contract.js';
-import { AppError } from '../api/errors.js';
+import { AppError } from '../shared/errors.js';
 import { toEvalPair } from '../engine/datasets/pair-geometry.js';
 import type { HostTensor } from '../engine/onnx/ir.js';
 import { SessionCache } from '../engine/onnx/session-cache.js';

@@ -3,7 +3,7 @@
  * CLI commands, API handlers and job workers all build on it.
  */
 import path from 'node:path';
-import { AppError } from '../api/errors.js';
+import { AppError } from '../shared/errors.js';
 import { TensorCache } from '../engine/cache/tensor-cache.js';
 import { Store } from '../store/db.js';
 import { resolveStoreLocation } from '../store/paths.js';

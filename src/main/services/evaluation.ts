@@ -3,7 +3,7 @@
  * and record the run, its summary metrics and per-pair results in the store (the Compare view and
  * the CLI read them back).
  */
-import { AppError } from '../api/errors.js';
+import { AppError } from '../shared/errors.js';
 import { benchmarkOf, toEvalPair } from '../engine/datasets/pair-geometry.js';
 import type { TaskContext } from '../engine/jobs/progress.js';
 import { type EvalReport, evaluate, type Frame } from '../engine/sd4match/evaluate.js';

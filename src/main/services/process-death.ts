@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../api/errors.js';
+import { AppError } from '../shared/errors.js';
 import type { Services } from './context.js';
 import { runDirOf } from './training.js';
 import type { RunRecord } from '../store/repositories/runs.js';

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../api/errors.js';
+import { AppError } from '../shared/errors.js';
 import { benchmarkOf, toEvalPair } from '../engine/datasets/pair-geometry.js';
 import { readSafetensors } from '../engine/io/safetensors.js';
 import type { TaskContext } from '../engine/jobs/progress.js';

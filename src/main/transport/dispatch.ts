@@ -7,7 +7,7 @@
 import type { z } from 'zod';
 import type { Envelope, InvokeMethod } from '../api/contract.js';
 import { INVOKE_METHOD_NAMES, invokeMethods, isInvokeMethod } from '../api/contract.js';
-import { AppError, FieldError, isAppError, serializeError } from '../api/errors.js';
+import { AppError, FieldError, isAppError, serializeError } from '../shared/errors.js';
 import type { Api, Handler } from '../api/handlers.js';
 
 /** Formats zod issues as one line that names each offending field. */

@@ -9,7 +9,7 @@
  * a cached JPEG thumbnail fitting in size x size. Formats browsers cannot show (TIFF) are served as
  * a JPEG.
  */
-import { AppError } from '../api/errors.js';
+import { AppError } from '../shared/errors.js';
 import type { Api } from '../api/handlers.js';
 import { imageAccess } from '../api/handlers/support.js';
 import { MAX_THUMBNAIL_SIDE, MIN_THUMBNAIL_SIDE } from '../engine/images/access.js';

@@ -8,7 +8,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import type { SerializedError } from '../api/errors.js';
+import type { SerializedError } from '../shared/errors.js';
 import type { Api } from '../api/handlers.js';
 import type { ResponseFrame, ServerFrame } from '../api/wire.js';
 import { dispatch } from './dispatch.js';

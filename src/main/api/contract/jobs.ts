@@ -1,6 +1,6 @@
 /** Long-running jobs (imports, compiles, evaluations, training): list, cancel, and their updates. */
 import { z } from 'zod';
-import type { SerializedError } from '../errors.js';
+import type { SerializedError } from '../../shared/errors.js';
 import { method, noArgs } from './spec.js';
 
 export type JobState = 'running' | 'completed' | 'failed' | 'cancelled';

@@ -9,7 +9,7 @@ import { realDir } from '../../engine/images/safe-path.js';
 import { DatasetsRepo } from '../../store/repositories/datasets.js';
 import { ImagesRepo } from '../../store/repositories/images.js';
 import type { DirectoryListing, FileEntry, ImageDetail, ImportReportInfo } from '../contract.js';
-import { AppError, FieldError } from '../errors.js';
+import { AppError, FieldError } from '../../shared/errors.js';
 import type { DomainHandlers } from '../handlers.js';
 import { capReport, categoryInfos, storeOf, toDatasetSummary } from './support.js';
 

@@ -6,7 +6,7 @@ import { validateModelFolder } from '../../engine/models/validate.js';
 import type { ModelRecord } from '../../store/repositories/models.js';
 import { ModelsRepo } from '../../store/repositories/models.js';
 import type { ModelFacts, ModelInfo } from '../contract.js';
-import { AppError, FieldError } from '../errors.js';
+import { AppError, FieldError } from '../../shared/errors.js';
 import type { ApiContext, DomainHandlers } from '../handlers.js';
 import { storeOf } from './support.js';
 

@@ -4,7 +4,7 @@ import { DatasetsRepo } from '../../store/repositories/datasets.js';
 import { ImagesRepo } from '../../store/repositories/images.js';
 import { PairsRepo } from '../../store/repositories/pairs.js';
 import type { PairDetail } from '../contract.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { DomainHandlers } from '../handlers.js';
 import { storeOf } from './support.js';
 

@@ -5,7 +5,7 @@
  * killed for memory fails its job and marks its run failed (resumable from its checkpoint).
  */
 import fs from 'node:fs';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { JobProcessGone } from '../../engine/jobs/job-process.js';
 import type { JobTaskContext } from '../../engine/jobs/manager.js';
 import { recordProcessDeath } from '../../services/process-death.js';

@@ -13,7 +13,7 @@
  * the user actually sees. Each change also bumps `version`; a save based on an older version (the
  * same image edited in two windows) is refused with CONFLICT instead of overwriting silently.
  */
-import { AppError, FieldError } from '../../api/errors.js';
+import { AppError, FieldError } from '../../shared/errors.js';
 import type { Db } from '../../store/db.js';
 import { AnnotationHistoryRepo, type HistoryCursor, type InstanceKey } from '../../store/repositories/annotation-history.js';
 import { type Category, type DatasetFormat, DatasetsRepo } from '../../store/repositories/datasets.js';

@@ -12,7 +12,7 @@
  * (one transaction on its own connection that yields to the event loop, with progress and
  * cancellation; a cancelled build writes nothing).
  */
-import { AppError, FieldError } from '../../api/errors.js';
+import { AppError, FieldError } from '../../shared/errors.js';
 import { type Db, type Store, withBusyRetry } from '../../store/db.js';
 import { type Category, type Dataset, DatasetsRepo, type Split } from '../../store/repositories/datasets.js';
 import type { Box } from '../../store/repositories/images.js';

@@ -4,7 +4,7 @@
  * keypoints, the undo history and pair correspondences follow the new numbering (entries carry
  * `from`, their index in the old schema), and points of deleted entries go with them.
  */
-import { AppError, FieldError } from '../../api/errors.js';
+import { AppError, FieldError } from '../../shared/errors.js';
 import type { Db } from '../../store/db.js';
 import { AnnotationHistoryRepo } from '../../store/repositories/annotation-history.js';
 import { type Category, DatasetsRepo, type KeypointDef } from '../../store/repositories/datasets.js';

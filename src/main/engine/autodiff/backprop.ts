@@ -8,7 +8,7 @@
  * are summed; absent gradients stay symbolic (null) until a rule needs zeros; every gradient's shape
  * and dtype is checked against its input as it is recorded.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { type DType, isFloat } from '../onnx/dtypes.js';
 import { constFromTensor } from '../onnx/evaluate.js';
 import { consumerMap, topoSort, validateGraph } from '../onnx/graph-utils.js';

@@ -3,7 +3,7 @@
  * and the emit helpers of OpEmitter scoped to `<node>_Grad/`. Every emitted tensor has its shape
  * inferred on the spot, and every gradient is checked against its input as it is recorded.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { type GraphBuilder, OpEmitter } from '../onnx/builder.js';
 import type { Attr, Node } from '../onnx/ir.js';
 import { REDUCE_AXES_INPUT_OPSET, reduceAxes } from '../onnx/shape-infer.js';

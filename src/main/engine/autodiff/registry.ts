@@ -2,7 +2,7 @@
  * The gradient-rule registry, built from an explicit list. Duplicates are a bug; a missing rule
  * is an error naming the op and the node.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { Node } from '../onnx/ir.js';
 import type { GradRule } from './rule.js';
 import { Abs } from './rules/Abs.js';

@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { Db } from '../../store/db.js';
 import { DatasetsRepo, defaultKeypointColor } from '../../store/repositories/datasets.js';
 import { type Box, ImagesRepo } from '../../store/repositories/images.js';

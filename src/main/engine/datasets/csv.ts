@@ -3,7 +3,7 @@
  * ("" inside quotes is a quote), LF or CRLF line ends, a UTF-8 byte-order mark tolerated, blank
  * lines ignored. Every row keeps its 1-based line number for error messages.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 
 export interface CsvRow {
   /** 1-based line number where the row starts. */

@@ -15,7 +15,7 @@
  */
 import os from 'node:os';
 import type { ImportReportInfo } from '../../api/contract/datasets.js';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { type Db, type Store, withBusyRetry } from '../../store/db.js';
 import { type Dataset, type DatasetFormat, DatasetsRepo, type Split } from '../../store/repositories/datasets.js';
 import { ImagesRepo } from '../../store/repositories/images.js';

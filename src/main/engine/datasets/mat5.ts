@@ -13,7 +13,7 @@
  * Format: MathWorks, "MAT-File Format" (matfile_format.pdf), chapter 1, Level 5 MAT-files.
  */
 import zlib from 'node:zlib';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 
 export type MatClass =
   | 'cell'

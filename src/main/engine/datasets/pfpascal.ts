@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { SPLITS, type Split } from '../../store/repositories/datasets.js';
 import type { Box } from '../../store/repositories/images.js';
 import { parseCsvTable } from './csv.js';

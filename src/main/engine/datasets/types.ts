@@ -3,7 +3,7 @@
  * image-level annotations) and pairs, plus the problems found. The import pipeline then checks the
  * images, validates geometry against the real image sizes, and writes it all in one transaction.
  */
-import { AppError, type ErrorCode } from '../../api/errors.js';
+import { AppError, type ErrorCode } from '../../shared/errors.js';
 import { type DatasetFormat, defaultKeypointColor, type KeypointDef, type Split } from '../../store/repositories/datasets.js';
 import type { Box } from '../../store/repositories/images.js';
 import type { PairFlags } from '../../store/repositories/pairs.js';

@@ -3,7 +3,7 @@
  * larger batches: the batch is cut into chunks of the declared size, each chunk runs on its own,
  * and the results are concatenated (or, for gradients of inputs shared by all chunks, summed).
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { type HostTensor, type ValueInfo, numel } from '../onnx/ir.js';
 import { allocTypedArray } from '../onnx/dtypes.js';
 

@@ -2,7 +2,7 @@
  * Running graphs and their vector-Jacobian products on host tensors: the service behind the
  * `graph run` / `graph vjp` commands and the parity tests.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { buildVjp, type VjpGraph } from '../autodiff/backprop.js';
 import { type HostTensor, type Model } from '../onnx/ir.js';
 import { createModelSession, type Session, type SessionOptions } from '../onnx/runtime.js';

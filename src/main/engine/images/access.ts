@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { Store } from '../../store/db.js';
 import { CacheRepo } from '../../store/repositories/cache.js';
 import { ImagesRepo } from '../../store/repositories/images.js';

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import sharp from 'sharp';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 
 /** An image that cannot be used; `reason` is the message without the file name. */
 export class ImageProblem extends AppError {

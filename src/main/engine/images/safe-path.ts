@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 
 /** Whether `candidate` is `root` or below it (both absolute and normalised). */
 export function isInside(root: string, candidate: string): boolean {

@@ -1,6 +1,6 @@
 /** Reading files with errors that name the file and say what went wrong. */
 import fs from 'node:fs';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 
 export function readFileOrThrow(file: string): Buffer {
   try {

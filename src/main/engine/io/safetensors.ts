@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { readFileOrThrow } from './files.js';
 import { type DType, DTYPE_SIZE, bytesOf, typedArrayFromBytes } from '../onnx/dtypes.js';
 import { type HostTensor, numel } from '../onnx/ir.js';

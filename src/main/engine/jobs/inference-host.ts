@@ -4,7 +4,7 @@
  * at a time and never blocks the engine's event loop. If it dies (killed for memory, crashed), the
  * requests it had fail with the reason and the next request starts a new one.
  */
-import { AppError, deserializeError, type SerializedError } from '../../api/errors.js';
+import { AppError, deserializeError, type SerializedError } from '../../shared/errors.js';
 import { describeExit, retireJobProcess, startJobProcess, taskTerm, type JobRuntime, type StartedJobProcess } from './job-process.js';
 
 interface Hosted {

@@ -14,7 +14,7 @@ import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { AppError, CancelledError, deserializeError, type SerializedError } from '../../api/errors.js';
+import { AppError, CancelledError, deserializeError, type SerializedError } from '../../shared/errors.js';
 import type { TaskContext } from './progress.js';
 import type { WorkerMessage, WorkerScript } from './worker.js';
 

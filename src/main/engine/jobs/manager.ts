@@ -5,7 +5,7 @@
  * process hosting the job's worker thread), so that one killed for memory fails that job only:
  * `runInProcess` starts one with a task name and a JSON payload and relays its messages.
  */
-import { AppError, serializeError } from '../../api/errors.js';
+import { AppError, serializeError } from '../../shared/errors.js';
 import type { JobInfo, JobProgress } from '../../api/contract/jobs.js';
 import { runInProcess, type JobProcess, type JobRuntime, type RunInProcessOptions } from './job-process.js';
 import { CancellationToken, RateMeter, type TaskContext } from './progress.js';

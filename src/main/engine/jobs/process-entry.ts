@@ -8,7 +8,7 @@
  * `child_process.fork` (talks through `process.send` / `process.on('message')`).
  */
 import { Worker } from 'node:worker_threads';
-import { serializeError } from '../../api/errors.js';
+import { serializeError } from '../../shared/errors.js';
 import type { FromJobProcess, ToJobProcess } from './job-process.js';
 import { SharedFlagToken } from './progress.js';
 import type { WorkerData } from './worker.js';

@@ -5,7 +5,7 @@
  * `throwIfCancelled()` between steps, so a step is all-or-nothing.
  */
 import type { JobProgress } from '../../api/contract/jobs.js';
-import { CancelledError } from '../../api/errors.js';
+import { CancelledError } from '../../shared/errors.js';
 
 /** What is being done ('importing pairs', 'training'), how far, how fast; the API carries it as is. */
 export type Progress = JobProgress;

@@ -5,7 +5,7 @@
  * process-entry.ts), and stopping at its next cancellation check when asked to (see worker.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { serializeError } from '../../api/errors.js';
+import { serializeError } from '../../shared/errors.js';
 import { RateMeter, SharedFlagToken, type TaskContext } from './progress.js';
 import type { WorkerData, WorkerMessage } from './worker.js';
 import { WORKER_TASKS } from './worker-tasks.js';

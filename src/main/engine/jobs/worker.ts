@@ -3,7 +3,7 @@
  * Job workers run inside job processes (job-process.ts), whose child hosts the worker thread and
  * relays these messages (process-entry.ts).
  */
-import type { SerializedError } from '../../api/errors.js';
+import type { SerializedError } from '../../shared/errors.js';
 import type { JobProgress } from '../../api/contract/jobs.js';
 
 /** How a worker thread is started: the built worker.js, or a tsx bootstrap from the sources. */

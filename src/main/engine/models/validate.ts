@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError, FieldError } from '../../api/errors.js';
+import { AppError, FieldError } from '../../shared/errors.js';
 import type { ModelFacts, ModelKind, ModelValidation } from '../../api/contract/models.js';
 import { inspectDinoFolder, inspectSdFolder } from '../sd4match/model-folder.js';
 

@@ -3,7 +3,7 @@
  * (autodiff/context.ts) and of the graphs the engine builds itself (ModelBuilder). Names are
  * deterministic (`<prefix>/<Op>_<n>`) so built graphs diff cleanly.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { type DType, dtypeCode } from './dtypes.js';
 import { type Attr, type Model, type Node, numel, type TensorValue } from './ir.js';
 import { validateGraph } from './graph-utils.js';

@@ -1,5 +1,5 @@
 /** Structural helpers over the IR: producer/consumer maps, topological order, pruning, validation. */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { Graph, Node } from './ir.js';
 
 const freeVarCache = new WeakMap<Graph, string[]>();

@@ -4,7 +4,7 @@
  * external-data file, or host memory) so weights are never copied until something needs them.
  */
 import fs from 'node:fs';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { DTYPE_SIZE, type DType, type TypedArray, bytesOf, typedArrayFromBytes } from './dtypes.js';
 
 export type TensorData =

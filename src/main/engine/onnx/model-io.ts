@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { readFileOrThrow } from '../io/files.js';
 import { DTYPE_SIZE, type DType, dtypeCode, dtypeFromCode } from './dtypes.js';
 import {

@@ -4,7 +4,7 @@
  * 14; most ops only gained types between those versions. Ops whose semantics changed are listed
  * with the version that changed them, and an upgrade across such a change is refused by name.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { defaultOpset, type Model, type Node } from './ir.js';
 
 /** Versions (above 13) at which an op's behaviour for existing models changed. */

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { HostTensor, Model } from './ir.js';
 import { encodeModel, saveModel } from './model-io.js';
 

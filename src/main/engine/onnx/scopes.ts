@@ -4,7 +4,7 @@
  * `: __main__.UNet/up_blocks.1: pkg.CrossAttnUpBlock2D/up_blocks.1.upsamplers.0: pkg.Upsample2D/conv2d_44: aten.conv2d`.
  * Both become a module path (`up_blocks.1.upsamplers.0`) and its chain of enclosing modules.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { Graph, Node } from './ir.js';
 import { topoSort } from './graph-utils.js';
 

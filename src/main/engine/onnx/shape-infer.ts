@@ -3,7 +3,7 @@
  * constant inputs such as Reshape targets), the dtype and dimensions of every output. Covers the
  * ops of Stable Diffusion, CLIP and DINOv2 exports (opset 13-18) and the ops our gradient rules emit.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { DType } from './dtypes.js';
 import { nodeOutputDtypes } from './dtype-infer.js';
 import { type Node, attrInt, attrInts, attrString, numel } from './ir.js';

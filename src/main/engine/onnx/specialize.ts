@@ -4,7 +4,7 @@
  * prunes what the outputs do not need, and records the concrete shapes as value_info. The result
  * is what gradient construction works on: every shape known, every Reshape target a constant.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { allocTypedArray, type DType } from './dtypes.js';
 import { constFromTensor, EVALUABLE, evalNode } from './evaluate.js';
 import { pruneDead, topoSort } from './graph-utils.js';

@@ -2,7 +2,7 @@
  * Graph surgery on module scopes: `tap` makes a module's output the graph's only output; `cut`
  * makes it a new float input and prunes what fed it.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { inferDtypes } from './dtype-infer.js';
 import { isFloat } from './dtypes.js';
 import { producerMap, pruneDead, renameUses, requiredInputs, validateGraph } from './graph-utils.js';

@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { publishDir } from '../cache/publish.js';
 import type { TaskContext } from '../jobs/progress.js';
 import { loadModel, saveModel } from '../onnx/model-io.js';

@@ -3,7 +3,7 @@
  * with a linear (triangle) kernel as PIL's bilinear resize does, without JPEG shrink-on-load.
  */
 import sharp, { type Metadata, type Sharp } from 'sharp';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { HostTensor } from '../onnx/ir.js';
 
 export interface DecodedImage {

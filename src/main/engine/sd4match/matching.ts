@@ -9,7 +9,7 @@
  *  - bilinear: nearest neighbours of the four grid corners around the query, blended bilinearly.
  * Coordinates go in and out in the image frame; scaling uses align-corners.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { ModelBuilder } from '../onnx/builder.js';
 import type { HostTensor, Model } from '../onnx/ir.js';
 import type { SessionCache } from '../onnx/session-cache.js';

@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { tensorByteLength } from '../onnx/ir.js';
 import { loadModel } from '../onnx/model-io.js';
 import type { ProviderName } from '../onnx/runtime.js';

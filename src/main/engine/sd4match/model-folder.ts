@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { Dim, Model, ValueInfo } from '../onnx/ir.js';
 import { loadModel } from '../onnx/model-io.js';
 import { resolveScope } from '../onnx/scopes.js';

@@ -4,7 +4,7 @@
  * DINOv2 patch tokens (cached per image); per pair, CPM prompts. Every random draw is seeded per
  * image, so cached and recomputed features are identical.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { cacheKey, type TensorCache } from '../cache/tensor-cache.js';
 import type { HostTensor } from '../onnx/ir.js';
 import { createSession, type Session } from '../onnx/runtime.js';

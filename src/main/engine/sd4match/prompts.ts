@@ -5,7 +5,7 @@
  * encoder_hidden_states [1, 77, D]; CPM prompts depend on the pair.
  */
 import path from 'node:path';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { HostTensor } from '../onnx/ir.js';
 import { CONTEXT_LENGTH, type ClipTokenizer, loadClipTokenizer } from './tokenizer.js';

@@ -3,7 +3,7 @@
  * diffusers does (so sqrt(ᾱ_t) matches the reference bit for bit).
  */
 import fs from 'node:fs';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 
 export interface SchedulerConfig {
   betaStart: number;

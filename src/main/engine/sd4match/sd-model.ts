@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { TaskContext } from '../jobs/progress.js';
 import { ModelBuilder } from '../onnx/builder.js';
 import { allocTypedArray } from '../onnx/dtypes.js';

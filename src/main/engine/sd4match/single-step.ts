@@ -3,7 +3,7 @@
  * [SOS, 75 learnable rows, EOS] initialised from the embeddings of `promptIds`; the same prompt
  * conditions the source and target images; one Adam step; the loss again with the new prompt.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { HostTensor } from '../onnx/ir.js';
 import { adamStep, zerosLike } from './adam.js';
 import type { SdModel } from './sd-model.js';

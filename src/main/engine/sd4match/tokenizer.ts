@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { SdFolder } from './model-folder.js';
 
 export const CONTEXT_LENGTH = 77;

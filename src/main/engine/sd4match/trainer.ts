@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError, CancelledError } from '../../api/errors.js';
+import { AppError, CancelledError } from '../../shared/errors.js';
 import { buildVjp } from '../autodiff/backprop.js';
 import type { TensorCache } from '../cache/tensor-cache.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';

@@ -2,7 +2,7 @@
  * The dataset aggregate's root: datasets and their categories (keypoint schema: names, colours,
  * skeleton). Images, annotations and pairs have their own repositories.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { type Db, now, prepareCached } from '../db.js';
 
 export type DatasetFormat = 'spair' | 'pfpascal' | 'pfwillow' | 'folder' | 'coco';

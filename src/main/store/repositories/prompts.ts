@@ -2,7 +2,7 @@
  * Prompts: learned prompt rows (Single, per-Class), CPM parameters, and baselines, with their
  * parameters as raw tensors and where they came from (run, step, model, dataset).
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { type Db, now, prepareCached } from '../db.js';
 
 export type PromptKind = 'single' | 'class' | 'cpm' | 'baseline';

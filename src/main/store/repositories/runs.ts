@@ -4,7 +4,7 @@
  * or cancelled run can be resumed from its latest checkpoint, and a run left 'running' by a
  * process that died is found by `recoverInterrupted()` and marked failed with the reason.
  */
-import { AppError } from '../../api/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { type Db, now, prepareCached } from '../db.js';
 
 export type RunKind = 'train' | 'eval';

@@ -16,7 +16,7 @@ import type {
   InvokeResult,
   OptionalArgs,
 } from '../../../main/api/contract.js';
-import type { ErrorCode } from '../../../main/api/errors.js';
+import type { ErrorCode } from '../../../main/shared/errors.js';
 import type { InvokeFrame, ServerFrame, TokenParam, WsPath } from '../../../main/api/wire.js';
 
 // Typed against the server's constants: a change there fails the type check here.

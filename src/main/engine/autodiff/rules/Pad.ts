@@ -1,4 +1,4 @@
-import { AppError } from '../../../api/errors.js';
+import { AppError } from '../../../shared/errors.js';
 import type { GradRule } from '../rule.js';
 
 // Constant padding: dX = dY[pad_begin : pad_begin + shape(X)] on every padded axis

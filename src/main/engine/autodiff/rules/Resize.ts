@@ -1,4 +1,4 @@
-import { AppError } from '../../../api/errors.js';
+import { AppError } from '../../../shared/errors.js';
 import type { RuleContext } from '../context.js';
 import type { GradRule } from '../rule.js';
 
