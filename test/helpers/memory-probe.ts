@@ -81,7 +81,8 @@ async function measure(c: ProbeConfig): Promise<void> {
   const { availableMemory, estimateFeatureMemory, estimateTrainingMemory } = await import('../../src/main/engine/sd4match/memory-estimate.js');
   const { Pipeline } = await import('../../src/main/engine/sd4match/pipeline.js');
   const { SdModel } = await import('../../src/main/engine/sd4match/sd-model.js');
-  const { TRAIN_DEFAULTS, Trainer } = await import('../../src/main/engine/sd4match/trainer.js');
+  const { Trainer } = await import('../../src/main/engine/sd4match/trainer.js');
+  const { TRAIN_DEFAULTS } = await import('../../src/main/engine/sd4match/train-config.js');
   const { writeShiftedPairs } = await import('./shifted-pairs.js');
   const sd = SdModel.open(c.modelDir, { cacheDir: c.cacheDir });
   const N = 12;

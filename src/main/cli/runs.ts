@@ -11,7 +11,7 @@ import { AppError } from '../shared/errors.js';
 import type { EvalReport, Frame } from '../engine/sd4match/evaluate.js';
 import { MATCH_METHODS, type MatchMethod } from '../engine/sd4match/matching.js';
 import type { PromptKind } from '../engine/sd4match/prompts.js';
-import type { Schedule } from '../engine/sd4match/trainer.js';
+import type { Schedule } from '../engine/sd4match/train-config.js';
 import { JobProcessGone, runInProcess, sourceJobRuntime } from '../engine/jobs/job-process.js';
 import type { TaskContext } from '../engine/jobs/progress.js';
 import { recordProcessDeath } from '../services/process-death.js';

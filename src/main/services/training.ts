@@ -14,7 +14,8 @@ import { inspectDinoFolder } from '../engine/sd4match/model-folder.js';
 import type { PromptKind } from '../engine/sd4match/prompts.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
 import { checkTrainingFits, modelFileBytes } from '../engine/sd4match/memory-estimate.js';
-import { keypointRows, type Schedule, type StepReport, TRAIN_DEFAULTS, type TrainConfig, Trainer, type TrainResult, type ValidationReport } from '../engine/sd4match/trainer.js';
+import { type Schedule, TRAIN_DEFAULTS, type TrainConfig } from '../engine/sd4match/train-config.js';
+import { keypointRows, type StepReport, Trainer, type TrainResult, type ValidationReport } from '../engine/sd4match/trainer.js';
 import { requireCategory, type Services } from './context.js';
 import { modelRecord, storeLearnedPrompt } from './records.js';
 

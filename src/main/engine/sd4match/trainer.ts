@@ -21,53 +21,12 @@ import { buildCpmGraph, CPM_DEFAULTS, CPM_PARAMS, cpmParamShapes } from './cpm.j
 import { type EvalPair, evaluate } from './evaluate.js';
 import type { DinoFolder } from './model-folder.js';
 import { Pipeline } from './pipeline.js';
-import { type LearnedPrompt, type PromptKind, type PromptMeta, idsTensor, saveLearnedPrompt, tokenizerOf } from './prompts.js';
+import { type LearnedPrompt, type PromptMeta, idsTensor, saveLearnedPrompt, tokenizerOf } from './prompts.js';
 import { Rng, type RngState } from './random.js';
 import type { SdModel } from './sd-model.js';
 import { noiseCoefficients } from './schedule.js';
 import { promptIndex, rows, StepGraph } from './training-step.js';
-
-export type Schedule = 'constant' | 'linear' | 'cosine';
-
-export interface TrainConfig {
-  prompt: PromptKind;
-  steps: number;
-  batch: number;
-  lr: number;
-  /** CPM's linear layers train at lr x this (the paper: 1e-3 vs 1e-2). */
-  linearLrScale: number;
-  schedule: Schedule;
-  /** Micro-batches whose gradients are averaged per optimizer step. */
-  accumulate: number;
-  timestep: number;
-  size: number;
-  /** Validate every N steps (0: never); keeps the best prompt by PCK@0.1. */
-  valEvery: number;
-  /** At most this many validation pairs (0: all). */
-  valPairs: number;
-  valTimestep: number;
-  checkpointEvery: number;
-  seed: number;
-  nLearnable: number;
-}
-
-export const TRAIN_DEFAULTS: TrainConfig = {
-  prompt: 'single',
-  steps: 30000,
-  batch: 9,
-  lr: 1e-2,
-  linearLrScale: 0.1,
-  schedule: 'constant',
-  accumulate: 1,
-  timestep: 261,
-  size: 768,
-  valEvery: 1000,
-  valPairs: 200,
-  valTimestep: 50,
-  checkpointEvery: 500,
-  seed: 0,
-  nLearnable: 75,
-};
+import type { TrainConfig } from './train-config.js';
 
 export interface TrainData {
   train: EvalPair[];
