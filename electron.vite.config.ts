@@ -27,7 +27,7 @@ export default defineConfig({
         input: {
           index: resolve(root, 'src/main/index.ts'),
           'job-process': resolve(root, 'src/main/engine/jobs/process-entry.ts'),
-          worker: resolve(root, 'src/main/engine/jobs/worker-entry.ts'),
+          worker: resolve(root, 'src/main/services/jobs/worker-entry.ts'),
         },
       },
     },

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { importDataset, type ImportReport } from '../src/main/engine/datasets/import.js';
+import { importDataset, type ImportReport } from '../src/main/services/datasets/import.js';
 import { silentTask } from '../src/main/engine/jobs/progress.js';
 import { Store } from '../src/main/store/db.js';
 import { genLargeSpair } from '../test/helpers/dataset-gen.js';

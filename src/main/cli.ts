@@ -10,7 +10,7 @@ import { registerGraphCommands } from './cli/graph.js';
 import { registerModelCommands } from './cli/models.js';
 import { registerRunCommands } from './cli/runs.js';
 import { registerServeCommand } from './cli/serve.js';
-import { ENGINE_VERSION } from './version.js';
+import { ENGINE_VERSION } from './shared/version.js';
 
 export function buildProgram(): Command {
   const program = new Command('sd4match')

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importDataset } from '../../src/main/engine/datasets/import.js';
+import { importDataset } from '../../src/main/services/datasets/import.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { Store } from '../../src/main/store/db.js';
 import { repos } from '../../src/main/store/repositories/index.js';

@@ -16,7 +16,7 @@ import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InvokeArgs, InvokeMethod, InvokeResult } from '../../src/main/api/contract.js';
-import { importDataset } from '../../src/main/engine/datasets/import.js';
+import { importDataset } from '../../src/main/services/datasets/import.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { Store } from '../../src/main/store/db.js';
 import { repos } from '../../src/main/store/repositories/index.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/main/server.js';
-import { ENGINE_VERSION } from '../../src/main/version.js';
+import { ENGINE_VERSION } from '../../src/main/shared/version.js';
 import { requireBuilt } from '../helpers/build-output.js';
 import { launchChromium, openPage, screenshot } from '../helpers/workstation.js';
 

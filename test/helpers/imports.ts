@@ -17,6 +17,8 @@ export interface SourceFacts {
   refs: ModuleRef[];
   /** Every identifier used in code (comments and strings excluded). */
   identifiers: Set<string>;
+  /** The text of every string and template literal, with its line. */
+  strings: { text: string; line: number }[];
 }
 
 /** The script blocks of a .svelte file (markup and styles cannot import modules). */
@@ -30,6 +32,7 @@ export function analyseSource(fileName: string, text: string): SourceFacts {
   const sf = ts.createSourceFile(fileName, code, ts.ScriptTarget.Latest, true, fileName.endsWith('.svelte') ? ts.ScriptKind.TS : undefined);
   const refs: ModuleRef[] = [];
   const identifiers = new Set<string>();
+  const strings: { text: string; line: number }[] = [];
   const add = (node: ts.Node, spec: ts.Expression | undefined, typeOnly: boolean) => {
     if (spec && ts.isStringLiteralLike(spec)) {
       refs.push({ specifier: spec.text, typeOnly, line: sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1 });
@@ -53,11 +56,13 @@ export function analyseSource(fileName: string, text: string): SourceFacts {
       if (isDynamicImport || isRequire) add(node, node.arguments[0], false);
     } else if (ts.isIdentifier(node)) {
       identifiers.add(node.text);
+    } else if (ts.isStringLiteralLike(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) {
+      strings.push({ text: node.text, line: sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1 });
     }
     ts.forEachChild(node, visit);
   };
   visit(sf);
-  return { refs, identifiers };
+  return { refs, identifiers, strings };
 }
 
 export function analyseFile(file: string): SourceFacts {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createApi } from '../../src/main/api/handlers.js';
-import { ENGINE_VERSION } from '../../src/main/version.js';
+import { ENGINE_VERSION } from '../../src/main/shared/version.js';
 import { createInMemoryClient } from '../../src/main/transport/in-memory.js';
 
 describe('API over the in-memory transport', () => {

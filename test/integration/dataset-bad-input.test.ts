@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importDataset, type ImportRequest } from '../../src/main/engine/datasets/import.js';
+import { importDataset, type ImportRequest } from '../../src/main/services/datasets/import.js';
 import { Store } from '../../src/main/store/db.js';
 import { PairsRepo } from '../../src/main/store/repositories/index.js';
 import { genCoco, genFolder, genPfPascal, genPfWillow, genSpair } from '../helpers/dataset-gen.js';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importDataset } from '../../src/main/engine/datasets/import.js';
+import { importDataset } from '../../src/main/services/datasets/import.js';
 import { Store } from '../../src/main/store/db.js';
 import { DatasetsRepo, PairsRepo } from '../../src/main/store/repositories/index.js';
 import { REPO } from '../helpers/cli.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope, JobInfo, TrainStarted } from '../../src/main/api/contract.js';
 import { type Api, createApi } from '../../src/main/api/handlers.js';
-import { importDataset } from '../../src/main/engine/datasets/import.js';
+import { importDataset } from '../../src/main/services/datasets/import.js';
 import { Store } from '../../src/main/store/db.js';
 import { repos } from '../../src/main/store/repositories/index.js';
 import { createInMemoryClient, type InMemoryClient } from '../../src/main/transport/in-memory.js';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importDataset } from '../../src/main/engine/datasets/import.js';
+import { importDataset } from '../../src/main/services/datasets/import.js';
 import { silentTask } from '../../src/main/engine/jobs/progress.js';
 import { Store } from '../../src/main/store/db.js';
 import { DatasetsRepo, PairsRepo, RunsRepo } from '../../src/main/store/repositories/index.js';

@@ -7,7 +7,7 @@ import fs, { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINE_VERSION } from '../../src/main/version.js';
+import { ENGINE_VERSION } from '../../src/main/shared/version.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { repoPath } from '../helpers/paths.js';
 import { expectRefused, rawGet, TestClient, wsUrl } from '../helpers/ws-client.js';

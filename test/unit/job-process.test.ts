@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CancelledError } from '../../src/main/shared/errors.js';
-import { describeExit, JobProcessGone, runInProcess, sourceJobRuntime, type JobProcessEntry, type JobRuntime } from '../../src/main/engine/jobs/job-process.js';
+import { describeExit, JobProcessGone, runInProcess, type JobProcessEntry, type JobRuntime } from '../../src/main/engine/jobs/job-process.js';
+import { sourceJobRuntime } from '../../src/main/services/jobs/runtime.js';
 import { CancellationToken, type TaskContext } from '../../src/main/engine/jobs/progress.js';
 import { utilityExit } from '../../src/main/electron/utility-exit.js';
 

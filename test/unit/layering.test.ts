@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyseFile, analyseSource } from '../helpers/imports.js';
+import { analyseFile, analyseSource, type SourceFacts } from '../helpers/imports.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
 const SRC = path.join(REPO_ROOT, 'src');
@@ -126,5 +126,107 @@ describe('layering checker', () => {
     expect(facts.refs.map((r) => r.specifier)).toEqual(['electron']);
     expect(facts.identifiers.has('ipcRenderer')).toBe(true);
     expect(facts.identifiers.has('ipcMain')).toBe(false);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+// The application's layers, one way:
+//   shared <- engine <- store <- services <- api (contract, handlers) <- transport <- entries
+// ------------------------------------------------------------------------------------------------
+
+type Layer = 'shared' | 'engine' | 'store' | 'services' | 'contract' | 'api' | 'transport' | 'entry';
+
+/** The layer of a file under src/main (null outside it: preload and renderer have their own rules). */
+function layerOf(r: string): Layer | null {
+  if (!r.startsWith('src/main/')) return null;
+  const rest = r.slice('src/main/'.length);
+  if (rest.startsWith('shared/')) return 'shared';
+  if (rest.startsWith('engine/')) return 'engine';
+  if (rest.startsWith('store/')) return 'store';
+  if (rest.startsWith('services/')) return 'services';
+  if (rest.startsWith('api/contract') ) return 'contract';
+  if (rest.startsWith('api/')) return 'api';
+  if (rest.startsWith('transport/')) return 'transport';
+  return 'entry'; // cli.ts, cli/, server.ts, index.ts, electron/: composition roots
+}
+
+/**
+ * What each layer may import at run time, and (besides) with `import type` only. The engine is pure
+ * computation and file formats (no store, no API types); the store is SQLite and repositories (no
+ * API types); services hold every use case and may speak the contract's vocabulary (its DTOs and
+ * schemas); handlers only validate, call a service and map; transports only reach the API.
+ */
+const ALLOWED: Record<Layer, { run: Layer[]; types: Layer[] }> = {
+  shared: { run: ['shared'], types: [] },
+  engine: { run: ['engine', 'shared'], types: [] },
+  store: { run: ['store', 'engine', 'shared'], types: [] },
+  services: { run: ['services', 'store', 'engine', 'shared', 'contract'], types: [] },
+  contract: { run: ['contract', 'engine', 'shared'], types: ['store'] },
+  api: { run: ['api', 'contract', 'services', 'shared'], types: [] },
+  transport: { run: ['transport', 'api', 'contract', 'shared'], types: [] },
+  entry: { run: ['entry', 'transport', 'api', 'contract', 'services', 'store', 'engine', 'shared'], types: [] },
+};
+
+/** Imports of src/main files that go against the layers, as `file:line -> target`. */
+function layerViolations(list: { rel: string; facts: SourceFacts }[]): string[] {
+  const out: string[] = [];
+  for (const f of list) {
+    const from = layerOf(f.rel);
+    if (from === null) continue;
+    for (const r of f.facts.refs) {
+      const t = target(f.rel, r.specifier);
+      const to = t === null ? null : layerOf(t);
+      if (to === null) continue;
+      const rule = ALLOWED[from];
+      if (rule.run.includes(to) || (r.typeOnly && rule.types.includes(to))) continue;
+      out.push(`${f.rel}:${r.line} (${from}) -> ${t} (${to}${r.typeOnly ? ', type-only' : ''})`);
+    }
+  }
+  return out;
+}
+
+/** SQL in string literals: statements and transaction control. */
+const SQL = /^\s*(SELECT\s[\s\S]*\sFROM\s|INSERT\s+(OR\s+\w+\s+)?INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s|CREATE\s+(TABLE|INDEX)\s|BEGIN(\s+IMMEDIATE)?\s*$|COMMIT\s*$|ROLLBACK\s*$|PRAGMA\s)/;
+
+function sqlOutsideStore(list: { rel: string; facts: SourceFacts }[]): string[] {
+  return list
+    .filter((f) => f.rel.startsWith('src/main/') && !f.rel.startsWith('src/main/store/'))
+    .flatMap((f) => f.facts.strings.filter((s) => SQL.test(s.text)).map((s) => `${f.rel}:${s.line} ${s.text.trim().split('\n')[0]}`));
+}
+
+describe('layers', () => {
+  it('every import in src/main goes down the layers: shared <- engine <- store <- services <- api <- transport <- entries', () => {
+    expect(layerViolations(files)).toEqual([]);
+  });
+
+  it('no SQL outside src/main/store', () => {
+    expect(sqlOutsideStore(files)).toEqual([]);
+  });
+
+  /** One deliberately wrong import per arrow, each of which the check must name. */
+  const WRONG: [string, string, string][] = [
+    ['src/main/shared/errors.ts', "import { x } from '../engine/onnx/ir.js';", 'shared -> engine'],
+    ['src/main/engine/onnx/ir.ts', "import { Store } from '../../store/db.js';", 'engine -> store'],
+    ['src/main/engine/onnx/ir.ts', "import type { JobInfo } from '../../api/contract/jobs.js';", 'engine -> API types'],
+    ['src/main/engine/sd4match/trainer.ts', "import { runs } from '../../services/runs.js';", 'engine -> services'],
+    ['src/main/store/db.ts', "import type { PairDetail } from '../api/contract.js';", 'store -> API DTOs'],
+    ['src/main/store/db.ts', "import { openServices } from '../services/context.js';", 'store -> services'],
+    ['src/main/services/runs.ts', "import { runHandlers } from '../api/handlers/runs.js';", 'services -> handlers'],
+    ['src/main/services/runs.ts', "import { wsServer } from '../transport/ws-server.js';", 'services -> transport'],
+    ['src/main/api/handlers/pairs.ts', "import { PairsRepo } from '../../store/repositories/pairs.js';", 'handler -> store'],
+    ['src/main/api/handlers/pairs.ts', "import { planPairs } from '../../engine/datasets/pair-geometry.js';", 'handler -> engine'],
+    ['src/main/api/contract/runs.ts', "import { startTraining } from '../../services/runs.js';", 'contract -> services'],
+    ['src/main/transport/ws-server.ts', "import { listRuns } from '../services/runs.js';", 'transport -> services'],
+    ['src/main/transport/ws-server.ts', "import { ImageAccess } from '../services/images/access.js';", 'transport -> services'],
+  ];
+  it.each(WRONG)('names a wrong import in %s (%s: %s)', (file, code, _arrow) => {
+    const facts = analyseSource(file, code);
+    expect(layerViolations([{ rel: file, facts }])).toHaveLength(1);
+  });
+
+  it('finds SQL in a service and not in an ordinary message', () => {
+    const svc = analyseSource('x.ts', "db.prepare('SELECT id FROM pairs WHERE id = ?'); db.exec('BEGIN IMMEDIATE'); const m = 'select a model from the list';");
+    expect(sqlOutsideStore([{ rel: 'src/main/services/x.ts', facts: svc }])).toHaveLength(2);
+    expect(sqlOutsideStore([{ rel: 'src/main/store/x.ts', facts: svc }])).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ENGINE_VERSION } from '../../src/main/version.js';
+import { ENGINE_VERSION } from '../../src/main/shared/version.js';
 import { repoPath } from '../helpers/paths.js';
 
 describe('ENGINE_VERSION', () => {

@@ -5,8 +5,8 @@
  * app-data default (src/main/store/paths.ts).
  */
 import { type Command, Option } from 'commander';
-import { writeCocoFile } from '../engine/datasets/coco.js';
-import { importDataset, type ImportReport } from '../engine/datasets/import.js';
+import { writeCocoFile } from '../services/datasets/coco-export.js';
+import { importDataset, type ImportReport } from '../services/datasets/import.js';
 import { type DatasetFormat, DATASET_FORMATS, DatasetsRepo, SPLITS } from '../store/repositories/datasets.js';
 import { Store } from '../store/db.js';
 import { resolveStoreLocation } from '../store/paths.js';

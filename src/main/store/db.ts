@@ -248,6 +248,26 @@ export class Store {
     return withBusyRetry(() => tx.immediate(), this.retryDeadlineMs, this.file);
   }
 
+  /**
+   * A long write (an import, building pairs) in one IMMEDIATE transaction on a connection of its
+   * own, so `fn` may await (yield to the event loop, report progress) while the transaction is
+   * open: committed when `fn` resolves, rolled back when it throws (all-or-nothing).
+   */
+  async writeLong<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    const db = this.connect();
+    try {
+      await withBusyRetry(() => db.exec('BEGIN IMMEDIATE'), this.retryDeadlineMs, this.file);
+      const result = await fn(db);
+      db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw err;
+    } finally {
+      this.release(db);
+    }
+  }
+
   /** Synchronous read for callers that cannot await (waits at most the busy timeout). */
   readSync<T>(fn: (db: Db) => T): T {
     this.assertOpen();

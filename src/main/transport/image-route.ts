@@ -11,8 +11,7 @@
  */
 import { AppError } from '../shared/errors.js';
 import type { Api } from '../api/handlers.js';
-import { imageAccess } from '../api/handlers/support.js';
-import { MAX_THUMBNAIL_SIDE, MIN_THUMBNAIL_SIDE } from '../engine/images/access.js';
+import { imageThumbnail, MAX_THUMBNAIL_SIDE, MIN_THUMBNAIL_SIDE, storedImage } from '../api/images.js';
 
 /** Path prefix of the HTTP route. */
 export const IMAGE_ROUTE = '/images/';
@@ -69,15 +68,14 @@ export function parseImageUrl(url: string): ImageRequest | { status: 400; messag
 
 /** Finds the file to serve for a parsed request (`ifNoneMatch`: the client's cached ETag). */
 export async function resolveImage(api: Api, req: ImageRequest, ifNoneMatch?: string): Promise<ImageReply> {
-  const access = imageAccess(api.context);
   try {
-    const img = await access.getImage(req.id);
+    const img = await storedImage(api, req.id);
     const webSafe = img.format in CONTENT_TYPES;
     const size = req.size ?? (webSafe ? null : MAX_THUMBNAIL_SIDE);
     const etag = `"${img.sha256.slice(0, 32)}-${size ?? 'o'}"`;
     if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((t) => t.trim() === etag)) return { kind: 'not-modified', status: 304, etag };
     if (size === null) return { kind: 'file', status: 200, file: img.path, contentType: CONTENT_TYPES[img.format]!, etag, bytes: img.bytes };
-    const thumb = await access.thumbnail(req.id, size);
+    const thumb = await imageThumbnail(api, req.id, size);
     return { kind: 'file', status: 200, file: thumb.path, contentType: 'image/jpeg', etag, bytes: thumb.bytes };
   } catch (err) {
     if (err instanceof AppError) {

@@ -6,10 +6,8 @@
 import { z } from 'zod';
 import { method, noArgs } from './spec.js';
 
-export type DatasetFormat = 'spair' | 'pfpascal' | 'pfwillow' | 'folder' | 'coco';
-export const DATASET_FORMATS = ['spair', 'pfpascal', 'pfwillow', 'folder', 'coco'] as const satisfies readonly DatasetFormat[];
-export type Split = 'trn' | 'val' | 'test';
-export const SPLITS = ['trn', 'val', 'test'] as const satisfies readonly Split[];
+export { DATASET_FORMATS, type DatasetFormat, SPLITS, type Split } from '../../engine/datasets/domain.js';
+import { DATASET_FORMATS, type DatasetFormat, type Split } from '../../engine/datasets/domain.js';
 
 /** One keypoint of a category's schema. */
 export interface KeypointDef {
@@ -92,15 +90,8 @@ export interface DatasetDetails extends DatasetSummary {
 
 export type ImageFilter = 'all' | 'annotated' | 'unannotated';
 
-export interface ImageListItem {
-  id: number;
-  path: string;
-  width: number;
-  height: number;
-  categoryId: number | null;
-  /** Labelled keypoints over the image's annotations. */
-  keypoints: number;
-}
+export type { ImageListItem } from '../../store/repositories/images.js';
+import type { ImageListItem } from '../../store/repositories/images.js';
 
 export interface KeypointValue {
   /** Index into the category's keypoint list. */

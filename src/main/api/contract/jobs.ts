@@ -1,34 +1,9 @@
 /** Long-running jobs (imports, compiles, evaluations, training): list, cancel, and their updates. */
 import { z } from 'zod';
-import type { SerializedError } from '../../shared/errors.js';
 import { method, noArgs } from './spec.js';
 
-export type JobState = 'running' | 'completed' | 'failed' | 'cancelled';
-
-export interface JobProgress {
-  stage: string;
-  done: number;
-  total: number;
-  rate: number;
-  etaSeconds: number | null;
-  detail?: string;
-}
-
-export interface JobInfo {
-  id: string;
-  /** 'import' | 'compile' | 'eval' | 'train' | ... */
-  kind: string;
-  title: string;
-  state: JobState;
-  progress: JobProgress | null;
-  error: SerializedError | null;
-  /** What the job returned (small JSON), when completed. */
-  result: unknown;
-  startedAt: number;
-  finishedAt: number | null;
-  /** The OS process doing the work, for jobs that run in a job process of their own. */
-  pid?: number;
-}
+export type { JobInfo, JobProgress, JobState } from '../../engine/jobs/progress.js';
+import type { JobInfo } from '../../engine/jobs/progress.js';
 
 export const jobMethods = {
   /** Jobs of this engine process: running ones and the recently finished. */

@@ -6,31 +6,8 @@
 import { z } from 'zod';
 import { method, noArgs } from './spec.js';
 
-export type ModelKind = 'stable-diffusion' | 'dinov2';
-export const MODEL_KINDS = ['stable-diffusion', 'dinov2'] as const satisfies readonly ModelKind[];
-
-/** What validation learnt about a folder. */
-export interface ModelFacts {
-  /** Text-encoder width = the UNet's cross-attention width (SD); DINOv2 token width. */
-  hiddenSize?: number;
-  latentChannels?: number;
-  scalingFactor?: number;
-  /** A CLIP tokenizer is present (text prompts such as the template baseline need it). */
-  tokenizer?: boolean;
-  /** DINOv2 patch size. */
-  patch?: number;
-}
-
-/** The validation report of a folder: every problem and warning, named. */
-export interface ModelValidation {
-  ok: boolean;
-  kind: ModelKind;
-  /** Absolute path as the engine resolved it. */
-  folder: string;
-  problems: string[];
-  warnings: string[];
-  facts: ModelFacts;
-}
+export { MODEL_KINDS, type ModelFacts, type ModelKind, type ModelValidation } from '../../engine/models/facts.js';
+import { MODEL_KINDS, type ModelFacts, type ModelKind, type ModelValidation } from '../../engine/models/facts.js';
 
 export interface ModelInfo {
   id: number;

@@ -4,31 +4,12 @@
  * Built pairs are stored like benchmark pairs, so evaluation and training use them as they are.
  */
 import { z } from 'zod';
-import { SPLITS, type Split } from './datasets.js';
+import { SPLITS } from './datasets.js';
 import { method } from './spec.js';
 
-export interface PairFlagsInfo {
-  viewpointVariation: number | null;
-  scaleVariation: number | null;
-  truncation: number | null;
-  occlusion: number | null;
-  mirror: number | null;
-}
-
-export interface PairSummary {
-  id: number;
-  name: string;
-  split: Split;
-  ordinal: number;
-  categoryId: number;
-  category: string;
-  srcImageId: number;
-  trgImageId: number;
-  srcPath: string;
-  trgPath: string;
-  nPts: number;
-  flags: PairFlagsInfo;
-}
+export type { PairFlags as PairFlagsInfo } from '../../engine/datasets/domain.js';
+export type { PairSummary } from '../../store/repositories/pairs.js';
+import type { PairSummary } from '../../store/repositories/pairs.js';
 
 export interface PairDetail extends PairSummary {
   /** Source x, y and target x, y per correspondence, original image pixels. */

@@ -1,25 +1,8 @@
-/** Handlers of the app domain. */
-import { probeProvider, runtimeInfo } from '../../engine/onnx/runtime.js';
-import { resolveStoreLocation } from '../../store/paths.js';
-import { ENGINE_VERSION } from '../../version.js';
-import type { AppInfo, AppPaths } from '../contract.js';
+/** Handlers of the app domain: each calls one use case of services/app-info.ts. */
+import * as svc from '../../services/app-info.js';
 import type { DomainHandlers } from '../handlers.js';
 
 export const appHandlers: DomainHandlers<'app:info' | 'app:paths'> = {
-  'app:info': async (): Promise<AppInfo> => {
-    const runtime = runtimeInfo();
-    const { provider, attempts } = await probeProvider();
-    return {
-      engineVersion: ENGINE_VERSION,
-      ortVersion: runtime.ortVersion,
-      platform: runtime.platform,
-      provider,
-      providerAttempts: attempts.map((a) => (a.reason === undefined ? { provider: a.provider, ok: a.ok } : { provider: a.provider, ok: a.ok, reason: a.reason })),
-    };
-  },
-  'app:paths': async (_args, ctx): Promise<AppPaths> => {
-    // the store the handlers open: the same resolution as openServices
-    const loc = resolveStoreLocation(ctx.options.db);
-    return { database: loc.db, cacheDir: loc.cacheDir, source: loc.source };
-  },
+  'app:info': (_a, ctx) => svc.appInfo(ctx),
+  'app:paths': (_a, ctx) => svc.appPaths(ctx),
 };

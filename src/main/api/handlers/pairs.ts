@@ -1,88 +1,13 @@
-/** Handlers of the pairs domain: list with filters, one pair, build from annotations (job), move, delete. */
-import { planPairs, writePairs } from '../../engine/annotations/pairs.js';
-import { DatasetsRepo } from '../../store/repositories/datasets.js';
-import { ImagesRepo } from '../../store/repositories/images.js';
-import { PairsRepo } from '../../store/repositories/pairs.js';
-import type { PairDetail } from '../contract.js';
-import { AppError } from '../../shared/errors.js';
+/** Handlers of the pairs domain: each calls one use case of services/pairs.ts. */
+import * as svc from '../../services/pairs.js';
 import type { DomainHandlers } from '../handlers.js';
-import { storeOf } from './support.js';
 
 type PairMethods = 'pairs:list' | 'pairs:get' | 'pairs:build' | 'pairs:set-split' | 'pairs:delete';
 
 export const pairHandlers: DomainHandlers<PairMethods> = {
-  'pairs:list': async ({ datasetId, split, categoryId, search, minPoints, offset, limit }, ctx) =>
-    storeOf(ctx).read((db) => new PairsRepo(db).summaries({ datasetId, split, categoryId, search: search || undefined, minPoints, offset, limit })),
-
-  'pairs:get': async ({ id }, ctx): Promise<PairDetail> =>
-    storeOf(ctx).read((db) => {
-      const p = new PairsRepo(db).get(id);
-      if (!p) throw new AppError('NOT_FOUND', `no pair with id ${id}`);
-      const images = new ImagesRepo(db);
-      const points: [number, number, number, number][] = [];
-      for (let i = 0; i < p.nPts; i++) points.push([p.src.kps[2 * i]!, p.src.kps[2 * i + 1]!, p.trg.kps[2 * i]!, p.trg.kps[2 * i + 1]!]);
-      return {
-        id: p.id,
-        name: p.name,
-        split: p.split,
-        ordinal: p.ordinal,
-        categoryId: p.categoryId,
-        category: p.category,
-        srcImageId: p.src.imageId,
-        trgImageId: p.trg.imageId,
-        srcPath: images.get(p.src.imageId)?.path ?? '',
-        trgPath: images.get(p.trg.imageId)?.path ?? '',
-        nPts: p.nPts,
-        flags: p.flags,
-        points,
-        kpIds: p.kpIds,
-        src: { width: p.src.width, height: p.src.height, bbox: p.src.bbox },
-        trg: { width: p.trg.width, height: p.trg.height, bbox: p.trg.bbox },
-        flip: p.flip,
-      };
-    }),
-
-  'pairs:build': async (args, ctx) => {
-    const store = storeOf(ctx);
-    const plan = await store.read((db) => planPairs(db, args));
-    const title = `Build ${plan.pairs.length.toLocaleString('en-US')} ${plan.category.name} pair${plan.pairs.length === 1 ? '' : 's'} (${args.split})`;
-    const { job } = ctx.jobs.run('pairs', title, async (task) => {
-      const result = await writePairs(store, plan, args.split, task);
-      ctx.events.emit('dataset:changed', { id: plan.dataset.id, reason: 'pairs' });
-      return result;
-    });
-    return { jobId: job.id, planned: plan.pairs.length, skipped: plan.skipped };
-  },
-
-  'pairs:set-split': async ({ datasetId, ids, split }, ctx) => {
-    const moved = await storeOf(ctx).write((db) => {
-      if (!new DatasetsRepo(db).find(datasetId)) throw new AppError('NOT_FOUND', `no dataset with id ${datasetId}`);
-      const repo = new PairsRepo(db);
-      let ordinal = repo.maxOrdinal(datasetId, split);
-      let n = 0;
-      for (const id of ids) {
-        const p = db.prepare('SELECT dataset_id, split, name FROM pairs WHERE id = ?').get(id) as { dataset_id: number; split: string; name: string } | undefined;
-        if (!p || p.dataset_id !== datasetId) throw new AppError('NOT_FOUND', `dataset ${datasetId} has no pair with id ${id}`);
-        if (p.split === split) continue;
-        const clash = repo.findByName(datasetId, split, p.name);
-        if (clash) throw new AppError('CONFLICT', `${split} already has a pair named '${p.name}'; delete one of the two first`);
-        repo.setSplit(id, split, ++ordinal);
-        n++;
-      }
-      return n;
-    });
-    if (moved > 0) ctx.events.emit('dataset:changed', { id: datasetId, reason: 'pairs' });
-    return { moved };
-  },
-
-  'pairs:delete': async ({ datasetId, ids }, ctx) => {
-    const deleted = await storeOf(ctx).write((db) => {
-      const stmt = db.prepare('DELETE FROM pairs WHERE id = ? AND dataset_id = ?');
-      let n = 0;
-      for (const id of ids) n += stmt.run(id, datasetId).changes;
-      return n;
-    });
-    if (deleted > 0) ctx.events.emit('dataset:changed', { id: datasetId, reason: 'pairs' });
-    return { deleted };
-  },
+  'pairs:list': (a, ctx) => svc.listPairs(ctx, a),
+  'pairs:get': (a, ctx) => svc.pairDetail(ctx, a),
+  'pairs:build': (a, ctx) => svc.startPairBuild(ctx, a),
+  'pairs:set-split': (a, ctx) => svc.movePairs(ctx, a),
+  'pairs:delete': (a, ctx) => svc.deletePairs(ctx, a),
 };

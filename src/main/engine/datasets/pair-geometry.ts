@@ -3,8 +3,8 @@
  * benchmark named, images identified by content hash for the caches.
  */
 import type { Benchmark, EvalPair } from '../sd4match/evaluate.js';
-import type { PairImage, PairRecord } from '../../store/repositories/pairs.js';
-import type { DatasetFormat } from '../../store/repositories/datasets.js';
+import type { PairImage, PairRecord } from './domain.js';
+import type { DatasetFormat } from './domain.js';
 
 /**
  * The pair as the reference reads it when `flip` is set (PF-Pascal training): both images, their

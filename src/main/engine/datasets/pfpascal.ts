@@ -12,8 +12,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../shared/errors.js';
-import { SPLITS, type Split } from '../../store/repositories/datasets.js';
-import type { Box } from '../../store/repositories/images.js';
+import { SPLITS, type Split } from './domain.js';
+import type { Box } from './domain.js';
 import { parseCsvTable } from './csv.js';
 import { isDir, readTextIfExists, stem } from './fs-util.js';
 import { matMatrix, readMat } from './mat5.js';

@@ -11,8 +11,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { SPLITS, type Split } from '../../store/repositories/datasets.js';
-import type { PairFlags } from '../../store/repositories/pairs.js';
+import { SPLITS, type Split } from './domain.js';
+import type { PairFlags } from './domain.js';
 import { isDir, jsonError, readTextIfExists, subdirectories } from './fs-util.js';
 import { declareSize, imageFor, keypointDefs, parseBox, parsePointList, type ParsedDataset, type ParsedPair, type Reader } from './types.js';
 

@@ -4,9 +4,9 @@
  * images, validates geometry against the real image sizes, and writes it all in one transaction.
  */
 import { AppError, type ErrorCode } from '../../shared/errors.js';
-import { type DatasetFormat, defaultKeypointColor, type KeypointDef, type Split } from '../../store/repositories/datasets.js';
-import type { Box } from '../../store/repositories/images.js';
-import type { PairFlags } from '../../store/repositories/pairs.js';
+import { type DatasetFormat, defaultKeypointColor, type KeypointDef, type Split } from './domain.js';
+import type { Box } from './domain.js';
+import type { PairFlags } from './domain.js';
 import type { TaskContext } from '../jobs/progress.js';
 
 /** Where an entry came from: the file (relative to the dataset root) and the entry in it. */

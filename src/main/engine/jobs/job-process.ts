@@ -13,7 +13,7 @@
 import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { AppError, CancelledError, deserializeError, type SerializedError } from '../../shared/errors.js';
 import type { TaskContext } from './progress.js';
 import type { WorkerMessage, WorkerScript } from './worker.js';
@@ -188,32 +188,6 @@ export const forkLauncher: JobProcessLauncher = {
 };
 
 // ------------------------------------------------------------------------------------------------
-// Running from the TypeScript sources
-// ------------------------------------------------------------------------------------------------
-
-const here = () => path.dirname(fileURLToPath(import.meta.url));
-
-/**
- * The worker when running from TypeScript sources (tsx): a small bootstrap registers tsx's loader
- * inside the worker, then imports the .ts entry (loader flags alone do not reach a worker's entry).
- */
-export function sourceWorkerScript(): { file: string; eval: boolean } {
-  const entry = pathToFileURL(path.join(here(), 'worker-entry.ts')).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return { file: `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, eval: true };
-}
-
-/** The job process entry from the sources, through tsx's loader. */
-export function sourceProcessEntry(): JobProcessEntry {
-  return { file: path.join(here(), 'process-entry.ts'), execArgv: ['--import', import.meta.resolve('tsx')] };
-}
-
-/** Forked Node children running the sources: `sd4match serve`, the CLI and the tests. */
-export function sourceJobRuntime(): JobRuntime {
-  return { launcher: forkLauncher, entry: sourceProcessEntry(), worker: sourceWorkerScript() };
-}
-
-// ------------------------------------------------------------------------------------------------
 // Starting and supervising
 // ------------------------------------------------------------------------------------------------
 
@@ -306,4 +280,10 @@ export async function runInProcess<T>(runtime: JobRuntime, taskName: string, pay
     });
     proc.on('exit', (exit) => settle({ error: new JobProcessGone(taskTerm(taskName), proc.pid, exit) }));
   });
+}
+
+/** The job process entry (process-entry.ts) from the TypeScript sources, through tsx's loader. */
+export function sourceProcessEntry(): JobProcessEntry {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return { file: path.join(here, 'process-entry.ts'), execArgv: ['--import', import.meta.resolve('tsx')] };
 }

@@ -6,7 +6,7 @@
  * `runInProcess` starts one with a task name and a JSON payload and relays its messages.
  */
 import { AppError, serializeError } from '../../shared/errors.js';
-import type { JobInfo, JobProgress } from '../../api/contract/jobs.js';
+import type { JobInfo, JobProgress } from './progress.js';
 import { runInProcess, type JobProcess, type JobRuntime, type RunInProcessOptions } from './job-process.js';
 import { CancellationToken, RateMeter, type TaskContext } from './progress.js';
 

@@ -4,8 +4,35 @@
  * job manager turns reports into API events. Cancellation is cooperative: work calls
  * `throwIfCancelled()` between steps, so a step is all-or-nothing.
  */
-import type { JobProgress } from '../../api/contract/jobs.js';
+import type { SerializedError } from '../../shared/errors.js';
 import { CancelledError } from '../../shared/errors.js';
+
+export type JobState = 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface JobProgress {
+  stage: string;
+  done: number;
+  total: number;
+  rate: number;
+  etaSeconds: number | null;
+  detail?: string;
+}
+
+export interface JobInfo {
+  id: string;
+  /** 'import' | 'compile' | 'eval' | 'train' | ... */
+  kind: string;
+  title: string;
+  state: JobState;
+  progress: JobProgress | null;
+  error: SerializedError | null;
+  /** What the job returned (small JSON), when completed. */
+  result: unknown;
+  startedAt: number;
+  finishedAt: number | null;
+  /** The OS process doing the work, for jobs that run in a job process of their own. */
+  pid?: number;
+}
 
 /** What is being done ('importing pairs', 'training'), how far, how fast; the API carries it as is. */
 export type Progress = JobProgress;

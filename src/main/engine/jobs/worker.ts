@@ -4,7 +4,7 @@
  * relays these messages (process-entry.ts).
  */
 import type { SerializedError } from '../../shared/errors.js';
-import type { JobProgress } from '../../api/contract/jobs.js';
+import type { JobProgress } from './progress.js';
 
 /** How a worker thread is started: the built worker.js, or a tsx bootstrap from the sources. */
 export interface WorkerScript {

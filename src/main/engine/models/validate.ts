@@ -6,8 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError, FieldError } from '../../shared/errors.js';
-import type { ModelFacts, ModelKind, ModelValidation } from '../../api/contract/models.js';
 import { inspectDinoFolder, inspectSdFolder } from '../sd4match/model-folder.js';
+import type { ModelFacts, ModelKind, ModelValidation } from './facts.js';
+
 
 /** Splits the folder checks' message ("X is not usable:\n  - a\n  - b") into its problems. */
 function problemsOf(message: string): string[] {

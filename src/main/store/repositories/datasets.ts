@@ -4,11 +4,10 @@
  */
 import { AppError } from '../../shared/errors.js';
 import { type Db, now, prepareCached } from '../db.js';
+import type { DatasetFormat, KeypointDef, Split } from '../../engine/datasets/domain.js';
 
-export type DatasetFormat = 'spair' | 'pfpascal' | 'pfwillow' | 'folder' | 'coco';
-export const DATASET_FORMATS: readonly DatasetFormat[] = ['spair', 'pfpascal', 'pfwillow', 'folder', 'coco'];
-export type Split = 'trn' | 'val' | 'test';
-export const SPLITS: readonly Split[] = ['trn', 'val', 'test'];
+export { DATASET_FORMATS, type DatasetFormat, defaultKeypointColor, KEYPOINT_PALETTE, type KeypointDef, SPLITS, type Split } from '../../engine/datasets/domain.js';
+
 
 export interface Dataset {
   id: number;
@@ -28,11 +27,6 @@ export interface DatasetSummary extends Dataset {
   annotations: number;
 }
 
-export interface KeypointDef {
-  name: string;
-  /** CSS colour for the annotation UI. */
-  color: string;
-}
 
 export interface Category {
   id: number;
@@ -63,15 +57,6 @@ export interface DatasetDetails extends DatasetSummary {
   lastImport: unknown;
 }
 
-/** A palette for keypoints that come without colours (distinct, readable on photos). */
-export const KEYPOINT_PALETTE = [
-  '#e6194b', '#3cb44b', '#ffe119', '#4363d8', '#f58231', '#911eb4', '#46f0f0', '#f032e6', '#bcf60c', '#fabebe',
-  '#008080', '#e6beff', '#9a6324', '#fffac8', '#800000', '#aaffc3', '#808000', '#ffd8b1', '#000075', '#808080',
-];
-
-export function defaultKeypointColor(index: number): string {
-  return KEYPOINT_PALETTE[index % KEYPOINT_PALETTE.length]!;
-}
 
 interface DatasetRow {
   id: number;
@@ -286,6 +271,12 @@ export class DatasetsRepo {
       }
     }
     prepareCached(this.db, 'UPDATE categories SET keypoints = ?, skeleton = ? WHERE id = ?').run(JSON.stringify(keypoints), JSON.stringify(skeleton), categoryId);
+  }
+
+  /** Per category of a dataset: its images. */
+  imageCounts(datasetId: number): Map<number, number> {
+    const rows = prepareCached(this.db, 'SELECT category_id AS c, count(*) AS n FROM images WHERE dataset_id = ? GROUP BY category_id').all(datasetId) as { c: number; n: number }[];
+    return new Map(rows.map((r) => [r.c, r.n]));
   }
 
   /** Per category of a dataset: images with at least one labelled keypoint of that category. */

@@ -4,9 +4,10 @@
  */
 import path from 'node:path';
 import { type Db, now, prepareCached } from '../db.js';
-import type { ImageListItem } from '../../api/contract/datasets.js';
 
-export type Box = [number, number, number, number];
+import type { Box } from '../../engine/datasets/domain.js';
+
+export type { Box } from '../../engine/datasets/domain.js';
 
 export interface ImageRecord {
   id: number;
@@ -135,9 +136,6 @@ export interface ImagePageQuery {
   limit?: number;
 }
 
-/** An image as the browsing grid lists it (the API's type). */
-export type { ImageListItem };
-
 /** The page query's WHERE clause and its parameters (shared by the rows and the count). */
 function pageWhere(datasetId: number, q: ImagePageQuery): { where: string; params: unknown[] } {
   const parts = ['i.dataset_id = ?'];
@@ -154,6 +152,31 @@ function pageWhere(datasetId: number, q: ImagePageQuery): { where: string; param
     params.push(`%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
   }
   return { where: parts.join(' AND '), params };
+}
+
+/** One keypoint of a category's annotated image (`keypointRowsOfCategory`). */
+export interface CategoryKeypointRow {
+  id: number;
+  path: string;
+  bbox_x1: number | null;
+  bbox_y1: number | null;
+  bbox_x2: number | null;
+  bbox_y2: number | null;
+  kp: number;
+  x: number;
+  y: number;
+  visibility: 1 | 2;
+}
+
+/** A row of an image page (the Datasets view's grid). */
+export interface ImageListItem {
+  id: number;
+  path: string;
+  width: number;
+  height: number;
+  categoryId: number | null;
+  /** Labelled keypoints over the image's annotations. */
+  keypoints: number;
 }
 
 export class ImagesRepo {
@@ -263,11 +286,31 @@ export class ImagesRepo {
   }
 
   /** Ids of every annotation of a dataset (import bookkeeping). */
+  /**
+   * Every labelled keypoint of a category's first instances in a dataset, one row per keypoint,
+   * ordered by image path then keypoint (with the image's bbox).
+   */
+  keypointRowsOfCategory(datasetId: number, categoryId: number): CategoryKeypointRow[] {
+    return prepareCached(
+      this.db,
+      `SELECT i.id, i.path, a.bbox_x1, a.bbox_y1, a.bbox_x2, a.bbox_y2, k.kp, k.x, k.y, k.visibility
+       FROM annotations a JOIN images i ON i.id = a.image_id JOIN keypoints k ON k.annotation_id = a.id
+       WHERE i.dataset_id = ? AND a.category_id = ? AND a.instance = 0
+       ORDER BY i.path, k.kp`,
+    ).all(datasetId, categoryId) as CategoryKeypointRow[];
+  }
+
+  /** Ids of a category's annotations (every dataset image, every instance). */
+  annotationIdsOfCategory(categoryId: number): number[] {
+    return (prepareCached(this.db, 'SELECT id FROM annotations WHERE category_id = ?').all(categoryId) as { id: number }[]).map((r) => r.id);
+  }
+
   annotationIds(datasetId: number): number[] {
     return (prepareCached(this.db, 'SELECT a.id FROM annotations a JOIN images i ON i.id = a.image_id WHERE i.dataset_id = ?').all(datasetId) as { id: number }[]).map((r) => r.id);
   }
 
-  private keypointsOf(annotationId: number): Keypoint[] {
+  /** An annotation's keypoints in keypoint order. */
+  keypointsOf(annotationId: number): Keypoint[] {
     return prepareCached(this.db, 'SELECT kp, x, y, visibility FROM keypoints WHERE annotation_id = ? ORDER BY kp').all(annotationId) as Keypoint[];
   }
 

@@ -5,17 +5,25 @@
  */
 import path from 'node:path';
 import { type Db, prepareCached } from '../db.js';
-import type { PairSummary } from '../../api/contract/pairs.js';
-import type { DatasetFormat, Split } from './datasets.js';
-import type { Box } from './images.js';
+import type { Box, DatasetFormat, PairFlags, PairRecord, Split } from '../../engine/datasets/domain.js';
 
-/** SPair-71k difficulty annotations (null for the other benchmarks). */
-export interface PairFlags {
-  viewpointVariation: number | null;
-  scaleVariation: number | null;
-  truncation: number | null;
-  occlusion: number | null;
-  mirror: number | null;
+export type { PairFlags, PairImage, PairRecord } from '../../engine/datasets/domain.js';
+
+
+/** A row of a pairs page (the Pairs view's list). */
+export interface PairSummary {
+  id: number;
+  name: string;
+  split: Split;
+  ordinal: number;
+  categoryId: number;
+  category: string;
+  srcImageId: number;
+  trgImageId: number;
+  srcPath: string;
+  trgPath: string;
+  nPts: number;
+  flags: PairFlags;
 }
 
 export interface PairUpsert {
@@ -34,36 +42,7 @@ export interface PairUpsert {
   flags: PairFlags;
 }
 
-export interface PairImage {
-  imageId: number;
-  /** Absolute path (dataset root + relative path). */
-  path: string;
-  width: number;
-  height: number;
-  /** Content hash of the image file (cache identity). */
-  sha256: string;
-  bbox: Box | null;
-  /** x0, y0, x1, y1, ... in original image pixels (length 2 * nPts). */
-  kps: Float64Array;
-}
 
-export interface PairRecord {
-  id: number;
-  datasetId: number;
-  format: DatasetFormat;
-  split: Split;
-  name: string;
-  ordinal: number;
-  categoryId: number;
-  category: string;
-  nPts: number;
-  src: PairImage;
-  trg: PairImage;
-  kpIds: number[] | null;
-  /** PF-Pascal training pairs: mirror both images, keypoints and boxes horizontally when reading. */
-  flip: 0 | 1;
-  flags: PairFlags;
-}
 
 export interface PairQuery {
   datasetId: number;
@@ -191,9 +170,6 @@ export interface PairFilter {
   limit?: number;
 }
 
-/** A pair as the pairs list shows it (no point data; the API's type). */
-export type { PairSummary };
-
 function filterWhere(f: PairFilter): { where: string; params: unknown[] } {
   const parts = ['p.dataset_id = ?'];
   const params: unknown[] = [f.datasetId];
@@ -306,6 +282,34 @@ export class PairsRepo {
 
   delete(id: number): void {
     prepareCached(this.db, 'DELETE FROM pairs WHERE id = ?').run(id);
+  }
+
+  /** Deletes those of `ids` that belong to the dataset; returns how many were deleted. */
+  deleteInDataset(datasetId: number, ids: readonly number[]): number {
+    const stmt = prepareCached(this.db, 'DELETE FROM pairs WHERE id = ? AND dataset_id = ?');
+    let n = 0;
+    for (const id of ids) n += stmt.run(id, datasetId).changes;
+    return n;
+  }
+
+  /** A pair's place in its split's list. */
+  ordinalOf(id: number): number | undefined {
+    return (prepareCached(this.db, 'SELECT ordinal FROM pairs WHERE id = ?').get(id) as { ordinal: number } | undefined)?.ordinal;
+  }
+
+  /** A pair's dataset, split and name (what moving it between splits needs), without its points. */
+  placement(id: number): { datasetId: number; split: Split; name: string } | undefined {
+    const r = prepareCached(this.db, 'SELECT dataset_id, split, name FROM pairs WHERE id = ?').get(id) as { dataset_id: number; split: Split; name: string } | undefined;
+    return r && { datasetId: r.dataset_id, split: r.split, name: r.name };
+  }
+
+  /** Pair counts of a dataset per category and split. */
+  countsByCategory(datasetId: number): { categoryId: number; split: Split; n: number }[] {
+    return prepareCached(this.db, 'SELECT category_id AS categoryId, split, count(*) AS n FROM pairs WHERE dataset_id = ? GROUP BY category_id, split').all(datasetId) as {
+      categoryId: number;
+      split: Split;
+      n: number;
+    }[];
   }
 
   /** A page of pairs matching `f` (split order trn, val, test, then list order) and the total. */

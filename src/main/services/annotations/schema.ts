@@ -100,10 +100,8 @@ export function setSchema(db: Db, categoryId: number, entries: readonly SchemaEn
         const to = map[k.kp] ?? null;
         return to === null ? [] : [{ ...k, kp: to }];
       }).sort((a, b) => a.kp - b.kp);
-    const annotations = db.prepare('SELECT id FROM annotations WHERE category_id = ?').all(categoryId) as { id: number }[];
-    const keypointsOf = db.prepare('SELECT kp, x, y, visibility FROM keypoints WHERE annotation_id = ?');
-    for (const { id } of annotations) {
-      const before = keypointsOf.all(id) as { kp: number; x: number; y: number; visibility: 1 | 2 }[];
+    for (const id of images.annotationIdsOfCategory(categoryId)) {
+      const before = images.keypointsOf(id);
       const after = remap(before);
       removed += before.length - after.length;
       renumbered += before.filter((b) => map[b.kp] !== null && map[b.kp] !== b.kp).length;

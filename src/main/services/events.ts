@@ -1,8 +1,8 @@
 /**
- * The engine side of pushed events: handlers and jobs `emit`, transports subscribe with `onAny`
+ * The engine side of pushed events: services and jobs `emit`, transports subscribe with `onAny`
  * and forward every event to every connected client.
  */
-import type { EventMap, EventName } from './contract.js';
+import type { EventMap, EventName } from '../api/contract.js';
 
 export type EventListener<E extends EventName> = (payload: EventMap[E]) => void;
 export type AnyEventListener = <E extends EventName>(event: E, payload: EventMap[E]) => void;

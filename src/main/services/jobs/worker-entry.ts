@@ -6,8 +6,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../../shared/errors.js';
-import { RateMeter, SharedFlagToken, type TaskContext } from './progress.js';
-import type { WorkerData, WorkerMessage } from './worker.js';
+import { RateMeter, SharedFlagToken, type TaskContext } from '../../engine/jobs/progress.js';
+import type { WorkerData, WorkerMessage } from '../../engine/jobs/worker.js';
 import { WORKER_TASKS } from './worker-tasks.js';
 
 const port = parentPort;

@@ -13,12 +13,12 @@
  * cancellation; a cancelled build writes nothing).
  */
 import { AppError, FieldError } from '../../shared/errors.js';
-import { type Db, type Store, withBusyRetry } from '../../store/db.js';
+import type { Db, Store } from '../../store/db.js';
 import { type Category, type Dataset, DatasetsRepo, type Split } from '../../store/repositories/datasets.js';
-import type { Box } from '../../store/repositories/images.js';
+import { type Box, ImagesRepo } from '../../store/repositories/images.js';
 import { PairsRepo } from '../../store/repositories/pairs.js';
-import type { TaskContext } from '../jobs/progress.js';
-import { NO_FLAGS } from '../datasets/types.js';
+import type { TaskContext } from '../../engine/jobs/progress.js';
+import { NO_FLAGS } from '../../engine/datasets/types.js';
 
 /** The most pairs one build may write. */
 export const MAX_BUILD_PAIRS = 100_000;
@@ -67,25 +67,7 @@ export interface BuildResult {
 
 /** Annotated images of a category (instance 0), in path order. */
 function annotatedImages(db: Db, datasetId: number, categoryId: number, includeOccluded: boolean): AnnotatedImage[] {
-  const rows = db
-    .prepare(
-      `SELECT i.id, i.path, a.bbox_x1, a.bbox_y1, a.bbox_x2, a.bbox_y2, k.kp, k.x, k.y, k.visibility
-       FROM annotations a JOIN images i ON i.id = a.image_id JOIN keypoints k ON k.annotation_id = a.id
-       WHERE i.dataset_id = ? AND a.category_id = ? AND a.instance = 0
-       ORDER BY i.path, k.kp`,
-    )
-    .all(datasetId, categoryId) as {
-    id: number;
-    path: string;
-    bbox_x1: number | null;
-    bbox_y1: number | null;
-    bbox_x2: number | null;
-    bbox_y2: number | null;
-    kp: number;
-    x: number;
-    y: number;
-    visibility: 1 | 2;
-  }[];
+  const rows = new ImagesRepo(db).keypointRowsOfCategory(datasetId, categoryId);
   const out: AnnotatedImage[] = [];
   let cur: AnnotatedImage | null = null;
   for (const r of rows) {
@@ -209,9 +191,7 @@ const SLICE_MS = 20;
 
 /** Writes a plan in one transaction on its own connection (see the module comment). */
 export async function writePairs(store: Store, plan: PairPlan, split: Split, task: TaskContext): Promise<BuildResult> {
-  const db = store.connect();
-  try {
-    await withBusyRetry(() => db.exec('BEGIN IMMEDIATE'), store.retryDeadlineMs, store.file);
+  return store.writeLong(async (db) => {
     const repo = new PairsRepo(db);
     let ordinal = repo.maxOrdinal(plan.dataset.id, split);
     const result: BuildResult = { created: 0, updated: 0, moved: 0, split };
@@ -240,7 +220,7 @@ export async function writePairs(store: Store, plan: PairPlan, split: Split, tas
         split,
         name,
         // an existing pair keeps its place in the list
-        ordinal: existing ? (db.prepare('SELECT ordinal FROM pairs WHERE id = ?').get(existing.id) as { ordinal: number }).ordinal : ++ordinal,
+        ordinal: existing ? repo.ordinalOf(existing.id)! : ++ordinal,
         categoryId: plan.category.id,
         srcImageId: p.src.id,
         trgImageId: p.trg.id,
@@ -261,12 +241,6 @@ export async function writePairs(store: Store, plan: PairPlan, split: Split, tas
       task.token.throwIfCancelled();
     }
     task.progress({ stage: 'writing pairs', done: total, total });
-    db.exec('COMMIT');
     return result;
-  } catch (err) {
-    if (db.inTransaction) db.exec('ROLLBACK');
-    throw err;
-  } finally {
-    store.release(db);
-  }
+  });
 }

@@ -1,23 +1,24 @@
 /**
- * Shared pieces of the datasets, annotation, pairs and models handlers: the store, one image
- * access per store (thumbnail generation is shared between the HTTP route, the Electron protocol
- * and concurrent requests), and the contract's views of store records.
+ * What several use cases share: the store of the application, one image access per store
+ * (thumbnail generation is shared between the HTTP route, the Electron protocol and concurrent
+ * requests), and the contract's views of store records (datasets, categories, import reports).
  */
-import { ImageAccess } from '../../engine/images/access.js';
-import { EDITABLE_FORMATS } from '../../engine/annotations/editor.js';
-import type { Db, Store } from '../../store/db.js';
-import { type Category, DatasetsRepo, type DatasetSummary as StoreDatasetSummary, type Split } from '../../store/repositories/datasets.js';
-import type { CategoryInfo, DatasetSummary, ImportReportInfo } from '../contract.js';
-import type { ApiContext } from '../handlers.js';
+import type { Db, Store } from '../store/db.js';
+import { type Category, DatasetsRepo, type DatasetSummary as StoreDatasetSummary, type Split } from '../store/repositories/datasets.js';
+import { PairsRepo } from '../store/repositories/pairs.js';
+import type { CategoryInfo, DatasetSummary, ImportReportInfo } from '../api/contract.js';
+import { EDITABLE_FORMATS } from './annotations/editor.js';
+import type { AppContext } from './app.js';
+import { ImageAccess } from './images/access.js';
 
-export function storeOf(ctx: ApiContext): Store {
+export function storeOf(ctx: AppContext): Store {
   return ctx.services().store;
 }
 
 const access = new WeakMap<Store, ImageAccess>();
 
 /** The image access of the context's store (created on first use). */
-export function imageAccess(ctx: ApiContext): ImageAccess {
+export function imageAccess(ctx: AppContext): ImageAccess {
   const store = storeOf(ctx);
   let a = access.get(store);
   if (!a) {
@@ -47,16 +48,10 @@ export function toDatasetSummary(d: StoreDatasetSummary): DatasetSummary {
 /** Categories of a dataset with their counts (one query per count, not per category). */
 export function categoryInfos(db: Db, datasetId: number): CategoryInfo[] {
   const repo = new DatasetsRepo(db);
-  const images = new Map(
-    (db.prepare('SELECT category_id AS c, count(*) AS n FROM images WHERE dataset_id = ? GROUP BY category_id').all(datasetId) as { c: number; n: number }[]).map((r) => [r.c, r.n]),
-  );
+  const images = repo.imageCounts(datasetId);
   const annotated = repo.annotatedImageCounts(datasetId);
-  const pairRows = db.prepare('SELECT category_id AS c, split, count(*) AS n FROM pairs WHERE dataset_id = ? GROUP BY category_id, split').all(datasetId) as {
-    c: number;
-    split: Split;
-    n: number;
-  }[];
-  return repo.categories(datasetId).map((c) => toCategoryInfo(c, images.get(c.id) ?? 0, annotated.get(c.id) ?? 0, pairRows.filter((p) => p.c === c.id)));
+  const pairRows = new PairsRepo(db).countsByCategory(datasetId);
+  return repo.categories(datasetId).map((c) => toCategoryInfo(c, images.get(c.id) ?? 0, annotated.get(c.id) ?? 0, pairRows.filter((p) => p.categoryId === c.id)));
 }
 
 export function categoryInfo(db: Db, category: Category): CategoryInfo {

@@ -12,7 +12,7 @@ import { AppError } from '../../shared/errors.js';
 import type { Store } from '../../store/db.js';
 import { CacheRepo } from '../../store/repositories/cache.js';
 import { ImagesRepo } from '../../store/repositories/images.js';
-import { resolveInsideRoot } from './safe-path.js';
+import { resolveInsideRoot } from '../../engine/images/safe-path.js';
 
 export interface ImageFile {
   id: number;

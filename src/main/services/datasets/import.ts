@@ -16,19 +16,19 @@
 import os from 'node:os';
 import type { ImportReportInfo } from '../../api/contract/datasets.js';
 import { AppError } from '../../shared/errors.js';
-import { type Db, type Store, withBusyRetry } from '../../store/db.js';
+import type { Db, Store } from '../../store/db.js';
 import { type Dataset, type DatasetFormat, DatasetsRepo, type Split } from '../../store/repositories/datasets.js';
 import { ImagesRepo } from '../../store/repositories/images.js';
 import { PairsRepo } from '../../store/repositories/pairs.js';
-import { silentTask, type TaskContext } from '../jobs/progress.js';
-import { type ImageProbe, ImageProblem, probeImage } from '../images/probe.js';
-import { realDir, resolveInsideRoot } from '../images/safe-path.js';
-import { readCoco } from './coco.js';
-import { readFolder } from './folder.js';
-import { readPfPascal } from './pfpascal.js';
-import { readPfWillow } from './pfwillow.js';
-import { readSpair } from './spair.js';
-import { describeOrigin, type ParsedDataset, type ParsedImage, Problems, type ReadContext, type Reader, type SkippedEntry } from './types.js';
+import { silentTask, type TaskContext } from '../../engine/jobs/progress.js';
+import { type ImageProbe, ImageProblem, probeImage } from '../../engine/images/probe.js';
+import { realDir, resolveInsideRoot } from '../../engine/images/safe-path.js';
+import { readCoco } from '../../engine/datasets/coco.js';
+import { readFolder } from '../../engine/datasets/folder.js';
+import { readPfPascal } from '../../engine/datasets/pfpascal.js';
+import { readPfWillow } from '../../engine/datasets/pfwillow.js';
+import { readSpair } from '../../engine/datasets/spair.js';
+import { describeOrigin, type ParsedDataset, type ParsedImage, Problems, type ReadContext, type Reader, type SkippedEntry } from '../../engine/datasets/types.js';
 
 export interface ImportRequest {
   format: DatasetFormat;
@@ -394,22 +394,13 @@ export async function importDataset(store: Store, req: ImportRequest, task: Task
 
   const tWrite = performance.now();
   stageStart.set(STAGES.writing, tWrite);
-  const db = store.connect();
-  let counts: WriteCounts;
-  try {
-    await withBusyRetry(() => db.exec('BEGIN IMMEDIATE'), store.retryDeadlineMs, store.file);
-    counts = await writeAll(db, parsed, probes, root, req, ctx);
+  return store.writeLong(async (db) => {
+    const counts = await writeAll(db, parsed, probes, root, req, ctx);
     const report = buildReport(parsed, counts, root, problems, stageStart, t0);
     new DatasetsRepo(db).recordImport(counts.dataset.id, report);
     task.token.throwIfCancelled();
-    db.exec('COMMIT');
     return report;
-  } catch (err) {
-    if (db.inTransaction) db.exec('ROLLBACK');
-    throw err;
-  } finally {
-    store.release(db);
-  }
+  });
 }
 
 function buildReport(parsed: ParsedDataset, counts: WriteCounts, root: string, problems: Problems, stageStart: Map<string, number>, t0: number): ImportReport {

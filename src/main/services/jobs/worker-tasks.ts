@@ -3,9 +3,9 @@
  * WAL lets the engine read meanwhile), does its work and returns a small result. The worker runs
  * in a job process, so `process.pid` here (what runs.start() records) is that child's.
  */
-import type { PromptSpec } from '../sd4match/pipeline.js';
-import type { EvalArgs } from '../../services/evaluation.js';
-import type { TaskContext } from './progress.js';
+import type { PromptSpec } from '../../engine/sd4match/pipeline.js';
+import type { EvalArgs } from '../evaluation.js';
+import type { TaskContext } from '../../engine/jobs/progress.js';
 
 export type WorkerTask = (payload: unknown, task: TaskContext, emit: (name: string, payload: unknown) => void) => Promise<unknown>;
 
@@ -47,7 +47,7 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
    * compile leaves nothing half-written behind.
    */
   async compile(payload, task): Promise<CompiledModel> {
-    const { SdModel } = await import('../sd4match/sd-model.js');
+    const { SdModel } = await import('../../engine/sd4match/sd-model.js');
     const p = payload as { folder: string; cacheDir: string };
     const sd = SdModel.open(p.folder, { cacheDir: p.cacheDir, task });
     try {
@@ -64,8 +64,8 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
   async inference(payload) {
     const { parentPort } = await import('node:worker_threads');
     const { serializeError } = await import('../../shared/errors.js');
-    const { openServices } = await import('../../services/context.js');
-    const { CompareService } = await import('../../services/compare.js');
+    const { openServices } = await import('../context.js');
+    const { CompareService } = await import('../compare.js');
     const p = payload as { db?: string };
     const svc = openServices(p.db);
     const compare = new CompareService(svc);
@@ -102,8 +102,8 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
    * validation as lines for a terminal (the CLI).
    */
   async train(payload, task, emit) {
-    const { openServices } = await import('../../services/context.js');
-    const { runTraining } = await import('../../services/training.js');
+    const { openServices } = await import('../context.js');
+    const { runTraining } = await import('../training.js');
     const p = payload as { db: string; args: Parameters<typeof runTraining>[1]; resume?: number; narrate?: boolean };
     const svc = openServices(p.db);
     const narrate = p.narrate ? (m: string) => task.log?.(m) : () => {};
@@ -150,9 +150,9 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
    * `full` returns the whole report (per pair included); otherwise a summary for the job list.
    */
   async eval(payload, task) {
-    const { openServices } = await import('../../services/context.js');
-    const { runEvaluation } = await import('../../services/evaluation.js');
-    const { promptSpecOf } = await import('../../services/compare.js');
+    const { openServices } = await import('../context.js');
+    const { runEvaluation } = await import('../evaluation.js');
+    const { promptSpecOf } = await import('../compare.js');
     const p = payload as { db: string; args: EvalTaskArgs; full?: boolean };
     const svc = openServices(p.db);
     try {

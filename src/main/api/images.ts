@@ -1,0 +1,19 @@
+/**
+ * Image bytes for the two image transports (the HTTP route of `sd4match serve` and Electron's
+ * `sd4match-image://` protocol): an image's stored file, or a JPEG thumbnail of it, through the
+ * application's one image access (which keeps every file inside its dataset root).
+ */
+import { imageAccess } from '../services/catalog.js';
+import type { Api } from './handlers.js';
+
+export { MAX_THUMBNAIL_SIDE, MIN_THUMBNAIL_SIDE } from '../services/images/access.js';
+
+/** An image's file as stored (path resolved inside its dataset root), with its format and hash. */
+export function storedImage(api: Api, id: number) {
+  return imageAccess(api.context).getImage(id);
+}
+
+/** A cached JPEG thumbnail of an image whose longer side is `size` pixels. */
+export function imageThumbnail(api: Api, id: number, size: number) {
+  return imageAccess(api.context).thumbnail(id, size);
+}

@@ -1,0 +1,72 @@
+/**
+ * The application: what every use case can reach. The store and caches (opened on first use), the
+ * job manager whose jobs run in supervised job processes, the long-lived inference process
+ * (Compare), and the event hub that tells every window what changed. The API handlers, the
+ * transports and the Electron entry build on one of these; the CLI uses the services directly.
+ */
+import { InferenceHost } from '../engine/jobs/inference-host.js';
+import type { JobRuntime } from '../engine/jobs/job-process.js';
+import { JobManager } from '../engine/jobs/manager.js';
+import { openServices, type Services } from './context.js';
+import { isEventName } from '../api/contract.js';
+import { EventHub } from './events.js';
+import { sourceJobRuntime } from './jobs/runtime.js';
+
+export interface AppOptions {
+  /** Path of the SQLite store (default: $SD4MATCH_DB, else the app-data default). */
+  db?: string;
+  /**
+   * How job processes start (launcher, child entry, and the worker thread each hosts). Default:
+   * forked Node children running the TypeScript sources through tsx; the Electron build passes
+   * `utilityProcess` with its bundled out/main/job-process.js and out/main/worker.js.
+   */
+  jobRuntime?: () => JobRuntime;
+}
+
+export interface AppContext {
+  readonly options: Readonly<AppOptions>;
+  readonly events: EventHub;
+  readonly jobs: JobManager;
+  /** The store and caches, opened on first use. */
+  services(): Services;
+  /** The long-lived inference process (Compare), started on first use. */
+  inference(): InferenceHost;
+}
+
+export interface App {
+  readonly context: AppContext;
+  /** Stops jobs (resumable ones checkpoint), the inference process, and closes the store. */
+  close(): Promise<void>;
+}
+
+export function createApp(options: AppOptions = {}): App {
+  const events = new EventHub();
+  let services: Services | null = null;
+  const runtime = options.jobRuntime ?? sourceJobRuntime;
+  const jobs = new JobManager({
+    onUpdate: (info) => events.emit('job:updated', info),
+    onEvent: (name, payload) => {
+      if (isEventName(name)) events.emit(name, payload as never);
+    },
+    onLog: (job, message) => events.emit('log:appended', { level: 'info', message: `${job.title}: ${message}`, time: Date.now() }),
+    runtime,
+  });
+  let inference: InferenceHost | null = null;
+  const context: AppContext = {
+    options: { ...options },
+    events,
+    jobs,
+    services: () => (services ??= openServices(options.db)),
+    inference: () => (inference ??= new InferenceHost(runtime, { db: context.services().store.file })),
+  };
+  return {
+    context,
+    async close() {
+      await jobs.cancelAll();
+      await inference?.close();
+      inference = null;
+      services?.close();
+      services = null;
+    },
+  };
+}
