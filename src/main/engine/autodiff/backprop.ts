@@ -4,9 +4,10 @@
  * (contracted with a cotangent) with respect to chosen float inputs, in a single run: forward
  * activations are reused by the backward nodes.
  *
- * Only the path from the wanted inputs to the output is differentiated; contributions to a tensor
- * are summed; absent gradients stay symbolic (null) until a rule needs zeros; every gradient's shape
- * and dtype is checked against its input as it is recorded.
+ * Only the path from the wanted inputs to the output is differentiated, and only its nodes need a
+ * gradient rule; contributions to a tensor are summed; absent gradients stay symbolic (null) until
+ * a rule needs zeros; every gradient's shape and dtype is checked against its input as it is
+ * recorded. Gradient names are local to each node (`<node>_Grad/<Op>_<n>`, ORT style).
  */
 import { AppError } from '../../shared/errors.js';
 import { type DType, isFloat } from '../onnx/dtypes.js';
@@ -18,7 +19,8 @@ import type { Specialized } from '../onnx/specialize.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import { RuleContext } from './context.js';
 import { type Composite, findComposites, REMAT_DEFAULTS, type RematPolicy } from './patterns.js';
-import { ruleFor } from './registry.js';
+import { ruleOnPath } from './registry.js';
+import type { BuildRule, ZeroRule } from './rule.js';
 
 export interface VjpOptions {
   /** Float graph inputs to differentiate. */
@@ -83,19 +85,24 @@ export function buildVjp(spec: Specialized, options: VjpOptions): VjpGraph {
   }
 
   const order = topoSort(g);
-  // Forward reach from the wanted inputs through differentiable ops.
-  const fwd = new Set<string>(options.wrt);
-  for (const n of order) {
-    if (!n.inputs.some((i) => fwd.has(i))) continue;
-    const rule = ruleFor(n, opset);
-    if (rule.kind === 'zero') continue;
-    for (const o of n.outputs) if (o && isFloat(info.get(o)!.dtype)) fwd.add(o);
-  }
-  // Backward reach from the output.
+  // Backward reach from the output, then forward reach from the wanted inputs through
+  // differentiable ops. Only nodes on a float path between the two need a rule (TFJS tape.ts): an
+  // op that feeds a side output, or only integers into the path, is never asked for its gradient.
   const bwd = new Set<string>([output]);
   for (let k = order.length - 1; k >= 0; k--) {
     const n = order[k];
     if (n.outputs.some((o) => bwd.has(o))) for (const i of n.inputs) if (i) bwd.add(i);
+  }
+  const fwd = new Set<string>(options.wrt);
+  const rules = new Map<Node, BuildRule | ZeroRule>();
+  for (const n of order) {
+    if (!n.inputs.some((i) => fwd.has(i))) continue;
+    const floatOuts = n.outputs.filter((o) => o && isFloat(info.get(o)!.dtype));
+    if (!floatOuts.some((o) => bwd.has(o))) continue;
+    const rule = ruleOnPath(n, opset);
+    rules.set(n, rule);
+    if (rule.kind === 'zero') continue;
+    for (const o of floatOuts) fwd.add(o);
   }
   const active = (t: string) => !!t && fwd.has(t) && bwd.has(t) && isFloat(info.get(t)!.dtype);
 
@@ -161,9 +168,10 @@ export function buildVjp(spec: Specialized, options: VjpOptions): VjpGraph {
     if (composite) {
       composite.build(ctx);
     } else {
-      const rule = ruleFor(n, opset);
+      // every node reached here has an active output, so the forward reach looked its rule up
+      const rule = rules.get(n) ?? ruleOnPath(n, opset);
       if (rule.kind === 'zero') continue;
-      rule.build!(ctx);
+      rule.build(ctx);
     }
     for (const [i, grad] of ctx.produced) contribute(node.inputs[i], grad);
   }

@@ -1,10 +1,11 @@
 /**
  * The gradient-rule registry, built from an explicit list. Duplicates are a bug; a missing rule
- * is an error naming the op and the node.
+ * is an error naming the op and the node, and so is asking for a forbidden one.
  */
 import { AppError } from '../../shared/errors.js';
 import type { Node } from '../onnx/ir.js';
-import type { GradRule } from './rule.js';
+import { forbiddenRules } from './forbidden-rules.js';
+import type { BuildRule, GradRule, ZeroRule } from './rule.js';
 import { Abs } from './rules/Abs.js';
 import { Add } from './rules/Add.js';
 import { Cast } from './rules/Cast.js';
@@ -58,13 +59,15 @@ export const GRADIENT_RULES: readonly GradRule[] = [
   ReduceMax, ReduceMean, ReduceSum, Relu, Reshape, Resize, Sigmoid, Sin, Slice, Softmax, Split, Sqrt, Squeeze, Sub,
   Sum, Tanh, Transpose, Unsqueeze, Where,
   ...zeroRules,
+  ...forbiddenRules,
 ];
 
 function buildRegistry(rules: readonly GradRule[]): Map<string, GradRule> {
   const m = new Map<string, GradRule>();
   for (const r of rules) {
     if (m.has(r.opType)) throw new Error(`gradient rule for ${r.opType} is registered twice`);
-    if (!r.kind && !r.build) throw new Error(`gradient rule for ${r.opType} has no build function`);
+    if (r.kind === 'build' && typeof r.build !== 'function') throw new Error(`gradient rule for ${r.opType} has no build function`);
+    if (r.kind === 'forbidden' && !r.why) throw new Error(`forbidden gradient rule for ${r.opType} does not say why`);
     m.set(r.opType, r);
   }
   return m;
@@ -90,6 +93,19 @@ export function ruleFor(node: Node, opset: number): GradRule {
   return r;
 }
 
+/**
+ * The rule for a node on the differentiated path: a missing rule, an uncovered opset and a
+ * forbidden op are errors naming the op type and the node.
+ */
+export function ruleOnPath(node: Node, opset: number): BuildRule | ZeroRule {
+  const r = ruleFor(node, opset);
+  if (r.kind === 'forbidden') {
+    throw new AppError('NO_GRADIENT_RULE', `the gradient of op ${node.opType} at node '${node.name}' must not be asked for: ${r.why}`);
+  }
+  return r;
+}
+
+/** Op types with a registered rule of any kind. */
 export function registeredOps(): string[] {
   return [...registry.keys()];
 }

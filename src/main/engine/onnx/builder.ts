@@ -1,7 +1,8 @@
 /**
  * Emitting ONNX nodes with shapes inferred on the spot: the shared machinery of gradient rules
  * (autodiff/context.ts) and of the graphs the engine builds itself (ModelBuilder). Names are
- * deterministic (`<prefix>/<Op>_<n>`) so built graphs diff cleanly.
+ * deterministic (`<prefix>/<Op>_<n>`, n counted per prefix) so built graphs diff cleanly: a gradient
+ * rule emitting one more node renames nothing outside its own `<node>_Grad/` prefix.
  */
 import { AppError } from '../../shared/errors.js';
 import { type DType, dtypeCode } from './dtypes.js';
@@ -17,7 +18,8 @@ export class GraphBuilder {
   readonly nodes: Node[] = [];
   readonly initializers = new Map<string, TensorValue>();
   private used: Set<string>;
-  private counter = 0;
+  /** Next index per name prefix: local counters keep one prefix's names independent of the others. */
+  private counters = new Map<string, number>();
 
   constructor(
     readonly info: Map<string, TensorInfo>,
@@ -35,7 +37,7 @@ export class GraphBuilder {
   child(): GraphBuilder {
     const c = new GraphBuilder(this.info, this.opset, []);
     c.used = this.used;
-    c.counter = this.counter + 1_000_000;
+    c.counters = this.counters;
     return c;
   }
 
@@ -44,12 +46,17 @@ export class GraphBuilder {
    * control flow, com.microsoft kernels).
    */
   opShaped(prefix: string, opType: string, inputs: string[], attrs: Record<string, AttrValue>, outs: { dtype: DType; dims: number[] }[], domain = ''): string[] {
-    const id = this.counter++;
-    const name = this.unique(`${prefix}/${opType}_${id}`);
+    const name = this.unique(`${prefix}/${opType}_${this.next(prefix)}`);
     const outputs = outs.map((_, i) => this.unique(`${name}_out${i}`));
     this.nodes.push({ name, opType, domain, inputs, outputs, attrs: toAttrs(attrs), metadata: {} });
     outputs.forEach((o, i) => this.info.set(o, { dtype: outs[i].dtype, dims: [...outs[i].dims] }));
     return outputs;
+  }
+
+  private next(prefix: string): number {
+    const id = this.counters.get(prefix) ?? 0;
+    this.counters.set(prefix, id + 1);
+    return id;
   }
 
   unique(base: string): string {
@@ -73,8 +80,7 @@ export class GraphBuilder {
 
   /** Emits one node; returns its output names. Shapes of the outputs are inferred immediately. */
   op(prefix: string, opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, nOut = 1): string[] {
-    const id = this.counter++;
-    const name = this.unique(`${prefix}/${opType}_${id}`);
+    const name = this.unique(`${prefix}/${opType}_${this.next(prefix)}`);
     const outputs = Array.from({ length: nOut }, (_, i) => this.unique(`${name}_out${i}`));
     const node: Node = { name, opType, domain: '', inputs, outputs, attrs: toAttrs(attrs), metadata: {} };
     const ins = inputs.map((i) => (i ? this.info.get(i) : undefined));
@@ -92,7 +98,7 @@ export class GraphBuilder {
   /** A constant initializer; small values are recorded so shape inference can read them. */
   constant(prefix: string, values: number[], dims: number[], dtype: DType = 'float32'): string {
     if (values.length !== numel(dims)) throw new Error(`constant of shape [${dims}] needs ${numel(dims)} values`);
-    const name = this.unique(`${prefix}/const_${this.counter++}`);
+    const name = this.unique(`${prefix}/const_${this.next(prefix)}`);
     const c: ConstVal = { dtype, dims, v: values };
     this.initializers.set(name, constToTensorValue(name, c));
     this.info.set(name, { dtype, dims, value: c });

@@ -23,7 +23,7 @@ import type { SdModel } from './sd-model.js';
 import { buildTrainingGraph, type TrainGraphDims } from './train-graph.js';
 
 /** Bump when step graphs change meaning or layout. */
-const STEP_GRAPH_VERSION = 3;
+const STEP_GRAPH_VERSION = 4;
 
 export interface StepShape {
   B: number;

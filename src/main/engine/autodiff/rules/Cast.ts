@@ -5,6 +5,7 @@ import type { GradRule } from '../rule.js';
 export const Cast: GradRule = {
   opType: 'Cast',
   opsets: [6, 99],
+  kind: 'build',
   build(ctx) {
     const x = ctx.I(0);
     if (!isFloat(ctx.dtype(x)) || !isFloat(ctx.dtype(ctx.O(0)))) return;

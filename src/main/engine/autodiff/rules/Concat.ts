@@ -4,6 +4,7 @@ import type { GradRule } from '../rule.js';
 export const Concat: GradRule = {
   opType: 'Concat',
   opsets: [4, 99],
+  kind: 'build',
   build(ctx) {
     const g = ctx.GO(0)!;
     const r = ctx.rank(g);

@@ -32,6 +32,7 @@ export function convPads(ctx: RuleContext, inSp: number[], outSp: number[], k: n
 export const Conv: GradRule = {
   opType: 'Conv',
   opsets: [11, 99],
+  kind: 'build',
   build(ctx) {
     const g = ctx.GO(0)!;
     const x = ctx.I(0);

@@ -4,6 +4,7 @@ import type { GradRule } from '../rule.js';
 export const Dropout: GradRule = {
   opType: 'Dropout',
   opsets: [12, 99],
+  kind: 'build',
   build(ctx) {
     ctx.GI(0, ctx.GO(0)!);
   },

@@ -4,6 +4,7 @@ import type { GradRule } from '../rule.js';
 export const Erf: GradRule = {
   opType: 'Erf',
   opsets: [9, 99],
+  kind: 'build',
   build(ctx) {
     const x = ctx.I(0);
     const e = ctx.op1('Exp', [ctx.neg(ctx.mul(x, x))]);

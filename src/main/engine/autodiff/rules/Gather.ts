@@ -6,6 +6,7 @@ import type { GradRule } from '../rule.js';
 export const Gather: GradRule = {
   opType: 'Gather',
   opsets: [11, 99],
+  kind: 'build',
   build(ctx) {
     if (!ctx.needs(0)) return;
     const data = ctx.I(0);

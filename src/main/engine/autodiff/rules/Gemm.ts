@@ -5,6 +5,7 @@ import type { GradRule } from '../rule.js';
 export const Gemm: GradRule = {
   opType: 'Gemm',
   opsets: [11, 99],
+  kind: 'build',
   build(ctx) {
     const g = ctx.GO(0)!;
     const a = ctx.I(0);

@@ -6,6 +6,7 @@ import type { GradRule } from '../rule.js';
 export const GroupNormalization: GradRule = {
   opType: 'GroupNormalization',
   opsets: [18, 99],
+  kind: 'build',
   build(ctx) {
     const x = ctx.I(0);
     const xs = ctx.shape(x);

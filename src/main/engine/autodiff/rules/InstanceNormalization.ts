@@ -8,6 +8,7 @@ import type { GradRule } from '../rule.js';
 export const InstanceNormalization: GradRule = {
   opType: 'InstanceNormalization',
   opsets: [6, 99],
+  kind: 'build',
   build(ctx) {
     const x = ctx.I(0);
     const xs = ctx.shape(x);

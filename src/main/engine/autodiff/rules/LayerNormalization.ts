@@ -6,6 +6,7 @@ import type { GradRule } from '../rule.js';
 export const LayerNormalization: GradRule = {
   opType: 'LayerNormalization',
   opsets: [17, 99],
+  kind: 'build',
   build(ctx) {
     const x = ctx.I(0);
     const r = ctx.rank(x);

@@ -4,6 +4,7 @@ import type { GradRule } from '../rule.js';
 export const Log: GradRule = {
   opType: 'Log',
   opsets: [6, 99],
+  kind: 'build',
   build(ctx) {
     ctx.GI(0, ctx.div(ctx.GO(0)!, ctx.I(0)));
   },

@@ -4,6 +4,7 @@ import type { GradRule } from '../rule.js';
 export const LogSoftmax: GradRule = {
   opType: 'LogSoftmax',
   opsets: [13, 99],
+  kind: 'build',
   build(ctx) {
     const y = ctx.O(0);
     const r = ctx.rank(y);

@@ -15,6 +15,7 @@ export function swapLast(ctx: RuleContext, x: string): string {
 export const MatMul: GradRule = {
   opType: 'MatMul',
   opsets: [9, 99],
+  kind: 'build',
   build(ctx) {
     const a = ctx.I(0);
     const b = ctx.I(1);

@@ -4,6 +4,7 @@ import type { GradRule } from '../rule.js';
 export const Mul: GradRule = {
   opType: 'Mul',
   opsets: [7, 99],
+  kind: 'build',
   build(ctx) {
     const g = ctx.GO(0)!;
     if (ctx.needs(0)) ctx.GI(0, ctx.unbroadcast(ctx.mul(g, ctx.I(1)), ctx.shape(ctx.I(0))));

@@ -5,6 +5,7 @@ import type { GradRule } from '../rule.js';
 export const Pad: GradRule = {
   opType: 'Pad',
   opsets: [11, 99],
+  kind: 'build',
   build(ctx) {
     const mode = ctx.attrString('mode', 'constant');
     if (mode !== 'constant') {

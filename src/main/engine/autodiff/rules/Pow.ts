@@ -5,6 +5,7 @@ import type { GradRule } from '../rule.js';
 export const Pow: GradRule = {
   opType: 'Pow',
   opsets: [7, 99],
+  kind: 'build',
   build(ctx) {
     const g = ctx.GO(0)!;
     const a = ctx.I(0);

@@ -7,6 +7,7 @@ import type { GradRule } from '../rule.js';
 export const ReduceMax: GradRule = {
   opType: 'ReduceMax',
   opsets: [1, 99],
+  kind: 'build',
   build(ctx) {
     const x = ctx.I(0);
     const { xs, axes, kept } = ctx.reduction();

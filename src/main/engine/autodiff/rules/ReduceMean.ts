@@ -4,6 +4,7 @@ import type { GradRule } from '../rule.js';
 export const ReduceMean: GradRule = {
   opType: 'ReduceMean',
   opsets: [1, 99],
+  kind: 'build',
   build(ctx) {
     const { xs, axes, kept } = ctx.reduction();
     const count = axes.reduce((p, a) => p * xs[a], 1);

@@ -4,6 +4,7 @@ import type { GradRule } from '../rule.js';
 export const ReduceSum: GradRule = {
   opType: 'ReduceSum',
   opsets: [1, 99],
+  kind: 'build',
   build(ctx) {
     const { xs, kept } = ctx.reduction();
     ctx.GI(0, ctx.expand(ctx.reshape(ctx.GO(0)!, kept), xs));

@@ -4,6 +4,7 @@ import type { GradRule } from '../rule.js';
 export const Relu: GradRule = {
   opType: 'Relu',
   opsets: [6, 99],
+  kind: 'build',
   build(ctx) {
     const x = ctx.I(0);
     const pos = ctx.op1('Greater', [x, ctx.scalar(0, x)]);

@@ -44,6 +44,7 @@ export function nearestIndices(ctx: RuleContext, inLen: number, outLen: number, 
 export const Resize: GradRule = {
   opType: 'Resize',
   opsets: [11, 99],
+  kind: 'build',
   build(ctx) {
     const mode = ctx.attrString('mode', 'nearest');
     if (mode !== 'nearest') {

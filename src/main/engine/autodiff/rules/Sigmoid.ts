@@ -4,6 +4,7 @@ import type { GradRule } from '../rule.js';
 export const Sigmoid: GradRule = {
   opType: 'Sigmoid',
   opsets: [6, 99],
+  kind: 'build',
   build(ctx) {
     const y = ctx.O(0);
     ctx.GI(0, ctx.mul(ctx.GO(0)!, ctx.mul(y, ctx.sub(ctx.scalar(1, y), y))));

@@ -6,6 +6,7 @@ import type { GradRule } from '../rule.js';
 export const Slice: GradRule = {
   opType: 'Slice',
   opsets: [10, 99],
+  kind: 'build',
   build(ctx) {
     const x = ctx.I(0);
     const xs = ctx.shape(x);

@@ -6,6 +6,7 @@ import type { GradRule } from '../rule.js';
 export const Softmax: GradRule = {
   opType: 'Softmax',
   opsets: [13, 99],
+  kind: 'build',
   build(ctx) {
     const y = ctx.O(0);
     const axis = normalize(ctx.attrInt('axis', -1), ctx.rank(y));

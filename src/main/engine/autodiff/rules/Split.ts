@@ -4,6 +4,7 @@ import type { GradRule } from '../rule.js';
 export const Split: GradRule = {
   opType: 'Split',
   opsets: [2, 99],
+  kind: 'build',
   build(ctx) {
     const x = ctx.I(0);
     const r = ctx.rank(x);

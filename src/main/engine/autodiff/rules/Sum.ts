@@ -4,6 +4,7 @@ import type { GradRule } from '../rule.js';
 export const Sum: GradRule = {
   opType: 'Sum',
   opsets: [8, 99],
+  kind: 'build',
   build(ctx) {
     const g = ctx.GO(0)!;
     ctx.node.inputs.forEach((name, i) => {

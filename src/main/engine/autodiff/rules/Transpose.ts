@@ -4,6 +4,7 @@ import type { GradRule } from '../rule.js';
 export const Transpose: GradRule = {
   opType: 'Transpose',
   opsets: [1, 99],
+  kind: 'build',
   build(ctx) {
     const r = ctx.rank(ctx.I(0));
     const perm = ctx.attrInts('perm', Array.from({ length: r }, (_, i) => r - 1 - i));

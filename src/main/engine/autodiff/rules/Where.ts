@@ -4,6 +4,7 @@ import type { GradRule } from '../rule.js';
 export const Where: GradRule = {
   opType: 'Where',
   opsets: [9, 99],
+  kind: 'build',
   build(ctx) {
     const g = ctx.GO(0)!;
     const c = ctx.I(0);
