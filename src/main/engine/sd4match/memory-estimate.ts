@@ -15,7 +15,7 @@ import { tensorByteLength } from '../onnx/ir.js';
 import { loadModel } from '../onnx/model-io.js';
 import type { ProviderName } from '../onnx/runtime.js';
 import type { SdModel } from './sd-model.js';
-import { StepGraph } from './training-step.js';
+import { StepGraph } from './step-graph-cache.js';
 
 const GB = 1e9;
 

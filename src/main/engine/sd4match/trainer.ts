@@ -25,7 +25,8 @@ import { type LearnedPrompt, type PromptMeta, idsTensor, saveLearnedPrompt, toke
 import { Rng, type RngState } from './random.js';
 import type { SdModel } from './sd-model.js';
 import { noiseCoefficients } from './schedule.js';
-import { promptIndex, rows, StepGraph } from './training-step.js';
+import { promptIndex, StepGraph } from './step-graph-cache.js';
+import { rows } from './token-rows.js';
 import type { TrainConfig } from './train-config.js';
 
 export interface TrainData {
