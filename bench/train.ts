@@ -18,7 +18,7 @@ import { promptHiddenStates } from '../src/main/engine/sd4match/prompts.js';
 import { SdModel } from '../src/main/engine/sd4match/sd-model.js';
 import { TRAIN_DEFAULTS } from '../src/main/engine/sd4match/train-config.js';
 import { type StepReport, Trainer } from '../src/main/engine/sd4match/trainer.js';
-import { repeatBatch } from '../src/main/engine/sd4match/training-step.js';
+import { repeatBatch } from '../src/main/engine/sd4match/token-rows.js';
 import { writeShiftedPairs } from '../test/helpers/shifted-pairs.js';
 import { benchModel, flag, median, mib, PeakRss, printTable } from './table.js';
 

@@ -12,7 +12,7 @@ import { SessionCache } from '../../src/main/engine/onnx/session-cache.js';
 import { createSession } from '../../src/main/engine/onnx/runtime.js';
 import { promptHiddenStates } from '../../src/main/engine/sd4match/prompts.js';
 import { SdModel } from '../../src/main/engine/sd4match/sd-model.js';
-import { StepGraph } from '../../src/main/engine/sd4match/training-step.js';
+import { StepGraph } from '../../src/main/engine/sd4match/step-graph-cache.js';
 import { HAVE_FIXTURES, modelPath, relErr } from '../helpers/fixtures.js';
 import { Rng } from '../helpers/random.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';

@@ -17,8 +17,9 @@ import { buildLossGraph, lossFeeds } from '../engine/sd4match/loss.js';
 import { MATCH_METHODS, type MatchMethod, matchKeypoints, pckPerPair } from '../engine/sd4match/matching.js';
 import { Rng } from '../engine/sd4match/random.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
-import { singleStep } from '../engine/sd4match/single-step.js';
+import { singleStep } from '../engine/sd4match/debug-step.js';
 import { promptHiddenStates } from '../engine/sd4match/prompts.js';
+import { CONTEXT_LENGTH } from '../engine/sd4match/tokenizer.js';
 import { cliTask, parseFloatOption, parseIntOption } from './common.js';
 
 /** `HxW` -> {h, w}. */
@@ -258,7 +259,7 @@ export function registerDebugCommands(program: Command): void {
       try {
         const sd = SdModel.open(o.modelDir, { cacheDir: cacheDirOf(this, o.cacheDir), task });
         const ids = readNpy(o.promptIds);
-        expectTensor(ids, o.promptIds, ['int64', 'int32'], [1, 77]);
+        expectTensor(ids, o.promptIds, ['int64', 'int32'], [1, CONTEXT_LENGTH]);
         const latents = readNpy(o.noisyLatents);
         expectTensor(latents, o.noisyLatents, 'float32', [null, sd.folder.latentChannels || null, null, null]);
         const sk = keypointsArg(o.srcKps, 'src');

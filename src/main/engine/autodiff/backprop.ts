@@ -11,7 +11,7 @@
  */
 import { AppError } from '../../shared/errors.js';
 import { type DType, isFloat } from '../onnx/dtypes.js';
-import { constFromTensor } from '../onnx/evaluate.js';
+import { constFromTensor } from '../onnx/constant-fold.js';
 import { consumerMap, topoSort, validateGraph } from '../onnx/graph-utils.js';
 import { cloneModel, defaultOpset, type Model, type Node, numel } from '../onnx/ir.js';
 import type { TensorInfo } from '../onnx/shape-infer.js';

@@ -6,7 +6,7 @@
  */
 import { AppError } from '../../shared/errors.js';
 import { allocTypedArray, type DType } from './dtypes.js';
-import { constFromTensor, EVALUABLE, evalNode } from './evaluate.js';
+import { constFromTensor, EVALUABLE, evalNode } from './constant-fold.js';
 import { pruneDead, topoSort } from './graph-utils.js';
 import { cloneModel, defaultOpset, type Model, numel, type TensorValue, tensorValueFromHost } from './ir.js';
 import { type ConstVal, inferNode, type TensorInfo } from './shape-infer.js';

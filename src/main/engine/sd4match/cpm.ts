@@ -6,10 +6,14 @@
  *   pooled = adaptive max pool over patches to 50 bins              [B, 50, D]
  *   cond = tanh(α) · (pos + pooled)
  *   tokens = [SOS, global (25), cond (50), EOS]                     [B, 77, D]
+ * The 50 conditional rows are what the text encoder's 77 positions leave after SOS, EOS and the
+ * 25 global rows (CONTEXT_LENGTH); a layout that does not fill them is refused.
  * Adaptive pooling bins: bin i covers ⌊i·L/n⌋ .. ⌈(i+1)·L/n⌉ - 1, as PyTorch's AdaptiveMaxPool1d.
  */
+import { AppError } from '../../shared/errors.js';
 import { ModelBuilder } from '../onnx/builder.js';
 import type { Model } from '../onnx/ir.js';
+import { CONTEXT_LENGTH } from './tokenizer.js';
 
 export const CPM_PARAMS = [
   'global_embeds',
@@ -33,7 +37,19 @@ export interface CpmDims {
   nCond: number;
 }
 
-export const CPM_DEFAULTS = { patches: 256, nGlobal: 25, nCond: 50 };
+const N_GLOBAL = 25;
+
+/** The paper's CPM: 256 DINOv2 patches, 25 global rows, and conditional rows for the rest of the context (50). */
+export const CPM_DEFAULTS = { patches: 256, nGlobal: N_GLOBAL, nCond: CONTEXT_LENGTH - 2 - N_GLOBAL };
+
+/** Position of the EOS row in CPM's prompt [SOS, global, cond, EOS]; throws unless the prompt fills the context. */
+export function cpmEosPosition(d: Pick<CpmDims, 'nGlobal' | 'nCond'>): number {
+  const eos = 1 + d.nGlobal + d.nCond;
+  if (eos !== CONTEXT_LENGTH - 1) {
+    throw new AppError('INVALID_ARGUMENT', `a CPM prompt of SOS, ${d.nGlobal} global and ${d.nCond} conditional rows and EOS is ${eos + 1} rows; the text encoder takes ${CONTEXT_LENGTH}`);
+  }
+  return eos;
+}
 
 /** Parameter shapes for given dims. */
 export function cpmParamShapes(d: CpmDims): Record<CpmParam, number[]> {
@@ -60,7 +76,9 @@ export function adaptiveBins(length: number, bins: number): { index: number[]; w
   return { index: ranges.flatMap((r) => [...r, ...Array(width - r.length).fill(r[r.length - 1])]), width };
 }
 
+/** The CPM graph for dims `d`: patches and parameters in, `token_embeds` [B, 77, D] and `cond_embeds` out. */
 export function buildCpmGraph(d: CpmDims, opset = 17): Model {
+  cpmEosPosition(d);
   const m = new ModelBuilder('cpm', opset);
   const src = m.input('src_patches', 'float32', [d.B, d.patches, d.dino]);
   const trg = m.input('trg_patches', 'float32', [d.B, d.patches, d.dino]);

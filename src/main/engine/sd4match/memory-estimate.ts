@@ -14,8 +14,10 @@ import { AppError } from '../../shared/errors.js';
 import { tensorByteLength } from '../onnx/ir.js';
 import { loadModel } from '../onnx/model-io.js';
 import type { ProviderName } from '../onnx/runtime.js';
+import { PROMPT_KINDS } from './prompt-kinds/index.js';
+import type { PromptKind } from './prompts.js';
 import type { SdModel } from './sd-model.js';
-import { StepGraph } from './training-step.js';
+import { StepGraph } from './step-graph-cache.js';
 
 const GB = 1e9;
 
@@ -71,7 +73,7 @@ export function estimateFeatureMemory(sd: SdModel, size: number, K: number): Mem
 export interface TrainMemoryArgs {
   size: number;
   batch: number;
-  prompt: 'single' | 'class' | 'cpm';
+  prompt: PromptKind;
   /** Keypoint rows per pair (padded). */
   N: number;
   /** Weights of further models the run maps (DINOv2 for CPM prompts). */
@@ -81,7 +83,7 @@ export interface TrainMemoryArgs {
 /** Memory estimate of a training run: its step graph (built into the disk cache if needed) and the VAE. */
 export function estimateTrainingMemory(sd: SdModel, a: TrainMemoryArgs): MemoryEstimate {
   const lat = sd.latentSize(a.size);
-  const step = new StepGraph(sd, { B: a.batch, P: a.prompt === 'single' ? 1 : a.batch, N: a.N, h: lat, w: lat, latents: 'moments', frame: { h: a.size, w: a.size } });
+  const step = new StepGraph(sd, { B: a.batch, P: PROMPT_KINDS[a.prompt].promptsPerStep(a.batch), N: a.N, h: lat, w: lat, latents: 'moments', frame: { h: a.size, w: a.size } });
   const meta = step.build();
   const weights = meta.weightBytes + modelFileBytes(sd.folder.vaeEncoder) + (a.extraWeights ?? 0);
   const base = processBase();

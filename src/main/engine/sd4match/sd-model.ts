@@ -21,8 +21,7 @@ import { specialize } from '../onnx/specialize.js';
 import { compileSd, type CompiledSd } from './compile.js';
 import { inspectSdFolder, type SdFolder } from './model-folder.js';
 import { alphasCumprod, noiseCoefficients } from './schedule.js';
-
-const CONTEXT = 77;
+import { CONTEXT_LENGTH } from './tokenizer.js';
 
 export interface SdModelOptions {
   cacheDir: string;
@@ -213,7 +212,7 @@ export class SdModel {
         c,
         h,
         w,
-        seq: CONTEXT,
+        seq: CONTEXT_LENGTH,
         hidden: this.folder.hiddenSize,
         scalingFactor: this.folder.scalingFactor,
         timestepShape: ts.shape,
@@ -250,7 +249,7 @@ export class SdModel {
     if (hidden !== this.folder.hiddenSize) {
       throw new AppError('INVALID_ARGUMENT', `prompt hidden states are ${hidden} wide; this model's UNet takes ${this.folder.hiddenSize}`);
     }
-    if (a.encoderHiddenStates.dims[1] !== CONTEXT) throw new AppError('INVALID_ARGUMENT', `prompt hidden states have ${a.encoderHiddenStates.dims[1]} rows; the UNet takes ${CONTEXT}`);
+    if (a.encoderHiddenStates.dims[1] !== CONTEXT_LENGTH) throw new AppError('INVALID_ARGUMENT', `prompt hidden states have ${a.encoderHiddenStates.dims[1]} rows; the UNet takes ${CONTEXT_LENGTH}`);
     const k = a.chunk ?? this.ensembleChunk(B, K, h, w);
     if (K % k !== 0) throw new AppError('INVALID_ARGUMENT', `an ensemble of ${K} draws cannot run ${k} at a time`);
     const ts = this.timestepInfo(B * k);
@@ -289,7 +288,7 @@ export class SdModel {
     const hidden = this.folder.hiddenSize;
     let best = 0;
     for (const t of this.embedModel.graph.initializers.values()) {
-      if (t.dims.length === 2 && t.dims[1] === hidden && t.dims[0] > best && t.dims[0] !== CONTEXT) best = t.dims[0];
+      if (t.dims.length === 2 && t.dims[1] === hidden && t.dims[0] > best && t.dims[0] !== CONTEXT_LENGTH) best = t.dims[0];
     }
     if (!best) throw new AppError('INVALID_ARGUMENT', `${this.folder.textEncoder}: cannot find the token-embedding table`);
     return best;

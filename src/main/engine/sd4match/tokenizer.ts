@@ -10,6 +10,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { AppError } from '../../shared/errors.js';
 import type { SdFolder } from './model-folder.js';
 
+/** Token positions of CLIP's text encoder: every prompt is [BOS, up to 75 tokens, EOS, pad...] of this length. */
 export const CONTEXT_LENGTH = 77;
 
 export interface ClipTokenizer {
@@ -18,6 +19,14 @@ export interface ClipTokenizer {
   pad: number;
   /** [BOS, tokens..., EOS, pad...] of length 77 (content truncated to 75 tokens). */
   encode(text: string): number[];
+}
+
+/** [BOS, ...body, EOS, pad...] of CONTEXT_LENGTH ids; a body longer than CONTEXT_LENGTH - 2 is refused. */
+export function contextIds(t: Pick<ClipTokenizer, 'bos' | 'eos' | 'pad'>, body: number[]): number[] {
+  if (body.length > CONTEXT_LENGTH - 2) throw new AppError('INTERNAL', `${body.length} tokens do not fit between BOS and EOS of a ${CONTEXT_LENGTH}-token prompt`);
+  const ids = [t.bos, ...body, t.eos];
+  while (ids.length < CONTEXT_LENGTH) ids.push(t.pad);
+  return ids;
 }
 
 const CLIP_SPLIT = "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
@@ -100,10 +109,7 @@ export function loadClipTokenizer(files: NonNullable<SdFolder['tokenizer']>, fol
     eos,
     pad,
     encode(text: string): number[] {
-      const body = tok.encode(text, { add_special_tokens: false }).ids.slice(0, CONTEXT_LENGTH - 2);
-      const ids = [bos, ...body, eos];
-      while (ids.length < CONTEXT_LENGTH) ids.push(pad);
-      return ids;
+      return contextIds({ bos, eos, pad }, tok.encode(text, { add_special_tokens: false }).ids.slice(0, CONTEXT_LENGTH - 2));
     },
   };
 }

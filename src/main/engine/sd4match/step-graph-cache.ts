@@ -1,7 +1,7 @@
 /**
  * The step graph of training, shared by `debug step` and the trainer: for one shape (pairs,
  * prompts, keypoint rows, latent grid), the text encoder, UNet features of 2B images, the loss and
- * d loss / d token embeddings in one run (train-graph.ts).
+ * d loss / d token embeddings in one run (loss-grad-graph.ts).
  *
  * Built step graphs are cached on disk like compiled graphs, keyed by the compiled model and
  * everything that shapes the graph: a second run, a resumed run or an eval after a run loads the
@@ -20,7 +20,8 @@ import { loadModel, saveModel } from '../onnx/model-io.js';
 import { createSession } from '../onnx/runtime.js';
 import { DEFAULT_LOSS, type LossKeypoints, lossFeeds, type LossSettings } from './loss.js';
 import type { SdModel } from './sd-model.js';
-import { buildTrainingGraph, type TrainGraphDims } from './train-graph.js';
+import { CONTEXT_LENGTH } from './tokenizer.js';
+import { buildTrainingGraph, type TrainGraphDims } from './loss-grad-graph.js';
 
 /** Bump when step graphs change meaning or layout. */
 const STEP_GRAPH_VERSION = 4;
@@ -72,7 +73,7 @@ export class StepGraph {
       c: f.latentChannels,
       h: this.shape.h,
       w: this.shape.w,
-      seq: 77,
+      seq: CONTEXT_LENGTH,
       hidden: f.hiddenSize,
       scalingFactor: f.scalingFactor,
       timestepShape: f.timestepRank === 0 ? [] : [-1],
@@ -140,6 +141,12 @@ export class StepGraph {
     return this.sd.sessions.getOrCreate(this.sessionKey, () => createSession(file, { providers: this.sd.providers, constantFolding: false }), this.sd.parts('unet', 'text'));
   }
 
+  /** The `timestep` feed: diffusion step t for all 2B images (a scalar when the UNet takes one). */
+  timestep(t: number): HostTensor {
+    const n = 2 * this.shape.B;
+    return this.sd.folder.timestepRank === 0 ? { dtype: 'int64', dims: [], data: BigInt64Array.from([BigInt(t)]) } : { dtype: 'int64', dims: [n], data: new BigInt64Array(n).fill(BigInt(t)) };
+  }
+
   /** Sampling plans for a batch of keypoints. */
   plans(k: Omit<LossKeypoints, 'srcFrame' | 'trgFrame'>): Record<string, HostTensor> {
     const g = this.grid!;
@@ -157,7 +164,6 @@ export class StepGraph {
   }
 }
 
-/** prompt_index for 2B images whose pair b uses prompt promptOf[b]: sources, then targets. */
 /** The metadata of a built step graph in `dir`, when it is there and of the current version. */
 function readMeta(dir: string): StepGraphMeta | null {
   try {
@@ -168,6 +174,7 @@ function readMeta(dir: string): StepGraphMeta | null {
   }
 }
 
+/** prompt_index for 2B images whose pair b uses prompt promptOf[b]: sources, then targets. */
 export function promptIndex(promptOf: number[]): HostTensor {
   const B = promptOf.length;
   const data = new BigInt64Array(2 * B);
@@ -176,30 +183,4 @@ export function promptIndex(promptOf: number[]): HostTensor {
     data[B + b] = BigInt(p);
   });
   return { dtype: 'int64', dims: [2 * B], data };
-}
-
-/** Rows [start, end) of a [1|P, 77, D] tensor along axis 1. */
-export function rows(t: HostTensor, start: number, end: number): HostTensor {
-  const [P, , D] = t.dims;
-  const L = t.dims[1];
-  const out = new Float32Array(P * (end - start) * D);
-  const src = t.data as Float32Array;
-  for (let p = 0; p < P; p++) out.set(src.subarray((p * L + start) * D, (p * L + end) * D), p * (end - start) * D);
-  return { dtype: 'float32', dims: [P, end - start, D], data: out };
-}
-
-/** `base` with rows [start, start + r.rows) replaced by `r`. */
-export function withRows(base: HostTensor, start: number, r: HostTensor): HostTensor {
-  const [P, L, D] = base.dims;
-  const out = new Float32Array(base.data as Float32Array);
-  const n = r.dims[1];
-  for (let p = 0; p < P; p++) out.set((r.data as Float32Array).subarray((r.dims[0] === 1 ? 0 : p) * n * D, ((r.dims[0] === 1 ? 0 : p) + 1) * n * D), (p * L + start) * D);
-  return { dtype: 'float32', dims: [P, L, D], data: out };
-}
-
-/** Repeats a [1, 77, D] tensor n times along the batch axis. */
-export function repeatBatch(t: HostTensor, n: number): HostTensor {
-  const out = new Float32Array(t.data.length * n);
-  for (let i = 0; i < n; i++) out.set(t.data as Float32Array, i * t.data.length);
-  return { dtype: 'float32', dims: [n, ...t.dims.slice(1)], data: out };
 }
