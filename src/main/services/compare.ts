@@ -14,7 +14,7 @@ import { inspectDinoFolder } from '../engine/sd4match/model-folder.js';
 import { Pipeline, type PromptSpec } from '../engine/sd4match/pipeline.js';
 import type { LearnedPrompt, PromptKind } from '../engine/sd4match/prompts.js';
 import { availableMemory, checkFeaturesFit, checkTrainingFits, estimateFeatureMemory, estimateTrainingMemory, type MemoryEstimate, modelFileBytes } from '../engine/sd4match/memory-estimate.js';
-import { keypointRows } from '../engine/sd4match/trainer.js';
+import { keypointRows } from '../engine/sd4match/training-batch.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
 import { benchmarkOf } from '../engine/datasets/pair-geometry.js';
 import type { Services } from './context.js';

@@ -15,7 +15,8 @@ import type { PromptKind } from '../engine/sd4match/prompts.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
 import { checkTrainingFits, modelFileBytes } from '../engine/sd4match/memory-estimate.js';
 import { type Schedule, TRAIN_DEFAULTS, type TrainConfig } from '../engine/sd4match/train-config.js';
-import { keypointRows, type StepReport, Trainer, type TrainResult, type ValidationReport } from '../engine/sd4match/trainer.js';
+import { keypointRows } from '../engine/sd4match/training-batch.js';
+import { type StepReport, Trainer, type TrainResult, type ValidationReport } from '../engine/sd4match/trainer.js';
 import { requireCategory, type Services } from './context.js';
 import { modelRecord, storeLearnedPrompt } from './records.js';
 

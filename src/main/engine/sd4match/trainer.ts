@@ -29,7 +29,6 @@ import { batchFeeds, firstOrder, keypointRows, nextPairs } from './training-batc
 import { CHECKPOINT_FILE, readCheckpoint, type RunState, writeCheckpoint } from './training-checkpoint.js';
 
 // the services size a run's memory with the keypoint rows its step graph will have
-export { keypointRows };
 
 export interface TrainData {
   train: EvalPair[];
