@@ -5,8 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CategoryInfo, DatasetDetails, ModelInfo } from '../../src/main/api/contract.js';
-import { trainLaunchSchema } from '../../src/main/api/contract/runs.js';
-import { checkLaunch, defaultDraft, type LaunchDraft, type LaunchField } from '../../src/renderer/src/lib/components/runs/launch.js';
+import { SEED_MAX, TRAIN_DEFAULTS, trainLaunchSchema } from '../../src/main/api/contract/runs.js';
+import { TRAIN_DEFAULTS as ENGINE_DEFAULTS } from '../../src/main/engine/sd4match/train-config.js';
+import { parseInvocation } from '../../src/main/transport/dispatch.js';
+import { FieldError } from '../../src/main/shared/errors.js';
+import { checkLaunch, defaultDraft, LAUNCH_FIELDS, type LaunchDraft, type LaunchField, NAME_MAX_LENGTH, PAPER_DEFAULTS, ruleText } from '../../src/renderer/src/lib/components/runs/launch.js';
 
 function model(id: number, kind: ModelInfo['kind'], folderExists = true): ModelInfo {
   return { id, name: `${kind}-${id}`, kind, folder: `/models/${id}`, folderExists, facts: {}, warnings: [], compiled: null, provider: null, validatedAt: null, createdAt: 0, updatedAt: 0 };
@@ -112,5 +115,76 @@ describe('checkLaunch', () => {
     expect(checkLaunch(draft({ dinoModelId: 2 }), ctx).args).not.toHaveProperty('dinoModelId');
     expect(checkLaunch(draft({ datasetId: null }), { models: MODELS, dataset: undefined }).errors).toEqual({ datasetId: 'Choose a dataset.' });
     expect(checkLaunch(draft({ name: 'x'.repeat(201) }), ctx).errors).toEqual({ name: 'At most 200 characters.' });
+  });
+});
+
+describe('the launch form and the engine share one set of rules', () => {
+  it("starts from the engine's defaults, which are the schema's", () => {
+    expect(TRAIN_DEFAULTS).toBe(ENGINE_DEFAULTS);
+    // what the schema fills in when a caller (the CLI, a script) leaves the settings out
+    const filled = trainLaunchSchema.parse({ modelId: 1, datasetId: 1, prompt: 'single', steps: TRAIN_DEFAULTS.steps, batch: TRAIN_DEFAULTS.batch, lr: TRAIN_DEFAULTS.lr });
+    const args = checkLaunch(draft(), ctx).args!;
+    for (const k of ['schedule', 'accumulate', 'timestep', 'size', 'valEvery', 'valPairs', 'checkpointEvery', 'seed'] as const) {
+      expect(args[k], k).toBe(filled[k]);
+      expect(args[k], k).toBe(TRAIN_DEFAULTS[k]);
+    }
+    expect(PAPER_DEFAULTS).toMatchObject({ steps: '30000', batch: '9', lr: '0.01', timestep: '261', size: '768' });
+    expect(NAME_MAX_LENGTH).toBe(200);
+  });
+
+  it('words each bound as the schema states it', () => {
+    expect(ruleText('steps')).toBe('a whole number from 1 to 1,000,000');
+    expect(ruleText('size')).toBe('a multiple of 64 from 64 to 2,048');
+    expect(ruleText('lr')).toBe('a positive number up to 10');
+    // no upper bound in the schema: the form invents none (it used to stop at 1,000,000)
+    expect(ruleText('valEvery')).toBe('a whole number, at least 0');
+    expect(ruleText('seed')).toBe(`a whole number from 0 to ${SEED_MAX.toLocaleString('en-US')}`);
+  });
+
+  // values on both sides of the bounds where the hand-copied rules had drifted, and others
+  const PROBES: [LaunchField, number][] = [
+    ['valEvery', 1_000_001],
+    ['valEvery', 5_000_000],
+    ['valPairs', 2_000_000],
+    ['checkpointEvery', 2_000_000],
+    ['seed', 2 ** 31],
+    ['seed', SEED_MAX],
+    ['seed', SEED_MAX + 1],
+    ['seed', 2 ** 53],
+    ['steps', 1_000_001],
+    ['batch', 65],
+    ['size', 832],
+    ['size', 800],
+    ['timestep', 999],
+    ['timestep', 1000],
+    ['lr', 10],
+    ['lr', 10.01],
+  ];
+  for (const [field, value] of PROBES) {
+    it(`decides ${field} = ${value} as the server does, naming the field when both refuse`, () => {
+      const big = { ...DATASET, pairsBySplit: { trn: 100, val: 5, test: 5 } };
+      const r = checkLaunch(draft({ [field]: String(value), batch: field === 'batch' ? String(value) : '9' }), { models: MODELS, dataset: big });
+      const server = (() => {
+        try {
+          parseInvocation('runs:train', { modelId: 1, datasetId: 1, prompt: 'single', steps: 30000, batch: 9, lr: 0.01, [field]: value });
+          return null;
+        } catch (err) {
+          return err;
+        }
+      })();
+      if (server === null) {
+        expect(r.errors, `${field} = ${value}: the server accepts it`).toEqual({});
+        expect(r.args?.[field as keyof typeof r.args]).toBe(value);
+      } else {
+        expect(server).toBeInstanceOf(FieldError);
+        expect((server as FieldError).field).toBe(field);
+        expect(r.args).toBeNull();
+        expect(Object.keys(r.errors)).toEqual([field]);
+      }
+    });
+  }
+
+  it('knows every argument of the schema as a form field', () => {
+    expect([...LAUNCH_FIELDS].sort()).toEqual(Object.keys(trainLaunchSchema.shape).sort());
   });
 });

@@ -2,10 +2,13 @@
  * Layer boundaries, enforced over the source tree:
  * - only src/main/electron/, src/main/index.ts and src/preload/ import 'electron';
  * - `ipcMain` appears only in the IPC adapter, `ipcRenderer` only in the preload;
- * - the preload and the renderer reach src/main only with `import type`;
+ * - the preload reaches src/main only with `import type`; the renderer may load src/main at run time
+ *   only from src/main/api/contract/** and src/main/shared/** (schemas, defaults, error codes), and
+ *   everything those load in turn stays pure: zod, the contract, shared, and the engine modules of
+ *   pure constants listed below; never a Node built-in or a native module;
  * - the renderer loads no Node built-ins; Node-side code never depends on the Electron adapter.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,6 +35,52 @@ const isElectron = (spec: string) => spec === 'electron' || spec.startsWith('ele
 const NODE_BUILTINS = new Set(builtinModules);
 const isNodeBuiltin = (spec: string) => spec.startsWith('node:') || NODE_BUILTINS.has(spec.split('/')[0] ?? spec);
 
+/** Engine modules of pure constants and types that the contract may load (and so the renderer). */
+const PURE_ENGINE_MODULES = ['src/main/engine/sd4match/train-config.ts'];
+/** Packages the renderer's share of src/main may load: browser-safe, no Node APIs. */
+const PURE_PACKAGES = ['zod'];
+const NATIVE_MODULES = ['onnxruntime-node', 'better-sqlite3', 'sharp'];
+/** Where code in the renderer's run-time closure of src/main may live. */
+const RENDERER_SAFE = (r: string) => r.startsWith('src/main/api/contract/') || r.startsWith('src/main/shared/') || PURE_ENGINE_MODULES.includes(r);
+const packageOf = (spec: string) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] ?? spec));
+
+/** The source file a relative import means (`./x.js` -> x.ts, a folder -> its index), or null. */
+function resolveSource(fromRel: string, spec: string): string | null {
+  const base = path.resolve(REPO_ROOT, path.dirname(fromRel), spec);
+  const stem = base.replace(/\.(js|mjs|cjs|ts)$/, '');
+  const candidates = [base, `${stem}.ts`, `${stem}.mts`, `${stem}.svelte.ts`, path.join(base, 'index.ts')];
+  const found = candidates.find((c) => existsSync(c) && statSync(c).isFile());
+  return found ? rel(found) : null;
+}
+
+/**
+ * Every module loaded at run time, transitively, from `roots` (repository paths): what a bundler
+ * would pull in. Type-only references are erased and not followed.
+ */
+function runtimeClosure(roots: string[]): { files: Map<string, string>; packages: Map<string, string> } {
+  const files = new Map<string, string>(); // file -> who first loaded it
+  const packages = new Map<string, string>(); // bare specifier -> who loaded it
+  const queue: [string, string][] = roots.map((r) => [r, '(renderer)']);
+  const seen = new Set<string>();
+  while (queue.length > 0) {
+    const [file, via] = queue.shift()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    files.set(file, via);
+    for (const r of analyseFile(path.join(REPO_ROOT, file)).refs) {
+      if (r.typeOnly) continue;
+      if (!r.specifier.startsWith('.')) {
+        if (!packages.has(r.specifier)) packages.set(r.specifier, `${file}:${r.line}`);
+        continue;
+      }
+      const next = resolveSource(file, r.specifier);
+      if (next === null) files.set(`${file}:${r.line} -> ${r.specifier} (unresolved)`, file);
+      else queue.push([next, `${file}:${r.line}`]);
+    }
+  }
+  return { files, packages };
+}
+
 /** Where a relative specifier points, as a repository path (extension-less, `.js` -> source). */
 function target(fromRel: string, spec: string): string | null {
   if (!spec.startsWith('.')) return null;
@@ -57,9 +106,9 @@ describe('layering', () => {
     expect(ipcRendererUsers).toEqual(['src/preload/index.ts']);
   });
 
-  it('the preload and the renderer import from src/main with `import type` only, and only from src/main/api and src/main/shared', () => {
+  it('the preload imports from src/main with `import type` only, and only from src/main/api and src/main/shared', () => {
     const offenders: string[] = [];
-    for (const f of files.filter((x) => x.rel.startsWith('src/preload/') || x.rel.startsWith('src/renderer/'))) {
+    for (const f of files.filter((x) => x.rel.startsWith('src/preload/'))) {
       for (const r of f.facts.refs) {
         const t = target(f.rel, r.specifier);
         if (t === null || !t.startsWith('src/main/')) continue;
@@ -68,6 +117,57 @@ describe('layering', () => {
       }
     }
     expect(offenders).toEqual([]);
+  });
+
+  it('the renderer loads src/main at run time only from src/main/api/contract and src/main/shared (types from src/main/api too)', () => {
+    const offenders: string[] = [];
+    for (const f of files.filter((x) => x.rel.startsWith('src/renderer/'))) {
+      for (const r of f.facts.refs) {
+        const t = target(f.rel, r.specifier);
+        if (t === null || !t.startsWith('src/main/')) continue;
+        if (r.typeOnly) {
+          if (!t.startsWith('src/main/api/') && !t.startsWith('src/main/shared/')) offenders.push(`${f.rel}:${r.line} reaches ${t} (outside src/main/api and src/main/shared)`);
+        } else if (!t.startsWith('src/main/api/contract/') && !t.startsWith('src/main/shared/')) {
+          offenders.push(`${f.rel}:${r.line} loads ${r.specifier} at run time (only src/main/api/contract/** and src/main/shared/** may be loaded; use \`import type\` otherwise)`);
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it("what the renderer loads from src/main reaches no Node built-in, native module or Node-side file, transitively", () => {
+    const roots = new Set<string>();
+    for (const f of files.filter((x) => x.rel.startsWith('src/renderer/'))) {
+      for (const r of f.facts.refs) {
+        const t = target(f.rel, r.specifier);
+        if (r.typeOnly || t === null || !t.startsWith('src/main/')) continue;
+        const file = resolveSource(f.rel, r.specifier);
+        if (file) roots.add(file);
+      }
+    }
+    // the launch form validates with the contract's schema: the closure is not empty
+    expect([...roots]).toContain('src/main/api/contract/runs.ts');
+    const { files: closure, packages } = runtimeClosure([...roots]);
+    const offenders: string[] = [];
+    for (const [file, via] of closure) if (!RENDERER_SAFE(file)) offenders.push(`${file} (loaded by ${via})`);
+    for (const [spec, via] of packages) {
+      if (isNodeBuiltin(spec)) offenders.push(`Node built-in ${spec} (loaded by ${via})`);
+      else if (NATIVE_MODULES.includes(packageOf(spec))) offenders.push(`native module ${spec} (loaded by ${via})`);
+      else if (isElectron(spec)) offenders.push(`${spec} (loaded by ${via})`);
+      else if (!PURE_PACKAGES.includes(packageOf(spec))) offenders.push(`package ${spec}, not on the list of browser-safe packages (loaded by ${via})`);
+    }
+    expect(offenders).toEqual([]);
+    expect(closure.has('src/main/engine/sd4match/train-config.ts')).toBe(true);
+  });
+
+  it('the closure walk follows run-time imports only and catches what a pure module must not load', () => {
+    // train-config.ts is listed as pure: it must import nothing at run time
+    const refs = analyseFile(path.join(REPO_ROOT, PURE_ENGINE_MODULES[0]!)).refs.filter((r) => !r.typeOnly);
+    expect(refs).toEqual([]);
+    // a Node-side module through the same walk is caught: it loads node:path and engine files
+    const { files: fromEngine, packages } = runtimeClosure(['src/main/engine/sd4match/prompts.ts']);
+    expect([...fromEngine.keys()].some((f) => !RENDERER_SAFE(f))).toBe(true);
+    expect([...packages.keys()].some(isNodeBuiltin)).toBe(true);
   });
 
   it('the renderer loads no Node built-ins', () => {

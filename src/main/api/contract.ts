@@ -6,8 +6,10 @@
  * typed arguments. Results and event payloads are plain JSON-compatible data (they cross
  * structured clone over IPC and JSON over WebSocket).
  *
- * The preload and the renderer import this module with `import type` only; keep it free of
- * imports from the engine so the browser build never pulls Node code in.
+ * The preload and the renderer import this module with `import type` only (the renderer may load
+ * contract/<domain>.ts modules at run time, e.g. the launch form's schema); keep the contract free
+ * of engine imports other than pure constants (engine/sd4match/train-config.ts), so the browser
+ * build never pulls Node code in.
  */
 import type { z } from 'zod';
 import type { SerializedError } from '../shared/errors.js';

@@ -4,17 +4,23 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { AppError } from '../shared/errors.js';
+import { formatError, worthLogging } from '../shared/log.js';
 import { CancellationToken, RateMeter, type TaskContext } from '../engine/jobs/progress.js';
 
 export function fail(message: string): never {
   throw new AppError('INVALID_ARGUMENT', message);
 }
 
-/** Prints an error for the user and returns the exit code. */
+/**
+ * Prints an error for the user and returns the exit code. The CLI's log is its stderr: with
+ * SD4MATCH_DEBUG set, the record the engine's log would get (shared/log.ts: code, detail, a bug's
+ * stack, also one carried out of a job process) follows the message; without it, a line says
+ * there is more, so the detail is one re-run away rather than lost.
+ */
 export function reportError(err: unknown): number {
   if (err instanceof AppError) {
     process.stderr.write(`error: ${err.message}\n`);
-    if (process.env.SD4MATCH_DEBUG && err.detail) process.stderr.write(`${err.detail}\n`);
+    if (worthLogging(err)) process.stderr.write(process.env.SD4MATCH_DEBUG ? `${formatError('details', err)}\n` : '(set SD4MATCH_DEBUG=1 for the details)\n');
     return err.code === 'CANCELLED' ? 130 : 1;
   }
   const e = err instanceof Error ? err : new Error(String(err));

@@ -20,6 +20,7 @@ import { SdModel } from '../engine/sd4match/sd-model.js';
 import { singleStep } from '../engine/sd4match/debug-step.js';
 import { promptHiddenStates } from '../engine/sd4match/prompts.js';
 import { CONTEXT_LENGTH } from '../engine/sd4match/tokenizer.js';
+import { TRAIN_DEFAULTS } from '../engine/sd4match/train-config.js';
 import { cliTask, parseFloatOption, parseIntOption } from './common.js';
 
 /** `HxW` -> {h, w}. */
@@ -65,10 +66,10 @@ export function registerDebugCommands(program: Command): void {
     .requiredOption('--model-dir <dir>', 'Stable Diffusion folder (optimum layout)')
     .option('--image <file>', 'an image file (resized to --size)')
     .option('--pixels <file>', '.npy [1, 3, S, S] float32 in [-1, 1] (instead of --image)')
-    .option('--size <S>', 'image size when reading --image', parseIntOption('--size'), 768)
+    .option('--size <S>', 'image size when reading --image', parseIntOption('--size'), TRAIN_DEFAULTS.size)
     .option('--encoder-hidden-states <file>', '.npy [1, 77, D] prompt hidden states')
     .option('--prompt <text>', 'a text prompt (instead of --encoder-hidden-states; "" for the empty prompt)')
-    .requiredOption('--timestep <t>', 'diffusion timestep (50 at inference, 261 in training)', parseIntOption('--timestep'))
+    .requiredOption('--timestep <t>', `diffusion timestep (${TRAIN_DEFAULTS.valTimestep} at inference, ${TRAIN_DEFAULTS.timestep} in training)`, parseIntOption('--timestep'))
     .option('--vae-eps <file>', '.npy [1, c, S/8, S/8] VAE sampling noise (default: seeded)')
     .option('--noise <file>', '.npy [1, c, S/8, S/8] or [1, K, c, S/8, S/8] diffusion noise (default: seeded)')
     .option('--seed <n>', 'seed for draws not supplied', parseIntOption('--seed'), 0)
@@ -251,7 +252,7 @@ export function registerDebugCommands(program: Command): void {
     .requiredOption('--n-pts <file>', '.npy [B] int64')
     .requiredOption('--image-size <HxW>', 'image frame size, e.g. 256x256')
     .requiredOption('--timestep <t>', 'diffusion timestep', parseIntOption('--timestep'))
-    .option('--lr <lr>', 'Adam learning rate', parseFloatOption('--lr'), 1e-2)
+    .option('--lr <lr>', 'Adam learning rate', parseFloatOption('--lr'), TRAIN_DEFAULTS.lr)
     .option('--cache-dir <dir>', 'where compiled graphs are cached')
     .requiredOption('--out <dir>', 'writes loss_before.npy, grad_learnable.npy, learnable_after_adam.npy, loss_after.npy')
     .action(async function (this: Command, o: { modelDir: string; promptIds: string; noisyLatents: string; srcKps: string; trgKps: string; nPts: string; imageSize: string; timestep: number; lr: number; cacheDir?: string; out: string }) {

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { AppError } from '../shared/errors.js';
+import { FEATURE_DEFAULTS } from '../api/contract/runs.js';
 import { TensorCache } from '../engine/cache/tensor-cache.js';
 import { MATCH_METHODS, type MatchMethod, matchKeypoints } from '../engine/sd4match/matching.js';
 import { inspectDinoFolder, inspectSdFolder } from '../engine/sd4match/model-folder.js';
@@ -112,10 +113,10 @@ export function registerModelCommands(program: Command): void {
     .requiredOption('--points <list>', 'source points "x,y;x,y" in source image pixels')
     .option('--prompt <p>', 'empty | template | template:<text with {category}> | dino | prompt file', 'empty')
     .option('--category <name>', 'category for template and Class prompts', 'object')
-    .option('--size <S>', 'image size', parseIntOption('--size'), 768)
-    .option('--timestep <t>', 'timestep', parseIntOption('--timestep'), 50)
-    .option('--ensemble <K>', 'noise draws averaged', parseIntOption('--ensemble'), 8)
-    .option('--seed <n>', 'seed', parseIntOption('--seed'), 0)
+    .option('--size <S>', 'image size', parseIntOption('--size'), FEATURE_DEFAULTS.size)
+    .option('--timestep <t>', 'timestep', parseIntOption('--timestep'), FEATURE_DEFAULTS.timestep)
+    .option('--ensemble <K>', 'noise draws averaged', parseIntOption('--ensemble'), FEATURE_DEFAULTS.ensemble)
+    .option('--seed <n>', 'seed', parseIntOption('--seed'), FEATURE_DEFAULTS.seed)
     .option('--method <m>', MATCH_METHODS.join(' | '), 'kernelsoftmax')
     .option('--out <png>', 'draw the matches into this PNG')
     .option('--json', 'print JSON')

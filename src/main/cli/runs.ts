@@ -11,7 +11,8 @@ import { AppError } from '../shared/errors.js';
 import type { EvalReport, Frame } from '../engine/sd4match/evaluate.js';
 import { MATCH_METHODS, type MatchMethod } from '../engine/sd4match/matching.js';
 import type { PromptKind } from '../engine/sd4match/prompts.js';
-import type { Schedule } from '../engine/sd4match/train-config.js';
+import { type Schedule, TRAIN_DEFAULTS as D } from '../engine/sd4match/train-config.js';
+import { FEATURE_DEFAULTS } from '../api/contract/runs.js';
 import { JobProcessGone, runInProcess } from '../engine/jobs/job-process.js';
 import { sourceJobRuntime } from '../services/jobs/runtime.js';
 import type { TaskContext } from '../engine/jobs/progress.js';
@@ -78,10 +79,10 @@ export function registerRunCommands(program: Command): void {
     .option('--split <split>', 'trn | val | test', 'test')
     .option('--category <name>', 'only this category')
     .option('--prompt <p>', 'empty | template | template:<text with {category}> | dino | a prompt file', 'empty')
-    .option('--timestep <t>', 'diffusion timestep', parseIntOption('--timestep'), 50)
-    .option('--ensemble <K>', 'noise draws averaged per image', parseIntOption('--ensemble'), 8)
-    .option('--size <S>', 'image size', parseIntOption('--size'), 768)
-    .option('--seed <n>', 'seed of every random draw', parseIntOption('--seed'), 0)
+    .option('--timestep <t>', 'diffusion timestep', parseIntOption('--timestep'), FEATURE_DEFAULTS.timestep)
+    .option('--ensemble <K>', 'noise draws averaged per image', parseIntOption('--ensemble'), FEATURE_DEFAULTS.ensemble)
+    .option('--size <S>', 'image size', parseIntOption('--size'), FEATURE_DEFAULTS.size)
+    .option('--seed <n>', 'seed of every random draw', parseIntOption('--seed'), FEATURE_DEFAULTS.seed)
     .option('--frame <frame>', 'resized (the paper) | original', 'resized')
     .option('--methods <list>', `comma-separated subset of ${MATCH_METHODS.join(',')}`, MATCH_METHODS.join(','))
     .option('--limit <N>', 'only the first N pairs', parseIntOption('--limit'))
@@ -117,17 +118,17 @@ export function registerRunCommands(program: Command): void {
     .option('--dataset <name>', 'dataset name or id (its trn split trains, val validates)')
     .option('--prompt <kind>', 'single | class | cpm', 'single')
     .option('--category <name>', 'train on one category only')
-    .option('--steps <N>', 'optimizer steps (the paper: 30000)', parseIntOption('--steps'), 30000)
-    .option('--batch <B>', 'pairs per step (the paper: 9)', parseIntOption('--batch'), 9)
-    .option('--lr <lr>', 'learning rate (the paper: 1e-2; CPM linear layers at a tenth)', parseFloatOption('--lr'), 1e-2)
-    .option('--schedule <s>', 'constant | linear | cosine', 'constant')
-    .option('--accumulate <n>', 'micro-batches per step (gradient accumulation)', parseIntOption('--accumulate'), 1)
-    .option('--timestep <t>', 'diffusion timestep (the paper: 261)', parseIntOption('--timestep'), 261)
-    .option('--size <S>', 'image size (the paper: 768)', parseIntOption('--size'), 768)
-    .option('--val-every <N>', 'validate PCK@0.1 every N steps, keep the best prompt (0: never)', parseIntOption('--val-every'), 1000)
-    .option('--val-pairs <N>', 'validation pairs (0: all)', parseIntOption('--val-pairs'), 200)
-    .option('--checkpoint-every <N>', 'checkpoint every N steps', parseIntOption('--checkpoint-every'), 500)
-    .option('--seed <n>', 'seed of every random draw', parseIntOption('--seed'), 0)
+    .option('--steps <N>', `optimizer steps (the paper: ${D.steps})`, parseIntOption('--steps'), D.steps)
+    .option('--batch <B>', `pairs per step (the paper: ${D.batch})`, parseIntOption('--batch'), D.batch)
+    .option('--lr <lr>', `learning rate (the paper: ${D.lr}; CPM linear layers at x${D.linearLrScale})`, parseFloatOption('--lr'), D.lr)
+    .option('--schedule <s>', 'constant | linear | cosine', D.schedule)
+    .option('--accumulate <n>', 'micro-batches per step (gradient accumulation)', parseIntOption('--accumulate'), D.accumulate)
+    .option('--timestep <t>', `diffusion timestep (the paper: ${D.timestep})`, parseIntOption('--timestep'), D.timestep)
+    .option('--size <S>', `image size (the paper: ${D.size})`, parseIntOption('--size'), D.size)
+    .option('--val-every <N>', 'validate PCK@0.1 every N steps, keep the best prompt (0: never)', parseIntOption('--val-every'), D.valEvery)
+    .option('--val-pairs <N>', 'validation pairs (0: all)', parseIntOption('--val-pairs'), D.valPairs)
+    .option('--checkpoint-every <N>', 'checkpoint every N steps', parseIntOption('--checkpoint-every'), D.checkpointEvery)
+    .option('--seed <n>', 'seed of every random draw', parseIntOption('--seed'), D.seed)
     .option('--resume <run>', 'continue a paused, cancelled or interrupted run bit-exactly', parseIntOption('--resume'))
     .option('--name <text>', 'run name')
     .option('--out <file>', 'prompt file to write (safetensors; default: in the run folder)')

@@ -5,6 +5,8 @@
  * the main frame of our window showing our renderer page; arguments are validated against the
  * method's zod schema and the outcome is returned encoded as `{result}` or `{error: {code, message}}`
  * (Electron keeps only `message` of a thrown error). Engine events are forwarded to the window.
+ * An error's log-only `detail` never crosses to the renderer: `dispatch` logs it (shared/log.ts, the
+ * main process's stderr) and encodes code, message and field only.
  */
 import { ipcMain, type BrowserWindow, type IpcMainInvokeEvent } from 'electron';
 import { INVOKE_METHOD_NAMES, type Envelope } from '../api/contract.js';

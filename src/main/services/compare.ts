@@ -15,6 +15,7 @@ import { Pipeline, type PromptSpec } from '../engine/sd4match/pipeline.js';
 import type { LearnedPrompt, PromptKind } from '../engine/sd4match/prompts.js';
 import { availableMemory, checkFeaturesFit, checkTrainingFits, estimateFeatureMemory, estimateTrainingMemory, type MemoryEstimate, modelFileBytes } from '../engine/sd4match/memory-estimate.js';
 import { keypointRows } from '../engine/sd4match/training-batch.js';
+import { TRAIN_DEFAULTS } from '../engine/sd4match/train-config.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
 import { benchmarkOf } from '../engine/datasets/pair-geometry.js';
 import type { Services } from './context.js';
@@ -45,8 +46,8 @@ export function promptSpecOf(svc: Services, promptId: number): { spec: PromptSpe
     meta: {
       kind: p.kind as PromptKind,
       modelHash: prov.modelHash ?? '',
-      imageSize: cfg.imageSize ?? 768,
-      timestep: cfg.timestep ?? 261,
+      imageSize: cfg.imageSize ?? TRAIN_DEFAULTS.size,
+      timestep: cfg.timestep ?? TRAIN_DEFAULTS.timestep,
       runId: prov.runId ?? undefined,
       dataset: prov.dataset ?? undefined,
       categories: cfg.categories ?? [],

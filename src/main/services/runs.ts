@@ -12,6 +12,7 @@ import { benchmarkOf, toEvalPair } from '../engine/datasets/pair-geometry.js';
 import { pckThreshold } from '../engine/sd4match/evaluate.js';
 import { describePrompt, type PromptSpec } from '../engine/sd4match/pipeline.js';
 import type { RunRecord } from '../store/repositories/runs.js';
+import { FEATURE_DEFAULTS } from '../api/contract/runs.js';
 import type { ComparePairRow, InvokeParsedArgs, InvokeResult, MemoryCheck, PckTable, PromptSummary, RunDetails, RunSummary } from '../api/contract.js';
 import type { AppContext } from './app.js';
 import { requireCategory, type Services } from './context.js';
@@ -346,7 +347,7 @@ export async function comparePair(ctx: AppContext, { pairId }: InvokeParsedArgs<
       src: { imageId: r.src.imageId, width: r.src.width, height: r.src.height, kps: p.srcKps, bbox: r.src.bbox },
       trg: { imageId: r.trg.imageId, width: r.trg.width, height: r.trg.height, kps: p.trgKps, bbox: r.trg.bbox },
       flags: p.flags ?? {},
-      threshold: pckThreshold(p, benchmarkOf(r.format), 'original', 768),
+      threshold: pckThreshold(p, benchmarkOf(r.format), 'original', FEATURE_DEFAULTS.size),
     };
   }
 

@@ -64,7 +64,10 @@ export class CancelledError extends AppError {
   }
 }
 
-/** The serialised form every transport carries. */
+/**
+ * The serialised form every transport carries to a client: code, message and field only. Never
+ * `detail` or a stack, which are for the engine's log (shared/log.ts).
+ */
 export interface SerializedError {
   code: ErrorCode;
   message: string;
@@ -72,6 +75,19 @@ export interface SerializedError {
   field?: string;
 }
 
+/**
+ * An error crossing a boundary inside the engine (job process, worker thread -> the parent): the
+ * client's part plus what only the parent's log gets. Never put one on a transport: send
+ * `serializeError(deserializeError(e))` instead.
+ */
+export interface CarriedError extends SerializedError {
+  /** The AppError's log-only detail. */
+  detail?: string;
+  /** Where it was thrown, on the other side (bugs: the parent logs it). */
+  stack?: string;
+}
+
+/** What a client is told about `err`: a fresh object, so nothing log-only rides along. */
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof FieldError) return { code: err.code, message: err.message, field: err.field };
   if (err instanceof AppError) return { code: err.code, message: err.message };
@@ -79,11 +95,23 @@ export function serializeError(err: unknown): SerializedError {
   return { code: 'INTERNAL', message };
 }
 
-/** The error a serialised one stands for (across a worker boundary): field and cancellation kept. */
-export function deserializeError(e: SerializedError): AppError {
-  if (e.code === 'CANCELLED') return new CancelledError(e.message);
-  if (e.field !== undefined) return new FieldError(e.code, e.field, e.message);
-  return new AppError(e.code, e.message);
+/** `err` for the other side of an engine-internal boundary: `serializeError` plus detail and stack. */
+export function carryError(err: unknown): CarriedError {
+  const out: CarriedError = serializeError(err);
+  if (err instanceof AppError && err.detail !== undefined) out.detail = err.detail;
+  // expected errors are told by code and message; a bug's stack is the one clue to where it was
+  if (err instanceof Error && err.stack && (!(err instanceof AppError) || err.code === 'INTERNAL')) out.stack = err.stack;
+  return out;
+}
+
+/**
+ * The error a serialised one stands for (across a worker boundary): field, cancellation, detail
+ * and the far side's stack kept, so the parent's log says what the child knew.
+ */
+export function deserializeError(e: CarriedError): AppError {
+  const err = e.code === 'CANCELLED' ? new CancelledError(e.message) : e.field !== undefined ? new FieldError(e.code, e.field, e.message, e.detail) : new AppError(e.code, e.message, e.detail);
+  if (e.stack !== undefined) err.stack = e.stack;
+  return err;
 }
 
 export function isAppError(err: unknown): err is AppError {

@@ -2,12 +2,14 @@
  * The one place where an untrusted invocation becomes a typed handler call: the method name is
  * checked against the contract, the arguments are parsed with the method's zod schema, and the
  * outcome is encoded as `{result}` or `{error: {code, message}}`. Every adapter (Electron IPC,
- * WebSocket, in-memory) calls `dispatch`; handlers never see unvalidated input.
+ * WebSocket, in-memory) calls `dispatch`; handlers never see unvalidated input. What the client is
+ * not told (an AppError's `detail`, a bug's stack) goes to the engine's log here, once for all three.
  */
 import type { z } from 'zod';
 import type { Envelope, InvokeMethod } from '../api/contract.js';
 import { INVOKE_METHOD_NAMES, invokeMethods, isInvokeMethod } from '../api/contract.js';
-import { AppError, FieldError, isAppError, serializeError } from '../shared/errors.js';
+import { AppError, FieldError, serializeError } from '../shared/errors.js';
+import { logError } from '../shared/log.js';
 import type { Api, Handler } from '../api/handlers.js';
 
 /** Formats zod issues as one line that names each offending field. */
@@ -47,10 +49,9 @@ export async function dispatch(api: Api, method: unknown, rawArgs: unknown): Pro
     const result = await handler(invocation.args as never, api.context);
     return { result };
   } catch (err) {
-    if (!isAppError(err)) {
-      // Not an expected error: a bug. The client gets the message; the log gets the stack.
-      console.error(`handler for ${typeof method === 'string' ? `'${method}'` : 'an invalid method'} failed:`, err);
-    }
+    // The client gets code and message (serializeError builds a fresh object: no detail); the log
+    // gets the detail of an expected error and the stack of a bug.
+    logError(`handler for ${typeof method === 'string' ? `'${method}'` : 'an invalid method'}`, err);
     return { error: serializeError(err) };
   }
 }

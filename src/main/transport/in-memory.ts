@@ -5,6 +5,7 @@
  */
 import type { Envelope, EventName, EventPayload, InvokeArgs, InvokeMethod, InvokeResult } from '../api/contract.js';
 import type { Api } from '../api/handlers.js';
+import { logError } from '../shared/log.js';
 import { dispatch } from './dispatch.js';
 
 export interface InMemoryClient {
@@ -34,6 +35,7 @@ export function createInMemoryClient(api: Api): InMemoryClient {
     try {
       return wire(envelope);
     } catch (err) {
+      logError(`in-memory result of ${typeof method === 'string' ? `'${method}'` : 'an invalid method'}`, err);
       return { error: { code: 'INTERNAL', message: `result is not JSON-serialisable: ${String(err)}` } };
     }
   };

@@ -11,6 +11,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { SerializedError } from '../shared/errors.js';
 import type { Api } from '../api/handlers.js';
 import type { ResponseFrame, ServerFrame } from '../api/wire.js';
+import { logError } from '../shared/log.js';
 import { dispatch } from './dispatch.js';
 
 /** Why an upgrade request is refused: the HTTP status and a short reason sent as the body. */
@@ -87,6 +88,7 @@ function send(ws: WebSocket, frame: ServerFrame): void {
   } catch (err) {
     // A result that JSON cannot carry (BigInt, cycles) is a handler bug; tell the client which call.
     if (frame.type !== 'response') throw err;
+    logError(`WebSocket response to call ${String(frame.id)}`, err);
     const message = `result is not JSON-serialisable: ${err instanceof Error ? err.message : String(err)}`;
     text = JSON.stringify({ type: 'response', id: frame.id, error: { code: 'INTERNAL', message } } satisfies ResponseFrame);
   }

@@ -1,14 +1,36 @@
 /**
  * Runs, prompts, evaluations and the Compare view: launching and watching training runs, running
  * evaluations as jobs, PCK tables, and predictions / similarity heatmaps of prompts on a pair.
+ *
+ * The renderer imports this module at run time (the launch form validates with `trainLaunchSchema`
+ * and starts from `TRAIN_DEFAULTS`), so it may import only zod, the other contract modules and pure
+ * constants (a layering test walks its imports).
  */
 import { z } from 'zod';
+import { TRAIN_DEFAULTS } from '../../engine/sd4match/train-config.js';
 import { method } from './spec.js';
+
+export { TRAIN_DEFAULTS };
+export type { TrainConfig } from '../../engine/sd4match/train-config.js';
+
+/**
+ * The largest seed: every random draw is seeded from 32 bits (engine/sd4match/random.ts takes
+ * `seed >>> 0`), so a larger seed would silently repeat a smaller one's draws.
+ */
+export const SEED_MAX = 2 ** 32 - 1;
+
+/**
+ * Feature settings of evaluations, predictions and heatmaps when the caller gives none: the
+ * paper's inference (its validation timestep, 8 noise draws averaged) at the training size.
+ */
+export const FEATURE_DEFAULTS = { size: TRAIN_DEFAULTS.size, timestep: TRAIN_DEFAULTS.valTimestep, ensemble: 8, seed: 0 } as const;
 
 const id = z.number().int().positive();
 const schedule = z.enum(['constant', 'linear', 'cosine']);
-const size = z.number().int().min(64).max(2048).refine((v) => v % 64 === 0, 'must be a multiple of 64');
+// multipleOf (not a refine) so the rule stays readable from the schema (the launch form's messages)
+const size = z.number().int().min(64).max(2048).multipleOf(64, 'must be a multiple of 64');
 const timestep = z.number().int().min(0).max(999);
+const seed = z.number().int().min(0).max(SEED_MAX);
 
 export const trainLaunchSchema = z
   .object({
@@ -20,14 +42,14 @@ export const trainLaunchSchema = z
     steps: z.number().int().min(1).max(1_000_000),
     batch: z.number().int().min(1).max(64),
     lr: z.number().positive().max(10),
-    schedule: schedule.default('constant'),
-    accumulate: z.number().int().min(1).max(64).default(1),
-    timestep: timestep.default(261),
-    size: size.default(768),
-    valEvery: z.number().int().min(0).default(1000),
-    valPairs: z.number().int().min(0).default(200),
-    checkpointEvery: z.number().int().min(1).default(500),
-    seed: z.number().int().min(0).default(0),
+    schedule: schedule.default(TRAIN_DEFAULTS.schedule),
+    accumulate: z.number().int().min(1).max(64).default(TRAIN_DEFAULTS.accumulate),
+    timestep: timestep.default(TRAIN_DEFAULTS.timestep),
+    size: size.default(TRAIN_DEFAULTS.size),
+    valEvery: z.number().int().min(0).default(TRAIN_DEFAULTS.valEvery),
+    valPairs: z.number().int().min(0).default(TRAIN_DEFAULTS.valPairs),
+    checkpointEvery: z.number().int().min(1).default(TRAIN_DEFAULTS.checkpointEvery),
+    seed: seed.default(TRAIN_DEFAULTS.seed),
     name: z.string().max(200).optional(),
   })
   .strict();
@@ -118,10 +140,10 @@ export interface PromptSummary {
 const evalSettings = {
   modelId: id,
   dinoModelId: id.optional(),
-  size: size.default(768),
-  timestep: timestep.default(50),
-  ensemble: z.number().int().min(1).max(32).default(8),
-  seed: z.number().int().min(0).default(0),
+  size: size.default(FEATURE_DEFAULTS.size),
+  timestep: timestep.default(FEATURE_DEFAULTS.timestep),
+  ensemble: z.number().int().min(1).max(32).default(FEATURE_DEFAULTS.ensemble),
+  seed: seed.default(FEATURE_DEFAULTS.seed),
 };
 
 export const evalLaunchSchema = z

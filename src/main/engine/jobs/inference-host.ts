@@ -4,7 +4,7 @@
  * at a time and never blocks the engine's event loop. If it dies (killed for memory, crashed), the
  * requests it had fail with the reason and the next request starts a new one.
  */
-import { AppError, deserializeError, type SerializedError } from '../../shared/errors.js';
+import { AppError, type CarriedError, deserializeError } from '../../shared/errors.js';
 import { describeExit, retireJobProcess, startJobProcess, taskTerm, type JobRuntime, type StartedJobProcess } from './job-process.js';
 
 interface Hosted {
@@ -56,7 +56,7 @@ export class InferenceHost {
     started.proc.on('message', (m) => {
       if (m.type === 'ready') markReady();
       else if (m.type === 'response') {
-        const r = m as { id: number; result?: unknown; error?: SerializedError };
+        const r = m as { id: number; result?: unknown; error?: CarriedError };
         const p = h.pending.get(r.id);
         if (!p) return;
         h.pending.delete(r.id);

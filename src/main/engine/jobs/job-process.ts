@@ -14,7 +14,7 @@ import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AppError, CancelledError, deserializeError, type SerializedError } from '../../shared/errors.js';
+import { AppError, type CarriedError, CancelledError, deserializeError } from '../../shared/errors.js';
 import type { TaskContext } from './progress.js';
 import type { WorkerMessage, WorkerScript } from './worker.js';
 
@@ -48,7 +48,7 @@ export type ToJobProcess =
   | { type: 'stop' };
 
 /** What a job process sends back: its worker's messages, relayed as they are. */
-export type FromJobProcess = WorkerMessage | { type: 'ready' } | { type: 'response'; id: number; result?: unknown; error?: SerializedError };
+export type FromJobProcess = WorkerMessage | { type: 'ready' } | { type: 'response'; id: number; result?: unknown; error?: CarriedError };
 
 /** A running job process, whichever way it was launched. */
 export interface JobProcess {

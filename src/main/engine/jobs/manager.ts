@@ -6,6 +6,7 @@
  * `runInProcess` starts one with a task name and a JSON payload and relays its messages.
  */
 import { AppError, serializeError } from '../../shared/errors.js';
+import { logError } from '../../shared/log.js';
 import type { JobInfo, JobProgress } from './progress.js';
 import { runInProcess, type JobProcess, type JobRuntime, type RunInProcessOptions } from './job-process.js';
 import { CancellationToken, RateMeter, type TaskContext } from './progress.js';
@@ -98,6 +99,8 @@ export class JobManager {
 
   private finish(e: Entry, outcome: { result?: unknown; error?: unknown }): void {
     if (outcome.error !== undefined) {
+      // clients see the job's code and message; its detail (or a bug's stack) only goes to the log
+      logError(`job ${e.info.id} (${e.info.title})`, outcome.error);
       const err = serializeError(outcome.error);
       e.info.state = err.code === 'CANCELLED' ? 'cancelled' : 'failed';
       e.info.error = err;

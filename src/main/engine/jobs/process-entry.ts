@@ -8,7 +8,7 @@
  * `child_process.fork` (talks through `process.send` / `process.on('message')`).
  */
 import { Worker } from 'node:worker_threads';
-import { serializeError } from '../../shared/errors.js';
+import { carryError } from '../../shared/errors.js';
 import type { FromJobProcess, ToJobProcess } from './job-process.js';
 import { SharedFlagToken } from './progress.js';
 import type { WorkerData } from './worker.js';
@@ -57,7 +57,7 @@ function start(m: Extract<ToJobProcess, { type: 'start' }>): void {
   worker.on('error', (err) => {
     if (answered) return;
     answered = true;
-    toParent({ type: 'error', error: serializeError(err) });
+    toParent({ type: 'error', error: carryError(err) });
   });
   worker.on('exit', (code) => {
     if (!answered) {

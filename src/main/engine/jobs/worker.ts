@@ -3,7 +3,7 @@
  * Job workers run inside job processes (job-process.ts), whose child hosts the worker thread and
  * relays these messages (process-entry.ts).
  */
-import type { SerializedError } from '../../shared/errors.js';
+import type { CarriedError } from '../../shared/errors.js';
 import type { JobProgress } from './progress.js';
 
 /** How a worker thread is started: the built worker.js, or a tsx bootstrap from the sources. */
@@ -27,4 +27,5 @@ export type WorkerMessage =
   | { type: 'log'; message: string }
   | { type: 'event'; name: string; payload: unknown }
   | { type: 'done'; result: unknown }
-  | { type: 'error'; error: SerializedError };
+  /** With its log-only detail and a bug's stack: the parent logs them (never sent to a client). */
+  | { type: 'error'; error: CarriedError };

@@ -14,7 +14,9 @@ import type { SdModel } from './sd-model.js';
 export const PROMPT_FORMAT = 'sd4match-prompt/1';
 export const DEFAULT_TEMPLATE = 'a photo of a {category}';
 
-export type PromptKind = 'single' | 'class' | 'cpm';
+// defined beside the training defaults, which the renderer loads: that module must stay Node-free
+import type { PromptKind } from './train-config.js';
+export type { PromptKind };
 
 export interface PromptMeta {
   kind: PromptKind;

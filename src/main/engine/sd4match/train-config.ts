@@ -2,8 +2,13 @@
  * A training run's settings and SD4Match's (paper §4 / DESIGN.md): Adam at 1e-2, batch 9, t = 261,
  * 768 px, 30k steps, validation at t = 50. The one source of these defaults: the contract's launch
  * schema, the CLI and the renderer's launch form read them from here.
+ *
+ * The renderer loads this module (through contract/runs.ts): keep it free of imports, pure constants
+ * and types only (a layering test checks it).
  */
-import type { PromptKind } from './prompts.js';
+
+/** The three prompt designs (Single, Class, CPM); here so this module imports nothing. */
+export type PromptKind = 'single' | 'class' | 'cpm';
 
 export type Schedule = 'constant' | 'linear' | 'cosine';
 

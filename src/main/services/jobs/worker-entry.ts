@@ -5,7 +5,7 @@
  * process-entry.ts), and stopping at its next cancellation check when asked to (see worker.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { serializeError } from '../../shared/errors.js';
+import { carryError } from '../../shared/errors.js';
 import { RateMeter, SharedFlagToken, type TaskContext } from '../../engine/jobs/progress.js';
 import type { WorkerData, WorkerMessage } from '../../engine/jobs/worker.js';
 import { WORKER_TASKS } from './worker-tasks.js';
@@ -34,4 +34,4 @@ const run = WORKER_TASKS[task];
   if (!run) throw new Error(`unknown worker task '${task}'`);
   const result = await run(payload, ctx, (name, p) => post({ type: 'event', name, payload: p }));
   post({ type: 'done', result });
-})().catch((err) => post({ type: 'error', error: serializeError(err) }));
+})().catch((err) => post({ type: 'error', error: carryError(err) }));

@@ -63,7 +63,7 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
   /** Serves Compare requests until told to stop (see inference-host.ts). */
   async inference(payload) {
     const { parentPort } = await import('node:worker_threads');
-    const { serializeError } = await import('../../shared/errors.js');
+    const { carryError } = await import('../../shared/errors.js');
     const { openServices } = await import('../context.js');
     const { CompareService } = await import('../compare.js');
     const p = payload as { db?: string };
@@ -87,7 +87,7 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
             const result = await compare[method](m.args as never);
             port.postMessage({ type: 'response', id: m.id, result });
           } catch (err) {
-            port.postMessage({ type: 'response', id: m.id, error: serializeError(err) });
+            port.postMessage({ type: 'response', id: m.id, error: carryError(err) });
           }
         });
       });

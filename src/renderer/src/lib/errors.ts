@@ -18,6 +18,24 @@ export function handleError(err: unknown, doing: string): void {
   toasts.error(doing, message);
 }
 
+/**
+ * Runs `fn` and turns a failure into UI the one way (`handleError`: a toast titled `doing`,
+ * nothing for cancellations); never rejects. Resolves with `fn`'s result, or `fallback` when it
+ * failed. Replaces the views' and states' try/catch-to-toast blocks; forms keep `formError`.
+ *
+ * @example const ok = await attempt(`Deleting ${name}`, async () => { await api.invoke('runs:delete', { id }); return true; }, false);
+ */
+export async function attempt<T>(doing: string, fn: () => Promise<T>): Promise<T | undefined>;
+export async function attempt<T, F>(doing: string, fn: () => Promise<T>, fallback: F): Promise<T | F>;
+export async function attempt<T, F>(doing: string, fn: () => Promise<T>, fallback?: F): Promise<T | F | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    handleError(err, doing);
+    return fallback;
+  }
+}
+
 /** A form's view of an error: the field it is about (if the engine named one) and the message. */
 export interface FormError {
   field: string | null;

@@ -5,6 +5,7 @@
  * to another view; the PCK table refreshes when one finishes).
  */
 import type { PromptSummary, Split } from '../../../../main/api/contract.js';
+import { FEATURE_DEFAULTS } from '../../../../main/api/contract/runs.js';
 import { getApi } from '../api.js';
 import { handleError } from '../errors.js';
 import { SPLIT_LABELS } from '../format.js';
@@ -51,7 +52,8 @@ export const ALPHAS = [0.05, 0.1, 0.15] as const;
 export const PROMPT_COLOURS = ['#3b82f6', '#f59e0b', '#a855f7', '#06b6d4', '#ec4899', '#8d6e63', '#64748b', '#eab308'] as const;
 
 const SETTINGS_KEY = 'sd4match.compare.settings';
-export const DEFAULT_SETTINGS: FeatureSettings = { modelId: null, dinoModelId: null, size: 768, timestep: 50, ensemble: 8, seed: 0 };
+/** The engine's defaults for these settings (what an evaluation without them would use). */
+export const DEFAULT_SETTINGS: FeatureSettings = { modelId: null, dinoModelId: null, ...FEATURE_DEFAULTS };
 
 function loadSettings(): FeatureSettings {
   try {

@@ -5,7 +5,7 @@
  */
 import type { DatasetDetails, DatasetSummary } from '../../../../main/api/contract.js';
 import { getApi } from '../api.js';
-import { handleError } from '../errors.js';
+import { attempt, handleError } from '../errors.js';
 
 class Datasets {
   list = $state<DatasetSummary[]>([]);
@@ -32,13 +32,11 @@ class Datasets {
   }
 
   async refresh(): Promise<void> {
-    try {
+    // attempt never rejects: the list counts as loaded either way
+    await attempt('Listing datasets', async () => {
       this.list = await getApi().invoke('datasets:list');
-    } catch (err) {
-      handleError(err, 'Listing datasets');
-    } finally {
-      this.loaded = true;
-    }
+    });
+    this.loaded = true;
   }
 
   /** Loads (or reloads) one dataset's details; null when it does not exist. */

@@ -5,7 +5,7 @@
  */
 import type { JobInfo } from '../../../../main/api/contract.js';
 import { ApiError, getApi } from '../api.js';
-import { handleError } from '../errors.js';
+import { attempt, handleError } from '../errors.js';
 
 type Waiter = (info: JobInfo) => void;
 
@@ -71,11 +71,7 @@ class Jobs {
   }
 
   async cancel(id: string): Promise<void> {
-    try {
-      await getApi().invoke('jobs:cancel', { id });
-    } catch (err) {
-      handleError(err, 'Cancelling the job');
-    }
+    await attempt('Cancelling the job', () => getApi().invoke('jobs:cancel', { id }));
   }
 
   dismiss(id: string): void {

@@ -1,7 +1,7 @@
 /** Registered model folders (Models view; Runs and Compare read them too). */
 import type { ModelInfo } from '../../../../main/api/contract.js';
 import { getApi } from '../api.js';
-import { handleError } from '../errors.js';
+import { attempt } from '../errors.js';
 import { jobs } from './jobs.svelte.js';
 import { toasts } from './toasts.svelte.js';
 
@@ -20,23 +20,21 @@ class Models {
   }
 
   async refresh(): Promise<void> {
-    try {
+    // attempt never rejects: the list counts as loaded either way
+    await attempt('Listing models', async () => {
       this.list = await getApi().invoke('models:list');
-    } catch (err) {
-      handleError(err, 'Listing models');
-    } finally {
-      this.loaded = true;
-    }
+    });
+    this.loaded = true;
   }
 
   async compile(model: ModelInfo): Promise<void> {
     try {
-      const { jobId } = await getApi().invoke('models:compile', { id: model.id });
-      this.compiling[model.id] = jobId;
-      await jobs.result(jobId);
-      toasts.success(`${model.name} compiled`, 'The SD4Match feature and text graphs are cached.');
-    } catch (err) {
-      handleError(err, `Compiling ${model.name}`);
+      await attempt(`Compiling ${model.name}`, async () => {
+        const { jobId } = await getApi().invoke('models:compile', { id: model.id });
+        this.compiling[model.id] = jobId;
+        await jobs.result(jobId);
+        toasts.success(`${model.name} compiled`, 'The SD4Match feature and text graphs are cached.');
+      });
     } finally {
       delete this.compiling[model.id];
       void this.refresh();

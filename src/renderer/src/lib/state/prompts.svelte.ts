@@ -5,7 +5,7 @@
  */
 import type { PromptSummary } from '../../../../main/api/contract.js';
 import { getApi } from '../api.js';
-import { handleError } from '../errors.js';
+import { attempt } from '../errors.js';
 
 /** How a prompt kind reads in the UI. */
 export const PROMPT_KIND_LABELS: Record<PromptSummary['kind'], string> = {
@@ -35,9 +35,9 @@ class Prompts {
   refresh(): Promise<void> {
     this.refreshing ??= (async () => {
       try {
-        this.list = await getApi().invoke('prompts:list', {});
-      } catch (err) {
-        handleError(err, 'Listing prompts');
+        await attempt('Listing prompts', async () => {
+          this.list = await getApi().invoke('prompts:list', {});
+        });
       } finally {
         this.loaded = true;
         this.refreshing = null;

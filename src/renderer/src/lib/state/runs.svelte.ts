@@ -10,7 +10,7 @@
  */
 import type { RunSummary, TrainStarted, TrainStep, TrainValidation } from '../../../../main/api/contract.js';
 import { describeError, getApi } from '../api.js';
-import { handleError } from '../errors.js';
+import { attempt } from '../errors.js';
 import { toasts } from './toasts.svelte.js';
 import { defaultDraft, type LaunchDraft } from '../components/runs/launch.js';
 
@@ -68,13 +68,11 @@ class Runs {
   }
 
   async refresh(): Promise<void> {
-    try {
+    // attempt never rejects: the list counts as loaded either way
+    await attempt('Listing runs', async () => {
       this.list = await getApi().invoke('runs:list', {});
-    } catch (err) {
-      handleError(err, 'Listing runs');
-    } finally {
-      this.loaded = true;
-    }
+    });
+    this.loaded = true;
   }
 
   /** Coalesces bursts of job updates into one reload. */
@@ -101,35 +99,38 @@ class Runs {
   }
 
   async cancel(r: RunSummary): Promise<boolean> {
-    try {
-      const { cancelled } = await getApi().invoke('runs:cancel', { id: r.id });
-      if (!cancelled) toasts.info(`Run “${r.name}” was not running`, 'It may have just finished.');
-      return cancelled;
-    } catch (err) {
-      handleError(err, `Cancelling “${r.name}”`);
-      return false;
-    }
+    return attempt(
+      `Cancelling “${r.name}”`,
+      async () => {
+        const { cancelled } = await getApi().invoke('runs:cancel', { id: r.id });
+        if (!cancelled) toasts.info(`Run “${r.name}” was not running`, 'It may have just finished.');
+        return cancelled;
+      },
+      false,
+    );
   }
 
   async resume(r: RunSummary): Promise<boolean> {
-    try {
-      await getApi().invoke('runs:resume', { id: r.id });
-      return true;
-    } catch (err) {
-      handleError(err, `Resuming “${r.name}”`);
-      return false;
-    }
+    return attempt(
+      `Resuming “${r.name}”`,
+      async () => {
+        await getApi().invoke('runs:resume', { id: r.id });
+        return true;
+      },
+      false,
+    );
   }
 
   async remove(r: RunSummary): Promise<boolean> {
-    try {
-      await getApi().invoke('runs:delete', { id: r.id });
-      this.list = this.list.filter((x) => x.id !== r.id);
-      return true;
-    } catch (err) {
-      handleError(err, `Deleting “${r.name}”`);
-      return false;
-    }
+    return attempt(
+      `Deleting “${r.name}”`,
+      async () => {
+        await getApi().invoke('runs:delete', { id: r.id });
+        this.list = this.list.filter((x) => x.id !== r.id);
+        return true;
+      },
+      false,
+    );
   }
 }
 

@@ -1,11 +1,14 @@
 /**
- * Checks the launch form before anything is sent: the same bounds as the engine's schema
- * (contract/runs.ts `trainLaunchSchema`), plus what only the chosen dataset can tell (enough
- * training pairs for the batch, validation pairs when validating), each message next to its field.
- * Also the form's draft and the paper's defaults it starts from, and what of it decides the run's
- * memory (the form asks the engine for an estimate whenever that changes).
+ * Checks the launch form before anything is sent: with the engine's own schema (contract/runs.ts
+ * `trainLaunchSchema`, imported at run time, so its bounds cannot drift from the server's), plus
+ * what only the chosen dataset can tell (enough training pairs for the batch, validation pairs when
+ * validating), each message next to its field. Also the form's draft and the paper's defaults it
+ * starts from (`TRAIN_DEFAULTS`, the engine's), and what of it decides the run's memory (the form
+ * asks the engine for an estimate whenever that changes).
  */
+import { z } from 'zod';
 import type { CategoryInfo, DatasetDetails, ModelInfo, TrainEstimate, TrainLaunch } from '../../../../../main/api/contract.js';
+import { TRAIN_DEFAULTS, trainLaunchSchema } from '../../../../../main/api/contract/runs.js';
 
 export type PromptKindChoice = 'single' | 'class' | 'cpm';
 export type ScheduleChoice = 'constant' | 'linear' | 'cosine';
@@ -32,20 +35,23 @@ export interface LaunchDraft {
   name: string;
 }
 
-/** SD4Match's training settings (paper §4 / DESIGN.md): Adam at 1e-2, batch 9, t = 261, 768 px, 30k steps. */
-export const PAPER_DEFAULTS = {
-  steps: '30000',
-  batch: '9',
-  lr: '0.01',
-  schedule: 'constant',
-  accumulate: '1',
-  timestep: '261',
-  size: '768',
-  valEvery: '1000',
-  valPairs: '200',
-  checkpointEvery: '500',
-  seed: '0',
-} as const satisfies Partial<Record<keyof LaunchDraft, string>>;
+/** The draft's hyperparameters. */
+type NumberField = 'steps' | 'batch' | 'lr' | 'accumulate' | 'timestep' | 'size' | 'valEvery' | 'valPairs' | 'checkpointEvery' | 'seed';
+
+/** SD4Match's training settings as the form shows them: the engine's `TRAIN_DEFAULTS`, as text. */
+export const PAPER_DEFAULTS: Readonly<Pick<LaunchDraft, NumberField | 'schedule'>> = {
+  steps: String(TRAIN_DEFAULTS.steps),
+  batch: String(TRAIN_DEFAULTS.batch),
+  lr: String(TRAIN_DEFAULTS.lr),
+  schedule: TRAIN_DEFAULTS.schedule,
+  accumulate: String(TRAIN_DEFAULTS.accumulate),
+  timestep: String(TRAIN_DEFAULTS.timestep),
+  size: String(TRAIN_DEFAULTS.size),
+  valEvery: String(TRAIN_DEFAULTS.valEvery),
+  valPairs: String(TRAIN_DEFAULTS.valPairs),
+  checkpointEvery: String(TRAIN_DEFAULTS.checkpointEvery),
+  seed: String(TRAIN_DEFAULTS.seed),
+};
 
 export function defaultDraft(): LaunchDraft {
   return { modelId: null, dinoModelId: null, datasetId: null, prompt: 'single', category: '', name: '', ...PAPER_DEFAULTS };
@@ -58,6 +64,8 @@ export interface LaunchCheck {
   errors: Partial<Record<LaunchField, string>>;
   /** Worth knowing, not blocking (e.g. fewer validation pairs than asked for). */
   notes: Partial<Record<LaunchField, string>>;
+  /** What the schema refused that is no one field's (a form bug; shown above Start). */
+  general: string | null;
 }
 
 interface Context {
@@ -65,15 +73,70 @@ interface Context {
   dataset: DatasetDetails | undefined;
 }
 
-function int(text: string): number | null {
-  return /^\s*\d+\s*$/.test(text) ? Number(text) : null;
+/** Every field of the form, spelled as the contract spells the arguments (server errors name them). */
+export const LAUNCH_FIELDS: readonly LaunchField[] = ['modelId', 'dinoModelId', 'datasetId', 'prompt', 'category', 'steps', 'batch', 'lr', 'schedule', 'accumulate', 'timestep', 'size', 'valEvery', 'valPairs', 'checkpointEvery', 'seed', 'name'];
+
+const LABELS: Record<NumberField, string> = {
+  steps: 'Steps',
+  batch: 'Batch',
+  lr: 'Learning rate',
+  accumulate: 'Accumulation',
+  timestep: 'Timestep',
+  size: 'Image size',
+  valEvery: 'Validation interval',
+  valPairs: 'Validation pairs',
+  checkpointEvery: 'Checkpoint interval',
+  seed: 'Seed',
+};
+
+/** The JSON Schema view of a field's rule: zod's public way to read bounds back out of a schema. */
+interface FieldRule {
+  type?: string;
+  minimum?: number;
+  exclusiveMinimum?: number;
+  maximum?: number;
+  multipleOf?: number;
+  maxLength?: number;
+  enum?: string[];
 }
 
-function real(text: string): number | null {
+const RULES = (z.toJSONSchema(trainLaunchSchema, { io: 'input' }).properties ?? {}) as Partial<Record<LaunchField, FieldRule>>;
+
+/** The longest run name the engine takes (the input's maxlength). */
+export const NAME_MAX_LENGTH = RULES.name?.maxLength;
+
+const fmt = (v: number) => v.toLocaleString('en-US');
+
+/** What a field accepts, in words, from the schema's rule ("a whole number from 1 to 64"). */
+export function ruleText(field: NumberField): string {
+  const r = RULES[field] ?? {};
+  const kind = r.multipleOf !== undefined ? `a multiple of ${fmt(r.multipleOf)}` : r.type === 'integer' ? 'a whole number' : r.exclusiveMinimum === 0 ? 'a positive number' : 'a number';
+  const lower = r.minimum ?? (r.exclusiveMinimum !== 0 ? r.exclusiveMinimum : undefined);
+  // zod's integers stop at the largest safe integer: no bound worth saying
+  const upper = r.maximum !== undefined && r.maximum < Number.MAX_SAFE_INTEGER ? r.maximum : undefined;
+  if (lower !== undefined && upper !== undefined) return `${kind} from ${fmt(lower)} to ${fmt(upper)}`;
+  if (lower !== undefined) return `${kind}, at least ${fmt(lower)}`;
+  if (upper !== undefined) return `${kind} up to ${fmt(upper)}`;
+  return kind;
+}
+
+/** Why a field was refused, for the message next to it. */
+function fieldMessage(field: LaunchField, issue: z.core.$ZodIssue): string {
+  if (field in LABELS) {
+    const f = field as NumberField;
+    const paper = f === 'lr' || f === 'size' || f === 'timestep' ? ` (the paper: ${PAPER_DEFAULTS[f]})` : '';
+    return `${LABELS[f]}: ${ruleText(f)}${paper}.`;
+  }
+  const rule = RULES[field];
+  if (field === 'name' && rule?.maxLength !== undefined) return `At most ${fmt(rule.maxLength)} characters.`;
+  if (rule?.enum) return `One of ${rule.enum.join(', ')}.`;
+  return issue.message;
+}
+
+/** Number-like text as a number (the schema then judges it); anything else stays text, which it refuses. */
+function numberOrText(text: string): number | string {
   const t = text.trim();
-  if (!/^[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t)) return null;
-  const v = Number(t);
-  return Number.isFinite(v) ? v : null;
+  return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t) ? Number(t) : text;
 }
 
 /** Training pairs (and validation pairs) the run would use: the category's, or the dataset's. */
@@ -87,15 +150,9 @@ export function pairCounts(dataset: DatasetDetails | undefined, category: string
 export function checkLaunch(d: LaunchDraft, ctx: Context): LaunchCheck {
   const errors: LaunchCheck['errors'] = {};
   const notes: LaunchCheck['notes'] = {};
-  const ranged = (field: LaunchField, text: string, min: number, max: number, what: string): number | null => {
-    const v = int(text);
-    if (v === null || v < min || v > max) {
-      errors[field] = `${what}: a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}.`;
-      return null;
-    }
-    return v;
-  };
+  let general: string | null = null;
 
+  // what only the form knows: which models and datasets exist and can be used
   const sd = ctx.models.find((m) => m.id === d.modelId && m.kind === 'stable-diffusion');
   if (!sd) errors.modelId = 'Choose a Stable Diffusion model (register one under Models).';
   else if (!sd.folderExists) errors.modelId = `The folder of ${sd.name} is missing: ${sd.folder}`;
@@ -105,22 +162,44 @@ export function checkLaunch(d: LaunchDraft, ctx: Context): LaunchCheck {
   }
   if (d.datasetId === null || !ctx.dataset) errors.datasetId = 'Choose a dataset.';
 
-  const steps = ranged('steps', d.steps, 1, 1_000_000, 'Steps');
-  const batch = ranged('batch', d.batch, 1, 64, 'Batch');
-  const accumulate = ranged('accumulate', d.accumulate, 1, 64, 'Accumulation');
-  const timestep = ranged('timestep', d.timestep, 0, 999, 'Timestep');
-  const valEvery = ranged('valEvery', d.valEvery, 0, 1_000_000, 'Validation interval');
-  const valPairs = ranged('valPairs', d.valPairs, 0, 1_000_000, 'Validation pairs');
-  const checkpointEvery = ranged('checkpointEvery', d.checkpointEvery, 1, 1_000_000, 'Checkpoint interval');
-  const seed = ranged('seed', d.seed, 0, 2 ** 31 - 1, 'Seed');
-  let size = int(d.size);
-  if (size === null || size < 64 || size > 2048 || size % 64 !== 0) {
-    errors.size = 'Image size: a multiple of 64 from 64 to 2048 (768 for SD 2-1).';
-    size = null;
+  // everything else is the engine's schema, exactly as the server will apply it
+  const candidate = {
+    modelId: d.modelId,
+    ...(d.prompt === 'cpm' && d.dinoModelId !== null ? { dinoModelId: d.dinoModelId } : {}),
+    datasetId: d.datasetId,
+    prompt: d.prompt,
+    ...(d.category ? { category: d.category } : {}),
+    steps: numberOrText(d.steps),
+    batch: numberOrText(d.batch),
+    lr: numberOrText(d.lr),
+    schedule: d.schedule,
+    accumulate: numberOrText(d.accumulate),
+    timestep: numberOrText(d.timestep),
+    size: numberOrText(d.size),
+    valEvery: numberOrText(d.valEvery),
+    valPairs: numberOrText(d.valPairs),
+    checkpointEvery: numberOrText(d.checkpointEvery),
+    seed: numberOrText(d.seed),
+    ...(d.name.trim() ? { name: d.name.trim() } : {}),
+  };
+  const parsed = trainLaunchSchema.safeParse(candidate);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const field = issue.path[0];
+      if (typeof field === 'string' && (LAUNCH_FIELDS as readonly string[]).includes(field)) {
+        // the form's own message (e.g. "Choose a dataset.") says more than the schema's
+        errors[field as LaunchField] ??= fieldMessage(field as LaunchField, issue);
+      } else {
+        general ??= issue.message;
+      }
+    }
   }
-  const lr = real(d.lr);
-  if (lr === null || lr <= 0 || lr > 10) errors.lr = 'Learning rate: a positive number up to 10 (the paper uses 0.01).';
-  if (d.name.length > 200) errors.name = 'At most 200 characters.';
+  const num = (v: number | string): number | null => (typeof v === 'number' ? v : null);
+  const batch = errors.batch === undefined ? num(candidate.batch) : null;
+  const steps = errors.steps === undefined ? num(candidate.steps) : null;
+  const valEvery = errors.valEvery === undefined ? num(candidate.valEvery) : null;
+  const valPairs = errors.valPairs === undefined ? num(candidate.valPairs) : null;
+  const checkpointEvery = errors.checkpointEvery === undefined ? num(candidate.checkpointEvery) : null;
 
   const counts = pairCounts(ctx.dataset, d.category);
   if (counts && ctx.dataset) {
@@ -132,27 +211,9 @@ export function checkLaunch(d: LaunchDraft, ctx: Context): LaunchCheck {
   }
   if (checkpointEvery !== null && steps !== null && checkpointEvery > steps) notes.checkpointEvery = 'Longer than the run: only the final state is checkpointed.';
 
-  if (Object.keys(errors).length > 0) return { args: null, errors, notes };
-  const args: TrainLaunch = {
-    modelId: d.modelId!,
-    ...(d.prompt === 'cpm' && d.dinoModelId !== null ? { dinoModelId: d.dinoModelId } : {}),
-    datasetId: d.datasetId!,
-    prompt: d.prompt,
-    ...(d.category ? { category: d.category } : {}),
-    steps: steps!,
-    batch: batch!,
-    lr: lr!,
-    schedule: d.schedule,
-    accumulate: accumulate!,
-    timestep: timestep!,
-    size: size!,
-    valEvery: valEvery!,
-    valPairs: valPairs!,
-    checkpointEvery: checkpointEvery!,
-    seed: seed!,
-    ...(d.name.trim() ? { name: d.name.trim() } : {}),
-  };
-  return { args, errors, notes };
+  if (Object.keys(errors).length > 0 || general !== null || !parsed.success) return { args: null, errors, notes, general };
+  // what the server will parse: the input as sent, not the parsed output (no defaults filled in)
+  return { args: candidate as TrainLaunch, errors, notes, general };
 }
 
 /** The fields that decide a run's memory (`runs:estimate`). */
@@ -164,10 +225,11 @@ const MEMORY_FIELDS = ['modelId', 'dinoModelId', 'datasetId', 'category', 'batch
  */
 export function estimateArgs(d: LaunchDraft, c: LaunchCheck): TrainEstimate | null {
   if (MEMORY_FIELDS.some((f) => c.errors[f] !== undefined)) return null;
-  const batch = int(d.batch);
-  const accumulate = int(d.accumulate);
-  const size = int(d.size);
-  if (d.modelId === null || d.datasetId === null || batch === null || accumulate === null || size === null) return null;
+  const batch = numberOrText(d.batch);
+  const accumulate = numberOrText(d.accumulate);
+  const size = numberOrText(d.size);
+  if (typeof batch !== 'number' || typeof accumulate !== 'number' || typeof size !== 'number') return null;
+  if (d.modelId === null || d.datasetId === null) return null;
   return {
     modelId: d.modelId,
     ...(d.prompt === 'cpm' && d.dinoModelId !== null ? { dinoModelId: d.dinoModelId } : {}),
