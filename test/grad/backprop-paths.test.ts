@@ -11,8 +11,8 @@ import type { DType } from '../../src/main/engine/onnx/dtypes.js';
 import type { Model, Node } from '../../src/main/engine/onnx/ir.js';
 import type { Specialized } from '../../src/main/engine/onnx/specialize.js';
 import { expectFullyChecked, FORWARD_TOL, type GradCase, gradcheck } from '../helpers/gradcheck.js';
+import { handModel, node } from '../helpers/graphs.js';
 
-const node = (name: string, opType: string, inputs: string[], outputs: string[]): Node => ({ name, opType, domain: '', inputs, outputs, attrs: {}, metadata: {} });
 
 /**
  * A specialised graph written out by hand (shape inference does not know random ops): x -> nodes,
@@ -22,24 +22,12 @@ function handSpecialized(nodes: Node[], outputs: string[]): Specialized {
   const dtype: DType = 'float32';
   const info = new Map<string, { dtype: DType; dims: number[] }>([['x', { dtype, dims: [3] }]]);
   for (const n of nodes) for (const o of n.outputs) info.set(o, { dtype, dims: [3] });
-  const model: Model = {
-    irVersion: 8,
-    opsets: [{ domain: '', version: 17 }],
-    producerName: 't',
-    producerVersion: '',
-    docString: '',
-    metadata: {},
-    functions: [],
-    source: 'hand',
-    graph: {
-      name: 'hand',
-      nodes,
-      inputs: [{ name: 'x', dtype, shape: [3] }],
-      outputs: outputs.map((name) => ({ name, dtype, shape: [3] })),
-      initializers: new Map(),
-      valueInfo: new Map(),
-    },
-  };
+  const model: Model = handModel('hand', {
+    nodes,
+    inputs: [{ name: 'x', dtype, shape: [3] }],
+    outputs: outputs.map((name) => ({ name, dtype, shape: [3] })),
+    initializers: new Map(),
+  });
   return { model, info };
 }
 

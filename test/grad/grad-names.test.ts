@@ -8,36 +8,24 @@ import { validateGraph } from '../../src/main/engine/onnx/graph-utils.js';
 import type { HostTensor, Model, Node } from '../../src/main/engine/onnx/ir.js';
 import { createModelSession } from '../../src/main/engine/onnx/runtime.js';
 import { constToTensorValue, specialize } from '../../src/main/engine/onnx/specialize.js';
+import { handModel, node as n } from '../helpers/graphs.js';
 
-const n = (name: string, opType: string, inputs: string[], outputs: string[]): Node => ({ name, opType, domain: '', inputs, outputs, attrs: {}, metadata: {} });
 
 /** y = Σ_j tanh(extra(sin(x · w))) + b (keepdims, [2, 1]), with the `extra` node optional. */
 function model(insert?: Node): Model {
   const nodes = [n('scale', 'Mul', ['x', 'w'], ['xw']), n('wave', 'Sin', ['xw'], ['s1'])];
   if (insert) nodes.push(insert);
   nodes.push(n('squash', 'Tanh', [insert ? insert.outputs[0] : 's1'], ['t']), n('total', 'ReduceSum', ['t', 'axes'], ['r']), n('shift', 'Add', ['r', 'b'], ['y']));
-  return {
-    irVersion: 8,
-    opsets: [{ domain: '', version: 17 }],
-    producerName: 't',
-    producerVersion: '',
-    docString: '',
-    metadata: {},
-    functions: [],
-    source: 'names',
-    graph: {
-      name: 'names',
-      nodes,
-      inputs: [
-        { name: 'x', dtype: 'float32', shape: [2, 3] },
-        { name: 'w', dtype: 'float32', shape: [3] },
-        { name: 'b', dtype: 'float32', shape: [] },
-      ],
-      outputs: [{ name: 'y', dtype: 'float32', shape: null }],
-      initializers: new Map([['axes', constToTensorValue('axes', { dtype: 'int64', dims: [1], v: [1] })]]),
-      valueInfo: new Map(),
-    },
-  };
+  return handModel('names', {
+    nodes,
+    inputs: [
+      { name: 'x', dtype: 'float32', shape: [2, 3] },
+      { name: 'w', dtype: 'float32', shape: [3] },
+      { name: 'b', dtype: 'float32', shape: [] },
+    ],
+    outputs: [{ name: 'y', dtype: 'float32', shape: null }],
+    initializers: new Map([['axes', constToTensorValue('axes', { dtype: 'int64', dims: [1], v: [1] })]]),
+  });
 }
 
 const vjp = (m: Model): VjpGraph => buildVjp(specialize(m, { x: [2, 3], w: [3], b: [] }), { wrt: ['x', 'w', 'b'] });

@@ -1,19 +1,10 @@
 /** Composite gradients replace op-by-op rules for patterns exporters write out (see patterns.ts). */
 import { describe, expect, it } from 'vitest';
 import { buildVjp } from '../../src/main/engine/autodiff/backprop.js';
-import type { Model, Node } from '../../src/main/engine/onnx/ir.js';
+import type { Model } from '../../src/main/engine/onnx/ir.js';
 import { createModelSession } from '../../src/main/engine/onnx/runtime.js';
 import { constToTensorValue, specialize } from '../../src/main/engine/onnx/specialize.js';
-
-const n = (name: string, opType: string, inputs: string[], outputs: string[], attrs: Node['attrs'] = {}): Node => ({
-  name,
-  opType,
-  domain: '',
-  inputs,
-  outputs,
-  attrs,
-  metadata: {},
-});
+import { handModel, node as n } from '../helpers/graphs.js';
 
 function layerNormModel(extraUseOfCentered: boolean): Model {
   const axes = { axes: { type: 'ints' as const, value: [-1] } };
@@ -27,27 +18,15 @@ function layerNormModel(extraUseOfCentered: boolean): Model {
     n('div', 'Div', ['d', 'sd'], ['y']),
   ];
   if (extraUseOfCentered) nodes.push(n('leak', 'Add', ['y', 'd'], ['y2']));
-  return {
-    irVersion: 8,
-    opsets: [{ domain: '', version: 14 }],
-    producerName: 't',
-    producerVersion: '',
-    docString: '',
-    metadata: {},
-    functions: [],
-    source: 'ln',
-    graph: {
-      name: 'ln',
-      nodes,
-      inputs: [{ name: 'x', dtype: 'float32', shape: [2, 8] }],
-      outputs: [{ name: extraUseOfCentered ? 'y2' : 'y', dtype: 'float32', shape: null }],
-      initializers: new Map([
-        ['two', constToTensorValue('two', { dtype: 'float32', dims: [], v: [2] })],
-        ['eps', constToTensorValue('eps', { dtype: 'float32', dims: [], v: [1e-5] })],
-      ]),
-      valueInfo: new Map(),
-    },
-  };
+  return handModel('ln', {
+    nodes,
+    inputs: [{ name: 'x', dtype: 'float32', shape: [2, 8] }],
+    outputs: [{ name: extraUseOfCentered ? 'y2' : 'y', dtype: 'float32', shape: null }],
+    initializers: new Map([
+      ['two', constToTensorValue('two', { dtype: 'float32', dims: [], v: [2] })],
+      ['eps', constToTensorValue('eps', { dtype: 'float32', dims: [], v: [1e-5] })],
+    ]),
+  }, 14);
 }
 
 describe('composite gradients', () => {

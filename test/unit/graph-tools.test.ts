@@ -3,6 +3,7 @@ import { planBatches } from '../../src/main/engine/graph/batching.js';
 import type { Graph, Model, Node } from '../../src/main/engine/onnx/ir.js';
 import { moduleChain, moduleOutput, resolveScope, scopeIndex } from '../../src/main/engine/onnx/scopes.js';
 import { constToTensorValue, specialize } from '../../src/main/engine/onnx/specialize.js';
+import { handModel } from '../helpers/graphs.js';
 
 const node = (name: string, opType: string, inputs: string[], outputs: string[], metadata: Record<string, string> = {}): Node => ({
   name,
@@ -15,17 +16,7 @@ const node = (name: string, opType: string, inputs: string[], outputs: string[],
 });
 
 function model(graph: Partial<Graph>, opset = 14): Model {
-  return {
-    irVersion: 8,
-    opsets: [{ domain: '', version: opset }],
-    producerName: 't',
-    producerVersion: '',
-    docString: '',
-    metadata: {},
-    functions: [],
-    source: 'test',
-    graph: { name: 'g', nodes: [], inputs: [], outputs: [], initializers: new Map(), valueInfo: new Map(), ...graph },
-  };
+  return handModel('g', { nodes: [], inputs: [], outputs: [], ...graph }, opset);
 }
 
 describe('module scopes', () => {
