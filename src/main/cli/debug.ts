@@ -64,7 +64,7 @@ export function registerDebugCommands(program: Command): void {
     .command('features')
     .description('SD4Match feature map of one image: VAE -> latent sample -> noise at t -> UNet up_blocks.1 (ensemble mean)')
     .requiredOption('--model-dir <dir>', 'Stable Diffusion folder (optimum layout)')
-    .option('--image <file>', 'an image file (resized to --size)')
+    .option('--image <file>', 'an image file (resized to --size; stored pixels: EXIF orientation is ignored, as by the reference)')
     .option('--pixels <file>', '.npy [1, 3, S, S] float32 in [-1, 1] (instead of --image)')
     .option('--size <S>', 'image size when reading --image', parseIntOption('--size'), TRAIN_DEFAULTS.size)
     .option('--encoder-hidden-states <file>', '.npy [1, 77, D] prompt hidden states')

@@ -6,7 +6,8 @@ import { FEATURE_DEFAULTS } from '../api/contract/runs.js';
 import { TensorCache } from '../engine/cache/tensor-cache.js';
 import { MATCH_METHODS, type MatchMethod, matchKeypoints } from '../engine/sd4match/matching.js';
 import { inspectDinoFolder, inspectSdFolder } from '../engine/sd4match/model-folder.js';
-import { Pipeline, type PromptSpec } from '../engine/sd4match/pipeline.js';
+import { type ImageRef, Pipeline, type PromptSpec } from '../engine/sd4match/pipeline.js';
+import { frameSize } from '../engine/images/orientation.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
 import { drawMatches } from '../engine/sd4match/visualize.js';
 import { SessionCache } from '../engine/onnx/session-cache.js';
@@ -46,17 +47,20 @@ export function parsePoints(v: string): [number, number][] {
   return pts;
 }
 
-/** An image reference keyed by content hash. */
-export async function imageRef(file: string): Promise<{ file: string; key: string; width: number; height: number }> {
+/**
+ * An image reference keyed by content hash. A file named on the command line has no dataset, so
+ * it is read in the displayed frame (EXIF orientation applied, as a photo viewer shows it): the
+ * points given and printed are in that frame (images/orientation.ts).
+ */
+export async function imageRef(file: string): Promise<ImageRef & { orient: true }> {
   if (!fs.existsSync(file)) throw new AppError('NOT_FOUND', `${file}: no such image`);
   const meta = await sharp(file)
     .metadata()
     .catch((e: Error) => {
       throw new AppError('INVALID_ARGUMENT', `${file}: cannot be decoded as an image (${e.message})`);
     });
-  const oriented = (meta.orientation ?? 1) >= 5;
   const key = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 32);
-  return { file: path.resolve(file), key, width: oriented ? meta.height! : meta.width!, height: oriented ? meta.width! : meta.height! };
+  return { file: path.resolve(file), key, ...frameSize(meta, true), orient: true };
 }
 
 export function registerModelCommands(program: Command): void {
@@ -110,7 +114,7 @@ export function registerModelCommands(program: Command): void {
     .option('--dino-dir <dir>', 'DINOv2 folder (CPM prompts, DINOv2 baseline)')
     .requiredOption('--src <image>', 'source image')
     .requiredOption('--trg <image>', 'target image')
-    .requiredOption('--points <list>', 'source points "x,y;x,y" in source image pixels')
+    .requiredOption('--points <list>', 'source points "x,y;x,y" in source image pixels (as displayed: EXIF orientation applied)')
     .option('--prompt <p>', 'empty | template | template:<text with {category}> | dino | prompt file', 'empty')
     .option('--category <name>', 'category for template and Class prompts', 'object')
     .option('--size <S>', 'image size', parseIntOption('--size'), FEATURE_DEFAULTS.size)
@@ -147,7 +151,7 @@ export function registerModelCommands(program: Command): void {
         if (o.json) process.stdout.write(`${JSON.stringify({ method, prompt: pipe.label, matches: out }, null, 2)}\n`);
         else for (const [i, r] of out.entries()) process.stdout.write(`${i + 1}: (${r.src[0].toFixed(1)}, ${r.src[1].toFixed(1)}) -> (${r.match[0].toFixed(1)}, ${r.match[1].toFixed(1)})\n`);
         if (o.out) {
-          await drawMatches(src.file, trg.file, out.map((r) => ({ src: r.src, pred: r.match })), String(o.out));
+          await drawMatches(src.file, trg.file, out.map((r) => ({ src: r.src, pred: r.match })), String(o.out), undefined, { orient: true });
           if (!o.json) process.stdout.write(`wrote ${o.out}\n`);
         }
         await pipe.dispose();

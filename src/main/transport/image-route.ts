@@ -7,11 +7,11 @@
  * is asked), and the file is opened through ImageAccess, which resolves the stored relative path
  * inside its dataset root (symlinks included) and refuses anything that leaves it. `size` asks for
  * a cached JPEG thumbnail fitting in size x size. Formats browsers cannot show (TIFF) are served as
- * a JPEG.
+ * a JPEG. Pixels are in the image's frame (engine/images/orientation.ts) either way.
  */
 import { AppError } from '../shared/errors.js';
 import type { Api } from '../api/handlers.js';
-import { imageThumbnail, MAX_THUMBNAIL_SIDE, MIN_THUMBNAIL_SIDE, storedImage } from '../api/images.js';
+import { displayImage, imageThumbnail, MAX_THUMBNAIL_SIDE, MIN_THUMBNAIL_SIDE, storedImage } from '../api/images.js';
 
 /** Path prefix of the HTTP route. */
 export const IMAGE_ROUTE = '/images/';
@@ -72,9 +72,16 @@ export async function resolveImage(api: Api, req: ImageRequest, ifNoneMatch?: st
     const img = await storedImage(api, req.id);
     const webSafe = img.format in CONTENT_TYPES;
     const size = req.size ?? (webSafe ? null : MAX_THUMBNAIL_SIDE);
-    const etag = `"${img.sha256.slice(0, 32)}-${size ?? 'o'}"`;
+    // Originals a browser would turn by EXIF orientation come as a copy in the image's frame; the
+    // tag names the representation, so a client's cache of another one is not reused.
+    if (size === null) {
+      const original = await displayImage(api, req.id);
+      const etag = `"${img.sha256.slice(0, 32)}-${original.reencoded ? 'f' : 'o'}"`;
+      if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((t) => t.trim() === etag)) return { kind: 'not-modified', status: 304, etag };
+      return { kind: 'file', status: 200, file: original.path, contentType: CONTENT_TYPES[original.format]!, etag, bytes: original.bytes };
+    }
+    const etag = `"${img.sha256.slice(0, 32)}-${size}${img.orient ? 'e' : ''}"`;
     if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((t) => t.trim() === etag)) return { kind: 'not-modified', status: 304, etag };
-    if (size === null) return { kind: 'file', status: 200, file: img.path, contentType: CONTENT_TYPES[img.format]!, etag, bytes: img.bytes };
     const thumb = await imageThumbnail(api, req.id, size);
     return { kind: 'file', status: 200, file: thumb.path, contentType: 'image/jpeg', etag, bytes: thumb.bytes };
   } catch (err) {

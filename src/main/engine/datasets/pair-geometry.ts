@@ -2,6 +2,7 @@
  * Stored pairs as training and evaluation read them: the PF-Pascal horizontal flip applied, the
  * benchmark named, images identified by content hash for the caches.
  */
+import { appliesExifOrientation } from '../images/orientation.js';
 import type { Benchmark, EvalPair } from '../sd4match/evaluate.js';
 import type { PairImage, PairRecord } from './domain.js';
 import type { DatasetFormat } from './domain.js';
@@ -29,11 +30,12 @@ function points(kps: Float64Array, n: number): [number, number][] {
   return Array.from({ length: n }, (_, i) => [kps[2 * i]!, kps[2 * i + 1]!] as [number, number]);
 }
 
-/** A stored pair (flip applied) as the evaluation and training code consume it. */
+/** A stored pair (flip applied) as the evaluation and training code consume it, images in the dataset's frame. */
 export function toEvalPair(record: PairRecord): EvalPair {
   const p = applyFlip(record);
   const flip = !!record.flip;
-  const img = (side: PairImage) => ({ file: side.path, key: side.sha256, width: side.width, height: side.height, flip });
+  const orient = appliesExifOrientation(record.format);
+  const img = (side: PairImage) => ({ file: side.path, key: side.sha256, width: side.width, height: side.height, flip, orient });
   return {
     id: p.id,
     category: p.category,

@@ -5,13 +5,14 @@
  * Minor JPEG warnings that decoders routinely tolerate (e.g. extraneous bytes before a marker)
  * are accepted, as PIL accepts them; truncated or undecodable data is not.
  *
- * Sizes are the stored pixel dimensions; EXIF orientation is not applied, because benchmark
- * keypoints are annotated in the stored frame (PIL ignores it too).
+ * Sizes are in the frame the caller asks for (`orient`: EXIF orientation applied, the displayed
+ * frame; otherwise the stored pixels), as the dataset's format decides (images/orientation.ts).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import sharp from 'sharp';
 import { AppError } from '../../shared/errors.js';
+import { exifOrientation, frameSize } from './orientation.js';
 
 /** An image that cannot be used; `reason` is the message without the file name. */
 export class ImageProblem extends AppError {
@@ -25,8 +26,14 @@ export class ImageProblem extends AppError {
 }
 
 export interface ImageProbe {
+  /** Size in the asked-for frame. */
   width: number;
   height: number;
+  /** Size of the pixels as stored. */
+  storedWidth: number;
+  storedHeight: number;
+  /** EXIF orientation tag, 1..8 (1 when absent). */
+  orientation: number;
   /** sharp's format name: jpeg, png, webp, tiff, gif, heif. */
   format: string;
   bytes: number;
@@ -41,11 +48,16 @@ function shortReason(err: unknown): string {
   return m.split('\n')[0]!.replace(/^Input (buffer|file) /, '').trim();
 }
 
+export interface ProbeOptions {
+  /** Sizes in the displayed frame (EXIF orientation applied); default the stored frame. */
+  orient?: boolean;
+}
+
 /**
  * Reads, hashes and fully decodes an image. `displayPath` names the file in errors
  * (IMAGE_INVALID for undecodable data, NOT_FOUND for a missing file).
  */
-export async function probeImage(absPath: string, displayPath = absPath): Promise<ImageProbe> {
+export async function probeImage(absPath: string, displayPath = absPath, opts: ProbeOptions = {}): Promise<ImageProbe> {
   let buf: Buffer;
   try {
     buf = await fs.promises.readFile(absPath);
@@ -54,10 +66,10 @@ export async function probeImage(absPath: string, displayPath = absPath): Promis
     if (code === 'ENOENT') throw new ImageProblem(displayPath, 'image file is missing', 'NOT_FOUND');
     throw new ImageProblem(displayPath, `cannot read the image (${code ?? shortReason(err)})`);
   }
-  return probeImageBuffer(buf, displayPath);
+  return probeImageBuffer(buf, displayPath, opts);
 }
 
-export async function probeImageBuffer(buf: Buffer, displayPath: string): Promise<ImageProbe> {
+export async function probeImageBuffer(buf: Buffer, displayPath: string, opts: ProbeOptions = {}): Promise<ImageProbe> {
   if (buf.length === 0) throw new ImageProblem(displayPath, 'the image file is empty');
   const meta = await sharp(buf, { failOn: 'error' })
     .metadata()
@@ -74,5 +86,15 @@ export async function probeImageBuffer(buf: Buffer, displayPath: string): Promis
   } catch (err) {
     throw new ImageProblem(displayPath, `corrupt or truncated ${format} image (${shortReason(err)})`);
   }
-  return { width, height, format, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
+  const framed = frameSize(meta, opts.orient ?? false);
+  return {
+    width: framed.width,
+    height: framed.height,
+    storedWidth: width,
+    storedHeight: height,
+    orientation: exifOrientation(meta),
+    format,
+    bytes: buf.length,
+    sha256: createHash('sha256').update(buf).digest('hex'),
+  };
 }

@@ -1,18 +1,21 @@
 /**
  * Images into model tensors. Decoding and resampling use sharp (libvips): RGB, resized to S x S
  * with a linear (triangle) kernel as PIL's bilinear resize does, without JPEG shrink-on-load.
+ * Pixels are in the stored frame unless `orient` asks for EXIF orientation to be applied (the
+ * dataset's format decides: images/orientation.ts); the reference's PIL reads the stored frame.
  */
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { AppError } from '../../shared/errors.js';
+import { exifOrientation, frameSize, openInFrame } from '../images/orientation.js';
 import type { HostTensor } from '../onnx/ir.js';
 
 export interface DecodedImage {
-  /** Original size. */
+  /** Original size, in the chosen frame. */
   width: number;
   height: number;
 }
 
-async function decode(file: string, pipeline: (s: Sharp) => Sharp, size: { w: number; h: number }): Promise<{ data: Buffer; original: DecodedImage }> {
+async function decode(file: string, orient: boolean, pipeline: (s: Sharp) => Sharp, size: { w: number; h: number }): Promise<{ data: Buffer; original: DecodedImage }> {
   let meta: Metadata;
   try {
     meta = await sharp(file, { failOn: 'truncated' }).metadata();
@@ -20,22 +23,28 @@ async function decode(file: string, pipeline: (s: Sharp) => Sharp, size: { w: nu
     throw new AppError('INVALID_ARGUMENT', `${file}: cannot be decoded as an image (${(e as Error).message})`);
   }
   try {
-    const img = pipeline(sharp(file, { failOn: 'truncated' }).rotate().removeAlpha().toColourspace('srgb'));
+    const img = pipeline((await openInFrame(file, orient, exifOrientation(meta), { failOn: 'truncated' })).removeAlpha().toColourspace('srgb'));
     const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3 || info.width !== size.w || info.height !== size.h) {
       throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}`);
     }
-    const oriented = (meta.orientation ?? 1) >= 5;
-    return { data, original: { width: oriented ? meta.height! : meta.width!, height: oriented ? meta.width! : meta.height! } };
+    return { data, original: frameSize(meta, orient) };
   } catch (e) {
     throw new AppError('INVALID_ARGUMENT', `${file}: cannot be decoded as an image (${(e as Error).message})`);
   }
 }
 
+/** Options shared by the loaders: `orient` applies EXIF orientation (default: the stored frame). */
+export interface LoadOptions {
+  flip?: boolean;
+  orient?: boolean;
+}
+
 /** [1, 3, S, S] float32 in [-1, 1] (the VAE's input), plus the original size. */
-export async function loadImageForVae(file: string, size: number, opts: { flip?: boolean } = {}): Promise<{ pixels: HostTensor; original: DecodedImage }> {
+export async function loadImageForVae(file: string, size: number, opts: LoadOptions = {}): Promise<{ pixels: HostTensor; original: DecodedImage }> {
   const { data, original } = await decode(
     file,
+    opts.orient ?? false,
     (s) => {
       const r = s.resize(size, size, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: false });
       return opts.flip ? r.flop() : r;
@@ -58,13 +67,12 @@ const IMAGENET_STD = [0.229, 0.224, 0.225];
  * with `fill`, the whole image resized to 224 x 224 instead (the DINOv2 matching baseline keeps
  * the full frame so keypoints map onto its patch grid). [1, 3, 224, 224] float32.
  */
-export async function loadImageForDino(file: string, opts: { flip?: boolean; fill?: boolean } = {}): Promise<HostTensor> {
+export async function loadImageForDino(file: string, opts: LoadOptions & { fill?: boolean } = {}): Promise<HostTensor> {
   const meta = await sharp(file).metadata().catch((e: Error) => {
     throw new AppError('INVALID_ARGUMENT', `${file}: cannot be decoded as an image (${e.message})`);
   });
-  const oriented = (meta.orientation ?? 1) >= 5;
-  const w = oriented ? meta.height! : meta.width!;
-  const h = oriented ? meta.width! : meta.height!;
+  const orient = opts.orient ?? false;
+  const { width: w, height: h } = frameSize(meta, orient);
   const scale = 256 / Math.min(w, h);
   const rw = opts.fill ? 224 : Math.max(224, Math.round(w * scale));
   const rh = opts.fill ? 224 : Math.max(224, Math.round(h * scale));
@@ -72,6 +80,7 @@ export async function loadImageForDino(file: string, opts: { flip?: boolean; fil
   const top = Math.floor((rh - 224) / 2);
   const { data } = await decode(
     file,
+    orient,
     (s) => {
       const r = s.resize(rw, rh, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false });
       const flipped = opts.flip ? r.flop() : r;

@@ -24,6 +24,16 @@ export interface ImageRef {
   height: number;
   /** Mirror horizontally (PF-Pascal training pairs). */
   flip?: boolean;
+  /**
+   * Apply the file's EXIF orientation (the displayed frame: folder and COCO datasets, standalone
+   * files); default the stored frame (benchmarks). See images/orientation.ts.
+   */
+  orient?: boolean;
+}
+
+/** Cache-key parts for the image's frame (none for the stored frame, so benchmark keys stay as they were). */
+function frameKey(img: ImageRef): string[] {
+  return img.orient ? ['exif'] : [];
 }
 
 export type PromptSpec =
@@ -96,9 +106,9 @@ export class Pipeline {
 
   /** VAE latent parameters of an image at the pipeline's size. */
   async moments(img: ImageRef): Promise<HostTensor> {
-    const key = cacheKey('moments', this.sd.key, img.key, this.settings.size, !!img.flip);
+    const key = cacheKey('moments', this.sd.key, img.key, this.settings.size, !!img.flip, ...frameKey(img));
     return this.cache.getOrCompute('moments', key, async () => {
-      const { pixels } = await loadImageForVae(img.file, this.settings.size, { flip: img.flip });
+      const { pixels } = await loadImageForVae(img.file, this.settings.size, { flip: img.flip, orient: img.orient });
       return this.sd.vaeMoments(pixels);
     });
   }
@@ -144,7 +154,7 @@ export class Pipeline {
     };
     if (ehsKey === null) return compute();
     const s = this.settings;
-    const key = cacheKey('features', this.sd.key, img.key, !!img.flip, s.size, s.timestep, s.ensemble, s.seed, ehsKey);
+    const key = cacheKey('features', this.sd.key, img.key, !!img.flip, s.size, s.timestep, s.ensemble, s.seed, ehsKey, ...frameKey(img));
     return this.cache.getOrCompute('features', key, compute);
   }
 
@@ -167,9 +177,9 @@ export class Pipeline {
 
   /** DINOv2 patch tokens [1, 256, Dd] (CPM's preprocessing: shortest side 256, centre crop 224). */
   async dinoPatches(img: ImageRef): Promise<HostTensor> {
-    const key = cacheKey('dino-patches', this.dino!.model, img.key, !!img.flip);
+    const key = cacheKey('dino-patches', this.dino!.model, img.key, !!img.flip, ...frameKey(img));
     return this.cache.getOrCompute('dino', key, async () => {
-      const pixels = await loadImageForDino(img.file, { flip: img.flip });
+      const pixels = await loadImageForDino(img.file, { flip: img.flip, orient: img.orient });
       const out = (await (await this.dinoRunner()).run({ pixel_values: pixels }, ['last_hidden_state'])).last_hidden_state;
       const [, T, D] = out.dims;
       return { dtype: 'float32', dims: [1, T - 1, D], data: (out.data as Float32Array).slice(D) };
@@ -178,9 +188,9 @@ export class Pipeline {
 
   /** The DINOv2-only baseline's feature grid [1, Dd, 16, 16] (whole image resized to 224). */
   async dinoGrid(img: ImageRef): Promise<HostTensor> {
-    const key = cacheKey('dino-grid', this.dino!.model, img.key, !!img.flip);
+    const key = cacheKey('dino-grid', this.dino!.model, img.key, !!img.flip, ...frameKey(img));
     return this.cache.getOrCompute('dino', key, async () => {
-      const pixels = await loadImageForDino(img.file, { flip: img.flip, fill: true });
+      const pixels = await loadImageForDino(img.file, { flip: img.flip, orient: img.orient, fill: true });
       const out = (await (await this.dinoRunner()).run({ pixel_values: pixels }, ['last_hidden_state'])).last_hidden_state;
       const [, T, D] = out.dims;
       const side = Math.round(Math.sqrt(T - 1));

@@ -2,8 +2,10 @@
  * Match visualisation: source and target side by side at a common height, numbered source
  * keypoints, predicted target points (green when within the PCK threshold of the ground truth,
  * red otherwise, orange without ground truth) and lines between them. PNG via sharp + SVG.
+ * Points are in each image's frame: `orient` (EXIF orientation applied) or the stored pixels.
  */
 import sharp from 'sharp';
+import { frameSize, inFrame } from '../images/orientation.js';
 
 export interface VisPoint {
   src: [number, number];
@@ -14,15 +16,11 @@ export interface VisPoint {
 
 const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#46f0f0', '#f032e6', '#bcf60c', '#fabebe', '#008080'];
 
-export async function drawMatches(srcFile: string, trgFile: string, points: VisPoint[], out: string, height = 480): Promise<void> {
+export async function drawMatches(srcFile: string, trgFile: string, points: VisPoint[], out: string, height = 480, opts: { orient?: boolean } = {}): Promise<void> {
+  const orient = opts.orient ?? false;
   const load = async (f: string) => {
-    const img = sharp(f).rotate();
-    const meta = await img.metadata();
-    const w = meta.width!;
-    const h = meta.height!;
-    const oriented = (meta.orientation ?? 1) >= 5;
-    const W = oriented ? h : w;
-    const H = oriented ? w : h;
+    const img = inFrame(sharp(f), orient);
+    const { width: W, height: H } = frameSize(await img.metadata(), orient);
     const scale = height / H;
     const width = Math.round(W * scale);
     const buf = await img.resize(width, height, { fit: 'fill' }).removeAlpha().png().toBuffer();

@@ -1,7 +1,9 @@
 /**
  * COCO export: a dataset's images, categories (keypoint names, skeleton, colours) and image-level
  * annotations from the store as a COCO keypoints document (the format engine/datasets/coco.ts
- * reads back).
+ * reads back). Sizes and keypoints are written as stored, in the dataset's frame
+ * (engine/images/orientation.ts): for folder and COCO datasets the displayed frame, EXIF
+ * orientation applied, as browser-based tools read COCO files; for benchmarks the stored pixels.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -22,6 +22,7 @@ import { ImagesRepo } from '../../store/repositories/images.js';
 import { PairsRepo } from '../../store/repositories/pairs.js';
 import { silentTask, type TaskContext } from '../../engine/jobs/progress.js';
 import { type ImageProbe, ImageProblem, probeImage } from '../../engine/images/probe.js';
+import { appliesExifOrientation, swapsAxes } from '../../engine/images/orientation.js';
 import { realDir, resolveInsideRoot } from '../../engine/images/safe-path.js';
 import { readCoco } from '../../engine/datasets/coco.js';
 import { readFolder } from '../../engine/datasets/folder.js';
@@ -91,9 +92,23 @@ function fmt(v: number): string {
   return String(v);
 }
 
-/** Checks every image (exists inside the root, decodes, declared sizes agree). */
+/**
+ * Why a declared size that matches the other frame does not count: the dataset's format fixes
+ * the frame (images/orientation.ts), so say which one and what the file's tag is.
+ */
+function frameHint(probe: ImageProbe, d: { width: number; height: number }, orient: boolean, format: DatasetFormat): string {
+  if (!swapsAxes(probe.orientation)) return '';
+  const other = orient ? { width: probe.storedWidth, height: probe.storedHeight } : { width: probe.height, height: probe.width };
+  if (other.width !== d.width || other.height !== d.height) return '';
+  return orient
+    ? ` with its EXIF orientation ${probe.orientation} applied (${probe.storedWidth}x${probe.storedHeight} as stored); ${format} datasets use the displayed frame`
+    : ` as stored (EXIF orientation ${probe.orientation} turns it to ${probe.height}x${probe.width} when displayed); ${format} datasets use the stored frame`;
+}
+
+/** Checks every image (exists inside the root, decodes, declared sizes agree), sizes in the format's frame. */
 async function checkImages(parsed: ParsedDataset, ctx: ReadContext, concurrency: number): Promise<Map<string, ImageProbe>> {
   const list = [...parsed.images.values()];
+  const orient = appliesExifOrientation(parsed.format);
   const probes = new Map<string, ImageProbe>();
   let done = 0;
   ctx.progress(STAGES.checking, 0, list.length);
@@ -102,10 +117,10 @@ async function checkImages(parsed: ParsedDataset, ctx: ReadContext, concurrency:
     const referenced = img.origin.file === img.path ? '' : ` (referenced by ${describeOrigin(img.origin)})`;
     try {
       const abs = resolveInsideRoot(ctx.root, img.path);
-      const probe = await probeImage(abs, img.path);
+      const probe = await probeImage(abs, img.path, { orient });
       for (const d of img.declaredSizes ?? []) {
         if (d.width !== probe.width || d.height !== probe.height) {
-          ctx.problems.invalid(d.origin, `says ${img.path} is ${d.width}x${d.height} but the image is ${probe.width}x${probe.height}`);
+          ctx.problems.invalid(d.origin, `says ${img.path} is ${d.width}x${d.height} but the image is ${probe.width}x${probe.height}${frameHint(probe, d, orient, parsed.format)}`);
           return;
         }
       }

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { type Db, now, prepareCached } from '../db.js';
 
-import type { Box } from '../../engine/datasets/domain.js';
+import type { Box, DatasetFormat } from '../../engine/datasets/domain.js';
 
 export type { Box } from '../../engine/datasets/domain.js';
 
@@ -25,6 +25,8 @@ export interface ImageRecord {
 
 export interface ImageWithRoot extends ImageRecord {
   root: string;
+  /** The dataset's format (which decides the image's frame: engine/images/orientation.ts). */
+  datasetFormat: DatasetFormat;
 }
 
 /** One labelled keypoint: `kp` indexes the category's keypoint list; visibility 1 (hidden) or 2 (visible). */
@@ -183,8 +185,10 @@ export class ImagesRepo {
   constructor(private readonly db: Db) {}
 
   get(id: number): ImageWithRoot | undefined {
-    const r = prepareCached(this.db, 'SELECT i.*, d.root FROM images i JOIN datasets d ON d.id = i.dataset_id WHERE i.id = ?').get(id) as (ImageRow & { root: string }) | undefined;
-    return r && { ...toImage(r), root: r.root };
+    const r = prepareCached(this.db, 'SELECT i.*, d.root, d.format AS dataset_format FROM images i JOIN datasets d ON d.id = i.dataset_id WHERE i.id = ?').get(id) as
+      | (ImageRow & { root: string; dataset_format: DatasetFormat })
+      | undefined;
+    return r && { ...toImage(r), root: r.root, datasetFormat: r.dataset_format };
   }
 
   findByPath(datasetId: number, relPath: string): ImageRecord | undefined {
