@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvokeArgs, InvokeMethod, InvokeResult, JobInfo } from '../../src/main/api/contract.js';
+import type { InvokeArgs, JobInfo } from '../../src/main/api/contract.js';
 import { type Api, createApi } from '../../src/main/api/handlers.js';
 import { imageAccess } from '../../src/main/services/catalog.js';
 import { appliesExifOrientation, frameSize } from '../../src/main/engine/images/orientation.js';
@@ -34,6 +34,7 @@ import { ImagesRepo, PairsRepo } from '../../src/main/store/repositories/index.j
 import { genSpair } from '../helpers/dataset-gen.js';
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
+import { apiCalls } from '../helpers/api-calls.js';
 
 const W = 64;
 const H = 40;
@@ -201,28 +202,7 @@ describe('datasets, annotation, thumbnails, serving and COCO export', () => {
   let api: Api;
   let client: InMemoryClient;
 
-  async function ok<M extends InvokeMethod>(method: M, args?: InvokeArgs<M>): Promise<InvokeResult<M>> {
-    const e = await client.invoke(method, args);
-    if ('error' in e) throw new Error(`${method} failed: ${e.error.code} ${e.error.message}`);
-    return e.result;
-  }
-  async function fail<M extends InvokeMethod>(method: M, args: unknown): Promise<{ code: string; message: string }> {
-    const e = await client.invokeRaw(method, args);
-    if (!('error' in e)) throw new Error(`${method} succeeded but should have failed`);
-    return e.error as { code: string; message: string };
-  }
-  function finished(jobId: string): Promise<JobInfo> {
-    return new Promise((resolve) => {
-      const known = api.context.jobs.get(jobId);
-      if (known && known.state !== 'running') return resolve(known);
-      const off = client.on('job:updated', (j) => {
-        if (j.id === jobId && j.state !== 'running') {
-          off();
-          resolve(j);
-        }
-      });
-    });
-  }
+  const { ok, fail, finished } = apiCalls(() => client, () => api);
   async function importJob(args: InvokeArgs<'datasets:import'>): Promise<JobInfo> {
     const { jobId } = await ok('datasets:import', args);
     return finished(jobId);

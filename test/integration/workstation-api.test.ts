@@ -8,12 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AnnotationState, EventName, EventPayload, InvokeArgs, InvokeMethod, InvokeResult, JobInfo } from '../../src/main/api/contract.js';
+import type { AnnotationState, EventName, EventPayload, InvokeArgs, JobInfo } from '../../src/main/api/contract.js';
 import { type Api, createApi } from '../../src/main/api/handlers.js';
 import { createInMemoryClient, type InMemoryClient } from '../../src/main/transport/in-memory.js';
 import { genFolder, genSpair } from '../helpers/dataset-gen.js';
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { snapshotDb } from '../helpers/store-snapshot.js';
+import { apiCalls } from '../helpers/api-calls.js';
 
 let tmp: string;
 let dbFile: string;
@@ -35,31 +36,7 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-async function ok<M extends InvokeMethod>(method: M, args?: InvokeArgs<M>): Promise<InvokeResult<M>> {
-  const e = await client.invoke(method, args);
-  if ('error' in e) throw new Error(`${method} failed: ${e.error.code} ${e.error.message}`);
-  return e.result;
-}
-
-async function fail<M extends InvokeMethod>(method: M, args: unknown): Promise<{ code: string; message: string; field?: string }> {
-  const e = await client.invokeRaw(method, args);
-  if (!('error' in e)) throw new Error(`${method} succeeded but should have failed`);
-  return e.error as { code: string; message: string; field?: string };
-}
-
-/** Waits for a job to finish; returns its final info. */
-function finished(jobId: string): Promise<JobInfo> {
-  return new Promise((resolve) => {
-    const known = api.context.jobs.get(jobId);
-    if (known && known.state !== 'running') return resolve(known);
-    const off = client.on('job:updated', (j) => {
-      if (j.id === jobId && j.state !== 'running') {
-        off();
-        resolve(j);
-      }
-    });
-  });
-}
+const { ok, fail, finished } = apiCalls(() => client, () => api);
 
 function collect<E extends EventName>(event: E): EventPayload<E>[] {
   const seen: EventPayload<E>[] = [];
