@@ -20,6 +20,7 @@ import { DATASET_EVENTS, type DatasetEvents, datasetMethods } from './contract/d
 import { ANNOTATION_EVENTS, type AnnotationEvents, annotationMethods } from './contract/annotations.js';
 import { pairMethods } from './contract/pairs.js';
 import { RUN_EVENTS, type RunEvents, runMethods } from './contract/runs.js';
+import { SUGGEST_EVENTS, type SuggestEvents, suggestMethods } from './contract/suggest.js';
 import type { MethodSpec } from './contract/spec.js';
 
 export type { MethodSpec } from './contract/spec.js';
@@ -30,6 +31,7 @@ export type * from './contract/datasets.js';
 export type * from './contract/annotations.js';
 export type * from './contract/pairs.js';
 export type * from './contract/runs.js';
+export type * from './contract/suggest.js';
 
 // ---------------------------------------------------------------------------------------------
 // Invoke methods: one map per domain (contract/<domain>.ts), merged here
@@ -43,6 +45,7 @@ export const invokeMethods = {
   ...annotationMethods,
   ...pairMethods,
   ...runMethods,
+  ...suggestMethods,
 } as const;
 
 export type InvokeMethods = typeof invokeMethods;
@@ -67,12 +70,12 @@ export const INVOKE_METHOD_NAMES = Object.keys(invokeMethods) as InvokeMethod[];
 // ---------------------------------------------------------------------------------------------
 
 /** Event name -> payload. Change a payload's shape by adding a new name with a version suffix. */
-export interface EventMap extends AppEvents, JobEvents, ModelEvents, DatasetEvents, AnnotationEvents, RunEvents {}
+export interface EventMap extends AppEvents, JobEvents, ModelEvents, DatasetEvents, AnnotationEvents, RunEvents, SuggestEvents {}
 
 export type EventName = keyof EventMap;
 export type EventPayload<E extends EventName> = EventMap[E];
 
-export const EVENT_NAMES: readonly EventName[] = [...APP_EVENTS, ...JOB_EVENTS, ...MODEL_EVENTS, ...DATASET_EVENTS, ...ANNOTATION_EVENTS, ...RUN_EVENTS];
+export const EVENT_NAMES: readonly EventName[] = [...APP_EVENTS, ...JOB_EVENTS, ...MODEL_EVENTS, ...DATASET_EVENTS, ...ANNOTATION_EVENTS, ...RUN_EVENTS, ...SUGGEST_EVENTS];
 
 export function isEventName(name: unknown): name is EventName {
   return typeof name === 'string' && (EVENT_NAMES as readonly string[]).includes(name);
