@@ -9,7 +9,7 @@
  * version the previous one returned; a save the engine refuses because another window changed the
  * image first (CONFLICT) reloads the image instead of overwriting.
  */
-import type { AnnotationState, CategoryInfo, ImageListItem, KeypointValue } from '../../../../main/api/contract.js';
+import type { AnnotationState, CategoryInfo, ImageListItem, KeypointValue, SuggestedKeypoint } from '../../../../main/api/contract.js';
 import { ApiError, getApi } from '../api.js';
 import { handleError } from '../errors.js';
 import { toasts } from './toasts.svelte.js';
@@ -114,6 +114,11 @@ export class Annotator {
     const existing = this.get(kp);
     this.set({ kp, x: cx, y: cy, visibility: existing?.visibility ?? 2 });
     this.commit(`place ${this.name(kp)}`);
+    this.advance(kp);
+  }
+
+  /** Makes the next keypoint after `kp` that is not placed yet current (none left: stays). */
+  private advance(kp: number): void {
     const n = this.category?.keypoints.length ?? 0;
     for (let step = 1; step <= n; step++) {
       const candidate = (kp + step) % n;
@@ -122,6 +127,50 @@ export class Annotator {
         return;
       }
     }
+  }
+
+  /**
+   * Accepts suggestions where they were suggested, visible or not as suggested, as one undo step
+   * ('accept suggestion beak', 'accept 5 suggestions'); keypoints labelled meanwhile are kept.
+   */
+  accept(list: readonly SuggestedKeypoint[]): void {
+    if (this.locked) return;
+    const fresh = list.filter((s) => !this.get(s.kp));
+    if (fresh.length === 0) return;
+    for (const s of fresh) this.set(this.fromSuggestion(s));
+    this.commit(fresh.length === 1 ? `accept suggestion ${this.name(fresh[0]!.kp)}` : `accept ${fresh.length} suggestions`);
+    if (fresh.some((s) => s.kp === this.current)) this.advance(this.current);
+  }
+
+  /**
+   * Starts dragging a suggestion: it joins the working copy where it was suggested, `moveLive`
+   * moves it, and `endAdopt` saves it (accepted as it is, or corrected when it moved). Returns
+   * where it starts.
+   */
+  adopt(s: SuggestedKeypoint): { x: number; y: number } | null {
+    if (this.locked || this.get(s.kp)) return null;
+    const k = this.fromSuggestion(s);
+    this.set(k);
+    this.current = s.kp;
+    return { x: k.x, y: k.y };
+  }
+
+  endAdopt(kp: number, from: { x: number; y: number }): void {
+    const k = this.get(kp);
+    if (!k) return;
+    const moved = k.x !== from.x || k.y !== from.y;
+    this.commit(`${moved ? 'correct' : 'accept'} suggestion ${this.name(kp)}`);
+    this.advance(kp);
+  }
+
+  /** Drops an adopted suggestion that was never saved (the drag was cancelled). */
+  abandon(kp: number): void {
+    this.keypoints = this.keypoints.filter((k) => k.kp !== kp);
+  }
+
+  private fromSuggestion(s: SuggestedKeypoint): KeypointValue {
+    const [x, y] = this.clamp(s.x, s.y);
+    return { kp: s.kp, x, y, visibility: s.visible ? 2 : 1 };
   }
 
   /** Moves a keypoint while dragging (saved by `endMove`). */
