@@ -9,7 +9,7 @@ export const ANNOTATE_SHORTCUTS: { group: string; items: Shortcut[] }[] = [
   {
     group: 'Images',
     items: [
-      { keys: ['D', 'PageDown'], action: 'Next image' },
+      { keys: ['D', 'PageDown'], action: 'Next image (in the label-next order when it is on)' },
       { keys: ['A', 'PageUp'], action: 'Previous image' },
       { keys: ['C'], action: "Copy the previous image's keypoints" },
     ],
@@ -25,6 +25,15 @@ export const ANNOTATE_SHORTCUTS: { group: string; items: Shortcut[] }[] = [
       { keys: ['V'], action: 'Visible / occluded' },
       { keys: ['Delete', 'Backspace'], action: 'Delete (absent)' },
       { keys: ['Arrow keys'], action: 'Nudge the current keypoint by one pixel (Shift: ten)' },
+    ],
+  },
+  {
+    group: 'Suggestions',
+    items: [
+      { keys: ['S'], action: 'Suggest the unlabelled keypoints of this image' },
+      { keys: ['Click a ring', 'Enter'], action: "Accept a suggestion (Enter: the current keypoint's)" },
+      { keys: ['Shift+Enter'], action: 'Accept every suggestion from the accept confidence' },
+      { keys: ['Drag a ring'], action: 'Accept it where it is dropped (correct it)' },
     ],
   },
   {
