@@ -167,6 +167,7 @@ describe.skipIf(!HAVE_FIXTURES)('Assisted annotation in Chromium (browser mode)'
     }
     await expect.poll(markerKps).toEqual([0, 1, 2]);
     await saved();
+    await screenshot(page, 'suggest-panel');
     expect((await stored(imageIds[1]!)).keypoints.map((k) => [k.kp, k.visibility])).toEqual([
       [0, 2],
       [1, 2],

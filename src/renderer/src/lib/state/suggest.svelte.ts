@@ -73,7 +73,8 @@ export function promptGroups(list: PromptSummary[], category: string, datasetId:
   const lower = category.toLowerCase();
   const forCategory = list.filter((p) => p.kind === 'class' && p.categories.some((c) => c.toLowerCase() === lower)).sort(byOrigin);
   const learned = list.filter((p) => p.kind === 'single' || p.kind === 'cpm').sort(byOrigin);
-  const baselines = list.filter((p) => p.kind === 'baseline');
+  // the SD baselines (empty prompt, template) as they were created, DINOv2 features last
+  const baselines = list.filter((p) => p.kind === 'baseline').sort((a, b) => Number(a.needsDino) - Number(b.needsDino) || a.id - b.id);
   return [
     { title: `Learned for ${category}`, items: forCategory },
     { title: 'Learned (Single, CPM)', items: learned },
