@@ -337,15 +337,43 @@ describe.skipIf(!HAVE_FIXTURES)('Assisted annotation in Chromium (browser mode)'
     await expect.poll(async () => (await byTestId('strip-item').first().getAttribute('data-image-id')) ?? '').toBe(String(imageIds[0]));
   });
 
+  it('suggests on opening an image when asked to, and Enter accepts the current keypoint\'s suggestion', async () => {
+    await byTestId('suggest-auto').check();
+    expect(await page.evaluate(() => localStorage.getItem('sd4match.suggest.auto'))).toBe('1');
+    let target: number | undefined;
+    const open = await currentImage();
+    for (const id of imageIds.slice(4)) {
+      if (id !== open && (await call('suggest:get', { imageId: id, categoryId })) === null) {
+        target = id;
+        break;
+      }
+    }
+    expect(target, 'an image never suggested for').toBeDefined();
+    await page.locator(`[data-testid="strip-item"][data-image-id="${target}"]`).click();
+    await expect.poll(currentImage).toBe(target);
+    await suggestedFor(target!, [0, 1, 2]);
+    await page.getByTestId('annotation-canvas').focus();
+    await page.keyboard.press('1');
+    await page.keyboard.press('Enter');
+    await expect.poll(markerKps).toEqual([0]);
+    await saved();
+    expect((await stored(target!)).undoAction).toBe('accept suggestion beak');
+    expect(await ringKps()).toEqual([1, 2]);
+    await screenshot(page, 'suggest-auto');
+    await byTestId('suggest-auto').uncheck();
+  }, 200_000);
+
   it('reports suggestion quality on the labelled images', async () => {
     await byTestId('suggest-eval-open').click();
     await byTestId('suggest-eval-dialog').waitFor();
     await byTestId('suggest-eval-exemplars').fill('1');
+    await byTestId('suggest-eval-limit').fill('2');
     await byTestId('suggest-eval-run').click();
     await byTestId('suggest-eval-report').waitFor({ timeout: 150_000 });
     const pck = await byTestId('suggest-eval-pck').allTextContents();
     expect(pck).toHaveLength(3);
     for (const v of pck) expect(v).toMatch(/^\d+(\.\d)?%$/);
+    // image 0 is the exemplar; two of the other labelled images are evaluated
     expect(await byTestId('suggest-eval-images').textContent()).toBe('2');
     expect(await byTestId('suggest-eval-keypoint').count()).toBe(3);
     expect(await byTestId('suggest-eval-image').count()).toBe(2);
