@@ -1,13 +1,14 @@
 /**
  * Matching-assisted annotation in the store, on real SQLite temp files: pending suggestion sets
- * (put, replace, clear, per category, cascades) and image descriptors (float32 exact), migration
- * 0005 on an existing version-4 database.
+ * (put, replace, clear, per category, cascades, schema edits) and image descriptors (float32
+ * exact), migration 0005 on an existing version-4 database.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setSchema } from '../../src/main/services/annotations/schema.js';
 import { Store } from '../../src/main/store/db.js';
 import { MIGRATIONS } from '../../src/main/store/migrations/index.js';
 import { repos, type StoredSuggestion, type SuggestionSetInput } from '../../src/main/store/repositories/index.js';
@@ -123,6 +124,23 @@ describe('pending suggestion sets', () => {
     // replaced, with another length
     r.suggestions.putDescriptor(a, 'dino-224', Float32Array.from([6, 7, 8]));
     expect([...r.suggestions.getDescriptor(a, 'dino-224')!]).toEqual([6, 7, 8]);
+  });
+
+  it('follows a keypoint schema edit: renumbered, removed keypoints dropped, the rest of the set kept', () => {
+    const { r, cat, dog, a } = seed(store);
+    const set = r.suggestions.put(input(a, cat, [kp(0, { x: 1 }), kp(1, { x: 2 }), kp(2, { x: 3 })]));
+    r.suggestions.put(input(a, dog, [kp(0), kp(1)]));
+    // new order: k2, a new keypoint, k0 (k1 deleted)
+    store.writeSync((db) =>
+      setSchema(db, cat, [{ name: 'k2', color: '#e6194b', from: 2 }, { name: 'new', color: '#3cb44b', from: null }, { name: 'k0', color: '#e6194b', from: 0 }], []),
+    );
+    const after = r.suggestions.get(a, cat)!;
+    expect(after.keypoints.map((k) => [k.kp, k.x])).toEqual([
+      [0, 3],
+      [2, 1],
+    ]);
+    expect({ ...after, keypoints: [] }).toEqual({ ...set, keypoints: [] });
+    expect(r.suggestions.get(a, dog)!.keypoints.map((k) => k.kp)).toEqual([0, 1]);
   });
 
   it('deleting an image takes its suggestion sets, keypoints and descriptors with it', () => {
