@@ -1,7 +1,9 @@
 /**
  * Matching-assisted annotation in the store, on real SQLite temp files: pending suggestion sets
  * (put, replace, clear, per category, cascades, schema edits) and image descriptors (float32
- * exact), migration 0005 on an existing version-4 database.
+ * exact), migration 0005 on an existing version-4 database; which images belong to a category (a
+ * COCO dataset's unannotated images belong to every category, an image annotated in two
+ * categories to both, benchmarks as before).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,9 +11,12 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setSchema } from '../../src/main/services/annotations/schema.js';
+import { categoryInfos } from '../../src/main/services/catalog.js';
+import { importDataset } from '../../src/main/services/datasets/import.js';
 import { Store } from '../../src/main/store/db.js';
 import { MIGRATIONS } from '../../src/main/store/migrations/index.js';
 import { repos, type StoredSuggestion, type SuggestionSetInput } from '../../src/main/store/repositories/index.js';
+import { genCoco, genSpair, writeImage } from '../helpers/dataset-gen.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -185,6 +190,115 @@ describe('migration 0005', () => {
       expect(store.db.pragma('foreign_key_check')).toEqual([]);
     } finally {
       store.close();
+    }
+  });
+});
+
+describe('images of a category', () => {
+  let store: Store;
+  let root: string;
+  let datasetId: number;
+  let person: number;
+  let widget: number;
+  let ids: Map<string, number>;
+  const extra = 'images/extra.jpg';
+  const p = (i: number) => `images/${String(i + 1).padStart(12, '0')}.jpg`;
+
+  beforeAll(async () => {
+    store = Store.open(dbFile());
+    root = path.join(tmp, 'coco');
+    // image 0: two person instances and a widget; 1, 3: widget; 2: person; extra: not annotated
+    const g = await genCoco(root, { images: 4 });
+    await writeImage(root, { rel: extra, width: 64, height: 48, format: 'jpeg' });
+    const json = g.json as { images: unknown[] };
+    json.images.push({ id: 999, file_name: extra, width: 64, height: 48 });
+    fs.writeFileSync(path.join(root, 'annotations.json'), JSON.stringify(json));
+    datasetId = (await importDataset(store, { format: 'coco', root })).datasetId;
+    const r = repos(store.db);
+    person = r.datasets.findCategory(datasetId, 'person')!.id;
+    widget = r.datasets.findCategory(datasetId, 'widget')!.id;
+    ids = r.images.idsByPath(datasetId);
+  });
+  afterAll(() => store.close());
+
+  it('lists an unannotated COCO image under every category and an image annotated in two under both', () => {
+    const images = repos(store.db).images;
+    expect(images.imagesOfCategory(datasetId, person)).toEqual([
+      { id: ids.get(p(0)), path: p(0), width: expect.any(Number), height: expect.any(Number), labelled: true },
+      { id: ids.get(p(2)), path: p(2), width: expect.any(Number), height: expect.any(Number), labelled: true },
+      { id: ids.get(extra), path: extra, width: 64, height: 48, labelled: false },
+    ]);
+    expect(images.imagesOfCategory(datasetId, widget).map((m) => [m.path, m.labelled])).toEqual([
+      [p(0), true],
+      [p(1), true],
+      [p(3), true],
+      [extra, false],
+    ]);
+    expect(images.list(datasetId, { categoryId: person }).map((m) => m.path)).toEqual([p(0), p(2), extra]);
+    expect(images.isImageOfCategory(ids.get(extra)!, person)).toBe(true);
+    expect(images.isImageOfCategory(ids.get(p(0))!, widget)).toBe(true);
+    expect(images.isImageOfCategory(ids.get(p(1))!, person)).toBe(false);
+  });
+
+  it('pages, filters, counts and locates by the same membership', () => {
+    const images = repos(store.db).images;
+    const page = images.page(datasetId, { categoryId: widget });
+    expect(page.total).toBe(4);
+    expect(page.items.map((m) => m.path)).toEqual([p(0), p(1), p(3), extra]);
+    // keypoints counted in the page's category only
+    const img0 = repos(store.db).images.annotations(ids.get(p(0))!);
+    const inWidget = img0.filter((a) => a.categoryId === widget).reduce((s, a) => s + a.keypoints.length, 0);
+    expect(page.items[0]!.keypoints).toBe(inWidget);
+    expect(images.page(datasetId, {}).items.find((m) => m.path === p(0))!.keypoints).toBe(img0.reduce((s, a) => s + a.keypoints.length, 0));
+    expect(images.page(datasetId, { categoryId: person, filter: 'unannotated' }).items.map((m) => m.path)).toEqual([extra]);
+    expect(images.page(datasetId, { categoryId: person, filter: 'annotated' }).items.map((m) => m.path)).toEqual([p(0), p(2)]);
+    expect(images.page(datasetId, { categoryId: widget, search: 'extra' }).total).toBe(1);
+    expect(images.indexOf(datasetId, ids.get(extra)!, { categoryId: widget })).toBe(3);
+    expect(images.indexOf(datasetId, ids.get(p(1))!, { categoryId: person })).toBe(-1);
+    const infos = categoryInfos(store.db, datasetId);
+    expect(infos.map((c) => [c.name, c.images, c.annotated])).toEqual([
+      ['person', 3, 2],
+      ['widget', 4, 3],
+    ]);
+    const stats = repos(store.db).datasets.details(datasetId).categoryStats;
+    expect(stats.map((c) => [c.name, c.images])).toEqual([
+      ['person', 3],
+      ['widget', 4],
+    ]);
+  });
+
+  it('an image annotated in one category leaves the others; a category of another dataset has none of its images', () => {
+    const r = repos(store.db);
+    const other = r.datasets.create({ name: 'elsewhere', format: 'coco', root: '/tmp/elsewhere' });
+    const foreign = r.datasets.upsertCategory(other.id, { name: 'person', ordinal: 0, keypoints: [], skeleton: [] });
+    expect(r.images.isImageOfCategory(ids.get(extra)!, foreign)).toBe(false);
+    expect(r.images.imagesOfCategory(datasetId, foreign)).toEqual([]);
+    store.writeSync((db) => repos(db).images.setInstanceKeypoints(ids.get(extra)!, person, 0, [{ kp: 0, x: 5, y: 6, visibility: 2 }]));
+    try {
+      expect(r.images.imagesOfCategory(datasetId, person).find((m) => m.path === extra)!.labelled).toBe(true);
+      expect(r.images.isImageOfCategory(ids.get(extra)!, widget)).toBe(false);
+      expect(r.images.page(datasetId, { categoryId: widget }).total).toBe(3);
+    } finally {
+      store.writeSync((db) => repos(db).images.setInstanceKeypoints(ids.get(extra)!, person, 0, []));
+    }
+    expect(r.images.isImageOfCategory(ids.get(extra)!, widget)).toBe(true);
+  });
+
+  it('SPair-71k images stay under the category the benchmark files them under', async () => {
+    const spair = await importDataset(store, { format: 'spair', root: (await genSpair(path.join(tmp, 'SPair-71k'))).root });
+    const r = repos(store.db);
+    const filed = store.db.prepare('SELECT category_id AS c, id FROM images WHERE dataset_id = ? ORDER BY path').all(spair.datasetId) as { c: number; id: number }[];
+    const infos = categoryInfos(store.db, spair.datasetId);
+    expect(infos.length).toBeGreaterThan(1);
+    for (const c of infos) {
+      const own = filed.filter((f) => f.c === c.id).map((f) => f.id);
+      expect(r.images.imagesOfCategory(spair.datasetId, c.id).map((m) => m.id)).toEqual(own);
+      expect(r.images.page(spair.datasetId, { categoryId: c.id }).total).toBe(own.length);
+      expect(c.images).toBe(own.length);
+      // the keypoints SPair derives from its pairs count as labels
+      const labelled = new Set(r.images.keypointRowsOfCategory(spair.datasetId, c.id).map((k) => k.id));
+      expect(r.images.imagesOfCategory(spair.datasetId, c.id).filter((m) => m.labelled).map((m) => m.id)).toEqual(own.filter((id) => labelled.has(id)));
+      expect(c.annotated).toBe(labelled.size);
     }
   });
 });
