@@ -3,19 +3,25 @@
  * (put, replace, clear, per category, cascades, schema edits) and image descriptors (float32
  * exact), migration 0005 on an existing version-4 database; which images belong to a category (a
  * COCO dataset's unannotated images belong to every category, an image annotated in two
- * categories to both, benchmarks as before).
+ * categories to both, benchmarks as before); COCO export with and without the pending
+ * suggestions, through the store, the API and the CLI.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApi } from '../../src/main/api/handlers.js';
 import { setSchema } from '../../src/main/services/annotations/schema.js';
 import { categoryInfos } from '../../src/main/services/catalog.js';
+import { exportCoco, writeCocoFile } from '../../src/main/services/datasets/coco-export.js';
 import { importDataset } from '../../src/main/services/datasets/import.js';
 import { Store } from '../../src/main/store/db.js';
 import { MIGRATIONS } from '../../src/main/store/migrations/index.js';
 import { repos, type StoredSuggestion, type SuggestionSetInput } from '../../src/main/store/repositories/index.js';
+import { createInMemoryClient } from '../../src/main/transport/in-memory.js';
+import { apiCalls } from '../helpers/api-calls.js';
+import { runCli } from '../helpers/cli.js';
 import { genCoco, genSpair, writeImage } from '../helpers/dataset-gen.js';
 
 let tmp: string;
@@ -194,30 +200,34 @@ describe('migration 0005', () => {
   });
 });
 
+const extra = 'images/extra.jpg';
+/** genCoco's image i. */
+const p = (i: number) => `images/${String(i + 1).padStart(12, '0')}.jpg`;
+
+/**
+ * genCoco's dataset and one more image no annotation names, imported: image 0 has two person
+ * instances and a widget, images 1 and 3 a widget, image 2 a person, `extra` nothing.
+ */
+async function importCocoWithUnannotated(store: Store, root: string, seed?: number) {
+  const g = await genCoco(root, { images: 4, ...(seed === undefined ? {} : { seed }) });
+  await writeImage(root, { rel: extra, width: 64, height: 48, format: 'jpeg' });
+  (g.json as { images: unknown[] }).images.push({ id: 999, file_name: extra, width: 64, height: 48 });
+  fs.writeFileSync(path.join(root, 'annotations.json'), JSON.stringify(g.json));
+  const datasetId = (await importDataset(store, { format: 'coco', root })).datasetId;
+  const r = repos(store.db);
+  return { datasetId, person: r.datasets.findCategory(datasetId, 'person')!.id, widget: r.datasets.findCategory(datasetId, 'widget')!.id, ids: r.images.idsByPath(datasetId) };
+}
+
 describe('images of a category', () => {
   let store: Store;
-  let root: string;
   let datasetId: number;
   let person: number;
   let widget: number;
   let ids: Map<string, number>;
-  const extra = 'images/extra.jpg';
-  const p = (i: number) => `images/${String(i + 1).padStart(12, '0')}.jpg`;
 
   beforeAll(async () => {
     store = Store.open(dbFile());
-    root = path.join(tmp, 'coco');
-    // image 0: two person instances and a widget; 1, 3: widget; 2: person; extra: not annotated
-    const g = await genCoco(root, { images: 4 });
-    await writeImage(root, { rel: extra, width: 64, height: 48, format: 'jpeg' });
-    const json = g.json as { images: unknown[] };
-    json.images.push({ id: 999, file_name: extra, width: 64, height: 48 });
-    fs.writeFileSync(path.join(root, 'annotations.json'), JSON.stringify(json));
-    datasetId = (await importDataset(store, { format: 'coco', root })).datasetId;
-    const r = repos(store.db);
-    person = r.datasets.findCategory(datasetId, 'person')!.id;
-    widget = r.datasets.findCategory(datasetId, 'widget')!.id;
-    ids = r.images.idsByPath(datasetId);
+    ({ datasetId, person, widget, ids } = await importCocoWithUnannotated(store, path.join(tmp, 'coco')));
   });
   afterAll(() => store.close());
 
@@ -299,6 +309,99 @@ describe('images of a category', () => {
       const labelled = new Set(r.images.keypointRowsOfCategory(spair.datasetId, c.id).map((k) => k.id));
       expect(r.images.imagesOfCategory(spair.datasetId, c.id).filter((m) => m.labelled).map((m) => m.id)).toEqual(own.filter((id) => labelled.has(id)));
       expect(c.annotated).toBe(labelled.size);
+    }
+  });
+});
+
+describe('COCO export and pending suggestions', () => {
+  let store: Store;
+  let datasetId: number;
+  let person: number;
+  let ids: Map<string, number>;
+  const withoutDate = (doc: ReturnType<typeof exportCoco>) => ({ ...doc, info: { ...doc.info, date_created: '' } });
+
+  beforeAll(async () => {
+    store = Store.open(dbFile());
+    ({ datasetId, person, ids } = await importCocoWithUnannotated(store, path.join(tmp, 'coco-export'), 5));
+  });
+  afterAll(() => store.close());
+
+  it('leaves pending suggestions out by default, and fills in unlabelled keypoints with v and `suggested` when asked', () => {
+    const r = repos(store.db);
+    const before = withoutDate(exportCoco(store.db, datasetId));
+    const img2 = ids.get(p(2))!;
+    const stored = r.images.instance(img2, person, 0)!.keypoints;
+    const labelled = new Set(stored.map((k) => k.kp));
+    const free = [0, 1, 2, 3, 4].filter((k) => !labelled.has(k));
+    expect(labelled.has(0)).toBe(true); // genCoco labels keypoint 0 of every instance
+    expect(free.length).toBeGreaterThan(0);
+    r.suggestions.put(
+      input(img2, person, [
+        kp(0, { x: 1, y: 1 }), // labelled already: the label wins
+        ...free.map((k, i) => kp(k, { x: 30 + k, y: 40 + k, visible: i % 2 === 0 })),
+        kp(9), // beyond the schema (an old run)
+      ]),
+    );
+    r.suggestions.put(input(ids.get(extra)!, person, [kp(3, { x: 10, y: 12 }), kp(1, { x: 20, y: 8, visible: false })]));
+
+    expect(withoutDate(exportCoco(store.db, datasetId))).toEqual(before);
+    expect(withoutDate(exportCoco(store.db, datasetId, { includePending: false }))).toEqual(before);
+
+    const doc = exportCoco(store.db, datasetId, { includePending: true });
+    const personCoco = doc.categories.find((c) => c.name === 'person')!.id;
+    const byImage = (imageId: number) => doc.annotations.filter((a) => a.image_id === imageId && a.category_id === personCoco);
+    const a2 = byImage(img2)[0]!;
+    const b2 = before.annotations.find((a) => a.image_id === img2 && a.category_id === personCoco)!;
+    expect(a2.suggested).toEqual(free);
+    expect(a2.id).toBe(b2.id);
+    for (const k of labelled) expect(a2.keypoints.slice(3 * k, 3 * k + 3)).toEqual(b2.keypoints.slice(3 * k, 3 * k + 3));
+    free.forEach((k, i) => expect(a2.keypoints.slice(3 * k, 3 * k + 3)).toEqual([30 + k, 40 + k, i % 2 === 0 ? 2 : 1]));
+    expect(a2.num_keypoints).toBe(5);
+    expect(a2.bbox).toEqual(b2.bbox);
+    // the unannotated image gets an annotation of its own, with an id no other annotation has
+    const created = byImage(ids.get(extra)!);
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatchObject({ suggested: [1, 3], num_keypoints: 2, keypoints: [0, 0, 0, 20, 8, 1, 0, 0, 0, 10, 12, 2, 0, 0, 0], bbox: [10, 8, 10, 4], area: 40, iscrowd: 0 });
+    expect(new Set(doc.annotations.map((a) => a.id)).size).toBe(doc.annotations.length);
+    // everything else as without suggestions, in the same order (image path, category, instance)
+    expect(doc.annotations.filter((a) => a.suggested === undefined)).toEqual(before.annotations.filter((a) => a.id !== b2.id));
+    expect(doc.annotations.at(-1)).toBe(created[0]);
+  });
+
+  it('writes the file with a count of suggested keypoints; the CLI takes --include-pending', async () => {
+    const file = path.join(tmp, 'with-pending.json');
+    const written = await store.read((db) => writeCocoFile(db, datasetId, file, { includePending: true }));
+    expect(written.suggested).toBeGreaterThan(2);
+    const plain = await store.read((db) => writeCocoFile(db, datasetId, path.join(tmp, 'plain.json')));
+    expect(plain).toMatchObject({ suggested: 0, keypoints: written.keypoints - written.suggested, annotations: written.annotations - 1 });
+    store.checkpoint();
+    const out = path.join(tmp, 'cli-pending.json');
+    const cli = await runCli(['--db', store.file, 'datasets', 'export-coco', String(datasetId), '-o', out, '--include-pending', '--json']);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ suggested: written.suggested, annotations: written.annotations });
+    const doc = JSON.parse(fs.readFileSync(out, 'utf8')) as { annotations: { suggested?: number[] }[] };
+    expect(doc.annotations.filter((a) => a.suggested).length).toBe(2);
+    const human = await runCli(['--db', store.file, 'datasets', 'export-coco', String(datasetId), '-o', out]);
+    expect(human.stdout).toMatch(/^wrote .+: 5 images, \d+ annotations \(\d+ keypoints\), 2 categories/);
+    expect((JSON.parse(fs.readFileSync(out, 'utf8')) as { annotations: { suggested?: number[] }[] }).annotations.some((a) => a.suggested)).toBe(false);
+  });
+
+  it('the API takes includePending (default off) and lists a category by the same membership', async () => {
+    const api = createApi({ db: store.file });
+    const client = createInMemoryClient(api);
+    const { ok } = apiCalls(() => client, () => api);
+    try {
+      const plain = await ok('datasets:export-coco', { id: datasetId, file: path.join(tmp, 'api-plain.json') });
+      const pending = await ok('datasets:export-coco', { id: datasetId, file: path.join(tmp, 'api-pending.json'), includePending: true });
+      expect(plain.suggested).toBe(0);
+      expect(pending.suggested).toBeGreaterThan(0);
+      expect(pending.annotations).toBe(plain.annotations + 1);
+      const listed = await ok('images:list', { datasetId, categoryId: person, filter: 'unannotated' });
+      expect(listed.items.map((m) => m.path)).toEqual([extra]);
+      expect(await ok('images:locate', { datasetId, categoryId: person, imageId: ids.get(extra)! })).toEqual({ index: 2 });
+    } finally {
+      client.close();
+      await api.close();
     }
   });
 });
