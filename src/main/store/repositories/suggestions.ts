@@ -11,12 +11,13 @@ export interface StoredSuggestion {
   kp: number;
   x: number;
   y: number;
-  /** In [0, 1]. */
+  /** In [0, 1]: similarity peak, cycle consistency and agreement between exemplars. */
   confidence: number;
+  /** The visibility guess: false below the visibility threshold. */
   visible: boolean;
-  /** Exemplars that had the keypoint labelled visible. */
+  /** Exemplars that had this keypoint labelled visible (candidates fused). */
   candidates: number;
-  /** In [0, 1]. */
+  /** Share of the candidates' weight that agrees with the fused position, in [0, 1]. */
   agreement: number;
 }
 
