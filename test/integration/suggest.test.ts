@@ -22,6 +22,7 @@ import { runCli } from '../helpers/cli.js';
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { Rng } from '../helpers/random.js';
 import { snapshotDb } from '../helpers/store-snapshot.js';
+import { writeShiftedSpair } from '../helpers/shifted-pairs.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
 
 let dir: string;
@@ -237,6 +238,27 @@ describe.skipIf(!HAVE_FIXTURES)('suggested keypoints from annotated exemplars', 
     void snap;
     expect(api.context.jobs.list().filter((j) => j.kind === 'suggest' && j.state === 'running')).toEqual([]);
   }, 120_000);
+
+  it('suggest-eval on a benchmark dataset (SPair layout: derived annotations, bbox scale) with 1, 3 and 5 exemplars', async () => {
+    const root = path.join(dir, 'spair');
+    await writeShiftedSpair(root, 4, 2, { size: 128, points: 5 });
+    const { jobId } = await ok('datasets:import', { format: 'spair', root, name: 'spair-like' });
+    const imported = await finished(jobId);
+    expect(imported.state, JSON.stringify(imported.error)).toBe('completed');
+    const sId = (imported.result as { datasetId: number }).datasetId;
+    const cat = (await ok('datasets:get', { id: sId })).categoryList.find((c) => c.name === 'cat')!;
+    expect(cat.keypoints.length).toBeGreaterThan(0);
+    for (const n of [1, 3, 5]) {
+      const { jobId: j } = await ok('suggest:eval', { categoryId: cat.id, promptId: emptyPrompt, modelId, ...FEATURES, exemplars: n, limit: 2 });
+      const job = await finished(j);
+      expect(job.state, JSON.stringify(job.error)).toBe('completed');
+      const r = job.result as SuggestEvalReport;
+      expect(r.exemplars).toHaveLength(n);
+      expect(r.images).toBe(2);
+      expect(r.perImage.every((i) => i.points > 0 && !r.exemplars.some((e) => e.imageId === i.imageId))).toBe(true);
+      expect(r.perKeypoint.reduce((t, k) => t + k.points, 0)).toBe(r.perImage.reduce((t, i) => t + i.points, 0));
+    }
+  }, 240_000);
 
   it('the CLI: suggest prints and writes JSON but stores nothing; suggest-eval and suggest-queue', async () => {
     await api.close();
