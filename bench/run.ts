@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<{ run: (args: string[]) => Promise<v
   train: () => import('./train.js'),
   import: () => import('./import.js'),
   scale: () => import('./scale.js'),
+  suggest: () => import('./suggest.js'),
 };
 
 async function main(): Promise<void> {

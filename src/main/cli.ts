@@ -10,6 +10,7 @@ import { registerGraphCommands } from './cli/graph.js';
 import { registerModelCommands } from './cli/models.js';
 import { registerRunCommands } from './cli/runs.js';
 import { registerServeCommand } from './cli/serve.js';
+import { registerSuggestCommands } from './cli/suggest.js';
 import { ENGINE_VERSION } from './shared/version.js';
 
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerRunCommands(program);
   registerServeCommand(program);
+  registerSuggestCommands(program);
   return program;
 }
 

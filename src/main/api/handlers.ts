@@ -14,6 +14,7 @@ import { datasetHandlers } from './handlers/datasets.js';
 import { annotationHandlers } from './handlers/annotations.js';
 import { pairHandlers } from './handlers/pairs.js';
 import { runHandlers } from './handlers/runs.js';
+import { suggestHandlers } from './handlers/suggest.js';
 
 export type ApiOptions = AppOptions;
 
@@ -42,6 +43,7 @@ export const handlers: Handlers = {
   ...annotationHandlers,
   ...pairHandlers,
   ...runHandlers,
+  ...suggestHandlers,
 };
 
 export function createApi(options: ApiOptions = {}): Api {

@@ -185,15 +185,17 @@ export function registerDatasetCommands(program: Command): void {
     .description("write a dataset's images and keypoint annotations as COCO keypoints JSON (file_name relative to the dataset root)")
     .argument('<dataset>', 'dataset id or name')
     .requiredOption('-o, --output <file>', 'the JSON file to write')
+    .option('--include-pending', "fill in unlabelled keypoints with the pending suggestions (listed per annotation in 'suggested')")
     .option('--json', 'print JSON')
-    .action(async (ref: string, opts: { output: string; json?: boolean }, cmd: Command) => {
+    .action(async (ref: string, opts: { output: string; includePending?: boolean; json?: boolean }, cmd: Command) => {
       await withStore(cmd, async (store) => {
         const result = await store.read((db) => {
           const d = new DatasetsRepo(db).resolve(ref);
-          return { dataset: d.name, root: d.root, ...writeCocoFile(db, d.id, opts.output) };
+          return { dataset: d.name, root: d.root, ...writeCocoFile(db, d.id, opts.output, { includePending: opts.includePending === true }) };
         });
         if (opts.json) return json(result);
-        out(`wrote ${result.file}: ${n(result.images)} images, ${n(result.annotations)} annotations (${n(result.keypoints)} keypoints), ${n(result.categories)} categories; file_name is relative to ${result.root}`);
+        const suggested = opts.includePending ? ` of which ${n(result.suggested)} suggested` : '';
+        out(`wrote ${result.file}: ${n(result.images)} images, ${n(result.annotations)} annotations (${n(result.keypoints)} keypoints${suggested}), ${n(result.categories)} categories; file_name is relative to ${result.root}`);
       });
     });
 }

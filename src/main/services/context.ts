@@ -2,6 +2,7 @@
  * The application services' shared context: the store, its cache folder and the tensor cache.
  * CLI commands, API handlers and job workers all build on it.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../shared/errors.js';
 import { TensorCache } from '../engine/cache/tensor-cache.js';
@@ -25,6 +26,15 @@ export function requireCategory(svc: Services, datasetId: number, datasetName: s
     throw new AppError('INVALID_ARGUMENT', `dataset '${datasetName}' has no category '${name}' (it has: ${names.join(', ')})`);
   }
   return c.id;
+}
+
+/** A registered model's folder, checked to be of the kind needed and still on disk. */
+export function modelFolder(svc: Services, id: number, kind: 'stable-diffusion' | 'dinov2'): string {
+  const m = svc.repos.models.get(id);
+  if (!m) throw new AppError('NOT_FOUND', `no model with id ${id}`);
+  if (m.kind !== kind) throw new AppError('INVALID_ARGUMENT', `model '${m.name}' is a ${m.kind} model; a ${kind} model is needed here`);
+  if (!fs.existsSync(m.folder)) throw new AppError('NOT_FOUND', `the folder of model '${m.name}' (${m.folder}) is gone; add it again from where it is now`);
+  return m.folder;
 }
 
 export function openServices(db?: string): Services {

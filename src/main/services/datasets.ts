@@ -126,7 +126,7 @@ export async function deleteDataset(ctx: AppContext, { id }: InvokeParsedArgs<'d
     return { deleted };
   }
 
-export async function exportCoco(ctx: AppContext, { id, file, overwrite }: InvokeParsedArgs<'datasets:export-coco'>) {
+export async function exportCoco(ctx: AppContext, { id, file, overwrite, includePending }: InvokeParsedArgs<'datasets:export-coco'>) {
     const out = path.resolve(file);
     const parent = path.dirname(out);
     if (!fs.existsSync(parent) || !fs.statSync(parent).isDirectory()) throw new FieldError('NOT_FOUND', 'file', `folder ${parent} does not exist`);
@@ -136,7 +136,7 @@ export async function exportCoco(ctx: AppContext, { id, file, overwrite }: Invok
     }
     return storeOf(ctx).read((db) => {
       if (!new DatasetsRepo(db).find(id)) throw new AppError('NOT_FOUND', `no dataset with id ${id}`);
-      return writeCocoFile(db, id, out);
+      return writeCocoFile(db, id, out, { includePending });
     });
   }
 

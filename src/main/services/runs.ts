@@ -15,7 +15,7 @@ import type { RunRecord } from '../store/repositories/runs.js';
 import { FEATURE_DEFAULTS } from '../api/contract/runs.js';
 import type { ComparePairRow, InvokeParsedArgs, InvokeResult, MemoryCheck, PckTable, PromptSummary, RunDetails, RunSummary } from '../api/contract.js';
 import type { AppContext } from './app.js';
-import { requireCategory, type Services } from './context.js';
+import { modelFolder as modelFolderOf, requireCategory, type Services } from './context.js';
 import { recordProcessDeath } from './process-death.js';
 import { runDirOf, type TrainArgs } from './training.js';
 
@@ -77,11 +77,7 @@ function requireRun(ctx: AppContext, id: number): RunRecord {
 }
 
 function modelFolder(ctx: AppContext, id: number, kind: 'stable-diffusion' | 'dinov2'): string {
-  const m = ctx.services().repos.models.get(id);
-  if (!m) throw new AppError('NOT_FOUND', `no model with id ${id}`);
-  if (m.kind !== kind) throw new AppError('INVALID_ARGUMENT', `model '${m.name}' is a ${m.kind} model; a ${kind} model is needed here`);
-  if (!fs.existsSync(m.folder)) throw new AppError('NOT_FOUND', `the folder of model '${m.name}' (${m.folder}) is gone; add it again from where it is now`);
-  return m.folder;
+  return modelFolderOf(ctx.services(), id, kind);
 }
 
 /**

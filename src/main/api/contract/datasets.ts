@@ -176,9 +176,13 @@ export const datasetMethods = {
   'datasets:import': method<{ jobId: string }>()(importArgsSchema),
   /** Deletes a dataset and its annotations and pairs from the database (files stay on disk). */
   'datasets:delete': method<{ deleted: { images: number; pairs: number; categories: number; annotations: number } }>()(z.object({ id }).strict()),
-  /** Writes the dataset's images and keypoints as COCO keypoints JSON on the engine's machine. */
-  'datasets:export-coco': method<{ file: string; images: number; annotations: number; categories: number; keypoints: number }>()(
-    z.object({ id, file: path('the output file'), overwrite: z.boolean().default(false) }).strict(),
+  /**
+   * Writes the dataset's images and keypoints as COCO keypoints JSON on the engine's machine.
+   * `includePending`: pending suggestions fill in unlabelled keypoints, listed per annotation in
+   * `suggested` (`suggested` in the result counts them).
+   */
+  'datasets:export-coco': method<{ file: string; images: number; annotations: number; categories: number; keypoints: number; suggested: number }>()(
+    z.object({ id, file: path('the output file'), overwrite: z.boolean().default(false), includePending: z.boolean().default(false) }).strict(),
   ),
   /** A page of a dataset's images in path order (browsing grid, annotation strip). */
   'images:list': method<{ total: number; items: ImageListItem[] }>()(

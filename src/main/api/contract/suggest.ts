@@ -13,6 +13,7 @@
  * contract modules and pure constants only.
  */
 import { z } from 'zod';
+import type { StoredSuggestion } from '../../store/repositories/suggestions.js';
 import { FEATURE_DEFAULTS, SEED_MAX } from './runs.js';
 import { method } from './spec.js';
 
@@ -26,21 +27,9 @@ export const SUGGEST_DEFAULTS = { visibleThreshold: 0.3, acceptThreshold: 0.5 } 
 /** The PCK thresholds suggest-eval reports (fractions of the object's larger bbox side). */
 export const SUGGEST_EVAL_ALPHAS = [0.05, 0.1, 0.15] as const;
 
-/** One schema keypoint's suggestion, in the image's displayed frame (pixels). */
-export interface SuggestedKeypoint {
-  /** Index in the category's keypoint schema. */
-  kp: number;
+/** One schema keypoint's suggestion, in the image's displayed frame (pixels): as stored, with the keypoint's name. */
+export interface SuggestedKeypoint extends StoredSuggestion {
   name: string;
-  x: number;
-  y: number;
-  /** In [0, 1]: similarity peak, cycle consistency and agreement between exemplars. */
-  confidence: number;
-  /** The visibility guess: false below the visibility threshold. */
-  visible: boolean;
-  /** Exemplars that had this keypoint labelled visible (candidates fused). */
-  candidates: number;
-  /** Share of the candidates' weight that agrees with the fused position, in [0, 1]. */
-  agreement: number;
 }
 
 /** The suggestions for one image of a category, as computed by one run. */

@@ -8,7 +8,8 @@
  *
  * Export writes the same, with `keypoint_colors` (an extra per-category field other tools ignore)
  * so colours survive a round trip, and each annotation's bbox (or, when it has none, the tight box
- * around its labelled keypoints).
+ * around its labelled keypoints); asked to include pending suggestions, an annotation lists the
+ * keypoints that are suggestions in `suggested` (an extra field import ignores).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -43,6 +44,8 @@ export interface CocoAnnotation {
   bbox: [number, number, number, number];
   area: number;
   iscrowd: 0 | 1;
+  /** Export with pending suggestions only: the keypoint indices (0-based) that are suggestions, not labels. */
+  suggested?: number[];
 }
 
 export interface CocoFile {

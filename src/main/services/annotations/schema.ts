@@ -1,8 +1,9 @@
 /**
  * A category's keypoint schema as the annotation UI edits it: ordered names with colours and an
  * optional skeleton. The whole schema is checked before anything is written; then labelled
- * keypoints, the undo history and pair correspondences follow the new numbering (entries carry
- * `from`, their index in the old schema), and points of deleted entries go with them.
+ * keypoints, the undo history, pair correspondences and pending suggestions follow the new
+ * numbering (entries carry `from`, their index in the old schema), and points of deleted entries
+ * go with them.
  */
 import { AppError, FieldError } from '../../shared/errors.js';
 import type { Db } from '../../store/db.js';
@@ -10,6 +11,7 @@ import { AnnotationHistoryRepo } from '../../store/repositories/annotation-histo
 import { type Category, DatasetsRepo, type KeypointDef } from '../../store/repositories/datasets.js';
 import { ImagesRepo } from '../../store/repositories/images.js';
 import { decodePoints, PairsRepo } from '../../store/repositories/pairs.js';
+import { SuggestionsRepo } from '../../store/repositories/suggestions.js';
 import { EDITABLE_FORMATS } from './editor.js';
 
 export interface SchemaEntry {
@@ -109,6 +111,8 @@ export function setSchema(db: Db, categoryId: number, entries: readonly SchemaEn
     }
     const history = new AnnotationHistoryRepo(db);
     for (const e of history.entriesOfCategory(categoryId)) history.replaceEntry(e, e.seq, remap(e.keypoints));
+    const suggestions = new SuggestionsRepo(db);
+    for (const set of suggestions.listForCategory(categoryId)) suggestions.setKeypoints(set.id, remap(set.keypoints));
     const pairRepo = new PairsRepo(db);
     for (const p of pairRepo.pointsOfCategory(categoryId)) {
       if (p.kpIds === null) continue;

@@ -146,6 +146,35 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
     }
   },
   /**
+   * Suggests keypoints for a plan's targets (services/suggest.ts). With `store`, each image's
+   * pending set is stored as it is done and announced (`suggest:changed`), and the result is a
+   * count; without (the CLI), nothing is written and the result is the sets.
+   */
+  async suggest(payload, task, emit) {
+    const { openServices } = await import('../context.js');
+    const { runSuggestPlan } = await import('../suggest.js');
+    const p = payload as { db: string; plan: import('../suggest.js').SuggestPlan; store: boolean };
+    const svc = openServices(p.db);
+    try {
+      const r = await runSuggestPlan(svc, p.plan, task, { store: p.store, emit });
+      return p.store ? { images: r.sets.length, seconds: r.sets.reduce((t, s) => t + s.seconds, 0) } : r;
+    } finally {
+      svc.close();
+    }
+  },
+  /** Measures suggestion quality on labelled images (a SuggestEvalReport); writes nothing. */
+  async 'suggest-eval'(payload, task) {
+    const { openServices } = await import('../context.js');
+    const { runSuggestEval } = await import('../suggest.js');
+    const p = payload as { db: string; plan: import('../suggest.js').SuggestPlan; acceptThreshold: number };
+    const svc = openServices(p.db);
+    try {
+      return await runSuggestEval(svc, p.plan, task, p.acceptThreshold);
+    } finally {
+      svc.close();
+    }
+  },
+  /**
    * Evaluates a stored prompt (`promptId`, the API) or a prompt given as it is (`prompt`, the CLI).
    * `full` returns the whole report (per pair included); otherwise a summary for the job list.
    */

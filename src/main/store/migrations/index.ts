@@ -7,6 +7,7 @@ import { migration as m0001 } from './0001-init.js';
 import { migration as m0002 } from './0002-eval-results.js';
 import { migration as m0003 } from './0003-annotation-history.js';
 import { migration as m0004 } from './0004-run-active-time.js';
+import { migration as m0005 } from './0005-suggestions.js';
 
 export interface Migration {
   /** Schema version after this migration (its NNNN). */
@@ -16,4 +17,4 @@ export interface Migration {
   up(db: Db): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005];

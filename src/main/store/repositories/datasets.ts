@@ -4,6 +4,7 @@
  */
 import { AppError } from '../../shared/errors.js';
 import { type Db, now, prepareCached } from '../db.js';
+import { imageOfCategorySql } from './images.js';
 import type { DatasetFormat, KeypointDef, Split } from '../../engine/datasets/domain.js';
 
 export { DATASET_FORMATS, type DatasetFormat, defaultKeypointColor, KEYPOINT_PALETTE, type KeypointDef, SPLITS, type Split } from '../../engine/datasets/domain.js';
@@ -193,9 +194,7 @@ export class DatasetsRepo {
       }
     ).n;
     const cats = this.categories(id);
-    const imageCounts = new Map(
-      (prepareCached(this.db, 'SELECT category_id AS c, count(*) AS n FROM images WHERE dataset_id = ? GROUP BY category_id').all(id) as { c: number; n: number }[]).map((r) => [r.c, r.n]),
-    );
+    const imageCounts = this.imageCounts(id);
     const annCounts = new Map(
       (
         prepareCached(this.db, 'SELECT a.category_id AS c, count(*) AS n FROM annotations a JOIN images i ON i.id = a.image_id WHERE i.dataset_id = ? GROUP BY a.category_id').all(id) as {
@@ -273,13 +272,19 @@ export class DatasetsRepo {
     prepareCached(this.db, 'UPDATE categories SET keypoints = ?, skeleton = ? WHERE id = ?').run(JSON.stringify(keypoints), JSON.stringify(skeleton), categoryId);
   }
 
-  /** Per category of a dataset: its images. */
+  /** Per category of a dataset: its images (the membership rule of ImagesRepo, imageOfCategorySql). */
   imageCounts(datasetId: number): Map<number, number> {
-    const rows = prepareCached(this.db, 'SELECT category_id AS c, count(*) AS n FROM images WHERE dataset_id = ? GROUP BY category_id').all(datasetId) as { c: number; n: number }[];
+    const rows = prepareCached(
+      this.db,
+      `SELECT c.id AS c, count(*) AS n FROM categories c JOIN images i ON ${imageOfCategorySql('i', 'c')} WHERE c.dataset_id = ? GROUP BY c.id`,
+    ).all(datasetId) as { c: number; n: number }[];
     return new Map(rows.map((r) => [r.c, r.n]));
   }
 
-  /** Per category of a dataset: images with at least one labelled keypoint of that category. */
+  /**
+   * Per category of a dataset: images with at least one labelled keypoint of that category (an
+   * image annotated in a category belongs to it, so these are among its images).
+   */
   annotatedImageCounts(datasetId: number): Map<number, number> {
     const rows = prepareCached(
       this.db,

@@ -138,17 +138,46 @@ export interface ImagePageQuery {
   limit?: number;
 }
 
-/** The page query's WHERE clause and its parameters (shared by the rows and the count). */
+/**
+ * SQL: image `i` belongs to category `c` (table aliases of images and categories). A benchmark
+ * files each image under one category (`images.category_id`); an image also belongs to every
+ * category it is annotated in (COCO files an image annotated in several categories under none);
+ * and an image with no annotation at all and no filed category (COCO, keypoint annotation) belongs
+ * to every category of its dataset, waiting to be annotated. The one statement of the rule: lists,
+ * pages, counts and membership checks all use it.
+ */
+export function imageOfCategorySql(i: string, c: string): string {
+  // cheapest first: an unannotated image is decided with one index probe
+  return `(${c}.dataset_id = ${i}.dataset_id AND (${i}.category_id = ${c}.id
+    OR (${i}.category_id IS NULL AND NOT EXISTS (SELECT 1 FROM annotations am WHERE am.image_id = ${i}.id))
+    OR EXISTS (SELECT 1 FROM annotations am WHERE am.image_id = ${i}.id AND am.category_id = ${c}.id)))`;
+}
+
+/**
+ * SQL: image `i` has a labelled keypoint (visibility 1 or 2: unlabelled keypoints have no row) in
+ * category `c`, in any instance; benchmarks' keypoints derived from their pairs are such rows.
+ */
+export function labelledInCategorySql(i: string, c: string): string {
+  return `EXISTS (SELECT 1 FROM annotations al JOIN keypoints kl ON kl.annotation_id = al.id WHERE al.image_id = ${i}.id AND al.category_id = ${c}.id)`;
+}
+
+/**
+ * The page query's WHERE clause and its parameters (shared by the rows and the count). With a
+ * category, "annotated" means labelled in that category.
+ */
 function pageWhere(datasetId: number, q: ImagePageQuery): { where: string; params: unknown[] } {
   const parts = ['i.dataset_id = ?'];
   const params: unknown[] = [datasetId];
   if (q.categoryId !== undefined) {
-    parts.push('i.category_id = ?');
+    const labelled = labelledInCategorySql('i', 'c');
+    const filter = q.filter === 'annotated' ? ` AND ${labelled}` : q.filter === 'unannotated' ? ` AND NOT ${labelled}` : '';
+    parts.push(`EXISTS (SELECT 1 FROM categories c WHERE c.id = ? AND ${imageOfCategorySql('i', 'c')}${filter})`);
     params.push(q.categoryId);
+  } else {
+    const hasKps = 'EXISTS (SELECT 1 FROM annotations a JOIN keypoints k ON k.annotation_id = a.id WHERE a.image_id = i.id)';
+    if (q.filter === 'annotated') parts.push(hasKps);
+    else if (q.filter === 'unannotated') parts.push(`NOT ${hasKps}`);
   }
-  const hasKps = 'EXISTS (SELECT 1 FROM annotations a JOIN keypoints k ON k.annotation_id = a.id WHERE a.image_id = i.id)';
-  if (q.filter === 'annotated') parts.push(hasKps);
-  else if (q.filter === 'unannotated') parts.push(`NOT ${hasKps}`);
   if (q.search) {
     parts.push("i.path LIKE ? ESCAPE '\\'");
     params.push(`%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
@@ -177,8 +206,18 @@ export interface ImageListItem {
   width: number;
   height: number;
   categoryId: number | null;
-  /** Labelled keypoints over the image's annotations. */
+  /** Labelled keypoints over the image's annotations (of the page's category, when it has one). */
   keypoints: number;
+}
+
+/** An image of a category (`imagesOfCategory`). */
+export interface CategoryImage {
+  id: number;
+  path: string;
+  width: number;
+  height: number;
+  /** Has a labelled keypoint in the category. */
+  labelled: boolean;
 }
 
 export class ImagesRepo {
@@ -196,14 +235,10 @@ export class ImagesRepo {
     return r && toImage(r);
   }
 
-  /** Images of a dataset (optionally one category), in path order, a page at a time. */
+  /** Images of a dataset (optionally those of one category, see imageOfCategorySql), in path order, a page at a time. */
   list(datasetId: number, options: { categoryId?: number; limit?: number; offset?: number } = {}): ImageRecord[] {
-    const limit = options.limit ?? -1;
-    const offset = options.offset ?? 0;
-    const rows =
-      options.categoryId === undefined
-        ? prepareCached(this.db, 'SELECT * FROM images WHERE dataset_id = ? ORDER BY path LIMIT ? OFFSET ?').all(datasetId, limit, offset)
-        : prepareCached(this.db, 'SELECT * FROM images WHERE dataset_id = ? AND category_id = ? ORDER BY path LIMIT ? OFFSET ?').all(datasetId, options.categoryId, limit, offset);
+    const { where, params } = pageWhere(datasetId, { categoryId: options.categoryId });
+    const rows = prepareCached(this.db, `SELECT i.* FROM images i WHERE ${where} ORDER BY i.path LIMIT ? OFFSET ?`).all(...params, options.limit ?? -1, options.offset ?? 0);
     return (rows as ImageRow[]).map(toImage);
   }
 
@@ -214,10 +249,28 @@ export class ImagesRepo {
     const rows = prepareCached(
       this.db,
       `SELECT i.id, i.path, i.width, i.height, i.category_id,
-         (SELECT count(*) FROM annotations a JOIN keypoints k ON k.annotation_id = a.id WHERE a.image_id = i.id) AS n_kps
+         (SELECT count(*) FROM annotations a JOIN keypoints k ON k.annotation_id = a.id WHERE a.image_id = i.id AND (@cat IS NULL OR a.category_id = @cat)) AS n_kps
        FROM images i WHERE ${where} ORDER BY i.path LIMIT ? OFFSET ?`,
-    ).all(...params, q.limit ?? -1, q.offset ?? 0) as { id: number; path: string; width: number; height: number; category_id: number | null; n_kps: number }[];
+    ).all({ cat: q.categoryId ?? null }, ...params, q.limit ?? -1, q.offset ?? 0) as { id: number; path: string; width: number; height: number; category_id: number | null; n_kps: number }[];
     return { total, items: rows.map((r) => ({ id: r.id, path: r.path, width: r.width, height: r.height, categoryId: r.category_id, keypoints: r.n_kps })) };
+  }
+
+  /** The images of a category (imageOfCategorySql) by path, with whether each has a labelled keypoint in it. */
+  imagesOfCategory(datasetId: number, categoryId: number): CategoryImage[] {
+    const rows = prepareCached(
+      this.db,
+      `SELECT i.id, i.path, i.width, i.height, ${labelledInCategorySql('i', 'c')} AS labelled
+       FROM images i JOIN categories c ON c.id = ? WHERE i.dataset_id = ? AND ${imageOfCategorySql('i', 'c')} ORDER BY i.path`,
+    ).all(categoryId, datasetId) as { id: number; path: string; width: number; height: number; labelled: 0 | 1 }[];
+    return rows.map((r) => ({ id: r.id, path: r.path, width: r.width, height: r.height, labelled: r.labelled === 1 }));
+  }
+
+  /** Whether the image belongs to the category (imageOfCategorySql). */
+  isImageOfCategory(imageId: number, categoryId: number): boolean {
+    const r = prepareCached(this.db, `SELECT EXISTS (SELECT 1 FROM images i JOIN categories c ON c.id = ? WHERE i.id = ? AND ${imageOfCategorySql('i', 'c')}) AS yes`).get(categoryId, imageId) as {
+      yes: 0 | 1;
+    };
+    return r.yes === 1;
   }
 
   /** Position of an image in the page order of `q` (without offset/limit), or -1 when it is not listed. */

@@ -8,6 +8,7 @@ import { ModelsRepo } from './models.js';
 import { PairsRepo } from './pairs.js';
 import { PromptsRepo } from './prompts.js';
 import { EvalResultsRepo, RunsRepo } from './runs.js';
+import { SuggestionsRepo } from './suggestions.js';
 
 export interface Repos {
   datasets: DatasetsRepo;
@@ -19,6 +20,7 @@ export interface Repos {
   evalResults: EvalResultsRepo;
   cache: CacheRepo;
   annotationHistory: AnnotationHistoryRepo;
+  suggestions: SuggestionsRepo;
 }
 
 export function repos(db: Db): Repos {
@@ -32,6 +34,7 @@ export function repos(db: Db): Repos {
     evalResults: new EvalResultsRepo(db),
     cache: new CacheRepo(db),
     annotationHistory: new AnnotationHistoryRepo(db),
+    suggestions: new SuggestionsRepo(db),
   };
 }
 
@@ -43,3 +46,4 @@ export * from './models.js';
 export * from './pairs.js';
 export * from './prompts.js';
 export * from './runs.js';
+export * from './suggestions.js';
