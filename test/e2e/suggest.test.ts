@@ -339,7 +339,7 @@ describe.skipIf(!HAVE_FIXTURES)('Assisted annotation in Chromium (browser mode)'
 
   it('suggests on opening an image when asked to, and Enter accepts the current keypoint\'s suggestion', async () => {
     await byTestId('suggest-auto').check();
-    expect(await page.evaluate(() => localStorage.getItem('sd4match.suggest.auto'))).toBe('1');
+    expect(await page.evaluate<string | null>("localStorage.getItem('sd4match.suggest.auto')")).toBe('1');
     let target: number | undefined;
     const open = await currentImage();
     for (const id of imageIds.slice(4)) {
