@@ -114,6 +114,28 @@ describe.skipIf(!HAVE_FIXTURES)('train through the CLI', () => {
     child.kill('SIGKILL');
     expect(await exited).toBe(-1);
     expect(fs.existsSync(killed)).toBe(false);
+    // the run's job process outlives the killed CLI for a moment: it notices and exits on its own
+    // (until then, resuming rightly says the run is still running in it)
+    const pid = (() => {
+      const store = Store.open(db);
+      try {
+        return repos(store.db).runs.get(runId)!.pid;
+      } finally {
+        store.close();
+      }
+    })();
+    const alive = (p: number | null) => {
+      if (!p) return false;
+      try {
+        process.kill(p, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const gone = Date.now() + 30_000;
+    while (alive(pid) && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(pid), `job process ${pid} of the killed CLI is still running`).toBe(false);
 
     const b = await cli(['train', '--resume', String(runId)]);
     expect(b.code, b.stderr).toBe(0);
