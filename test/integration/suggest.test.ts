@@ -225,6 +225,7 @@ describe.skipIf(!HAVE_FIXTURES)('suggested keypoints from annotated exemplars', 
       ['exemplars that share no keypoint with the schema', { ...settings(), exemplarIds: [ids.e_hidden_only] }, /share no visible keypoint with the schema of category 'birds'/],
       ['an exemplar that is not labelled', { ...settings(), exemplarIds: [ids.d_unrelated] }, /has no keypoints labelled/],
       ['an unknown model', { ...settings(), modelId: 9999 }, /no model with id 9999/],
+      ['an image whose only exemplar is itself', { ...settings(), imageIds: [ids.a_exemplar], exemplarIds: [ids.a_exemplar] }, /is the only exemplar of category 'birds'.*need another labelled image/],
     ];
     for (const [what, args, message] of cases) {
       expect(await fail('suggest:start', args), what).toMatchObject({ message: expect.stringMatching(message) });

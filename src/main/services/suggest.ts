@@ -180,6 +180,11 @@ export async function planSuggestion(svc: Services, input: PlanInput, mode: { ev
     if (targetIds.length === 0) throw new AppError('INVALID_ARGUMENT', `${where} has no unannotated images to suggest for`);
   }
 
+  const alone = targetIds.find((id) => exemplarIds.every((e) => e === id || visibleOf(e).length === 0));
+  if (alone !== undefined) {
+    throw new AppError('INVALID_ARGUMENT', `image ${alone} (${svc.repos.images.get(alone)!.path}) is the only exemplar of ${where}: suggestions for it need another labelled image`);
+  }
+
   const prompt = checkPrompt(svc, input, cat.name);
   if (prompt.needsDino && !input.dinoDir) throw new AppError('INVALID_ARGUMENT', `${prompt.name} needs a DINOv2 model: choose one`);
   for (const [what, dir] of [['model', input.modelDir], ['DINOv2 model', input.dinoDir]] as const) {
