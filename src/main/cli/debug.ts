@@ -17,6 +17,8 @@ import { buildLossGraph, lossFeeds } from '../engine/sd4match/loss.js';
 import { MATCH_METHODS, type MatchMethod, matchKeypoints, pckPerPair } from '../engine/sd4match/matching.js';
 import { Rng } from '../engine/sd4match/random.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
+import { Generator } from '../engine/sd4match/generate.js';
+import { inspectSdFolder } from '../engine/sd4match/model-folder.js';
 import { singleStep } from '../engine/sd4match/debug-step.js';
 import { promptHiddenStates } from '../engine/sd4match/prompts.js';
 import { CONTEXT_LENGTH } from '../engine/sd4match/tokenizer.js';
@@ -288,6 +290,41 @@ export function registerDebugCommands(program: Command): void {
         await sd.dispose();
       } finally {
         task.finish();
+      }
+    });
+
+  debug
+    .command('generate')
+    .description('DDIM text-to-image sampling with classifier-free guidance from explicit latents and hidden states, as diffusers runs it')
+    .requiredOption('--model-dir <dir>', 'Stable Diffusion folder (optimum layout, with vae_decoder)')
+    .requiredOption('--initial-latents <file>', '.npy [1, c, h, w] initial noise')
+    .requiredOption('--cond <file>', '.npy [1, 77, D] hidden states of the prompt')
+    .requiredOption('--uncond <file>', '.npy [1, 77, D] hidden states of the empty prompt')
+    .requiredOption('--steps <N>', 'sampling steps', parseIntOption('--steps'))
+    .option('--guidance <g>', 'classifier-free guidance scale', parseFloatOption('--guidance'), 7.5)
+    .requiredOption('--out <dir>', 'writes latents_after_step{i}.npy and image.npy here')
+    .action(async (o: { modelDir: string; initialLatents: string; cond: string; uncond: string; steps: number; guidance: number; out: string }) => {
+      if (o.steps < 1) throw new AppError('INVALID_ARGUMENT', `--steps must be at least 1, got ${o.steps}`);
+      if (o.guidance < 0) throw new AppError('INVALID_ARGUMENT', `--guidance must be >= 0, got ${o.guidance}`);
+      const folder = inspectSdFolder(o.modelDir);
+      const latents = readNpy(o.initialLatents);
+      expectTensor(latents, o.initialLatents, 'float32', [1, folder.latentChannels, null, null]);
+      const cond = readNpy(o.cond);
+      expectTensor(cond, o.cond, 'float32', [1, null, folder.hiddenSize]);
+      const uncond = readNpy(o.uncond);
+      expectTensor(uncond, o.uncond, 'float32', [1, cond.dims[1], folder.hiddenSize]);
+      const task = cliTask();
+      const gen = new Generator(folder);
+      try {
+        const r = await gen.generate({ latents, cond, uncond, steps: o.steps, guidance: o.guidance }, task);
+        task.finish();
+        fs.mkdirSync(o.out, { recursive: true });
+        process.stdout.write(`timesteps ${r.timesteps.join(' ')}\n`);
+        r.perStep.forEach((t, i) => writeOut(path.join(o.out, `latents_after_step${i}.npy`), t));
+        writeOut(path.join(o.out, 'image.npy'), r.image);
+      } finally {
+        task.finish();
+        await gen.dispose();
       }
     });
 }
