@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ run: (args: string[]) => Promise<v
   import: () => import('./import.js'),
   scale: () => import('./scale.js'),
   suggest: () => import('./suggest.js'),
+  generate: () => import('./generate.js'),
 };
 
 async function main(): Promise<void> {

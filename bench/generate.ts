@@ -1,0 +1,91 @@
+/**
+ * Generation benchmark: time per guided DDIM step (the full UNet on [uncond, cond] as a batch of
+ * 2), VAE decode and peak RSS, per image size, as ratios to the PyTorch figures of
+ * ../shared/full-size/README.md (one guided step 10.0 s / 25.9 s, decode 12.9 s / 32.1 s at
+ * 512 / 768 px). `--model-dir D` (a full-size folder with vae_decoder) `--sizes 512,768`
+ * `--steps N` (timed steps, default 2; the first, which builds the session, is not timed).
+ * Each size runs in a fresh process, so one size's peak is its own.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Rng } from '../src/main/engine/sd4match/random.js';
+import { Generator } from '../src/main/engine/sd4match/generate.js';
+import { inspectSdFolder } from '../src/main/engine/sd4match/model-folder.js';
+import { flag, mib, PeakRss, printTable } from './table.js';
+
+export const description = 'guided DDIM step and VAE decode at 512 and 768 px, peak RSS, ratios to PyTorch';
+
+const PYTORCH: Record<number, { step: number; decode: number; peakGb: number }> = {
+  512: { step: 10.0, decode: 12.9, peakGb: 6.7 },
+  768: { step: 25.9, decode: 32.1, peakGb: 7.9 },
+};
+
+export async function run(args: string[]): Promise<void> {
+  const modelDir = flag(args, '--model-dir');
+  if (!modelDir) throw new Error('--model-dir D is required (e.g. the full-size SD 2-1 folder)');
+  const one = flag(args, '--one-size');
+  if (one) return measure(modelDir, Number(one), Number(flag(args, '--steps') ?? 2));
+  const sizes = (flag(args, '--sizes') ?? '512,768').split(',').map(Number);
+  const rows: (string | number)[][] = [];
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const size of sizes) {
+    process.stderr.write(`${size}px...\n`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'run.ts'), 'generate', '--model-dir', modelDir, '--one-size', String(size), '--steps', flag(args, '--steps') ?? '2'], { encoding: 'utf8' });
+    const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    if (!line) {
+      rows.push([size, `failed (${r.signal ?? r.status}): ${(r.stderr || '').trim().split('\n').at(-1) ?? ''}`, '', '', '', '', '']);
+      continue;
+    }
+    const m = JSON.parse(line.slice(7)) as { step: number; decode: number; peak: number };
+    const p = PYTORCH[size];
+    rows.push([size, m.step, p ? `${(m.step / p.step).toFixed(2)}x` : '-', m.decode, p ? `${(m.decode / p.decode).toFixed(2)}x` : '-', mib(m.peak), p ? `${(m.peak / (p.peakGb * 1024 ** 3)).toFixed(2)}x` : '-']);
+  }
+  printTable(`generate: ${modelDir}, guidance batch of 2, fp32, CPU`, ['size', 'guided step (s)', 'vs PyTorch', 'VAE decode (s)', 'vs PyTorch', 'peak RSS', 'vs PyTorch'], rows);
+}
+
+async function measure(modelDir: string, size: number, steps: number): Promise<void> {
+  const rss = new PeakRss();
+  const folder = inspectSdFolder(modelDir);
+  const g = new Generator(folder);
+  const rng = new Rng(0);
+  const h = size / 8;
+  const c = folder.latentChannels;
+  const latents = { dtype: 'float32' as const, dims: [1, c, h, h], data: rng.normals(c * h * h) };
+  const ehs = () => ({ dtype: 'float32' as const, dims: [1, 77, folder.hiddenSize], data: rng.normals(77 * folder.hiddenSize) });
+  const cond = ehs();
+  const uncond = ehs();
+  // session creation and the first step untimed
+  await g.generate({ latents, cond, uncond, steps: 1000, guidance: 7.5 }, {
+    token: { throwIfCancelled: () => {}, cancelled: false } as never,
+    progress: (p) => {
+      if (p.stage === 'sampling' && p.done === 1) throw new StopAfter();
+    },
+  }).catch((e) => {
+    if (!(e instanceof StopAfter)) throw e;
+  });
+  const times: number[] = [];
+  let t0 = performance.now();
+  await g
+    .generate({ latents, cond, uncond, steps: 1000, guidance: 7.5 }, {
+      token: { throwIfCancelled: () => {}, cancelled: false } as never,
+      progress: (p) => {
+        if (p.stage !== 'sampling' || p.done === 0) return;
+        times.push(performance.now() - t0);
+        t0 = performance.now();
+        if (p.done >= steps) throw new StopAfter();
+      },
+    })
+    .catch((e) => {
+      if (!(e instanceof StopAfter)) throw e;
+    });
+  await g.decode({ dtype: 'float32', dims: [1, c, h, h], data: rng.normals(c * h * h) }); // decoder session
+  const d0 = performance.now();
+  await g.decode({ dtype: 'float32', dims: [1, c, h, h], data: rng.normals(c * h * h) });
+  const decode = (performance.now() - d0) / 1000;
+  const step = times.reduce((a, b) => a + b, 0) / times.length / 1000;
+  await g.dispose();
+  process.stdout.write(`RESULT ${JSON.stringify({ step, decode, peak: rss.stop() })}\n`);
+}
+
+class StopAfter extends Error {}
