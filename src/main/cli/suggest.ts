@@ -10,7 +10,7 @@ import { FEATURE_DEFAULTS } from '../api/contract/runs.js';
 import { SUGGEST_DEFAULTS } from '../api/contract/suggest.js';
 import type { SuggestEvalReport } from '../api/contract.js';
 import { runInProcess } from '../engine/jobs/job-process.js';
-import { rankQueue } from '../engine/suggest/ranking.js';
+import { rankQueue, schemaConfidence } from '../engine/suggest/ranking.js';
 import { AppError } from '../shared/errors.js';
 import type { Dataset } from '../store/repositories/datasets.js';
 import { type Services, openServices, requireCategory } from '../services/context.js';
@@ -91,6 +91,7 @@ function planInputOf(o: FeatureOptions, categoryId: number, extra: Partial<PlanI
 function writeJson(file: string, value: unknown): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`wrote ${file}\n`);
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -139,7 +140,6 @@ export function registerSuggestCommands(program: Command): void {
       if (missing.length) process.stdout.write(`  no exemplar has: ${missing.join(', ')}\n`);
       if (o.json) {
         writeJson(o.json, { image, imageId, category: plan.category, prompt: plan.promptName, exemplars: set.exemplars, keypoints: set.keypoints.map((k) => ({ name: k.name, x: k.x, y: k.y, confidence: k.confidence, visible: k.visible })) });
-        process.stdout.write(`wrote ${o.json}\n`);
       }
     } finally {
       task.finish();
@@ -188,7 +188,6 @@ export function registerSuggestCommands(program: Command): void {
       }
       if (o.json) {
         writeJson(o.json, { dataset: ds.name, reports });
-        process.stdout.write(`wrote ${o.json}\n`);
       }
     } finally {
       task.finish();
@@ -212,16 +211,14 @@ export function registerSuggestCommands(program: Command): void {
       const r = await runInProcess<SuggestOutcome>(sourceJobRuntime(), 'suggest', { db: svc.store.file, plan, store: false }, task);
       task.finish();
       const d = (id: number): Float32Array | null => (r.descriptors[id] ? Float32Array.from(r.descriptors[id]) : null);
-      const n = Math.max(1, plan.schema.length);
       const ranked = rankQueue(
-        r.sets.map((s) => ({ id: s.imageId, confidence: s.keypoints.reduce((t, k) => t + k.confidence, 0) / n, descriptor: d(s.imageId) })),
+        r.sets.map((s) => ({ id: s.imageId, confidence: schemaConfidence(s.keypoints, plan.schema.length), descriptor: d(s.imageId) })),
         plan.exemplars.map((e) => d(e.imageId)).filter((x) => x !== null),
       );
       const pathOf = new Map(plan.targets.map((t) => [t.imageId, t.path]));
       ranked.forEach((q, i) => process.stdout.write(`${String(i + 1).padStart(4)}  ${pathOf.get(q.id)}  score ${q.score.toFixed(3)}  (${q.reason})\n`));
       if (o.json) {
         writeJson(o.json, { category: plan.category, prompt: plan.promptName, items: ranked.map((q) => ({ imageId: q.id, path: pathOf.get(q.id), score: q.score, confidence: q.confidence, novelty: q.novelty, reason: q.reason })) });
-        process.stdout.write(`wrote ${o.json}\n`);
       }
     } finally {
       task.finish();

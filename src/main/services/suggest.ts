@@ -17,7 +17,7 @@ import { loadLearnedPrompt } from '../engine/sd4match/prompts.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
 import { SessionCache } from '../engine/onnx/session-cache.js';
 import { type Exemplar, type ImageSuggestion, suggestKeypoints } from '../engine/suggest/suggest.js';
-import { rankQueue } from '../engine/suggest/ranking.js';
+import { rankQueue, schemaConfidence } from '../engine/suggest/ranking.js';
 import { AppError } from '../shared/errors.js';
 import type { SuggestionSetRecord } from '../store/repositories/suggestions.js';
 import type { AppContext } from './app.js';
@@ -472,11 +472,10 @@ export function queueOf(svc: Services, categoryId: number): InvokeResult<'sugges
   const latest = [...sets.values()].sort((a, b) => b.createdAt - a.createdAt)[0];
   const key = (latest?.settings as { descriptorKey?: string } | undefined)?.descriptorKey;
   const descriptors = key ? svc.repos.suggestions.descriptors(images.map((i) => i.id), key) : new Map<number, Float32Array>();
-  const n = Math.max(1, cat.keypoints.length);
   const ranked = rankQueue(
     unlabelled.map((i) => {
       const s = sets.get(i.id);
-      const confidence = s ? s.keypoints.filter((k) => k.kp < cat.keypoints.length).reduce((t, k) => t + k.confidence, 0) / n : null;
+      const confidence = s ? schemaConfidence(s.keypoints, cat.keypoints.length) : null;
       return { id: i.id, confidence, descriptor: descriptors.get(i.id) ?? null };
     }),
     images.filter((i) => i.labelled && descriptors.has(i.id)).map((i) => descriptors.get(i.id)!),

@@ -31,6 +31,11 @@ export interface Ranked {
 
 export const RANK_DEFAULTS = { lambda: 0.5 } as const;
 
+/** Mean suggestion confidence over a schema of `schemaSize` keypoints (those not suggested count 0). */
+export function schemaConfidence(keypoints: readonly { kp: number; confidence: number }[], schemaSize: number): number {
+  return keypoints.filter((k) => k.kp < schemaSize).reduce((t, k) => t + k.confidence, 0) / Math.max(1, schemaSize);
+}
+
 /** Mean of the L2-normalised cells of a [1, C, h, w] (or [C, h, w]) map, normalised. */
 export function globalDescriptor(data: Float32Array, dims: readonly number[]): Float32Array {
   const [C, h, w] = dims.slice(-3);
