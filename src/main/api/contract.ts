@@ -21,6 +21,7 @@ import { ANNOTATION_EVENTS, type AnnotationEvents, annotationMethods } from './c
 import { pairMethods } from './contract/pairs.js';
 import { RUN_EVENTS, type RunEvents, runMethods } from './contract/runs.js';
 import { SUGGEST_EVENTS, type SuggestEvents, suggestMethods } from './contract/suggest.js';
+import { GENERATE_EVENTS, type GenerateEvents, generateMethods } from './contract/generate.js';
 import type { MethodSpec } from './contract/spec.js';
 
 export type { MethodSpec } from './contract/spec.js';
@@ -32,6 +33,7 @@ export type * from './contract/annotations.js';
 export type * from './contract/pairs.js';
 export type * from './contract/runs.js';
 export type * from './contract/suggest.js';
+export type * from './contract/generate.js';
 
 // ---------------------------------------------------------------------------------------------
 // Invoke methods: one map per domain (contract/<domain>.ts), merged here
@@ -46,6 +48,7 @@ export const invokeMethods = {
   ...pairMethods,
   ...runMethods,
   ...suggestMethods,
+  ...generateMethods,
 } as const;
 
 export type InvokeMethods = typeof invokeMethods;
@@ -70,12 +73,12 @@ export const INVOKE_METHOD_NAMES = Object.keys(invokeMethods) as InvokeMethod[];
 // ---------------------------------------------------------------------------------------------
 
 /** Event name -> payload. Change a payload's shape by adding a new name with a version suffix. */
-export interface EventMap extends AppEvents, JobEvents, ModelEvents, DatasetEvents, AnnotationEvents, RunEvents, SuggestEvents {}
+export interface EventMap extends AppEvents, JobEvents, ModelEvents, DatasetEvents, AnnotationEvents, RunEvents, SuggestEvents, GenerateEvents {}
 
 export type EventName = keyof EventMap;
 export type EventPayload<E extends EventName> = EventMap[E];
 
-export const EVENT_NAMES: readonly EventName[] = [...APP_EVENTS, ...JOB_EVENTS, ...MODEL_EVENTS, ...DATASET_EVENTS, ...ANNOTATION_EVENTS, ...RUN_EVENTS, ...SUGGEST_EVENTS];
+export const EVENT_NAMES: readonly EventName[] = [...APP_EVENTS, ...JOB_EVENTS, ...MODEL_EVENTS, ...DATASET_EVENTS, ...ANNOTATION_EVENTS, ...RUN_EVENTS, ...SUGGEST_EVENTS, ...GENERATE_EVENTS];
 
 export function isEventName(name: unknown): name is EventName {
   return typeof name === 'string' && (EVENT_NAMES as readonly string[]).includes(name);

@@ -15,6 +15,7 @@ import { annotationHandlers } from './handlers/annotations.js';
 import { pairHandlers } from './handlers/pairs.js';
 import { runHandlers } from './handlers/runs.js';
 import { suggestHandlers } from './handlers/suggest.js';
+import { generateHandlers } from './handlers/generate.js';
 
 export type ApiOptions = AppOptions;
 
@@ -44,6 +45,7 @@ export const handlers: Handlers = {
   ...pairHandlers,
   ...runHandlers,
   ...suggestHandlers,
+  ...generateHandlers,
 };
 
 export function createApi(options: ApiOptions = {}): Api {

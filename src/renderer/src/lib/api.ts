@@ -49,6 +49,8 @@ export interface ApiClient {
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
   /** URL of a store image by id (a thumbnail fitting in size x size when `size` is given). */
   imageUrl(id: number, size?: number): string;
+  /** URL of a generated image (PNG) by id. */
+  generatedUrl(id: number): string;
 }
 
 function unwrap<T>(method: string, envelope: Envelope<T>): T {
@@ -86,6 +88,7 @@ function bridgeClient(bridge: BridgeApi): ApiClient {
     on: (event, listener) => bridge.on(event, listener),
     // the image protocol registered by the Electron main process (src/main/electron/image-protocol.ts)
     imageUrl: (id, size) => `sd4match-image://image/${id}${size === undefined ? '' : `?size=${size}`}`,
+    generatedUrl: (id) => `sd4match-image://generated/${id}`,
   };
 }
 
@@ -123,6 +126,12 @@ class WebSocketClient implements ApiClient {
     if (size !== undefined) query.set('size', String(size));
     if (this.token !== null) query.set(TOKEN_PARAM, this.token);
     return `/images/${id}?${query.toString()}`;
+  }
+
+  generatedUrl(id: number): string {
+    const query = new URLSearchParams();
+    if (this.token !== null) query.set(TOKEN_PARAM, this.token);
+    return `/generated/${id}?${query.toString()}`;
   }
 
   async invoke<M extends InvokeMethod>(method: M, ...args: OptionalArgs<M>): Promise<InvokeResult<M>> {
