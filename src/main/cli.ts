@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { reportError } from './cli/common.js';
 import { registerDatasetCommands } from './cli/datasets.js';
 import { registerDebugCommands } from './cli/debug.js';
+import { registerGenerateCommand } from './cli/generate.js';
 import { registerGraphCommands } from './cli/graph.js';
 import { registerModelCommands } from './cli/models.js';
 import { registerRunCommands } from './cli/runs.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerDebugCommands(program);
   registerModelCommands(program);
   registerRunCommands(program);
+  registerGenerateCommand(program);
   registerServeCommand(program);
   registerSuggestCommands(program);
   return program;

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { createApi, type Api } from './api/handlers.js';
 import { AppError } from './shared/errors.js';
 import { TOKEN_PARAM, WS_PATH } from './api/wire.js';
-import { IMAGE_ROUTE, parseImageRequest, resolveImage } from './transport/image-route.js';
+import { GENERATED_ROUTE, IMAGE_ROUTE, parseGeneratedRequest, parseImageRequest, resolveImage } from './transport/image-route.js';
 import { attachWsApi, type UpgradeRefusal } from './transport/ws-server.js';
 
 export interface ServerOptions {
@@ -189,7 +189,7 @@ async function serveStatic(root: string, rootReal: string | null, req: IncomingM
   stream.pipe(res);
 }
 
-/** `GET /images/<id>[?size=N]&token=T`: an image of the store by id (see transport/image-route.ts). */
+/** `GET /images/<id>[?size=N]&token=T` or `GET /generated/<id>?token=T`: an image of the store by id (see transport/image-route.ts). */
 async function serveImage(api: Api, tokenOk: (supplied: string | null) => boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     sendText(res, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
@@ -203,7 +203,7 @@ async function serveImage(api: Api, tokenOk: (supplied: string | null) => boolea
     sendText(res, 401, 'Unauthorized: missing or wrong access token\n');
     return;
   }
-  const parsed = parseImageRequest(rawPath.slice(IMAGE_ROUTE.length), query);
+  const parsed = rawPath.startsWith(GENERATED_ROUTE) ? parseGeneratedRequest(rawPath.slice(GENERATED_ROUTE.length)) : parseImageRequest(rawPath.slice(IMAGE_ROUTE.length), query);
   if ('status' in parsed) {
     sendText(res, parsed.status, `${parsed.message}\n`);
     return;
@@ -311,7 +311,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const tokenOk = (supplied: string | null) => supplied !== null && timingSafeEqual(digest(supplied), tokenDigest);
 
   const http = createServer((req, res) => {
-    const isImage = (req.url ?? '').startsWith(IMAGE_ROUTE);
+    const isImage = (req.url ?? '').startsWith(IMAGE_ROUTE) || (req.url ?? '').startsWith(GENERATED_ROUTE);
     (isImage ? serveImage(api, tokenOk, req, res) : serveStatic(staticDir, staticReal, req, res)).catch((err: unknown) => {
       console.error(`${isImage ? 'image' : 'static file'} request failed:`, err);
       if (!res.headersSent) sendText(res, 500, 'Internal Server Error\n');

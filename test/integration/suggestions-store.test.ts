@@ -184,7 +184,7 @@ describe('migration 0005', () => {
     raw.prepare("INSERT INTO categories (id, dataset_id, name, ordinal, keypoints) VALUES (1, 1, 'bird', 0, '[{\"name\":\"beak\",\"color\":\"#fff\"}]')").run();
     raw.prepare("INSERT INTO images (id, dataset_id, path, width, height, format, bytes, sha256) VALUES (1, 1, 'x.jpg', 10, 10, 'jpeg', 1, 'h')").run();
     raw.close();
-    const store = Store.open(file);
+    const store = Store.open(file, { migrations: MIGRATIONS.slice(0, 5) });
     try {
       expect(store.schemaVersion()).toBe(5);
       const tables = (store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);

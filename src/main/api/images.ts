@@ -5,6 +5,7 @@
  * application's one image access (which keeps every file inside its dataset root).
  */
 import { imageAccess } from '../services/catalog.js';
+import { generatedFile } from '../services/generate.js';
 import type { Api } from './handlers.js';
 
 export { MAX_THUMBNAIL_SIDE, MIN_THUMBNAIL_SIDE } from '../services/images/access.js';
@@ -25,4 +26,9 @@ export function displayImage(api: Api, id: number) {
 /** A cached JPEG thumbnail of an image whose longer side is `size` pixels. */
 export function imageThumbnail(api: Api, id: number, size: number) {
   return imageAccess(api.context).thumbnail(id, size);
+}
+
+/** A generated image's PNG file (inside the cache folder) and its record. */
+export function generatedImage(api: Api, id: number) {
+  return generatedFile(api.context.services(), id);
 }

@@ -23,6 +23,10 @@ import type { TrainArgs } from '../services/training.js';
 import type { Split } from '../store/repositories/datasets.js';
 import { cliTask, formatSeconds, parseFloatOption, parseIntOption } from './common.js';
 import { parsePromptArg } from './models.js';
+import { parseIntList } from './generate.js';
+import { describePrompt } from '../engine/sd4match/pipeline.js';
+import { SWEEP_TIMESTEPS } from '../api/contract/generate.js';
+import { planSweep, type runSweep } from '../services/sweeps.js';
 
 function pct(v: number): string {
   return `${(100 * v).toFixed(1)}`;
@@ -60,13 +64,28 @@ export function formatEvalReport(r: EvalReport): string {
  * Runs a training or evaluation task in a supervised job process; if the process dies, the runs it
  * was running are marked failed and the error says how to resume.
  */
-async function inJobProcess<T>(svc: Services, name: 'train' | 'eval', payload: unknown, task: TaskContext): Promise<T> {
+async function inJobProcess<T>(svc: Services, name: 'train' | 'eval' | 'sweep', payload: unknown, task: TaskContext): Promise<T> {
   try {
     return await runInProcess<T>(sourceJobRuntime(), name, payload, task);
   } catch (e) {
     if (e instanceof JobProcessGone) throw await recordProcessDeath(svc, e, { resumeHint: (id) => `resume it with: sd4match train --resume ${id}` });
     throw e;
   }
+}
+
+/** A sweep's table: PCK (kernel soft-argmax, per image) at each timestep, from its stored runs. */
+function formatSweep(svc: Services, prompt: string, runs: { runId: number | null; timestep: number }[]): string {
+  const head = ['timestep', '@0.05', '@0.1', '@0.15'];
+  const rows = runs.map((r) => [
+    String(r.timestep),
+    ...['0.05', '0.1', '0.15'].map((a) => {
+      const v = r.runId === null ? undefined : svc.repos.runs.metricSeries(r.runId, `pck/kernelsoftmax/${a}`).at(-1)?.value;
+      return v === undefined ? '-' : pct(v);
+    }),
+  ]);
+  const widths = head.map((_, i) => Math.max(head[i].length, ...rows.map((x) => x[i].length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
+  return [`${prompt}: PCK (%) per image against the timestep (kernel soft-argmax)`, fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
 }
 
 export function registerRunCommands(program: Command): void {
@@ -80,6 +99,7 @@ export function registerRunCommands(program: Command): void {
     .option('--category <name>', 'only this category')
     .option('--prompt <p>', 'empty | template | template:<text with {category}> | dino | a prompt file', 'empty')
     .option('--timestep <t>', 'diffusion timestep', parseIntOption('--timestep'), FEATURE_DEFAULTS.timestep)
+    .option('--timesteps <list>', `a timestep sweep instead: one evaluation per timestep (e.g. ${SWEEP_TIMESTEPS.join(',')}), PCK against t`, parseIntList('--timesteps'))
     .option('--ensemble <K>', 'noise draws averaged per image', parseIntOption('--ensemble'), FEATURE_DEFAULTS.ensemble)
     .option('--size <S>', 'image size', parseIntOption('--size'), FEATURE_DEFAULTS.size)
     .option('--seed <n>', 'seed of every random draw', parseIntOption('--seed'), FEATURE_DEFAULTS.seed)
@@ -87,7 +107,7 @@ export function registerRunCommands(program: Command): void {
     .option('--methods <list>', `comma-separated subset of ${MATCH_METHODS.join(',')}`, MATCH_METHODS.join(','))
     .option('--limit <N>', 'only the first N pairs', parseIntOption('--limit'))
     .option('--json <file>', 'also write the full report (per pair included) as JSON')
-    .action(async (o: { modelDir: string; dinoDir?: string; dataset: string; split: string; category?: string; prompt: string; timestep: number; ensemble: number; size: number; seed: number; frame: string; methods: string; limit?: number; json?: string }, cmd: Command) => {
+    .action(async (o: { modelDir: string; dinoDir?: string; dataset: string; split: string; category?: string; prompt: string; timestep: number; timesteps?: number[]; ensemble: number; size: number; seed: number; frame: string; methods: string; limit?: number; json?: string }, cmd: Command) => {
       if (!['trn', 'val', 'test'].includes(o.split)) throw new AppError('INVALID_ARGUMENT', `--split must be trn, val or test, got '${o.split}'`);
       if (o.frame !== 'resized' && o.frame !== 'original') throw new AppError('INVALID_ARGUMENT', `--frame must be resized or original, got '${o.frame}'`);
       const methods = o.methods.split(',').map((s) => s.trim()) as MatchMethod[];
@@ -95,6 +115,22 @@ export function registerRunCommands(program: Command): void {
       const svc = openServices((cmd.optsWithGlobals() as { db?: string }).db);
       const task = cliTask();
       try {
+        if (o.timesteps) {
+          const spec = parsePromptArg(o.prompt);
+          const ds = svc.repos.datasets.resolve(o.dataset);
+          const plan = planSweep(svc, { modelDir: path.resolve(o.modelDir), dinoDir: o.dinoDir && path.resolve(o.dinoDir), datasetId: ds.id, split: o.split as Split, category: o.category, limit: o.limit, size: o.size, ensemble: o.ensemble, seed: o.seed, timesteps: o.timesteps, prompts: [{ spec, name: describePrompt(spec) }] });
+          const r = await inJobProcess<Awaited<ReturnType<typeof runSweep>>>(svc, 'sweep', { db: svc.store.file, plan }, task);
+          task.finish();
+          process.stdout.write(`${formatSweep(svc, describePrompt(spec), r.runs)}
+sweep ${r.sweepId}: runs ${r.runs.map((x) => x.runId).join(', ')}
+`);
+          if (o.json) {
+            fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
+            fs.writeFileSync(o.json, JSON.stringify(r, null, 2));
+            process.stdout.write(`wrote ${o.json}\n`);
+          }
+          return;
+        }
         const args: EvalTaskArgs = { modelDir: o.modelDir, dinoDir: o.dinoDir, dataset: o.dataset, split: o.split as Split, category: o.category, prompt: parsePromptArg(o.prompt), timestep: o.timestep, ensemble: o.ensemble, size: o.size, seed: o.seed, frame: o.frame as Frame, limit: o.limit, methods };
         const r = await inJobProcess<{ runId: number | null; report: EvalReport }>(svc, 'eval', { db: svc.store.file, args, full: true }, task);
         task.finish();

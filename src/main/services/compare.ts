@@ -13,7 +13,8 @@ import { type MatchMethod, matchKeypoints } from '../engine/sd4match/matching.js
 import { inspectDinoFolder } from '../engine/sd4match/model-folder.js';
 import { Pipeline, type PromptSpec } from '../engine/sd4match/pipeline.js';
 import type { LearnedPrompt, PromptKind } from '../engine/sd4match/prompts.js';
-import { availableMemory, checkFeaturesFit, checkTrainingFits, estimateFeatureMemory, estimateTrainingMemory, type MemoryEstimate, modelFileBytes } from '../engine/sd4match/memory-estimate.js';
+import { availableMemory, checkFeaturesFit, checkGenerationFits, checkTrainingFits, estimateFeatureMemory, estimateGenerationMemory, estimateTrainingMemory, type MemoryEstimate, modelFileBytes } from '../engine/sd4match/memory-estimate.js';
+import { Generator } from '../engine/sd4match/generate.js';
 import { keypointRows } from '../engine/sd4match/training-batch.js';
 import { TRAIN_DEFAULTS } from '../engine/sd4match/train-config.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
@@ -74,6 +75,8 @@ export class CompareService {
   private readonly models = new Map<number, SdModel>();
   private readonly pipelines = new Map<string, Pipeline>();
   private readonly sessions = new SessionCache(4);
+  /** Generation graphs and their memory plans per model (for estimates; no session is opened). */
+  private readonly generators = new Map<number, Generator>();
 
   constructor(private readonly svc: Services) {}
 
@@ -190,7 +193,17 @@ export class CompareService {
     return memoryCheck(() => checkTrainingFits(sd, args, provider), () => estimateTrainingMemory(sd, args), provider);
   }
 
+  /** What generating at this size will need (full UNet on a batch of 2, then the decoder); nothing runs. */
+  async estimateGeneration(a: { modelId: number; size: number }): Promise<MemoryCheck> {
+    const sd = this.model(a.modelId);
+    let gen = this.generators.get(a.modelId);
+    if (!gen) this.generators.set(a.modelId, (gen = new Generator(sd.folder)));
+    const provider = await sd.provider();
+    return memoryCheck(() => checkGenerationFits(sd, gen, a.size, provider), () => estimateGenerationMemory(sd, gen, a.size), provider);
+  }
+
   async dispose(): Promise<void> {
+    for (const g of this.generators.values()) await g.dispose();
     for (const p of this.pipelines.values()) await p.dispose();
     for (const m of this.models.values()) await m.dispose();
     await this.sessions.clear();

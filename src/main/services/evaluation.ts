@@ -38,6 +38,10 @@ export interface EvalArgs {
   promptId?: number;
   /** How runs name the prompt (default: described from `prompt`). */
   promptName?: string;
+  /** The timestep sweep this evaluation belongs to (recorded in the run's config). */
+  sweep?: { id: string; timesteps: number[]; promptIds: number[] };
+  /** A model already open for `modelDir` (a sweep's evaluations share one); left open. */
+  sd?: SdModel;
 }
 
 export interface EvalOutcome {
@@ -60,12 +64,13 @@ export async function runEvaluation(svc: Services, a: EvalArgs, task: TaskContex
       if (missing.length) throw new AppError('INVALID_ARGUMENT', `${a.prompt.file} has no prompt for categor${missing.length > 1 ? 'ies' : 'y'} ${missing.join(', ')} (it has: ${p.meta.categories.join(', ')})`);
     }
   }
-  const sd = SdModel.open(a.modelDir, { cacheDir: svc.cacheDir, task });
+  const sd = a.sd ?? SdModel.open(a.modelDir, { cacheDir: svc.cacheDir, task });
+  const ownModel = a.sd === undefined;
   const dino = a.dinoDir ? inspectDinoFolder(a.dinoDir) : null;
   try {
     checkFeaturesFit(sd, a.size, a.ensemble, await sd.provider());
   } catch (e) {
-    await sd.dispose();
+    if (ownModel) await sd.dispose();
     throw e;
   }
   const pipe = new Pipeline(sd, a.prompt, { size: a.size, timestep: a.timestep, ensemble: a.ensemble, seed: a.seed }, svc.tensors, dino);
@@ -74,7 +79,7 @@ export async function runEvaluation(svc: Services, a: EvalArgs, task: TaskContex
   const record = a.record ?? true;
   let runId: number | null = null;
   let promptId: number | null = null;
-  const config = { dataset: ds.name, split: a.split, category: a.category ?? null, prompt: a.promptName ?? describePrompt(a.prompt), promptFile: a.prompt.kind === 'file' ? a.prompt.file : null, timestep: a.timestep, ensemble: a.ensemble, size: a.size, seed: a.seed, frame: a.frame, limit: a.limit ?? null, methods, alphas, model: sd.folder.dir, modelHash: sd.compiled.modelHash };
+  const config = { dataset: ds.name, split: a.split, category: a.category ?? null, prompt: a.promptName ?? describePrompt(a.prompt), promptFile: a.prompt.kind === 'file' ? a.prompt.file : null, timestep: a.timestep, ensemble: a.ensemble, size: a.size, seed: a.seed, frame: a.frame, limit: a.limit ?? null, methods, alphas, model: sd.folder.dir, modelHash: sd.compiled.modelHash, ...(a.sweep ? { sweep: a.sweep.id, sweepPlan: { timesteps: a.sweep.timesteps, promptIds: a.sweep.promptIds } } : {}) };
   if (record) {
     const modelId = await modelRecord(svc, sd);
     promptId = a.promptId ?? (await findOrCreatePrompt(svc, a.prompt, modelId, sd));
@@ -119,6 +124,6 @@ export async function runEvaluation(svc: Services, a: EvalArgs, task: TaskContex
     throw e;
   } finally {
     await pipe.dispose();
-    await sd.dispose();
+    if (ownModel) await sd.dispose();
   }
 }

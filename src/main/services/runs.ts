@@ -147,7 +147,10 @@ const BASELINES: { name: string; spec: PromptSpec }[] = [
 
 function pckTable(ctx: AppContext, a: { datasetId: number; split: string; method: string; alpha: number }): PckTable {
   const svc = ctx.services();
-  const runs = svc.repos.runs.list({ kind: 'eval', status: 'completed' }).filter((r) => r.datasetId === a.datasetId && (r.config as { split?: string }).split === a.split && !(r.config as { category?: string | null }).category);
+  // a timestep sweep's evaluations are read as sweeps (services/sweeps.ts), not as a prompt's latest PCK
+  const runs = svc.repos.runs
+    .list({ kind: 'eval', status: 'completed' })
+    .filter((r) => r.datasetId === a.datasetId && (r.config as { split?: string }).split === a.split && !(r.config as { category?: string | null }).category && !(r.config as { sweep?: string }).sweep);
   const latest = new Map<number, RunRecord>();
   for (const r of runs) {
     if (r.promptId === null) continue;

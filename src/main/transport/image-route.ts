@@ -1,6 +1,7 @@
 /**
  * Images for the UI, by id only: `GET /images/<id>[?size=N]` on the browser-mode server and
- * `sd4match-image://image/<id>[?size=N]` in Electron, both answered here.
+ * `sd4match-image://image/<id>[?size=N]` in Electron, both answered here; generated images (PNG)
+ * likewise at `GET /generated/<id>` and `sd4match-image://generated/<id>`.
  *
  * The client never names a path. The id segment must be plain decimal digits exactly as sent (no
  * decoding: `..`, `%2e%2e%2f`, `%252e`, backslashes and anything else are refused before the store
@@ -11,18 +12,23 @@
  */
 import { AppError } from '../shared/errors.js';
 import type { Api } from '../api/handlers.js';
-import { displayImage, imageThumbnail, MAX_THUMBNAIL_SIDE, MIN_THUMBNAIL_SIDE, storedImage } from '../api/images.js';
+import { displayImage, generatedImage, imageThumbnail, MAX_THUMBNAIL_SIDE, MIN_THUMBNAIL_SIDE, storedImage } from '../api/images.js';
 
 /** Path prefix of the HTTP route. */
 export const IMAGE_ROUTE = '/images/';
-/** Scheme and host of the Electron protocol: `sd4match-image://image/<id>`. */
+/** Path prefix of generated images (PNG, by id; no thumbnails). */
+export const GENERATED_ROUTE = '/generated/';
+/** Scheme and hosts of the Electron protocol: `sd4match-image://image/<id>`, `sd4match-image://generated/<id>`. */
 export const IMAGE_SCHEME = 'sd4match-image';
 export const IMAGE_HOST = 'image';
+export const GENERATED_HOST = 'generated';
 
 export interface ImageRequest {
   id: number;
   /** Thumbnail side, or null for the original. */
   size: number | null;
+  /** A dataset image (default) or a generated one. */
+  generated?: boolean;
 }
 
 /** What to answer: a file to stream with headers, or a status with a short text. */
@@ -58,17 +64,31 @@ export function parseImageRequest(rawId: string, query: URLSearchParams): ImageR
   return { id, size };
 }
 
-/** Parses a `sd4match-image://image/<id>?size=N` URL (Electron). */
+/** Reads a generated image's id segment (digits only, as for dataset images; no query). */
+export function parseGeneratedRequest(rawId: string): ImageRequest | { status: 400; message: string } {
+  if (!ID.test(rawId)) return { status: 400, message: 'Bad Request: generated images are addressed by numeric id only' };
+  return { id: Number(rawId), size: null, generated: true };
+}
+
+/** Parses a `sd4match-image://image/<id>?size=N` or `sd4match-image://generated/<id>` URL (Electron). */
 export function parseImageUrl(url: string): ImageRequest | { status: 400; message: string } {
   if (!URL.canParse(url)) return { status: 400, message: 'Bad Request: not a URL' };
   const u = new URL(url);
-  if (u.protocol !== `${IMAGE_SCHEME}:` || u.hostname !== IMAGE_HOST) return { status: 400, message: `Bad Request: expected ${IMAGE_SCHEME}://${IMAGE_HOST}/<id>` };
+  if (u.protocol === `${IMAGE_SCHEME}:` && u.hostname === GENERATED_HOST) return parseGeneratedRequest(u.pathname.slice(1));
+  if (u.protocol !== `${IMAGE_SCHEME}:` || u.hostname !== IMAGE_HOST) return { status: 400, message: `Bad Request: expected ${IMAGE_SCHEME}://${IMAGE_HOST}/<id> or ${IMAGE_SCHEME}://${GENERATED_HOST}/<id>` };
   return parseImageRequest(u.pathname.slice(1), u.searchParams);
 }
 
 /** Finds the file to serve for a parsed request (`ifNoneMatch`: the client's cached ETag). */
 export async function resolveImage(api: Api, req: ImageRequest, ifNoneMatch?: string): Promise<ImageReply> {
   try {
+    if (req.generated) {
+      const g = generatedImage(api, req.id);
+      // the file's content is decided by its cache key
+      const etag = `"g-${g.record.cacheKey.slice(0, 32)}"`;
+      if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((t) => t.trim() === etag)) return { kind: 'not-modified', status: 304, etag };
+      return { kind: 'file', status: 200, file: g.file, contentType: 'image/png', etag, bytes: g.record.bytes };
+    }
     const img = await storedImage(api, req.id);
     const webSafe = img.format in CONTENT_TYPES;
     const size = req.size ?? (webSafe ? null : MAX_THUMBNAIL_SIDE);

@@ -15,6 +15,7 @@ import { tensorByteLength } from '../onnx/ir.js';
 import { loadModel } from '../onnx/model-io.js';
 import type { ProviderName } from '../onnx/runtime.js';
 import { PROMPT_KINDS } from './prompt-kinds/index.js';
+import type { Generator } from './generate.js';
 import type { PromptKind } from './prompts.js';
 import type { SdModel } from './sd-model.js';
 import { StepGraph } from './step-graph-cache.js';
@@ -142,6 +143,29 @@ export function checkTrainingFits(sd: SdModel, a: TrainMemoryArgs & { accumulate
     'OUT_OF_MEMORY',
     `${est.what} needs about ${gb(est.bytes)} (weights ${gb(est.weights)}, activations ${gb(est.activations)}), ${gb(avail.bytes)} ${avail.source === 'available RAM' ? 'are free' : `are available (${avail.source})`}: ${suggestion ? `use ${suggestion}` : 'no batch or image size fits; free memory or use a GPU with more memory'}`,
   );
+}
+
+/**
+ * Memory estimate of generating at `size` px: the full UNet on [uncond, cond] and then the VAE
+ * decoder (their sessions take turns; the larger plan counts), with the text encoder's weights.
+ */
+export function estimateGenerationMemory(sd: SdModel, gen: Generator, size: number): MemoryEstimate {
+  const lat = sd.latentSize(size);
+  const unet = gen.unetGraph(lat, lat);
+  const decoder = gen.decoderGraph(lat, lat);
+  const weights = unet.weightBytes + decoder.weightBytes + modelFileBytes(sd.compiled.textFromEmbeds) + modelFileBytes(sd.compiled.embed);
+  const base = processBase();
+  const activations = RUNTIME_OVERHEAD * Math.max(unet.activationBytes, decoder.activationBytes);
+  return { bytes: base + weights + activations, weights, activations, base, what: `generating at ${size} px (UNet on a batch of 2, then the VAE decoder)` };
+}
+
+/** Refuses a generation size that will not fit, naming the largest size that would. */
+export function checkGenerationFits(sd: SdModel, gen: Generator, size: number, provider: string): MemoryEstimate {
+  const est = estimateGenerationMemory(sd, gen, size);
+  const avail = availableMemory(provider);
+  if (!avail || est.bytes <= avail.bytes) return est;
+  const smaller = [640, 512, 384, 256].filter((s) => s < size).find((s) => estimateGenerationMemory(sd, gen, s).bytes <= avail.bytes);
+  throw new AppError('OUT_OF_MEMORY', `${est.what} needs about ${gb(est.bytes)}, ${gb(avail.bytes)} are free: ${smaller ? `use --size ${smaller}` : 'free memory first'}`);
 }
 
 /** Refuses an evaluation or a Compare request that will not fit (the ensemble already runs in chunks). */

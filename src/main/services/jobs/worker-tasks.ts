@@ -81,7 +81,7 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
         // one request at a time: sessions are not shared across concurrent runs
         queue = queue.then(async () => {
           try {
-            const methods = ['predict', 'heatmap', 'estimateFeatures', 'estimateTraining'] as const;
+            const methods = ['predict', 'heatmap', 'estimateFeatures', 'estimateTraining', 'estimateGeneration'] as const;
             const method = m.method as (typeof methods)[number];
             if (!methods.includes(method)) throw new Error(`unknown inference method '${m.method}'`);
             const result = await compare[method](m.args as never);
@@ -158,6 +158,30 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
     try {
       const r = await runSuggestPlan(svc, p.plan, task, { store: p.store, emit });
       return p.store ? { images: r.sets.length, seconds: r.sets.reduce((t, s) => t + s.seconds, 0) } : r;
+    } finally {
+      svc.close();
+    }
+  },
+  /** Generates a plan's images (services/generate.ts), each stored and announced when it is done. */
+  async generate(payload, task, emit) {
+    const { openServices } = await import('../context.js');
+    const { runGenerationPlan } = await import('../generate.js');
+    const p = payload as { db: string; plan: import('../generate.js').GenerationPlan };
+    const svc = openServices(p.db);
+    try {
+      return await runGenerationPlan(svc, p.plan, task, emit);
+    } finally {
+      svc.close();
+    }
+  },
+  /** Evaluates prompts over timesteps (services/sweeps.ts): one stored evaluation run per prompt and timestep. */
+  async sweep(payload, task) {
+    const { openServices } = await import('../context.js');
+    const { runSweep } = await import('../sweeps.js');
+    const p = payload as { db: string; plan: import('../sweeps.js').SweepPlan };
+    const svc = openServices(p.db);
+    try {
+      return await runSweep(svc, p.plan, task);
     } finally {
       svc.close();
     }

@@ -8,6 +8,7 @@ import { migration as m0002 } from './0002-eval-results.js';
 import { migration as m0003 } from './0003-annotation-history.js';
 import { migration as m0004 } from './0004-run-active-time.js';
 import { migration as m0005 } from './0005-suggestions.js';
+import { migration as m0006 } from './0006-generated-images.js';
 
 export interface Migration {
   /** Schema version after this migration (its NNNN). */
@@ -17,4 +18,4 @@ export interface Migration {
   up(db: Db): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006];

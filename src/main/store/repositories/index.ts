@@ -7,6 +7,7 @@ import { ImagesRepo } from './images.js';
 import { ModelsRepo } from './models.js';
 import { PairsRepo } from './pairs.js';
 import { PromptsRepo } from './prompts.js';
+import { GeneratedImagesRepo } from './generated-images.js';
 import { EvalResultsRepo, RunsRepo } from './runs.js';
 import { SuggestionsRepo } from './suggestions.js';
 
@@ -21,6 +22,7 @@ export interface Repos {
   cache: CacheRepo;
   annotationHistory: AnnotationHistoryRepo;
   suggestions: SuggestionsRepo;
+  generated: GeneratedImagesRepo;
 }
 
 export function repos(db: Db): Repos {
@@ -35,12 +37,14 @@ export function repos(db: Db): Repos {
     cache: new CacheRepo(db),
     annotationHistory: new AnnotationHistoryRepo(db),
     suggestions: new SuggestionsRepo(db),
+    generated: new GeneratedImagesRepo(db),
   };
 }
 
 export * from './annotation-history.js';
 export * from './cache.js';
 export * from './datasets.js';
+export * from './generated-images.js';
 export * from './images.js';
 export * from './models.js';
 export * from './pairs.js';
