@@ -36,6 +36,27 @@ describe.skipIf(!HAVE_FIXTURES)('generation parity with diffusers (tiny fixtures
     expect(relErr(readNpy(path.join(out, 'image.npy')), caseTensor('generate', 'image'))).toBeLessThan(1e-4);
   }, 120_000);
 
+  it('with every attention core rewritten (fused MultiHeadAttention, or blocked standard ops) every step and the image stay within 1e-4 of diffusers', async () => {
+    const folder = inspectSdFolder(modelPath('sd'));
+    for (const mode of ['fused', 'blocked'] as const) {
+      const g = new Generator(folder, { attention: { mode, minBytes: 0, blockBytes: 4096 } });
+      try {
+        const [h, w] = caseTensor('generate', 'initial_latents').dims.slice(2);
+        const model = g.unetGraph(h, w).model;
+        const ops = model.graph.nodes.map((n) => n.opType);
+        expect(ops.includes(mode === 'fused' ? 'MultiHeadAttention' : 'Scan'), mode).toBe(true);
+        expect(ops.includes('Softmax') && mode === 'fused', `${mode}: a softmax core is left`).toBe(false);
+        const r = await g.generate({ latents: caseTensor('generate', 'initial_latents'), cond: caseTensor('generate', 'cond_hidden_states'), uncond: caseTensor('generate', 'uncond_hidden_states'), steps: 4, guidance: 7.5 });
+        r.perStep.forEach((t, i) => expect(relErr(t, caseTensor('generate', `latents_after_step${i}`)), `${mode} step ${i}`).toBeLessThan(1e-4));
+        expect(relErr(r.image, caseTensor('generate', 'image')), `${mode} image`).toBeLessThan(1e-4);
+        const decoder = g.decoderGraph(h, w).model.graph.nodes.map((n) => n.opType);
+        expect(decoder.includes(mode === 'fused' ? 'MultiHeadAttention' : 'Scan'), `${mode} decoder`).toBe(true);
+      } finally {
+        await g.dispose();
+      }
+    }
+  }, 120_000);
+
   it('the VAE decoder matches vae_decode', async () => {
     const g = new Generator(inspectSdFolder(modelPath('sd')));
     try {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { Store } from '../../src/main/store/db.js';
 import { DatasetsRepo } from '../../src/main/store/repositories/datasets.js';
+import { GeneratedImagesRepo } from '../../src/main/store/repositories/generated-images.js';
 import { ImagesRepo } from '../../src/main/store/repositories/images.js';
 import { parseImageUrl } from '../../src/main/transport/image-route.js';
 import { writeImage } from '../helpers/dataset-gen.js';
@@ -22,6 +23,8 @@ const SECRET = 'top-secret-next-to-the-dataset';
 let tmp: string;
 let server: RunningServer;
 let ids: { good: number; escaping: number; symlinked: number; missing: number; tiff: number };
+let generated: { good: number; escaping: number; missing: number };
+let pngBytes: Buffer;
 let goodBytes: Buffer;
 
 beforeAll(async () => {
@@ -46,6 +49,17 @@ beforeAll(async () => {
       images.upsert(d.id, { path: p, categoryId: null, width: 120, height: 80, format, bytes: 1, sha256: createHash('sha256').update(p).digest('hex') });
     // Rows a damaged or hostile database could hold: the image route must not follow them out.
     return { good: row('cats/a.jpg'), escaping: row('../secret.jpg'), symlinked: row('cats/link.jpg'), missing: row('cats/gone.jpg'), tiff: row('scan.tif', 'tiff') };
+  });
+  // generated images: PNGs in the cache folder's generated/, and rows a damaged database could hold
+  fs.mkdirSync(path.join(store.cacheDir, 'generated'), { recursive: true });
+  pngBytes = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#336699' } }).png().toBuffer();
+  fs.writeFileSync(path.join(store.cacheDir, 'generated', 'a.png'), pngBytes);
+  fs.writeFileSync(path.join(store.cacheDir, 'secret.png'), SECRET);
+  generated = store.writeSync((db) => {
+    const g = new GeneratedImagesRepo(db);
+    const row = (key: string, rel: string) =>
+      g.put({ cacheKey: key, modelId: null, promptId: null, label: 'x', text: 'x', category: null, pairId: null, seed: 0, steps: 1, guidance: 1, width: 32, height: 32, settings: {}, path: rel, bytes: 1, seconds: 0, provider: 'cpu' }).id;
+    return { good: row('k1', path.join('generated', 'a.png')), escaping: row('k2', path.join('generated', '..', 'secret.png')), missing: row('k3', path.join('generated', 'gone.png')) };
   });
   store.close();
   server = await startServer({ port: 0, staticDir, db: dbFile });
@@ -139,7 +153,38 @@ describe('GET /images/<id>', () => {
   });
 });
 
+describe('GET /generated/<id>', () => {
+  it('serves a generated PNG by id, with an ETag, and only with the token', async () => {
+    const res = await fetch(`${server.origin}${withToken(`/generated/${generated.good}`)}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await res.arrayBuffer()).equals(pngBytes)).toBe(true);
+    const again = await fetch(`${server.origin}${withToken(`/generated/${generated.good}`)}`, { headers: { 'If-None-Match': res.headers.get('etag')! } });
+    expect(again.status).toBe(304);
+    expect((await rawGet(server.origin, `/generated/${generated.good}`)).status).toBe(401);
+  });
+
+  it('never serves a file outside the cache folder\'s generated/, and 404s what is not there', async () => {
+    const escaping = await rawGet(server.origin, withToken(`/generated/${generated.escaping}`));
+    expect(escaping.status).toBe(403);
+    expect(escaping.body).not.toContain(SECRET);
+    expect((await rawGet(server.origin, withToken(`/generated/${generated.missing}`))).status).toBe(404);
+    expect((await rawGet(server.origin, withToken('/generated/987654'))).status).toBe(404);
+    for (const p of ['/generated/..%2fsecret.png', '/generated/../secret.png', '/generated/01', '/generated/', `/generated/${generated.good}/x`]) {
+      const r = await rawGet(server.origin, withToken(p));
+      expect(r.status, p).toBe(400);
+      expect(r.body).not.toContain(SECRET);
+    }
+  });
+});
+
 describe('sd4match-image:// URLs (Electron)', () => {
+  it('reads a generated image\'s id', () => {
+    expect(parseImageUrl('sd4match-image://generated/7')).toEqual({ id: 7, size: null, generated: true });
+    expect(parseImageUrl('sd4match-image://generated/..%2fsecret')).toMatchObject({ status: 400 });
+    expect(parseImageUrl('sd4match-image://generated/7/8')).toMatchObject({ status: 400 });
+  });
+
   it('reads the id and the thumbnail size', () => {
     expect(parseImageUrl('sd4match-image://image/12')).toEqual({ id: 12, size: null });
     expect(parseImageUrl('sd4match-image://image/12?size=256')).toEqual({ id: 12, size: 256 });

@@ -16,7 +16,7 @@ import sharp from 'sharp';
 import { AppError } from '../../shared/errors.js';
 import type { TaskContext } from '../jobs/progress.js';
 import type { DType } from '../onnx/dtypes.js';
-import { attentionOptions, rewriteAttention } from '../onnx/attention.js';
+import { attentionOptions, type AttentionRewriteOptions, rewriteAttention } from '../onnx/attention.js';
 import type { HostTensor, Model } from '../onnx/ir.js';
 import { planMemory } from '../onnx/memory-plan.js';
 import { loadModel } from '../onnx/model-io.js';
@@ -83,6 +83,8 @@ interface PlannedGraph {
 
 export interface GeneratorOptions {
   providers?: ProviderName[] | 'auto';
+  /** Overrides of the attention rewrite (default: attentionOptions(), cores of 64 MB of probabilities and more). */
+  attention?: Partial<AttentionRewriteOptions>;
 }
 
 export class Generator {
@@ -110,7 +112,7 @@ export class Generator {
     let g = this.graphs.get(key);
     if (!g) {
       const spec = build();
-      const rewritten = rewriteAttention(spec.model, spec.info, attentionOptions()).model;
+      const rewritten = rewriteAttention(spec.model, spec.info, { ...attentionOptions(), ...this.options.attention }).model;
       const plan = planMemory(rewritten.graph, (t) => spec.info.get(t));
       g = { model: rewritten, activationBytes: plan.peakBytes, weightBytes: plan.weightBytes };
       this.graphs.set(key, g);
