@@ -7,11 +7,13 @@
  * Each size runs in a fresh process, so one size's peak is its own.
  */
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/main/engine/sd4match/random.js';
 import { Generator } from '../src/main/engine/sd4match/generate.js';
-import { inspectSdFolder } from '../src/main/engine/sd4match/model-folder.js';
+import { estimateGenerationMemory } from '../src/main/engine/sd4match/memory-estimate.js';
+import { SdModel } from '../src/main/engine/sd4match/sd-model.js';
 import { flag, mib, PeakRss, printTable } from './table.js';
 
 export const description = 'guided DDIM step and VAE decode at 512 and 768 px, peak RSS, ratios to PyTorch';
@@ -37,17 +39,30 @@ export async function run(args: string[]): Promise<void> {
       rows.push([size, `failed (${r.signal ?? r.status}): ${(r.stderr || '').trim().split('\n').at(-1) ?? ''}`, '', '', '', '', '']);
       continue;
     }
-    const m = JSON.parse(line.slice(7)) as { step: number; decode: number; peak: number };
+    const m = JSON.parse(line.slice(7)) as { step: number; decode: number; peak: number; estimate: number };
     const p = PYTORCH[size];
-    rows.push([size, m.step, p ? `${(m.step / p.step).toFixed(2)}x` : '-', m.decode, p ? `${(m.decode / p.decode).toFixed(2)}x` : '-', mib(m.peak), p ? `${(m.peak / (p.peakGb * 1024 ** 3)).toFixed(2)}x` : '-']);
+    rows.push([
+      size,
+      m.step,
+      p ? `${(m.step / p.step).toFixed(2)}x` : '-',
+      m.decode,
+      p ? `${(m.decode / p.decode).toFixed(2)}x` : '-',
+      mib(m.peak),
+      p ? `${(m.peak / (p.peakGb * 1e9)).toFixed(2)}x` : '-',
+      `${mib(m.estimate)} (${m.estimate >= m.peak ? '+' : ''}${((100 * (m.estimate - m.peak)) / m.peak).toFixed(0)}%)`,
+    ]);
   }
-  printTable(`generate: ${modelDir}, guidance batch of 2, fp32, CPU`, ['size', 'guided step (s)', 'vs PyTorch', 'VAE decode (s)', 'vs PyTorch', 'peak RSS', 'vs PyTorch'], rows);
+  printTable(`generate: ${modelDir}, guidance batch of 2, fp32, CPU`, ['size', 'guided step (s)', 'vs PyTorch', 'VAE decode (s)', 'vs PyTorch', 'peak RSS', 'vs PyTorch', 'estimate (vs peak)'], rows);
 }
 
 async function measure(modelDir: string, size: number, steps: number): Promise<void> {
   const rss = new PeakRss();
-  const folder = inspectSdFolder(modelDir);
+  // the estimate a generation job makes before its sessions exist (compiled text graphs included)
+  const sd = SdModel.open(modelDir, { cacheDir: path.join(os.tmpdir(), 'sd4match-bench-cache') });
+  const folder = sd.folder;
   const g = new Generator(folder);
+  const estimate = estimateGenerationMemory(sd, g, size).bytes;
+  await sd.dispose();
   const rng = new Rng(0);
   const h = size / 8;
   const c = folder.latentChannels;
@@ -85,7 +100,7 @@ async function measure(modelDir: string, size: number, steps: number): Promise<v
   const decode = (performance.now() - d0) / 1000;
   const step = times.reduce((a, b) => a + b, 0) / times.length / 1000;
   await g.dispose();
-  process.stdout.write(`RESULT ${JSON.stringify({ step, decode, peak: rss.stop() })}\n`);
+  process.stdout.write(`RESULT ${JSON.stringify({ step, decode, peak: rss.stop(), estimate })}\n`);
 }
 
 class StopAfter extends Error {}

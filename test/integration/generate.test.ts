@@ -88,11 +88,12 @@ describe.skipIf(!HAVE_FIXTURES)('generation from prompts and timestep sweeps', (
     for (const p of await ok('prompts:list', {})) prompts[p.name] = p.id;
     const svc = openServices(db);
     try {
-      for (const [kind, extra] of [
+      const kinds: ['single' | 'class' | 'cpm', { categories?: string[]; dino?: number }][] = [
         ['single', {}],
         ['class', { categories: ['cat', 'dog'] }],
         ['cpm', { dino: 32 }],
-      ] as const) {
+      ];
+      for (const [kind, extra] of kinds) {
         const file = path.join(dir, `${kind}.safetensors`);
         writePromptFile(file, kind, { modelHash, imageSize: 256, hidden: 32, ...extra });
         prompts[kind] = await storeLearnedPrompt(svc, loadLearnedPrompt(file), { modelId, name: `${kind} prompt` });
