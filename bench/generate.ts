@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/main/engine/sd4match/random.js';
 import { Generator } from '../src/main/engine/sd4match/generate.js';
 import { estimateGenerationMemory } from '../src/main/engine/sd4match/memory-estimate.js';
+import { promptHiddenStates } from '../src/main/engine/sd4match/prompts.js';
 import { SdModel } from '../src/main/engine/sd4match/sd-model.js';
 import { flag, mib, PeakRss, printTable } from './table.js';
 
@@ -57,19 +58,20 @@ export async function run(args: string[]): Promise<void> {
 
 async function measure(modelDir: string, size: number, steps: number): Promise<void> {
   const rss = new PeakRss();
+  const rng = new Rng(0);
   // the estimate a generation job makes before its sessions exist (compiled text graphs included)
   const sd = SdModel.open(modelDir, { cacheDir: path.join(os.tmpdir(), 'sd4match-bench-cache') });
   const folder = sd.folder;
   const g = new Generator(folder);
+  const ehs = () => ({ dtype: 'float32' as const, dims: [1, 77, folder.hiddenSize], data: rng.normals(77 * folder.hiddenSize) });
   const estimate = estimateGenerationMemory(sd, g, size).bytes;
+  // as a job does: the prompts through the text encoder, whose session then closes
+  const cond = sd.folder.tokenizer ? await promptHiddenStates(sd, 'a photo of a cat') : ehs();
+  const uncond = sd.folder.tokenizer ? await promptHiddenStates(sd, '') : ehs();
   await sd.dispose();
-  const rng = new Rng(0);
   const h = size / 8;
   const c = folder.latentChannels;
   const latents = { dtype: 'float32' as const, dims: [1, c, h, h], data: rng.normals(c * h * h) };
-  const ehs = () => ({ dtype: 'float32' as const, dims: [1, 77, folder.hiddenSize], data: rng.normals(77 * folder.hiddenSize) });
-  const cond = ehs();
-  const uncond = ehs();
   // session creation and the first step untimed
   await g.generate({ latents, cond, uncond, steps: 1000, guidance: 7.5 }, {
     token: { throwIfCancelled: () => {}, cancelled: false } as never,

@@ -117,6 +117,8 @@ describe.skipIf(!HAVE_FIXTURES)('generation from prompts and timestep sweeps', (
     const request = { modelId, sources: [{ promptId: prompts['empty prompt']! }, { text: 'a photo of a cat' }], seeds: [0, 1], ...settings };
     const before = await ok('generate:lookup', request);
     expect(before.size).toBe(SIZE);
+    // without a size: the model's own (the tiny UNet's sample_size 32 x the VAE's 8)
+    expect((await ok('generate:lookup', { ...request, size: undefined })).size).toBe(256);
     expect(before.labels).toEqual(['empty prompt', '"a photo of a cat"']);
     expect(before.cells.map((c) => [c.source, c.seed, c.image])).toEqual([
       [0, 0, null],
@@ -245,6 +247,21 @@ describe.skipIf(!HAVE_FIXTURES)('generation from prompts and timestep sweeps', (
     expect(snapshotDb(db)).toEqual(snap);
     expect(files()).toBe(nFiles);
   }, 60_000);
+
+  it('refuses a size that will not fit in the free memory before any session exists, naming one that would, and stores nothing', async () => {
+    const snap = snapshotDb(db);
+    process.env.SD4MATCH_AVAILABLE_MEMORY_GB = '0.3';
+    try {
+      const { jobId } = await ok('generate:start', { modelId, sources: [{ text: 'a photo of a car' }], seeds: [0], size: 512, steps: 2 });
+      const job = await finished(jobId!);
+      expect(job.state).toBe('failed');
+      expect(job.error?.code).toBe('OUT_OF_MEMORY');
+      expect(job.error?.message).toMatch(/generating at 512 px \(UNet on a batch of 2, then the VAE decoder\) needs about [\d.]+ GB, 0\.3 GB are free: (use --size \d+|free memory first)/);
+    } finally {
+      delete process.env.SD4MATCH_AVAILABLE_MEMORY_GB;
+    }
+    expect(snapshotDb(db)).toEqual(snap);
+  }, 120_000);
 
   it('estimates the memory of generating at a size', async () => {
     const e = await ok('generate:estimate', { modelId, size: SIZE });

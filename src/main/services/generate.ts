@@ -22,6 +22,7 @@ import { type ImageRef, Pipeline } from '../engine/sd4match/pipeline.js';
 import { DEFAULT_TEMPLATE, type LearnedPrompt, promptHiddenStates, templateText, tokenEmbedsFor } from '../engine/sd4match/prompts.js';
 import { Rng } from '../engine/sd4match/random.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
+import { probeProvider } from '../engine/onnx/runtime.js';
 import { AppError } from '../shared/errors.js';
 import type { GeneratedImageRecord } from '../store/repositories/generated-images.js';
 import type { AppContext } from './app.js';
@@ -259,7 +260,7 @@ export async function runGenerationPlan(svc: Services, plan: GenerationPlan, tas
   const pipes = new Map<number, Pipeline>();
   try {
     // say so before a size the machine cannot hold, rather than lose the job process
-    checkGenerationFits(sd, gen, plan.size, await sd.provider());
+    checkGenerationFits(sd, gen, plan.size, (await probeProvider()).provider);
     const lat = sd.latentSize(plan.size);
     const c = sd.folder.latentChannels;
     const perImage = plan.steps + 1;
@@ -271,6 +272,10 @@ export async function runGenerationPlan(svc: Services, plan: GenerationPlan, tas
     // every condition first: a prompt that cannot be used fails the job before anything is stored
     const conds = new Map<number, HostTensor>();
     for (const item of plan.todo) if (!conds.has(item.source)) conds.set(item.source, await conditioning(svc, sd, pipes, plan.dinoDir, plan.sources[item.source]));
+    // the text encoder (and DINOv2) are done: their weights leave before the UNet's come in
+    for (const p of pipes.values()) await p.dispose();
+    pipes.clear();
+    await sd.sessions.clear();
     let made = 0;
     for (const [n, item] of plan.todo.entries()) {
       task.token.throwIfCancelled();

@@ -146,14 +146,16 @@ export function checkTrainingFits(sd: SdModel, a: TrainMemoryArgs & { accumulate
 }
 
 /**
- * Memory estimate of generating at `size` px: the full UNet on [uncond, cond] and then the VAE
- * decoder (their sessions take turns; the larger plan counts), with the text encoder's weights.
+ * Memory estimate of generating at `size` px: the prompts are encoded first and the text
+ * encoder's session is closed, then the full UNet runs on [uncond, cond] and the VAE decoder on
+ * the result; both stay open (the larger activation plan counts), the decoder's weights twice
+ * (its NCHWc convolutions keep a reordered copy).
  */
 export function estimateGenerationMemory(sd: SdModel, gen: Generator, size: number): MemoryEstimate {
   const lat = sd.latentSize(size);
   const unet = gen.unetGraph(lat, lat);
   const decoder = gen.decoderGraph(lat, lat);
-  const weights = unet.weightBytes + decoder.weightBytes + modelFileBytes(sd.compiled.textFromEmbeds) + modelFileBytes(sd.compiled.embed);
+  const weights = Math.max(unet.weightBytes + 2 * decoder.weightBytes, modelFileBytes(sd.compiled.textFromEmbeds) + modelFileBytes(sd.compiled.embed));
   const base = processBase();
   const activations = RUNTIME_OVERHEAD * Math.max(unet.activationBytes, decoder.activationBytes);
   return { bytes: base + weights + activations, weights, activations, base, what: `generating at ${size} px (UNet on a batch of 2, then the VAE decoder)` };
