@@ -1,0 +1,53 @@
+/** Theme colours for Compare's canvas charts, and the colour of a prompt that is not chosen. */
+import { compare, PROMPT_COLOURS } from '../../state/compare.svelte.js';
+
+/** A colour token as a canvas needs it: resolved (tokens are light-dark() pairs) to rgb(). */
+export function cssVar(host: Element | null | undefined, name: string): string {
+  const probe = document.createElement('span');
+  probe.style.color = `var(${name})`;
+  (host ?? document.body).appendChild(probe);
+  const colour = getComputedStyle(probe).color;
+  probe.remove();
+  return colour || '#888';
+}
+
+/**
+ * A prompt's colour: its Compare colour while it is chosen, otherwise one of the palette's by its
+ * place in the chart (charts also show prompts that are not chosen).
+ */
+export function promptColour(promptId: number, index: number): string {
+  return compare.colours[promptId] ?? PROMPT_COLOURS[index % PROMPT_COLOURS.length]!;
+}
+
+/**
+ * Downloads a chart's canvas as a PNG on the page's surface colour (a chart canvas is
+ * transparent, which most image viewers show as black or a checkerboard).
+ */
+export function downloadCanvas(canvas: HTMLCanvasElement, filename: string): void {
+  const out = document.createElement('canvas');
+  out.width = canvas.width;
+  out.height = canvas.height;
+  const g = out.getContext('2d');
+  if (!g) return;
+  g.fillStyle = cssVar(canvas.parentElement, '--surface');
+  g.fillRect(0, 0, out.width, out.height);
+  g.drawImage(canvas, 0, 0);
+  const a = document.createElement('a');
+  a.href = out.toDataURL('image/png');
+  a.download = filename;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+/** A file name part from free text (labels, dataset names). */
+export function slug(text: string): string {
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || 'image'
+  );
+}
