@@ -40,8 +40,12 @@ const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const TEXT = 'a photo of a cat';
 /** Few steps keep the gallery quick on the tiny model. */
 const STEPS = 4;
+/** Free memory as the engine sees it (the inference process inherits it). */
+const MEMORY_ENV = 'SD4MATCH_AVAILABLE_MEMORY_GB';
+const savedEnv = process.env[MEMORY_ENV];
 
 let tmp: string;
+let dbFile: string;
 let server: RunningServer;
 let browser: Browser;
 let page: Page;
@@ -114,8 +118,9 @@ async function loadedImages(): Promise<number> {
 describe.skipIf(!HAVE_FIXTURES)('Gallery, timestep sweeps and PCK per category in Chromium (browser mode)', () => {
   beforeAll(async () => {
     requireBuilt('out/renderer/index.html');
+    delete process.env[MEMORY_ENV];
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sd4match-e2e-generate-'));
-    const dbFile = path.join(tmp, 'workstation.db');
+    dbFile = path.join(tmp, 'workstation.db');
     const sd = tinySdWithTokenizer(modelPath('sd'), path.join(tmp, 'sd-tiny'));
     // 6 training pairs, then 6 validation pairs: 3 of cats and 3 of dogs
     await writeShiftedSpair(path.join(tmp, 'shift'), 12, 6, { size: 128, categories: ['cat', 'dog'] });
@@ -158,6 +163,8 @@ describe.skipIf(!HAVE_FIXTURES)('Gallery, timestep sweeps and PCK per category i
   }, 180_000);
 
   afterAll(async () => {
+    if (savedEnv === undefined) delete process.env[MEMORY_ENV];
+    else process.env[MEMORY_ENV] = savedEnv;
     other?.close();
     await browser?.close();
     await server?.close();
@@ -406,6 +413,29 @@ describe.skipIf(!HAVE_FIXTURES)('Gallery, timestep sweeps and PCK per category i
     await page.waitForTimeout(300);
     await screenshot(page, 'sweep-chart-dark');
     await byTestId('theme-toggle').click();
+    expect(problems).toEqual([]);
+  }, 300_000);
+
+  it('refuses to generate or sweep at settings that will not fit in the free memory, saying why', async () => {
+    await page.context().close();
+    other.close();
+    await server.close();
+    process.env[MEMORY_ENV] = '0.01';
+    server = await startServer({ port: 0, db: dbFile });
+    other = createInMemoryClient(server.api);
+    ({ page, problems } = await openPage(browser, `${server.url}#/compare?dataset=${datasetId}&split=val&prompts=${empty.id}&tab=gallery`, { width: 1360, height: 900 }));
+    await page.waitForSelector('[data-testid="status"][data-state="ready"]', { timeout: 30_000 });
+    await setField('gallery-seeds', '21, 22');
+    await expect.poll(() => attr('gallery-memory', 'data-state'), SLOW).toBe('refused');
+    expect(await byTestId('gallery-memory').textContent()).toMatch(/GB/);
+    await expect.poll(() => byTestId('gallery-generate').textContent()).toMatch(/Generate 2/);
+    expect(await byTestId('gallery-generate').isDisabled()).toBe(true);
+    expect(await byTestId('gallery-generate').getAttribute('title')).toMatch(/GB/);
+    await screenshot(page, 'gallery-refused');
+    await byTestId('compare-tab-sweep').click();
+    await expect.poll(() => attr('sweep-memory', 'data-state'), SLOW).toBe('refused');
+    expect(await byTestId('sweep-start').isDisabled()).toBe(true);
+    expect((await call('jobs:list')).filter((j) => j.state === 'running')).toEqual([]);
     expect(problems).toEqual([]);
   }, 300_000);
 });
