@@ -305,6 +305,11 @@ describe.skipIf(!HAVE_FIXTURES)('Gallery, timestep sweeps and PCK per category i
     await expect.poll(() => byTestId('gallery-progress').textContent(), SLOW).toMatch(/step \d+\/800/);
     await expect.poll(() => byTestId('gallery-progress').textContent(), SLOW).toMatch(/generating · [\d,]+\/[\d,]+ · [\d.]+\/s · about .+ left/);
     await screenshot(page, 'gallery-running');
+    // a reload (as another window would) finds the running job: its cells pending, its progress, Cancel
+    await page.reload();
+    await expect.poll(() => attr('gallery-status', 'data-job'), SLOW).toBe(jobId);
+    await expect.poll(() => byTestId('gallery-cell').locator('.spinner').count(), SLOW).toBe(4);
+    await expect.poll(() => byTestId('gallery-progress').textContent(), SLOW).toMatch(/step \d+\/800/);
     await byTestId('gallery-cancel').click();
     await expect.poll(() => attr('gallery', 'data-state'), SLOW).toBe('cancelled');
     expect((await call('jobs:list')).find((j) => j.id === jobId)?.state).toBe('cancelled');

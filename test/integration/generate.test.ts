@@ -136,6 +136,9 @@ describe.skipIf(!HAVE_FIXTURES)('generation from prompts and timestep sweeps', (
     const after = await ok('generate:lookup', request);
     expect(after.cells.every((c) => c.image !== null)).toBe(true);
     expect(after.cells.map((c) => c.image!.id).sort()).toEqual(seen.map((g) => g.id).sort());
+    // an announced image names the cell it belongs to by key
+    expect(after.cells.map((c) => c.key).sort()).toEqual(seen.map((g) => g.key).sort());
+    for (const c of after.cells) expect(c.image!.key).toBe(c.key);
     for (const c of after.cells) expect(c.image).toMatchObject({ seed: c.seed, steps: STEPS, guidance: 7.5, width: SIZE, height: SIZE, modelId });
     // the files are PNGs of the asked size, served by id
     for (const c of after.cells) {
@@ -187,6 +190,13 @@ describe.skipIf(!HAVE_FIXTURES)('generation from prompts and timestep sweeps', (
       seeds: [3],
       ...settings,
     };
+    const baselines = (await ok('prompts:list', {})).filter((p) => p.kind === 'baseline');
+    expect(baselines.map((p) => [p.name, p.baseline])).toEqual([
+      ['empty prompt', 'empty'],
+      ['template "a photo of a {category}"', 'template'],
+      ['DINOv2 features', 'dino'],
+    ]);
+    expect((await ok('prompts:list', {})).filter((p) => p.kind !== 'baseline').every((p) => p.baseline === null)).toBe(true);
     const look = await ok('generate:lookup', request);
     expect(look.labels.slice(0, 3)).toEqual(['single prompt', 'class prompt · cat', 'class prompt · dog']);
     expect(look.labels[3]).toMatch(/^cpm prompt · /);
@@ -212,11 +222,21 @@ describe.skipIf(!HAVE_FIXTURES)('generation from prompts and timestep sweeps', (
         }
       });
     });
+    // any window sees what the running job makes, and the job to cancel
+    const running = await ok('generate:lookup', request);
+    expect(running.jobId).toBe(jobId);
+    expect(running.cells.map((c) => c.pending)).toEqual([true, true]);
+    // asking for the same images again leaves them to that job
+    expect(await ok('generate:start', request)).toEqual({ jobId: null, cached: 2, queued: 0 });
     expect(await ok('jobs:cancel', { id: jobId! })).toEqual({ cancelled: true });
     const job = await finished(jobId!);
     expect(job.state).toBe('cancelled');
-    const cells = (await ok('generate:lookup', request)).cells;
-    expect(cells.map((c) => c.image)).toEqual([null, null]);
+    const after = await ok('generate:lookup', request);
+    expect(after.cells.map((c) => [c.image, c.pending])).toEqual([
+      [null, false],
+      [null, false],
+    ]);
+    expect(after.jobId).toBeNull();
   }, 120_000);
 
   it('refuses bad input before anything runs, and stores nothing', async () => {
@@ -279,13 +299,15 @@ describe.skipIf(!HAVE_FIXTURES)('generation from prompts and timestep sweeps', (
     expect(job.state, JSON.stringify(job.error)).toBe('completed');
     const list = await ok('evals:sweeps', { datasetId });
     expect(list).toHaveLength(1);
-    expect(list[0]).toMatchObject({ id: sweepId, split: 'val', limit: 3, timesteps: [0, 50, 261], completed: 6, total: 6, running: false });
+    expect(list[0]).toMatchObject({ id: sweepId, split: 'val', limit: 3, timesteps: [0, 50, 261], completed: 6, total: 6, running: false, jobId: null });
     const r = await ok('evals:sweepResult', { sweepId });
     expect(r.series.map((s) => s.promptId)).toEqual(promptIds);
     for (const s of r.series) {
       expect(s.points.map((p) => p.timestep)).toEqual([0, 50, 261]);
       for (const p of s.points) for (const v of Object.values(p.pck)) expect(v).toBeGreaterThanOrEqual(0);
       for (const p of s.points) expect(p.pck['0.15']).toBeGreaterThanOrEqual(p.pck['0.05']!);
+      for (const p of s.points) expect(Object.keys(p.byMethod).sort()).toEqual(['bilinear', 'kernelsoftmax', 'nn', 'softmax']);
+      for (const p of s.points) expect(p.byMethod.kernelsoftmax).toEqual(p.pck);
     }
     expect(r.series[0]!.trainTimestep).toBeNull();
     expect(r.series[1]!.trainTimestep).toBe(261);

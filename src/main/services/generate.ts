@@ -201,6 +201,7 @@ export function planGeneration(svc: Services, a: GenerationInput): GenerationPla
 export function toGeneratedImage(r: GeneratedImageRecord): GeneratedImage {
   return {
     id: r.id,
+    key: r.cacheKey,
     modelId: r.modelId,
     promptId: r.promptId,
     label: r.label,
@@ -343,14 +344,32 @@ function inputOf(svc: Services, a: InvokeParsedArgs<'generate:start'>): Generati
   };
 }
 
+/** Which running job makes which image (by cache key), per engine: what lookups report as pending. */
+const jobOfKey = new WeakMap<AppContext, Map<string, string>>();
+
+function pendingKeys(ctx: AppContext): Map<string, string> {
+  let m = jobOfKey.get(ctx);
+  if (!m) jobOfKey.set(ctx, (m = new Map()));
+  return m;
+}
+
 export async function startGeneration(ctx: AppContext, a: InvokeParsedArgs<'generate:start'>): Promise<InvokeResult<'generate:start'>> {
   const svc = ctx.services();
   const plan = planGeneration(svc, inputOf(svc, a));
+  const pending = pendingKeys(ctx);
+  // images another job is making already are left to it
+  plan.todo = plan.todo.filter((t) => !pending.has(t.key));
   const cached = plan.keys.flat().length - plan.todo.length;
   if (plan.todo.length === 0) return { jobId: null, cached, queued: 0 };
   const n = plan.todo.length;
   const title = `generating ${n} image${n === 1 ? '' : 's'} (${plan.steps} steps, ${plan.size} px)`;
-  const { job } = ctx.jobs.run('generate', title, (task) => ctx.jobs.inProcess('generate', { db: svc.store.file, plan }, task));
+  const { job, done } = ctx.jobs.run('generate', title, (task) => ctx.jobs.inProcess('generate', { db: svc.store.file, plan }, task));
+  for (const t of plan.todo) pending.set(t.key, job.id);
+  done
+    .catch(() => {})
+    .finally(() => {
+      for (const t of plan.todo) if (pending.get(t.key) === job.id) pending.delete(t.key);
+    });
   return { jobId: job.id, cached, queued: n };
 }
 
@@ -358,16 +377,15 @@ export async function lookupGallery(ctx: AppContext, a: InvokeParsedArgs<'genera
   const svc = ctx.services();
   const plan = planGeneration(svc, inputOf(svc, a));
   const stored = svc.repos.generated.byKeys(plan.keys.flat());
-  return {
-    size: plan.size,
-    labels: plan.sources.map((s) => s.label),
-    cells: plan.keys.flatMap((row, source) =>
-      row.map((key, j) => {
-        const r = stored.get(key);
-        return { source, seed: plan.seeds[j], image: r ? toGeneratedImage(r) : null };
-      }),
-    ),
-  };
+  const pending = pendingKeys(ctx);
+  const cells = plan.keys.flatMap((row, source) =>
+    row.map((key, j) => {
+      const r = stored.get(key);
+      return { source, seed: plan.seeds[j], key, image: r ? toGeneratedImage(r) : null, pending: !r && pending.has(key) };
+    }),
+  );
+  const running = cells.find((c) => c.pending);
+  return { size: plan.size, jobId: running ? pending.get(running.key)! : null, labels: plan.sources.map((s) => s.label), cells };
 }
 
 export async function estimateGeneration(ctx: AppContext, a: InvokeParsedArgs<'generate:estimate'>): Promise<MemoryCheck> {

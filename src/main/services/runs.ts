@@ -145,6 +145,10 @@ const BASELINES: { name: string; spec: PromptSpec }[] = [
   { name: describePrompt({ kind: 'dino' }), spec: { kind: 'dino' } },
 ];
 
+function baselineKind(spec: PromptSpec | undefined): 'empty' | 'template' | 'dino' | null {
+  return spec?.kind === 'empty' || spec?.kind === 'template' || spec?.kind === 'dino' ? spec.kind : null;
+}
+
 function pckTable(ctx: AppContext, a: { datasetId: number; split: string; method: string; alpha: number }): PckTable {
   const svc = ctx.services();
   // a timestep sweep's evaluations are read as sweeps (services/sweeps.ts), not as a prompt's latest PCK
@@ -292,6 +296,7 @@ export async function listPrompts(ctx: AppContext, { datasetId }: InvokeParsedAr
         categories: ((p.config as { categories?: string[] }).categories ?? []) as string[],
         createdAt: p.createdAt,
         needsDino: p.kind === 'cpm' || (p.kind === 'baseline' && (p.config as { spec?: PromptSpec }).spec?.kind === 'dino'),
+        baseline: p.kind === 'baseline' ? baselineKind((p.config as { spec?: PromptSpec }).spec) : null,
       }));
   }
 

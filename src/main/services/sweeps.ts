@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import type { InvokeParsedArgs, InvokeResult, SweepResult, SweepSummary } from '../api/contract.js';
 import type { TaskContext } from '../engine/jobs/progress.js';
+import { MATCH_METHODS } from '../engine/sd4match/matching.js';
 import type { PromptSpec } from '../engine/sd4match/pipeline.js';
 import { SdModel } from '../engine/sd4match/sd-model.js';
 import { AppError } from '../shared/errors.js';
@@ -200,6 +201,7 @@ function summaryOf(ctx: AppContext, id: string, runs: RunRecord[]): SweepSummary
     completed: runs.filter((r) => r.status === 'completed').length,
     total: promptIds.length * timesteps.length,
     running: jobId !== undefined && ctx.jobs.get(jobId)?.state === 'running',
+    jobId: jobId !== undefined && ctx.jobs.get(jobId)?.state === 'running' ? jobId : null,
     createdAt: first.createdAt,
   };
 }
@@ -229,12 +231,14 @@ export async function sweepResult(ctx: AppContext, a: InvokeParsedArgs<'evals:sw
     const points = [...latest.values()]
       .filter((r) => r.promptId === promptId)
       .map((r) => {
-        const pck: Record<string, number> = {};
-        for (const alpha of ['0.05', '0.1', '0.15']) {
-          const v = svc.repos.runs.metricSeries(r.id, `pck/kernelsoftmax/${alpha}`).at(-1)?.value;
-          if (v !== undefined) pck[alpha] = v;
+        const byMethod: Record<string, Record<string, number>> = {};
+        for (const m of MATCH_METHODS) {
+          for (const alpha of ['0.05', '0.1', '0.15']) {
+            const v = svc.repos.runs.metricSeries(r.id, `pck/${m}/${alpha}`).at(-1)?.value;
+            if (v !== undefined) (byMethod[m] ??= {})[alpha] = v;
+          }
         }
-        return { timestep: (r.config as SweepConfig).timestep ?? 0, runId: r.id, pck };
+        return { timestep: (r.config as SweepConfig).timestep ?? 0, runId: r.id, pck: byMethod.kernelsoftmax ?? {}, byMethod };
       })
       .sort((x, y) => x.timestep - y.timestep);
     const trained = p && p.kind !== 'baseline' ? (p.config as { timestep?: number }).timestep : undefined;

@@ -68,6 +68,12 @@ export type GenerateStart = z.input<typeof generateStartSchema>;
 /** One stored generated image. */
 export interface GeneratedImage {
   id: number;
+  /**
+   * Its cache key: a digest of everything that decides its pixels. Sources that stand for the
+   * same conditioning (the empty baseline and free text "") share images, so a gallery places an
+   * image by key (GalleryCell.key), not by its prompt.
+   */
+  key: string;
   modelId: number | null;
   /** The stored prompt (null: free text, or a prompt deleted since). */
   promptId: number | null;
@@ -92,12 +98,18 @@ export interface GeneratedImage {
 export interface GalleryCell {
   source: number;
   seed: number;
+  /** The cache key the cell's image is (or will be) stored under. */
+  key: string;
   image: GeneratedImage | null;
+  /** A running generation job is making this image. */
+  pending: boolean;
 }
 
 export interface GalleryLookup {
   /** The size the images are (or will be) generated at. */
   size: number;
+  /** The running generation job making some of these images (from any window), or null. */
+  jobId: string | null;
   /** One label per source, as stored images will carry it. */
   labels: string[];
   /** Row-major: sources x seeds. */
@@ -142,6 +154,8 @@ export interface SweepSummary {
   total: number;
   /** A job is still running it. */
   running: boolean;
+  /** That job (cancel it with jobs:cancel), or null. */
+  jobId: string | null;
   createdAt: number;
 }
 
@@ -150,6 +164,8 @@ export interface SweepPoint {
   runId: number;
   /** PCK per alpha ('0.05', '0.1', '0.15') under kernel soft-argmax, per image. */
   pck: Record<string, number>;
+  /** PCK per matching method (kernelsoftmax, softmax, nn, bilinear), then per alpha. */
+  byMethod: Record<string, Record<string, number>>;
 }
 
 export interface SweepResult extends SweepSummary {

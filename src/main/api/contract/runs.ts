@@ -135,6 +135,8 @@ export interface PromptSummary {
   createdAt: number;
   /** Needs a DINOv2 model (CPM prompts and the DINOv2 baseline). */
   needsDino: boolean;
+  /** Which baseline a baseline prompt is (null for learned prompts). */
+  baseline: 'empty' | 'template' | 'dino' | null;
 }
 
 const evalSettings = {

@@ -6,7 +6,7 @@
  * images (`generate:image`) and asks again when the job ends, so a cancelled job never leaves a
  * cell claiming an image that was not made. The job outlives a visit to another view.
  */
-import type { GalleryLookup, GeneratedImage, GenerateSource, GenerateStart, InvokeArgs } from '../../../../main/api/contract.js';
+import type { GalleryLookup, GeneratedImage, InvokeArgs } from '../../../../main/api/contract.js';
 import { GENERATE_DEFAULTS } from '../../../../main/api/contract/generate.js';
 import { getApi, describeError } from '../api.js';
 import { handleError } from '../errors.js';
@@ -47,19 +47,6 @@ const isTexts = (v: unknown): v is string[] => Array.isArray(v) && v.every((t) =
 
 /** A cell's key in `images`: source index and seed. */
 export const cellKey = (source: number, seed: number): string => `${source}:${seed}`;
-
-/**
- * Whether a stored image is the one `source` at these settings asks for. Learned and baseline
- * prompts match on prompt id, category (when the source names one) and pair; free text on the
- * text (its images carry no prompt id).
- */
-export function imageMatches(img: GeneratedImage, source: GenerateSource, req: Pick<GenerateStart, 'modelId' | 'steps' | 'guidance'>, size: number): boolean {
-  if (img.modelId !== req.modelId || img.width !== size || img.steps !== (req.steps ?? GENERATE_DEFAULTS.steps) || img.guidance !== (req.guidance ?? GENERATE_DEFAULTS.guidance)) return false;
-  if ('text' in source) return img.promptId === null && img.text === source.text;
-  if (img.promptId !== source.promptId) return false;
-  if (source.category !== undefined && img.category !== source.category) return false;
-  return (source.pairId ?? null) === img.pairId;
-}
 
 export type LookupPhase = 'idle' | 'loading' | 'ready' | 'error';
 
@@ -151,6 +138,8 @@ class GalleryState {
       this.images = images;
       this.phase = 'ready';
       this.error = null;
+      // a job making these images runs already (started in another window, or before a reload): follow it
+      if (r.jobId !== null && this.job === null) void this.follow({ id: r.jobId, key, queued: r.cells.filter((c) => c.pending).length, cached: r.cells.filter((c) => c.image).length });
     } catch (err) {
       if (seq !== this.seq) return;
       this.phase = 'error';
@@ -158,13 +147,15 @@ class GalleryState {
     }
   }
 
-  /** A stored image of the shown request goes into its cell at once. */
+  /** A stored image goes at once into the cells of the shown request that it is (by cache key). */
   private place(img: GeneratedImage): void {
-    if (this.key === null || !this.lookup) return;
-    const req = JSON.parse(this.key) as GenerateStart;
-    req.sources.forEach((source, i) => {
-      if (req.seeds.includes(img.seed) && imageMatches(img, source, req, this.lookup!.size)) this.images[cellKey(i, img.seed)] = img;
-    });
+    for (const c of this.lookup?.cells ?? []) if (c.key === img.key) this.images[cellKey(c.source, c.seed)] = img;
+  }
+
+  /** Whether a cell's image is being made by a running job (this window's, or one a lookup reported). */
+  pending(source: number, seed: number): boolean {
+    if (this.images[cellKey(source, seed)]) return false;
+    return this.generatingShown || !!this.lookup?.cells.find((c) => c.source === source && c.seed === seed)?.pending;
   }
 
   /** Stored cells of the shown request. */
@@ -185,7 +176,6 @@ class GalleryState {
     const key = this.key;
     if (key === null || this.job || this.starting) return;
     const req = JSON.parse(key) as InvokeArgs<'generate:start'>;
-    const total = req.sources.length * req.seeds.length;
     this.starting = true;
     this.outcome = null;
     let started: { id: string; key: string; queued: number; cached: number };
@@ -197,7 +187,6 @@ class GalleryState {
         return;
       }
       started = { id: r.jobId, key, queued: r.queued, cached: r.cached };
-      this.job = started;
     } catch (err) {
       const message = describeError(err);
       if (message !== null) this.outcome = { key, state: 'failed', message };
@@ -206,6 +195,17 @@ class GalleryState {
     } finally {
       this.starting = false;
     }
+    await this.follow(started);
+  }
+
+  /**
+   * Shows a generation job's progress until it ends, then asks for the grid again and says what a
+   * stopped job still made.
+   */
+  private async follow(started: { id: string; key: string; queued: number; cached: number }): Promise<void> {
+    const key = started.key;
+    const total = started.queued + started.cached;
+    this.job = started;
     try {
       await jobs.result(started.id);
       this.outcome = { key, state: 'completed', message: `Generated ${count(started.queued, 'image')}.` };
