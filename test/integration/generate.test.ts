@@ -191,10 +191,10 @@ describe.skipIf(!HAVE_FIXTURES)('generation from prompts and timestep sweeps', (
       ...settings,
     };
     const baselines = (await ok('prompts:list', {})).filter((p) => p.kind === 'baseline');
-    expect(baselines.map((p) => [p.name, p.baseline])).toEqual([
+    expect(baselines.map((p) => [p.name, p.baseline]).sort()).toEqual([
+      ['DINOv2 features', 'dino'],
       ['empty prompt', 'empty'],
       ['template "a photo of a {category}"', 'template'],
-      ['DINOv2 features', 'dino'],
     ]);
     expect((await ok('prompts:list', {})).filter((p) => p.kind !== 'baseline').every((p) => p.baseline === null)).toBe(true);
     const look = await ok('generate:lookup', request);

@@ -358,7 +358,10 @@ export async function startGeneration(ctx: AppContext, a: InvokeParsedArgs<'gene
   const plan = planGeneration(svc, inputOf(svc, a));
   const pending = pendingKeys(ctx);
   // images another job is making already are left to it
-  plan.todo = plan.todo.filter((t) => !pending.has(t.key));
+  plan.todo = plan.todo.filter((t) => {
+    const jobId = pending.get(t.key);
+    return jobId === undefined || ctx.jobs.get(jobId)?.state !== 'running';
+  });
   const cached = plan.keys.flat().length - plan.todo.length;
   if (plan.todo.length === 0) return { jobId: null, cached, queued: 0 };
   const n = plan.todo.length;
@@ -378,10 +381,15 @@ export async function lookupGallery(ctx: AppContext, a: InvokeParsedArgs<'genera
   const plan = planGeneration(svc, inputOf(svc, a));
   const stored = svc.repos.generated.byKeys(plan.keys.flat());
   const pending = pendingKeys(ctx);
+  // a job that just ended may not have cleared its keys yet: only a running one makes images
+  const making = (key: string) => {
+    const jobId = pending.get(key);
+    return jobId !== undefined && ctx.jobs.get(jobId)?.state === 'running';
+  };
   const cells = plan.keys.flatMap((row, source) =>
     row.map((key, j) => {
       const r = stored.get(key);
-      return { source, seed: plan.seeds[j], key, image: r ? toGeneratedImage(r) : null, pending: !r && pending.has(key) };
+      return { source, seed: plan.seeds[j], key, image: r ? toGeneratedImage(r) : null, pending: !r && making(key) };
     }),
   );
   const running = cells.find((c) => c.pending);
