@@ -4,18 +4,21 @@
  * ../shared/full-size/README.md (one guided step 10.0 s / 25.9 s, decode 12.9 s / 32.1 s at
  * 512 / 768 px). `--model-dir D` (a full-size folder with vae_decoder) `--sizes 512,768`
  * `--steps N` (timed steps, default 2; the first, which builds the session, is not timed).
- * Each size runs in a fresh process, so one size's peak is its own.
+ * Each size runs in a fresh process with a job process's environment, so one size's peak (VmHWM)
+ * is its own; the estimate is the one a generation job makes before its sessions exist.
  */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/main/engine/sd4match/random.js';
+import { jobProcessEnv } from '../src/main/engine/jobs/job-process.js';
 import { Generator } from '../src/main/engine/sd4match/generate.js';
 import { estimateGenerationMemory } from '../src/main/engine/sd4match/memory-estimate.js';
 import { promptHiddenStates } from '../src/main/engine/sd4match/prompts.js';
 import { SdModel } from '../src/main/engine/sd4match/sd-model.js';
-import { flag, mib, PeakRss, printTable } from './table.js';
+import { flag, mib, printTable } from './table.js';
 
 export const description = 'guided DDIM step and VAE decode at 512 and 768 px, peak RSS, ratios to PyTorch';
 
@@ -34,7 +37,8 @@ export async function run(args: string[]): Promise<void> {
   const here = path.dirname(fileURLToPath(import.meta.url));
   for (const size of sizes) {
     process.stderr.write(`${size}px...\n`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'run.ts'), 'generate', '--model-dir', modelDir, '--one-size', String(size), '--steps', flag(args, '--steps') ?? '2'], { encoding: 'utf8' });
+    // a job process's environment (glibc tuned as generation jobs run)
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'run.ts'), 'generate', '--model-dir', modelDir, '--one-size', String(size), '--steps', flag(args, '--steps') ?? '2'], { encoding: 'utf8', env: jobProcessEnv() });
     const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
     if (!line) {
       rows.push([size, `failed (${r.signal ?? r.status}): ${(r.stderr || '').trim().split('\n').at(-1) ?? ''}`, '', '', '', '', '']);
@@ -57,7 +61,6 @@ export async function run(args: string[]): Promise<void> {
 }
 
 async function measure(modelDir: string, size: number, steps: number): Promise<void> {
-  const rss = new PeakRss();
   const rng = new Rng(0);
   // the estimate a generation job makes before its sessions exist (compiled text graphs included)
   const sd = SdModel.open(modelDir, { cacheDir: path.join(os.tmpdir(), 'sd4match-bench-cache') });
@@ -102,7 +105,15 @@ async function measure(modelDir: string, size: number, steps: number): Promise<v
   const decode = (performance.now() - d0) / 1000;
   const step = times.reduce((a, b) => a + b, 0) / times.length / 1000;
   await g.dispose();
-  process.stdout.write(`RESULT ${JSON.stringify({ step, decode, peak: rss.stop(), estimate })}\n`);
+  process.stdout.write(`RESULT ${JSON.stringify({ step, decode, peak: highWaterMark(), estimate })}\n`);
 }
 
 class StopAfter extends Error {}
+
+/**
+ * The process's peak resident set (VmHWM, kept by the kernel): sampling from the JS thread misses
+ * the peak inside a session run, and the size's process holds nothing else.
+ */
+function highWaterMark(): number {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
+}
