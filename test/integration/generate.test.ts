@@ -332,6 +332,17 @@ describe.skipIf(!HAVE_FIXTURES)('generation from prompts and timestep sweeps', (
     expect(b.stderr).toMatch(/2 from the cache/);
     const bad = await runCli(['--db', db, 'generate', '--model-dir', sd, '--prompt', 'dino', '--out', out]);
     expect(bad.stderr).toMatch(/not a text prompt/);
+    // a prompt file that cannot be used as asked is refused before it is recorded
+    const klass = path.join(dir, 'class-cli.safetensors');
+    writePromptFile(klass, 'class', { modelHash, imageSize: 256, hidden: 32, categories: ['cat', 'dog'], seed: 5 });
+    const snap = snapshotDb(db);
+    const noCategory = await runCli(['--db', db, 'generate', '--model-dir', sd, '--prompt', klass, '--out', out]);
+    expect(noCategory.code).not.toBe(0);
+    expect(noCategory.stderr).toMatch(/is a Class prompt: give --category, one of cat, dog/);
+    expect(snapshotDb(db)).toEqual(snap);
+    const file = await runCli(['--db', db, 'generate', '--model-dir', sd, '--prompt', klass, '--category', 'dog', '--seeds', '1', '--steps', '2', '--size', String(SIZE), '--out', out]);
+    expect(file.code, file.stderr).toBe(0);
+    expect(file.stdout.trim()).toBe(path.join(out, 'class_prompt_dog-seed1.png'));
     const s = await runCli(['--db', db, 'eval', '--model-dir', sd, '--dataset', 'spair', '--split', 'val', '--prompt', 'empty', '--timesteps', '0,50', '--limit', '2', '--size', '256', '--ensemble', '1']);
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout).toMatch(/PCK \(%\) per image against the timestep/);

@@ -79,8 +79,14 @@ export function registerGenerateCommand(program: Command): void {
         let source = sourceOf(svc, o);
         const modelId = svc.repos.models.list().find((m) => m.folder === modelDir)?.id ?? null;
         if ('promptId' in source && source.promptId === -1) {
-          // a prompt file is recorded like `eval` records it, so its images attach to a stored prompt
+          // a prompt file is recorded like `eval` records it, so its images attach to a stored
+          // prompt; what the plan would refuse is refused first, so a bad request records nothing
           const learned = loadLearnedPrompt(path.resolve(o.prompt!));
+          if (learned.meta.kind === 'class' && (!o.category || !learned.meta.categories.includes(o.category))) {
+            throw new AppError('INVALID_ARGUMENT', `${o.prompt} is a Class prompt: give --category, one of ${learned.meta.categories.join(', ')}`);
+          }
+          if (learned.meta.kind === 'cpm' && (o.pair === undefined || !o.dinoDir)) throw new AppError('INVALID_ARGUMENT', `${o.prompt} is a CPM prompt, conditioned on an image pair: give --pair and --dino-dir`);
+          if (o.pair !== undefined && !svc.repos.pairs.get(o.pair)) throw new AppError('NOT_FOUND', `--pair: no pair with id ${o.pair}`);
           source = { ...source, promptId: await storeLearnedPrompt(svc, learned, { modelId }) };
         }
         const plan = planGeneration(svc, { modelDir, modelId, dinoDir: o.dinoDir && path.resolve(o.dinoDir), sources: [source], seeds: o.seeds, steps: o.steps, guidance: o.guidance, size: o.size });
