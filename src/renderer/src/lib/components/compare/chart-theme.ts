@@ -51,3 +51,13 @@ export function slug(text: string): string {
       .slice(0, 60) || 'image'
   );
 }
+
+/** The y axis of a PCK chart: from 0, in percent, titled PCK@alpha. */
+export function pckAxis(alpha: number) {
+  return {
+    type: 'linear' as const,
+    beginAtZero: true,
+    title: { display: true, text: `PCK@${alpha}`, font: { size: 11 } },
+    ticks: { font: { size: 11 }, maxTicksLimit: 6, callback: (v: string | number) => `${Math.round(Number(v) * 1000) / 10}%` },
+  };
+}
