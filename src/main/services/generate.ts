@@ -11,11 +11,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratedImage, GenerateSource, InvokeParsedArgs, InvokeResult, MemoryCheck } from '../api/contract.js';
+import { SEED_MAX } from '../api/contract/runs.js';
 import { toEvalPair } from '../engine/datasets/pair-geometry.js';
 import type { TaskContext } from '../engine/jobs/progress.js';
 import type { HostTensor } from '../engine/onnx/ir.js';
 import { ddimTimesteps, readDdimConfig } from '../engine/sd4match/ddim.js';
-import { defaultImageSize, Generator, imageToPng } from '../engine/sd4match/generate.js';
+import { defaultImageSize, Generator, imageToPng, vaeDecoderOf } from '../engine/sd4match/generate.js';
 import { checkGenerationFits } from '../engine/sd4match/memory-estimate.js';
 import { inspectDinoFolder } from '../engine/sd4match/model-folder.js';
 import { type ImageRef, Pipeline } from '../engine/sd4match/pipeline.js';
@@ -165,9 +166,7 @@ function planSource(svc: Services, s: GenerateSource, index: number, hasDino: bo
  */
 export function planGeneration(svc: Services, a: GenerationInput): GenerationPlan {
   const dir = a.modelDir;
-  if (!fs.existsSync(path.join(dir, 'vae_decoder', 'model.onnx'))) {
-    throw new AppError('INVALID_ARGUMENT', `${dir} has no vae_decoder/model.onnx: generating images needs the VAE decoder (optimum-cli export onnx writes it)`);
-  }
+  vaeDecoderOf(dir);
   if (!hasTokenizer(dir)) {
     throw new AppError('INVALID_ARGUMENT', `${dir} has no tokenizer (tokenizer/vocab.json + merges.txt, or tokenizer.json): classifier-free guidance needs the empty prompt's tokens`);
   }
@@ -177,7 +176,7 @@ export function planGeneration(svc: Services, a: GenerationInput): GenerationPla
   const ddim = readDdimConfig(schedulerFile);
   const timesteps = ddimTimesteps(ddim, a.steps);
   if (a.seeds.length === 0) throw new AppError('INVALID_ARGUMENT', 'choose at least one seed');
-  for (const s of a.seeds) if (!Number.isInteger(s) || s < 0 || s > 2 ** 32 - 1) throw new AppError('INVALID_ARGUMENT', `seed ${s} is not an integer in 0..${2 ** 32 - 1}`);
+  for (const s of a.seeds) if (!Number.isInteger(s) || s < 0 || s > SEED_MAX) throw new AppError('INVALID_ARGUMENT', `seed ${s} is not an integer in 0..${SEED_MAX}`);
   if (a.sources.length === 0) throw new AppError('INVALID_ARGUMENT', 'choose at least one prompt to generate from');
   const size = a.size ?? defaultImageSize(dir);
   if (!Number.isInteger(size) || size < 64 || size % 64 !== 0) throw new AppError('INVALID_ARGUMENT', `image size must be a multiple of 64, got ${size}`);

@@ -27,10 +27,10 @@ import { DdimSampler, readDdimConfig } from './ddim.js';
 import type { SdFolder } from './model-folder.js';
 import { CONTEXT_LENGTH } from './tokenizer.js';
 
-/** The folder's `vae_decoder/model.onnx`; a folder without one is named with what to do. */
-export function vaeDecoderOf(folder: SdFolder): string {
-  const f = path.join(folder.dir, 'vae_decoder', 'model.onnx');
-  if (!fs.existsSync(f)) throw new AppError('INVALID_ARGUMENT', `${folder.dir} has no vae_decoder/model.onnx: generating images needs the VAE decoder (optimum-cli export onnx writes it)`);
+/** A Stable Diffusion folder's `vae_decoder/model.onnx`; a folder without one is named with what to do. */
+export function vaeDecoderOf(dir: string): string {
+  const f = path.join(dir, 'vae_decoder', 'model.onnx');
+  if (!fs.existsSync(f)) throw new AppError('INVALID_ARGUMENT', `${dir} has no vae_decoder/model.onnx: generating images needs the VAE decoder (optimum-cli export onnx writes it)`);
   return f;
 }
 
@@ -133,7 +133,7 @@ export class Generator {
 
   /** The VAE decoder on one latent [1, c, h, w]. */
   decoderGraph(h: number, w: number): PlannedGraph {
-    return this.planned(`decoder:${h}:${w}`, () => specialize(loadModel(vaeDecoderOf(this.folder)), { latent_sample: [1, this.folder.latentChannels, h, w] }));
+    return this.planned(`decoder:${h}:${w}`, () => specialize(loadModel(vaeDecoderOf(this.folder.dir)), { latent_sample: [1, this.folder.latentChannels, h, w] }));
   }
 
   private session(kind: 'unet' | 'decoder', h: number, w: number): Promise<Session> {
@@ -160,7 +160,7 @@ export class Generator {
   async generate(a: GenerateInput, task?: TaskContext): Promise<GenerateOutput> {
     if (a.guidance < 0 || !Number.isFinite(a.guidance)) throw new AppError('INVALID_ARGUMENT', `guidance scale must be a number >= 0, got ${a.guidance}`);
     const sampler = new DdimSampler(readDdimConfig(path.join(this.folder.dir, 'scheduler', 'scheduler_config.json')), a.steps);
-    vaeDecoderOf(this.folder);
+    vaeDecoderOf(this.folder.dir);
     const [, c, h, w] = a.latents.dims;
     if (c !== this.folder.latentChannels) throw new AppError('INVALID_ARGUMENT', `initial latents have ${c} channels; this model's UNet takes ${this.folder.latentChannels}`);
     const n = c * h * w;
