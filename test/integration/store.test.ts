@@ -112,11 +112,13 @@ describe('repositories', () => {
   afterAll(() => store.close());
   const r = () => repos(store.db);
 
-  it('models: registers a folder once and updates it in place', () => {
-    const a = r().models.upsert({ name: 'SD 2-1', kind: 'stable-diffusion', folder: '/models/sd21', hashes: { 'unet/model.onnx': 'abc' }, validated: true });
-    const b = r().models.upsert({ name: 'SD 2.1', kind: 'stable-diffusion', folder: '/models/sd21', hashes: { 'unet/model.onnx': 'def' } });
+  it('models: registers a folder once; a later record keeps its name and merges what it knows; update changes it in place', () => {
+    const a = r().models.upsert({ name: 'SD 2-1', kind: 'stable-diffusion', folder: '/models/sd21', hashes: { 'unet/model.onnx': 'abc' }, info: { tokenizer: true, hiddenSize: 1024 }, validated: true });
+    const b = r().models.upsert({ name: 'sd21', kind: 'stable-diffusion', folder: '/models/sd21', hashes: { 'unet/model.onnx': 'def' }, info: { compiled: 'k1' } });
     expect(b.id).toBe(a.id);
-    expect(b).toMatchObject({ name: 'SD 2.1', hashes: { 'unet/model.onnx': 'def' }, validatedAt: a.validatedAt });
+    expect(b).toMatchObject({ name: 'SD 2-1', hashes: { 'unet/model.onnx': 'def' }, info: { tokenizer: true, hiddenSize: 1024, compiled: 'k1' }, validatedAt: a.validatedAt });
+    const c = r().models.update(a.id, { name: 'SD 2.1' });
+    expect(c).toMatchObject({ id: a.id, name: 'SD 2.1', folder: '/models/sd21', info: b.info, hashes: b.hashes });
     r().models.setProvider(a.id, 'webgpu');
     expect(r().models.get(a.id)!.provider).toBe('webgpu');
   });

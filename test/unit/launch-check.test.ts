@@ -12,7 +12,7 @@ import { FieldError } from '../../src/main/shared/errors.js';
 import { checkLaunch, defaultDraft, LAUNCH_FIELDS, type LaunchDraft, type LaunchField, NAME_MAX_LENGTH, PAPER_DEFAULTS, ruleText } from '../../src/renderer/src/lib/components/runs/launch.js';
 
 function model(id: number, kind: ModelInfo['kind'], folderExists = true): ModelInfo {
-  return { id, name: `${kind}-${id}`, kind, folder: `/models/${id}`, folderExists, facts: {}, warnings: [], compiled: null, provider: null, validatedAt: null, createdAt: 0, updatedAt: 0 };
+  return { id, name: `${kind}-${id}`, kind, folder: `/models/${id}`, folderExists, facts: {}, warnings: [], capabilities: null, compiled: null, provider: null, validatedAt: null, createdAt: 0, updatedAt: 0 };
 }
 
 function category(name: string, trn: number, val: number): CategoryInfo {

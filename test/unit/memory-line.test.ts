@@ -10,7 +10,7 @@ import { checkLaunch, defaultDraft, estimateArgs, type LaunchDraft } from '../..
 import { gigabytes, memorySummary } from '../../src/renderer/src/lib/format.js';
 
 function model(id: number, kind: ModelInfo['kind']): ModelInfo {
-  return { id, name: `${kind}-${id}`, kind, folder: `/models/${id}`, folderExists: true, facts: {}, warnings: [], compiled: null, provider: null, validatedAt: null, createdAt: 0, updatedAt: 0 };
+  return { id, name: `${kind}-${id}`, kind, folder: `/models/${id}`, folderExists: true, facts: {}, warnings: [], capabilities: null, compiled: null, provider: null, validatedAt: null, createdAt: 0, updatedAt: 0 };
 }
 
 const DATASET: DatasetDetails = {

@@ -16,7 +16,7 @@ import { toEvalPair } from '../engine/datasets/pair-geometry.js';
 import type { TaskContext } from '../engine/jobs/progress.js';
 import type { HostTensor } from '../engine/onnx/ir.js';
 import { ddimTimesteps, readDdimConfig } from '../engine/sd4match/ddim.js';
-import { defaultImageSize, Generator, imageToPng, vaeDecoderOf } from '../engine/sd4match/generate.js';
+import { defaultImageSize, Generator, imageToPng } from '../engine/sd4match/generate.js';
 import { checkGenerationFits } from '../engine/sd4match/memory-estimate.js';
 import { inspectDinoFolder } from '../engine/sd4match/model-folder.js';
 import { type ImageRef, Pipeline } from '../engine/sd4match/pipeline.js';
@@ -29,6 +29,7 @@ import type { GeneratedImageRecord } from '../store/repositories/generated-image
 import type { AppContext } from './app.js';
 import { promptSpecOf } from './compare.js';
 import { modelFolder, type Services } from './context.js';
+import { requireFolderCan } from './models.js';
 
 /** Bump when generated pixels change meaning for the same inputs. */
 const GENERATOR_VERSION = 1;
@@ -102,11 +103,6 @@ function folderFingerprint(dir: string): string {
   return sha(entries).slice(0, 24);
 }
 
-function hasTokenizer(dir: string): boolean {
-  const t = path.join(dir, 'tokenizer');
-  return (fs.existsSync(path.join(t, 'vocab.json')) && fs.existsSync(path.join(t, 'merges.txt'))) || fs.existsSync(path.join(t, 'tokenizer.json'));
-}
-
 function promptTensorsHash(svc: Services, promptId: number): string {
   const h = crypto.createHash('sha256');
   for (const [name, t] of Object.entries(svc.repos.prompts.tensors(promptId)).sort(([a], [b]) => a.localeCompare(b))) {
@@ -166,14 +162,10 @@ function planSource(svc: Services, s: GenerateSource, index: number, hasDino: bo
  */
 export function planGeneration(svc: Services, a: GenerationInput): GenerationPlan {
   const dir = a.modelDir;
-  vaeDecoderOf(dir);
-  if (!hasTokenizer(dir)) {
-    throw new AppError('INVALID_ARGUMENT', `${dir} has no tokenizer (tokenizer/vocab.json + merges.txt, or tokenizer.json): classifier-free guidance needs the empty prompt's tokens`);
-  }
+  // the VAE decoder, the tokenizer (guidance runs against the empty prompt) and a DDIM schedule
+  requireFolderCan(svc, dir, 'generation');
   if (!Number.isFinite(a.guidance) || a.guidance < 0) throw new AppError('INVALID_ARGUMENT', `the guidance scale must be a number >= 0, got ${a.guidance}`);
-  const schedulerFile = path.join(dir, 'scheduler', 'scheduler_config.json');
-  if (!fs.existsSync(schedulerFile)) throw new AppError('INVALID_ARGUMENT', `${dir} has no scheduler/scheduler_config.json: DDIM sampling reads its schedule from it`);
-  const ddim = readDdimConfig(schedulerFile);
+  const ddim = readDdimConfig(path.join(dir, 'scheduler', 'scheduler_config.json'));
   const timesteps = ddimTimesteps(ddim, a.steps);
   if (a.seeds.length === 0) throw new AppError('INVALID_ARGUMENT', 'choose at least one seed');
   for (const s of a.seeds) if (!Number.isInteger(s) || s < 0 || s > SEED_MAX) throw new AppError('INVALID_ARGUMENT', `seed ${s} is not an integer in 0..${SEED_MAX}`);

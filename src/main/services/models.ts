@@ -1,19 +1,39 @@
-/** Use cases of the models domain: list, validate, add (validate + register), compile (job), remove. */
+/**
+ * Use cases of the models domain: list, validate, add (validate + register, or update a model in
+ * place), compile (job), remove; and what a registered model can do (capabilities), which every
+ * service that starts work on a model checks first, so an action the model cannot do is refused
+ * with the reason instead of failing its job.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CompiledModel } from './jobs/worker-tasks.js';
+import { capabilityForPrompt, goneCapabilities, probeSdParts, requireCapability, sdCapabilities } from '../engine/models/capabilities.js';
+import type { CapabilityName } from '../engine/models/facts.js';
 import { validateModelFolder } from '../engine/models/validate.js';
+import type { PromptSpec } from '../engine/sd4match/pipeline.js';
 import type { ModelRecord } from '../store/repositories/models.js';
 import { ModelsRepo } from '../store/repositories/models.js';
-import type { ModelFacts, ModelInfo, InvokeParsedArgs } from '../api/contract.js';
+import type { ModelCapabilities, ModelFacts, ModelInfo, InvokeParsedArgs } from '../api/contract.js';
 import { AppError, FieldError } from '../shared/errors.js';
 import type { AppContext } from './app.js';
 import { storeOf } from './catalog.js';
+import type { Services } from './context.js';
 
 
 const FACT_KEYS = ['hiddenSize', 'latentChannels', 'scalingFactor', 'tokenizer', 'patch'] as const;
 
-function toModelInfo(m: ModelRecord, cacheDir: string): ModelInfo {
+/** What a registered model can do as its folder is now (null for DINOv2). */
+function capabilitiesOf(m: ModelRecord, dinoRegistered: boolean): ModelCapabilities | null {
+  if (m.kind !== 'stable-diffusion') return null;
+  if (!fs.existsSync(m.folder)) return goneCapabilities(m.folder);
+  return sdCapabilities(probeSdParts(m.folder), { registered: dinoRegistered });
+}
+
+function hasDino(models: ModelRecord[]): boolean {
+  return models.some((m) => m.kind === 'dinov2');
+}
+
+function toModelInfo(m: ModelRecord, cacheDir: string, dinoRegistered: boolean): ModelInfo {
   const facts: ModelFacts = {};
   for (const k of FACT_KEYS) {
     const v = m.info[k];
@@ -29,12 +49,42 @@ function toModelInfo(m: ModelRecord, cacheDir: string): ModelInfo {
     folderExists: fs.existsSync(m.folder),
     facts,
     warnings,
+    capabilities: capabilitiesOf(m, dinoRegistered),
     compiled: key === null ? null : { key, present: fs.existsSync(path.join(cacheDir, 'compiled', key, 'manifest.json')) },
     provider: m.provider,
     validatedAt: m.validatedAt,
     createdAt: m.createdAt,
     updatedAt: m.updatedAt,
   };
+}
+
+/**
+ * Refuses (INVALID_ARGUMENT, with the reason naming the missing part) what the registered Stable
+ * Diffusion model `modelId` cannot do.
+ */
+export function requireModelCan(svc: Services, modelId: number, cap: CapabilityName): void {
+  const models = svc.repos.models.list();
+  const m = models.find((x) => x.id === modelId);
+  if (!m) throw new AppError('NOT_FOUND', `no model with id ${modelId}`);
+  const caps = capabilitiesOf(m, hasDino(models));
+  if (caps) requireCapability(caps, cap, `model '${m.name}'`);
+}
+
+/**
+ * Refuses what the Stable Diffusion folder `dir` cannot do (a registered folder is named by its
+ * model's name; the CLI's folders by their path).
+ */
+export function requireFolderCan(svc: Services, dir: string, cap: CapabilityName): void {
+  const models = svc.repos.models.list();
+  const m = models.find((x) => x.folder === path.resolve(dir));
+  if (m) return requireModelCan(svc, m.id, cap);
+  requireCapability(fs.existsSync(dir) ? sdCapabilities(probeSdParts(dir), { registered: hasDino(models) }) : goneCapabilities(dir), cap, `model folder ${dir}`);
+}
+
+/** Refuses a prompt the Stable Diffusion folder `dir` cannot compute (text prompts without a tokenizer). */
+export function requirePromptSupported(svc: Services, dir: string, spec: PromptSpec): void {
+  const cap = capabilityForPrompt(spec);
+  if (cap) requireFolderCan(svc, dir, cap);
 }
 
 /** Compile jobs running per engine, by model id (one compile of a model at a time). */
@@ -45,49 +95,70 @@ function cacheDir(ctx: AppContext): string {
 }
 
 export async function listModels(ctx: AppContext) {
-    const dir = cacheDir(ctx);
-    return storeOf(ctx).read((db) => new ModelsRepo(db).list().map((m) => toModelInfo(m, dir)));
-  }
-
-export async function validateModel(_ctx: AppContext, { kind, folder }: InvokeParsedArgs<'models:validate'>) {
-  return validateModelFolder(kind, folder);
+  const dir = cacheDir(ctx);
+  return storeOf(ctx).read((db) => {
+    const models = new ModelsRepo(db).list();
+    return models.map((m) => toModelInfo(m, dir, hasDino(models)));
+  });
 }
 
-export async function addModel(ctx: AppContext, { kind, folder, name }: InvokeParsedArgs<'models:add'>) {
-    const validation = validateModelFolder(kind, folder);
-    if (!validation.ok) return { model: null, validation };
-    const dir = cacheDir(ctx);
-    const record = await storeOf(ctx).write((db) => {
-      const repo = new ModelsRepo(db);
-      const existing = repo.findByFolder(validation.folder);
-      const others = repo.list().filter((m) => m.folder !== validation.folder);
-      let chosen: string;
-      if (name !== undefined) {
-        const clash = others.find((m) => m.name === name);
-        if (clash) throw new FieldError('CONFLICT', 'name', `a model named '${name}' already exists (${clash.folder}); choose another name`);
-        chosen = name;
-      } else if (existing) {
-        chosen = existing.name;
-      } else {
-        // names are unique: two folders called 'sd' become 'sd' and 'sd (2)'
-        const taken = new Set(others.map((m) => m.name));
-        const base = path.basename(validation.folder) || validation.folder;
-        chosen = base;
-        for (let k = 2; taken.has(chosen); k++) chosen = `${base} (${k})`;
-      }
-      const keep = existing && existing.kind === kind ? existing.info : {};
-      return repo.upsert({
+export async function validateModel(ctx: AppContext, { kind, folder }: InvokeParsedArgs<'models:validate'>) {
+  const dinoRegistered = await storeOf(ctx).read((db) => hasDino(new ModelsRepo(db).list()));
+  return validateModelFolder(kind, folder, { dinoRegistered });
+}
+
+export async function addModel(ctx: AppContext, { kind, folder, name, id }: InvokeParsedArgs<'models:add'>) {
+  const store = storeOf(ctx);
+  const dinoRegistered = kind === 'dinov2' || (await store.read((db) => hasDino(new ModelsRepo(db).list())));
+  const validation = validateModelFolder(kind, folder, { dinoRegistered });
+  if (!validation.ok) return { model: null, validation, updated: false };
+  const dir = cacheDir(ctx);
+  const { record, updated, models } = await store.write((db) => {
+    const repo = new ModelsRepo(db);
+    const atFolder = repo.findByFolder(validation.folder);
+    // Check again names its model; adding a registered folder again refreshes that folder's model
+    const target = id !== undefined ? repo.get(id) : atFolder;
+    if (id !== undefined && !target) throw new AppError('NOT_FOUND', `no model with id ${id}: it was removed; add the folder as a new model`);
+    if (target && atFolder && atFolder.id !== target.id) {
+      throw new FieldError('CONFLICT', 'folder', `model '${atFolder.name}' already uses ${validation.folder}; check that model again, or remove it first`);
+    }
+    const others = repo.list().filter((m) => m.id !== target?.id);
+    let chosen: string;
+    if (name !== undefined) {
+      const clash = others.find((m) => m.name === name);
+      if (clash) throw new FieldError('CONFLICT', 'name', `a model named '${name}' already exists (${clash.folder}); choose another name`);
+      chosen = name;
+    } else if (target) {
+      chosen = target.name;
+    } else {
+      // names are unique: two folders called 'sd' become 'sd' and 'sd (2)'
+      const taken = new Set(others.map((m) => m.name));
+      const base = path.basename(validation.folder) || validation.folder;
+      chosen = base;
+      for (let k = 2; taken.has(chosen); k++) chosen = `${base} (${k})`;
+    }
+    const found = { ...validation.facts, warnings: validation.warnings };
+    let record: ModelRecord;
+    if (target) {
+      // what validation found replaces what it re-checked; what jobs learnt (the compiled graphs' key) stays,
+      // unless the folder is now read as another kind of model
+      const kept = target.kind === kind ? Object.fromEntries(Object.entries(target.info).filter(([k]) => !(FACT_KEYS as readonly string[]).includes(k))) : {};
+      record = repo.update(target.id, {
         name: chosen,
         kind,
         folder: validation.folder,
-        hashes: existing?.hashes ?? {},
-        info: { ...keep, ...validation.facts, warnings: validation.warnings },
+        hashes: target.kind === kind && target.folder === validation.folder ? target.hashes : {},
+        info: { ...kept, ...found },
         validated: true,
       });
-    });
-    ctx.events.emit('model:changed', { id: record.id, reason: 'added' });
-    return { model: toModelInfo(record, dir), validation };
-  }
+    } else {
+      record = repo.upsert({ name: chosen, kind, folder: validation.folder, hashes: {}, info: found, validated: true });
+    }
+    return { record, updated: target !== undefined, models: repo.list() };
+  });
+  ctx.events.emit('model:changed', { id: record.id, reason: updated ? 'updated' : 'added' });
+  return { model: toModelInfo(record, dir, hasDino(models)), validation, updated };
+}
 
 export async function startCompile(ctx: AppContext, { id }: InvokeParsedArgs<'models:compile'>) {
     const store = storeOf(ctx);
@@ -107,7 +178,7 @@ export async function startCompile(ctx: AppContext, { id }: InvokeParsedArgs<'mo
         const repo = new ModelsRepo(db);
         const current = repo.get(id);
         if (!current) return;
-        repo.upsert({ name: current.name, kind: current.kind, folder: current.folder, hashes: { ...current.hashes, content: compiled.modelHash }, info: { ...current.info, compiled: compiled.key } });
+        repo.update(id, { hashes: { ...current.hashes, content: compiled.modelHash }, info: { ...current.info, compiled: compiled.key } });
         if (compiled.provider) repo.setProvider(id, compiled.provider);
       });
       ctx.events.emit('model:changed', { id, reason: 'compiled' });

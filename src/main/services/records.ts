@@ -11,18 +11,26 @@ import type { SdModel } from '../engine/sd4match/sd-model.js';
 import type { StoredTensor } from '../store/repositories/prompts.js';
 import type { Services } from './context.js';
 
+/**
+ * The model record of the folder a job opened: registered under the folder's name (made unique)
+ * when it is new. A registered model keeps the name its user gave it, and what the job knows (the
+ * folder's facts, its content hash, the compiled graphs' key) is merged into what is stored: the
+ * facts found when it was added are never dropped. Returns the model's id.
+ */
 export async function modelRecord(svc: Services, sd: SdModel): Promise<number> {
   return svc.store.write(() => {
-    // names are unique: two folders called 'sd' become 'sd' and 'sd (2)'
-    const taken = new Set(svc.repos.models.list().filter((m) => m.folder !== sd.folder.dir).map((m) => m.name));
-    let name = path.basename(sd.folder.dir);
-    for (let k = 2; taken.has(name); k++) name = `${path.basename(sd.folder.dir)} (${k})`;
+    const dir = sd.folder.dir;
+    // names are unique: two folders called 'sd' become 'sd' and 'sd (2)' (a registered folder keeps its own)
+    const taken = new Set(svc.repos.models.list().filter((m) => m.folder !== dir).map((m) => m.name));
+    let name = path.basename(dir);
+    for (let k = 2; taken.has(name); k++) name = `${path.basename(dir)} (${k})`;
+    const f = sd.folder;
     return svc.repos.models.upsert({
       name,
       kind: 'stable-diffusion',
-      folder: sd.folder.dir,
+      folder: dir,
       hashes: { content: sd.compiled.modelHash },
-      info: { hiddenSize: sd.folder.hiddenSize, latentChannels: sd.folder.latentChannels, scalingFactor: sd.folder.scalingFactor, compiled: sd.compiled.key },
+      info: { hiddenSize: f.hiddenSize, latentChannels: f.latentChannels, scalingFactor: f.scalingFactor, tokenizer: f.tokenizer !== null, warnings: f.warnings, compiled: sd.compiled.key },
       validated: true,
     }).id;
   });

@@ -16,17 +16,10 @@ import { FEATURE_DEFAULTS } from '../api/contract/runs.js';
 import type { ComparePairRow, InvokeParsedArgs, InvokeResult, MemoryCheck, PckTable, PromptSummary, RunDetails, RunSummary } from '../api/contract.js';
 import type { AppContext } from './app.js';
 import { modelFolder as modelFolderOf, requireCategory, type Services } from './context.js';
+import { requireModelCan, requirePromptSupported } from './models.js';
 import { recordProcessDeath } from './process-death.js';
-import { runDirOf, type TrainArgs } from './training.js';
-
-/** Which job runs which run, per engine. */
-const jobOfRun = new WeakMap<AppContext, Map<number, string>>();
-
-function runJobs(ctx: AppContext): Map<number, string> {
-  let m = jobOfRun.get(ctx);
-  if (!m) jobOfRun.set(ctx, (m = new Map()));
-  return m;
-}
+import { endActiveRun, heldElsewhere, isActive, recoverRuns, runDirOf, runJobs } from './run-lifecycle.js';
+import type { TrainArgs, TrainRequest } from './training.js';
 
 const RESUMABLE = new Set(['paused', 'cancelled', 'failed']);
 
@@ -89,6 +82,7 @@ function modelFolder(ctx: AppContext, id: number, kind: 'stable-diffusion' | 'di
 function trainTarget(ctx: AppContext, a: Pick<InvokeParsedArgs<'runs:estimate'>, 'modelId' | 'dinoModelId' | 'datasetId' | 'prompt' | 'category' | 'batch'>) {
   const svc = ctx.services();
   const modelDir = modelFolder(ctx, a.modelId, 'stable-diffusion');
+  requireModelCan(svc, a.modelId, a.prompt === 'cpm' ? 'cpm' : 'training');
   let dinoDir: string | undefined;
   if (a.prompt === 'cpm') {
     if (!a.dinoModelId) throw new AppError('INVALID_ARGUMENT', 'CPM prompts need a DINOv2 model: choose one');
@@ -116,10 +110,16 @@ async function inRunProcess<T>(ctx: AppContext, task: JobTaskContext, name: 'tra
   }
 }
 
-/** Starts (or resumes) a training run as a job and relays its status to the UI. */
-function startTrainJob(ctx: AppContext, runId: number, title: string): string {
+/**
+ * Runs a training request (a queued run started afresh, or a resume) as a job and relays the run's
+ * status to the UI. However the job ends (done, failed before or during training, cancelled before
+ * its process started, its process killed), the run ends with it: whatever the job process could
+ * not record is recorded here with the job's reason.
+ */
+function startTrainJob(ctx: AppContext, request: Exclude<TrainRequest, { kind: 'new' }>, title: string): string {
   const svc = ctx.services();
-  const { job, done } = ctx.jobs.run('train', title, (task) => inRunProcess(ctx, task, 'train', { db: svc.store.file, args: null, resume: runId }, [runId]));
+  const runId = request.runId;
+  const { job, done } = ctx.jobs.run('train', title, (task) => inRunProcess(ctx, task, 'train', { db: svc.store.file, request }, [runId]));
   runJobs(ctx).set(runId, job.id);
   const announce = () => {
     const r = svc.repos.runs.get(runId);
@@ -130,12 +130,22 @@ function startTrainJob(ctx: AppContext, runId: number, title: string): string {
     if (s.runId === runId) announce();
   });
   done
-    .catch(() => {})
-    .finally(() => {
+    .then(
+      () => null,
+      (e: unknown) => e as Error,
+    )
+    .then(async (error) => {
       unsubscribe();
       runJobs(ctx).delete(runId);
-      announce();
-    });
+      const r = svc.store.isOpen() ? svc.repos.runs.get(runId) : undefined;
+      // still active, so its process did not record an end: say it here (a resume that never ran stays as it was)
+      if (r && isActive(r.status)) {
+        const cancelled = !error || (error as AppError).code === 'CANCELLED';
+        await svc.store.write(() => endActiveRun(svc, runId, cancelled ? 'cancelled' : 'failed', cancelled ? null : error.message)).catch(() => {});
+      }
+      if (svc.store.isOpen()) announce();
+    })
+    .catch(() => {});
   return job.id;
 }
 
@@ -151,6 +161,7 @@ function baselineKind(spec: PromptSpec | undefined): 'empty' | 'template' | 'din
 
 function pckTable(ctx: AppContext, a: { datasetId: number; split: string; method: string; alpha: number }): PckTable {
   const svc = ctx.services();
+  if (!svc.repos.datasets.find(a.datasetId)) throw new AppError('NOT_FOUND', `no dataset with id ${a.datasetId}`);
   // a timestep sweep's evaluations are read as sweeps (services/sweeps.ts), not as a prompt's latest PCK
   const runs = svc.repos.runs
     .list({ kind: 'eval', status: 'completed' })
@@ -229,7 +240,7 @@ export async function startTraining(ctx: AppContext, a: InvokeParsedArgs<'runs:t
     };
     const name = a.name ?? `${a.prompt} on ${ds.name}`;
     const run = await svc.store.write(() => svc.repos.runs.create({ kind: 'train', name, config: { args }, modelId: a.modelId, datasetId: ds.id, totalSteps: a.steps }));
-    const jobId = startTrainJob(ctx, run.id, `training ${name}`);
+    const jobId = startTrainJob(ctx, { kind: 'queued', runId: run.id }, `training ${name}`);
     return { runId: run.id, jobId };
   }
 
@@ -250,7 +261,7 @@ export async function estimateTraining(ctx: AppContext, a: InvokeParsedArgs<'run
 
 export async function resumeTraining(ctx: AppContext, { id }: InvokeParsedArgs<'runs:resume'>) {
     const svc = ctx.services();
-    await svc.store.write(() => svc.repos.runs.recoverInterrupted());
+    await svc.store.write(() => recoverRuns(svc));
     const r = requireRun(ctx, id);
     if (r.kind !== 'train') throw new AppError('INVALID_ARGUMENT', `run ${id} is an evaluation; only training runs resume`);
     // a run that just stopped may still be finishing its job (its process records the status first)
@@ -259,26 +270,49 @@ export async function resumeTraining(ctx: AppContext, { id }: InvokeParsedArgs<'
     if (previous && ctx.jobs.get(previous)?.state === 'running') throw new AppError('INVALID_ARGUMENT', `run ${id} is still running`);
     runJobs(ctx).delete(id);
     if (!summary(ctx, r).resumable) throw new AppError('INVALID_ARGUMENT', `run ${id} is ${r.status} and cannot be resumed${r.status === 'completed' ? '' : ' (no checkpoint)'}`);
-    return { runId: id, jobId: startTrainJob(ctx, id, `training ${r.name} (resumed)`) };
+    return { runId: id, jobId: startTrainJob(ctx, { kind: 'resume', runId: id }, `training ${r.name} (resumed)`) };
   }
 
+/**
+ * Cancels an active run: its job here is cancelled (a training run checkpoints first). A run whose
+ * process is gone is failed with the reason (it is not running anywhere); one that another process
+ * runs (a `train` in a terminal, another server) is refused with where it runs.
+ */
 export async function cancelRun(ctx: AppContext, { id }: InvokeParsedArgs<'runs:cancel'>) {
-    requireRun(ctx, id);
-    const jobId = runJobs(ctx).get(id);
-    return { cancelled: jobId ? ctx.jobs.cancel(jobId) : false };
+  const svc = ctx.services();
+  requireRun(ctx, id);
+  const jobId = runJobs(ctx).get(id);
+  if (jobId && ctx.jobs.cancel(jobId)) return { cancelled: true };
+  await svc.store.write(() => recoverRuns(svc));
+  const r = requireRun(ctx, id);
+  if (heldElsewhere(r)) throw new AppError('INVALID_ARGUMENT', `run ${id} is ${r.status} in another process (pid ${r.pid}: a command line \`train\` or another workstation); stop it there`);
+  if (isActive(r.status)) {
+    await svc.store.write(() => endActiveRun(svc, id, 'cancelled', null));
+    ctx.events.emit('run:updated', summary(ctx, requireRun(ctx, id)));
+    return { cancelled: true };
   }
+  return { cancelled: false };
+}
 
+/** Deletes a run with its metrics, checkpoints and files; an active run is cancelled first. */
 export async function deleteRun(ctx: AppContext, { id }: InvokeParsedArgs<'runs:delete'>) {
-    const r = requireRun(ctx, id);
-    if (runJobs(ctx).has(id) || r.status === 'running') throw new AppError('INVALID_ARGUMENT', `run ${id} is running; cancel it first`);
-    const svc = ctx.services();
-    await svc.store.write(() => svc.repos.runs.delete(id));
-    fs.rmSync(runDirOf(svc, id), { recursive: true, force: true });
-    return { deleted: true };
+  const svc = ctx.services();
+  let r = requireRun(ctx, id);
+  if (isActive(r.status) || runJobs(ctx).has(id)) {
+    await cancelRun(ctx, { id });
+    // its job checkpoints and records its end; wait for that before removing its folder
+    for (let waited = 0; runJobs(ctx).has(id) && waited < 60_000; waited += 50) await new Promise((res) => setTimeout(res, 50));
+    r = requireRun(ctx, id);
+    if (runJobs(ctx).has(id) || isActive(r.status)) throw new AppError('INVALID_ARGUMENT', `run ${id} is still stopping; delete it again in a moment`);
   }
+  await svc.store.write(() => svc.repos.runs.delete(id));
+  fs.rmSync(runDirOf(svc, id), { recursive: true, force: true });
+  return { deleted: true };
+}
 
 export async function listPrompts(ctx: AppContext, { datasetId }: InvokeParsedArgs<'prompts:list'>): Promise<PromptSummary[]> {
     const svc = ctx.services();
+    if (datasetId !== undefined && !svc.repos.datasets.find(datasetId)) throw new AppError('NOT_FOUND', `no dataset with id ${datasetId}`);
     await svc.store.write(() => {
       const have = new Set(svc.repos.prompts.list({ kind: 'baseline' }).map((p) => p.name));
       for (const b of BASELINES) if (!have.has(b.name)) svc.repos.prompts.create({ name: b.name, kind: 'baseline', config: { spec: b.spec } });
@@ -305,7 +339,9 @@ export async function startEvaluation(ctx: AppContext, a: InvokeParsedArgs<'eval
     const modelDir = modelFolder(ctx, a.modelId, 'stable-diffusion');
     const p = svc.repos.prompts.get(a.promptId);
     if (!p) throw new AppError('NOT_FOUND', `no prompt with id ${a.promptId}`);
-    const needsDino = p.kind === 'cpm' || (p.kind === 'baseline' && (p.config as { spec?: PromptSpec }).spec?.kind === 'dino');
+    const spec = p.kind === 'baseline' ? (p.config as { spec?: PromptSpec }).spec : undefined;
+    if (spec) requirePromptSupported(svc, modelDir, spec);
+    const needsDino = p.kind === 'cpm' || spec?.kind === 'dino';
     if (needsDino && !a.dinoModelId) throw new AppError('INVALID_ARGUMENT', `${p.name} needs a DINOv2 model: choose one`);
     const dinoDir = a.dinoModelId ? modelFolder(ctx, a.dinoModelId, 'dinov2') : undefined;
     const ds = svc.repos.datasets.find(a.datasetId);

@@ -23,6 +23,7 @@ import type { SuggestionSetRecord } from '../store/repositories/suggestions.js';
 import type { AppContext } from './app.js';
 import { promptSpecOf } from './compare.js';
 import { modelFolder, type Services } from './context.js';
+import { requirePromptSupported } from './models.js';
 import { ImageAccess } from './images/access.js';
 
 /** One image as a job process needs it. */
@@ -186,6 +187,7 @@ export async function planSuggestion(svc: Services, input: PlanInput, mode: { ev
   }
 
   const prompt = checkPrompt(svc, input, cat.name);
+  requirePromptSupported(svc, input.modelDir, prompt.prompt ?? promptSpecOf(svc, prompt.promptId!).spec);
   if (prompt.needsDino && !input.dinoDir) throw new AppError('INVALID_ARGUMENT', `${prompt.name} needs a DINOv2 model: choose one`);
   for (const [what, dir] of [['model', input.modelDir], ['DINOv2 model', input.dinoDir]] as const) {
     if (dir && !fs.existsSync(dir)) throw new AppError('NOT_FOUND', `the ${what} folder ${dir} is gone`);

@@ -16,6 +16,7 @@ import type { RunRecord } from '../store/repositories/runs.js';
 import type { AppContext } from './app.js';
 import { promptSpecOf } from './compare.js';
 import { modelFolder, requireCategory, type Services } from './context.js';
+import { requirePromptSupported } from './models.js';
 import { type EvalOutcome, runEvaluation } from './evaluation.js';
 
 /** Everything a sweep job needs, checked, serialisable. */
@@ -76,8 +77,12 @@ export function planSweep(svc: Services, a: SweepInput): SweepPlan {
   if (a.prompts.length === 0) throw new AppError('INVALID_ARGUMENT', 'choose at least one prompt');
   const pairCategories = [...new Set(pairs.map((p) => p.category))];
   const prompts = a.prompts.map((p) => {
-    if (!('promptId' in p)) return p;
+    if (!('promptId' in p)) {
+      requirePromptSupported(svc, a.modelDir, p.spec);
+      return p;
+    }
     const { spec, name, needsDino } = promptSpecOf(svc, p.promptId);
+    requirePromptSupported(svc, a.modelDir, spec);
     if (needsDino && !a.dinoDir) throw new AppError('INVALID_ARGUMENT', `${name} needs a DINOv2 model: choose one`);
     if (spec.kind === 'learned' && spec.prompt.meta.kind === 'class') {
       const missing = pairCategories.filter((c) => !spec.prompt.meta.categories.includes(c));

@@ -4,10 +4,10 @@
  * Stable Diffusion folder's SD4Match graphs as a job.
  */
 import { z } from 'zod';
-import { method, noArgs } from './spec.js';
+import { method, noArgs, pathText } from './spec.js';
 
-export { MODEL_KINDS, type ModelFacts, type ModelKind, type ModelValidation } from '../../engine/models/facts.js';
-import { MODEL_KINDS, type ModelFacts, type ModelKind, type ModelValidation } from '../../engine/models/facts.js';
+export { MODEL_KINDS, type Capability, type CapabilityName, type ModelCapabilities, type ModelFacts, type ModelKind, type ModelValidation } from '../../engine/models/facts.js';
+import { MODEL_KINDS, type ModelCapabilities, type ModelFacts, type ModelKind, type ModelValidation } from '../../engine/models/facts.js';
 
 export interface ModelInfo {
   id: number;
@@ -18,6 +18,11 @@ export interface ModelInfo {
   folderExists: boolean;
   facts: ModelFacts;
   warnings: string[];
+  /**
+   * What the folder can do as it is now (Stable Diffusion only; null for DINOv2), each with the
+   * reason when not: the server refuses those actions with the same reason.
+   */
+  capabilities: ModelCapabilities | null;
   /** The compiled SD4Match graphs (Stable Diffusion only): cache key, and whether they are on disk. */
   compiled: { key: string; present: boolean } | null;
   /** The execution provider recorded when the model was last compiled or used. */
@@ -28,7 +33,7 @@ export interface ModelInfo {
 }
 
 const kind = z.enum(MODEL_KINDS);
-const folder = z.string().trim().min(1, 'choose a folder');
+const folder = pathText('a folder');
 const id = z.number().int().positive();
 
 export const modelMethods = {
@@ -37,11 +42,13 @@ export const modelMethods = {
   /** Checks a folder without registering it (files present, input/output names, dtypes, dimensions). */
   'models:validate': method<ModelValidation>()(z.object({ kind, folder }).strict()),
   /**
-   * Validates a folder and registers it when it is usable (re-adding a folder refreshes it);
-   * `model` is null and nothing is stored when validation found problems.
+   * Validates a folder and registers it when it is usable; `model` is null and nothing is stored
+   * when validation found problems. With `id` (Check again), that model is updated in place: its
+   * name, and its folder if it moved. Re-adding a registered folder updates its model too;
+   * `updated` says which happened. A name given replaces the model's; none keeps it.
    */
-  'models:add': method<{ model: ModelInfo | null; validation: ModelValidation }>()(
-    z.object({ kind, folder, name: z.string().trim().min(1, 'the name is empty').max(100).optional() }).strict(),
+  'models:add': method<{ model: ModelInfo | null; validation: ModelValidation; updated: boolean }>()(
+    z.object({ kind, folder, name: z.string().trim().min(1, 'the name is empty').max(100).optional(), id: id.optional() }).strict(),
   ),
   /** Compiles a Stable Diffusion model's graphs (cached by content hash) as a job. */
   'models:compile': method<{ jobId: string }>()(z.object({ id }).strict()),

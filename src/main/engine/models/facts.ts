@@ -15,6 +15,35 @@ export interface ModelFacts {
   patch?: number;
 }
 
+/**
+ * What a Stable Diffusion folder can be used for, each stated by what it needs:
+ * - `features`: features with the empty prompt (Suggest, Compare and evaluations with it);
+ * - `textPrompts`: the template baseline and free text (Gallery);
+ * - `training`: learning Single, Class and CPM prompts;
+ * - `generation`: generating images (Gallery);
+ * - `cpm`: training CPM prompts, which also needs a registered DINOv2 model.
+ * Learned prompts and the DINOv2 baseline need none of these beyond a valid folder.
+ */
+export const CAPABILITIES = ['features', 'textPrompts', 'training', 'generation', 'cpm'] as const;
+export type CapabilityName = (typeof CAPABILITIES)[number];
+
+/** One capability: whether the folder has it, and when not, why (the missing part first, then what needs it). */
+export interface Capability {
+  ok: boolean;
+  reason: string | null;
+}
+
+export type ModelCapabilities = Record<CapabilityName, Capability>;
+
+/** The action a capability allows, as an error message says it ("model 'x' cannot …"). */
+export const CAPABILITY_VERBS: Record<CapabilityName, string> = {
+  features: 'compute features with the empty prompt',
+  textPrompts: 'use text prompts',
+  training: 'train prompts',
+  generation: 'generate images',
+  cpm: 'train CPM prompts',
+};
+
 /** The validation report of a folder: every problem and warning, named. */
 export interface ModelValidation {
   ok: boolean;
@@ -24,4 +53,6 @@ export interface ModelValidation {
   problems: string[];
   warnings: string[];
   facts: ModelFacts;
+  /** What a usable Stable Diffusion folder can do; null for a DINOv2 folder and an unusable one. */
+  capabilities: ModelCapabilities | null;
 }

@@ -81,6 +81,16 @@ function tryLoad(file: string, problems: string[]): Model | null {
   }
 }
 
+/** The tokenizer files of a Stable Diffusion folder (`tokenizer/`: vocab.json + merges.txt, or tokenizer.json), or null. */
+export function findTokenizer(dir: string): SdFolder['tokenizer'] {
+  const tokDir = path.join(dir, 'tokenizer');
+  if (fs.existsSync(path.join(tokDir, 'vocab.json')) && fs.existsSync(path.join(tokDir, 'merges.txt'))) {
+    return { vocab: path.join(tokDir, 'vocab.json'), merges: path.join(tokDir, 'merges.txt') };
+  }
+  if (fs.existsSync(path.join(tokDir, 'tokenizer.json'))) return { json: path.join(tokDir, 'tokenizer.json') };
+  return null;
+}
+
 /** Validates a Stable Diffusion folder; throws one error listing every problem. */
 export function inspectSdFolder(dirArg: string): SdFolder {
   const dir = path.resolve(dirArg);
@@ -121,14 +131,9 @@ export function inspectSdFolder(dirArg: string): SdFolder {
     warnings.push(`${vaeCfg} is missing; using scaling_factor 0.18215 (SD 1.x/2.x)`);
   }
 
-  let tokenizer: SdFolder['tokenizer'] = null;
-  const tokDir = path.join(dir, 'tokenizer');
-  if (fs.existsSync(path.join(tokDir, 'vocab.json')) && fs.existsSync(path.join(tokDir, 'merges.txt'))) {
-    tokenizer = { vocab: path.join(tokDir, 'vocab.json'), merges: path.join(tokDir, 'merges.txt') };
-  } else if (fs.existsSync(path.join(tokDir, 'tokenizer.json'))) {
-    tokenizer = { json: path.join(tokDir, 'tokenizer.json') };
-  } else {
-    warnings.push(`${tokDir} has no vocab.json + merges.txt or tokenizer.json: text prompts (template) are unavailable`);
+  const tokenizer = findTokenizer(dir);
+  if (!tokenizer) {
+    warnings.push(`${path.join(dir, 'tokenizer')} has no vocab.json + merges.txt or tokenizer.json: the empty prompt, text prompts, training and generation are unavailable`);
   }
 
   let hiddenSize = 0;
