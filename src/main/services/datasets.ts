@@ -9,6 +9,9 @@ import { realDir } from '../engine/images/safe-path.js';
 import { DatasetsRepo } from '../store/repositories/datasets.js';
 import { ImagesRepo } from '../store/repositories/images.js';
 import type { DirectoryListing, FileEntry, ImageDetail, ImportReportInfo, InvokeParsedArgs } from '../api/contract.js';
+import { IMPORT_DIALOG_LABELS } from '../api/contract/datasets.js';
+import type { ImportWording } from '../engine/datasets/types.js';
+import type { Db } from '../store/db.js';
 import { AppError, FieldError } from '../shared/errors.js';
 import type { AppContext } from './app.js';
 import { capReport, categoryInfos, storeOf, toDatasetSummary } from './catalog.js';
@@ -18,6 +21,21 @@ import { capReport, categoryInfos, storeOf, toDatasetSummary } from './catalog.j
 const JOB_SKIPPED = 100;
 const DETAILS_SKIPPED = 500;
 const MAX_LISTING = 2000;
+
+/** Hints in import errors name the import dialog's fields (the API's imports are the dialog's). */
+const DIALOG_WORDING: ImportWording = {
+  skipInvalid: `tick “${IMPORT_DIALOG_LABELS.skipInvalid}” to import the rest`,
+  nameAnnotations: `choose the file as the “${IMPORT_DIALOG_LABELS.annotations}”`,
+  otherName: `enter another “${IMPORT_DIALOG_LABELS.name}”`,
+  useRoot: (_dir, annotations) => `choose that folder as the “${IMPORT_DIALOG_LABELS.root}”${annotations ? ` and ${annotations} as the “${IMPORT_DIALOG_LABELS.annotations}”` : ''}`,
+};
+
+/** The dataset `id`, or NOT_FOUND: every use case that takes a dataset id says so when there is none. */
+export function requireDataset(db: Db, id: number) {
+  const d = new DatasetsRepo(db).find(id);
+  if (!d) throw new AppError('NOT_FOUND', `no dataset with id ${id}`);
+  return d;
+}
 
 const FORMAT_NAMES = { spair: 'SPair-71k', pfpascal: 'PF-Pascal', pfwillow: 'PF-Willow', folder: 'folder', coco: 'COCO' } as const;
 
@@ -105,6 +123,7 @@ export async function startImport(ctx: AppContext, args: InvokeParsedArgs<'datas
           ...(args.annotations === undefined ? {} : { annotations: args.annotations }),
           ...(args.category === undefined ? {} : { category: args.category }),
           skipInvalid: args.skipInvalid,
+          wording: DIALOG_WORDING,
         },
         task,
       );
@@ -141,11 +160,17 @@ export async function exportCoco(ctx: AppContext, { id, file, overwrite, include
   }
 
 export async function listImages(ctx: AppContext, { datasetId, categoryId, filter, search, offset, limit }: InvokeParsedArgs<'images:list'>) {
-  return storeOf(ctx).read((db) => new ImagesRepo(db).page(datasetId, { categoryId, filter, search: search || undefined, offset, limit }));
+  return storeOf(ctx).read((db) => {
+    requireDataset(db, datasetId);
+    return new ImagesRepo(db).page(datasetId, { categoryId, filter, search: search || undefined, offset, limit });
+  });
 }
 
 export async function locateImage(ctx: AppContext, { datasetId, categoryId, filter, search, imageId }: InvokeParsedArgs<'images:locate'>) {
-  return storeOf(ctx).read((db) => ({ index: new ImagesRepo(db).indexOf(datasetId, imageId, { categoryId, filter, search: search || undefined }) }));
+  return storeOf(ctx).read((db) => {
+    requireDataset(db, datasetId);
+    return { index: new ImagesRepo(db).indexOf(datasetId, imageId, { categoryId, filter, search: search || undefined }) };
+  });
 }
 
 export async function imageDetail(ctx: AppContext, { id }: InvokeParsedArgs<'images:get'>): Promise<ImageDetail> {

@@ -10,7 +10,10 @@ import { storeOf } from './catalog.js';
 
 
 export async function listPairs(ctx: AppContext, { datasetId, split, categoryId, search, minPoints, offset, limit }: InvokeParsedArgs<'pairs:list'>) {
-  return storeOf(ctx).read((db) => new PairsRepo(db).summaries({ datasetId, split, categoryId, search: search || undefined, minPoints, offset, limit }));
+  return storeOf(ctx).read((db) => {
+    if (!new DatasetsRepo(db).find(datasetId)) throw new AppError('NOT_FOUND', `no dataset with id ${datasetId}`);
+    return new PairsRepo(db).summaries({ datasetId, split, categoryId, search: search || undefined, minPoints, offset, limit });
+  });
 }
 
 export async function pairDetail(ctx: AppContext, { id }: InvokeParsedArgs<'pairs:get'>): Promise<PairDetail> {
@@ -76,7 +79,10 @@ export async function movePairs(ctx: AppContext, { datasetId, ids, split }: Invo
   }
 
 export async function deletePairs(ctx: AppContext, { datasetId, ids }: InvokeParsedArgs<'pairs:delete'>) {
-    const deleted = await storeOf(ctx).write((db) => new PairsRepo(db).deleteInDataset(datasetId, ids));
+    const deleted = await storeOf(ctx).write((db) => {
+      if (!new DatasetsRepo(db).find(datasetId)) throw new AppError('NOT_FOUND', `no dataset with id ${datasetId}`);
+      return new PairsRepo(db).deleteInDataset(datasetId, ids);
+    });
     if (deleted > 0) ctx.events.emit('dataset:changed', { id: datasetId, reason: 'pairs' });
     return { deleted };
   }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { CategoryInfo, KeypointValue } from './datasets.js';
+import { MAX_KEYPOINTS_PER_CATEGORY } from '../../shared/limits.js';
 import { method } from './spec.js';
 
 /** One instance's keypoints as the store holds them, and where its history stands. */
@@ -58,7 +59,7 @@ export const schemaArgs = z
           })
           .strict(),
       )
-      .max(200),
+      .max(MAX_KEYPOINTS_PER_CATEGORY, `a category has at most ${MAX_KEYPOINTS_PER_CATEGORY} keypoints`),
     skeleton: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0)])).max(1000),
   })
   .strict();

@@ -4,9 +4,11 @@
  * renderer never touches the file system, and browser mode has no native dialogs).
  */
 import { z } from 'zod';
-import { method, noArgs } from './spec.js';
+import { method, noArgs, pathText } from './spec.js';
 
 export { DATASET_FORMATS, type DatasetFormat, SPLITS, type Split } from '../../engine/datasets/domain.js';
+export { MAX_KEYPOINT_NAME_LENGTH, MAX_KEYPOINTS_PER_CATEGORY } from '../../shared/limits.js';
+export { IMPORT_DIALOG_LABELS } from './import-dialog.js';
 import { DATASET_FORMATS, type DatasetFormat, type Split } from '../../engine/datasets/domain.js';
 
 /** One keypoint of a category's schema. */
@@ -140,7 +142,7 @@ export interface DirectoryListing {
 }
 
 const id = z.number().int().positive();
-const path = (what: string) => z.string().trim().min(1, `choose ${what}`).max(4096);
+const path = pathText;
 const optionalText = (what: string) => z.string().trim().min(1, `${what} is empty`).max(200).optional();
 
 export const importArgsSchema = z
@@ -193,7 +195,9 @@ export const datasetMethods = {
   /** One image with every annotation and keypoint. */
   'images:get': method<ImageDetail>()(z.object({ id }).strict()),
   /** Lists a folder on the engine's machine (path pickers). Without `dir`: the home folder. */
-  'files:list': method<DirectoryListing>()(z.object({ dir: z.string().max(4096).optional(), files: z.enum(['none', 'json', 'all']).default('none') }).strict()),
+  'files:list': method<DirectoryListing>()(
+    z.object({ dir: z.string().max(4096).refine((s) => !s.includes('\0'), 'the path contains a NUL byte, which no file path can hold').optional(), files: z.enum(['none', 'json', 'all']).default('none') }).strict(),
+  ),
 } as const;
 
 export interface DatasetChanged {

@@ -14,10 +14,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../shared/errors.js';
+import { MAX_KEYPOINT_NAME_LENGTH, MAX_KEYPOINTS_PER_CATEGORY } from '../../shared/limits.js';
 import { type Box, defaultKeypointColor } from './domain.js';
 import { normalizeDatasetPath, relativePathProblem } from '../images/safe-path.js';
-import { isDir, isFile, jsonError } from './fs-util.js';
-import { declareSize, imageFor, isFiniteNumber, type ParsedCategory, type ParsedDataset, type Reader } from './types.js';
+import { isDir, isFile, parseJsonBytes } from './fs-util.js';
+import { declareSize, type ImportWording, imageFor, isFiniteNumber, type ParsedCategory, type ParsedDataset, type Reader } from './types.js';
 
 export interface CocoImage {
   id: number;
@@ -56,7 +57,7 @@ export interface CocoFile {
 }
 
 /** Picks the annotation file: the option, else root/annotations.json, else the only .json in root or root/annotations/. */
-function findAnnotationFile(root: string, option: string | undefined): string {
+function findAnnotationFile(root: string, option: string | undefined, wording: ImportWording): string {
   if (option) {
     const abs = path.resolve(option);
     if (!isFile(abs)) throw new AppError('NOT_FOUND', `annotation file ${abs} does not exist`);
@@ -68,30 +69,40 @@ function findAnnotationFile(root: string, option: string | undefined): string {
     const jsons = fs.readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.json') && !f.startsWith('.'));
     if (jsons.length === 1) return path.join(dir, jsons[0]!);
     if (jsons.length > 1) {
-      throw new AppError('INVALID_ARGUMENT', `${dir} holds ${jsons.length} JSON files (${jsons.slice(0, 5).join(', ')}${jsons.length > 5 ? ', ...' : ''}); name the COCO file with --annotations`);
+      throw new AppError('INVALID_ARGUMENT', `${dir} holds ${jsons.length} JSON files (${jsons.slice(0, 5).join(', ')}${jsons.length > 5 ? ', ...' : ''}); ${wording.nameAnnotations}`);
     }
   }
-  throw new AppError('NOT_FOUND', `no COCO annotation file in ${root} (looked for annotations.json and a single .json in the root or annotations/); name it with --annotations`);
+  throw new AppError('NOT_FOUND', `no COCO annotation file in ${root} (looked for annotations.json and a single .json in the root or annotations/); ${wording.nameAnnotations}`);
 }
 
 function isId(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v);
+  return typeof v === 'number' && Number.isSafeInteger(v);
+}
+
+/**
+ * Why an integer is not usable as an id: JSON numbers are read as doubles, so integers beyond
+ * 2^53 - 1 have already been rounded (two ids may have become one) and are refused, naming the
+ * entry, rather than reported as duplicates. (Reading them exactly would need the number's source
+ * text, which Node 20's JSON.parse does not give, and BigInt ids through the store and the export.)
+ */
+function unsafeIdProblem(v: unknown, what: string): string | null {
+  if (typeof v !== 'number' || !Number.isInteger(v) || Number.isSafeInteger(v)) return null;
+  const bound = v > 0 ? `larger than ${Number.MAX_SAFE_INTEGER}` : `smaller than -${Number.MAX_SAFE_INTEGER}`;
+  return `${what} ${BigInt(v)} is ${bound} (2^53 - 1), beyond what a JSON number carries exactly (neighbouring ids become equal); renumber the ids`;
 }
 
 export const readCoco: Reader = async (ctx, options) => {
   const { root, problems } = ctx;
   ctx.progress('scanning', 0, 1);
-  const source = findAnnotationFile(root, options.annotations);
+  const source = findAnnotationFile(root, options.annotations, ctx.wording);
   const rel = path.relative(root, source);
   const file = rel.startsWith('..') || path.isAbsolute(rel) ? source : rel.split(path.sep).join('/');
-  let doc: Record<string, unknown>;
-  try {
-    const parsed = JSON.parse(fs.readFileSync(source, 'utf8')) as unknown;
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level is not an object');
-    doc = parsed as Record<string, unknown>;
-  } catch (err) {
-    throw problems.fatal({ file }, `malformed JSON: ${jsonError(err)}`);
-  }
+  // Says what a file that is not JSON seems to be, never echoing its content.
+  const read = parseJsonBytes(fs.readFileSync(source));
+  if ('problem' in read) throw problems.fatal({ file }, read.problem);
+  const parsed = read.value;
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw problems.fatal({ file }, 'the top level is not an object (is this a COCO keypoints file?)');
+  const doc = parsed as Record<string, unknown>;
   for (const key of ['images', 'annotations', 'categories']) {
     if (!Array.isArray(doc[key])) throw problems.fatal({ file }, `'${key}' must be a list (is this a COCO keypoints file?)`);
   }
@@ -104,11 +115,18 @@ export const readCoco: Reader = async (ctx, options) => {
 
   const cats = new Map<number, ParsedCategory>();
   const catNames = new Set<string>();
+  /** Categories left out, by id: their annotations say so instead of 'unknown category'. */
+  const refusedCats = new Map<number, string>();
   for (let i = 0; i < rawCats.length; i++) {
     await ctx.tick();
     ctx.progress('reading annotations', ++done, total);
     const c = rawCats[i] as Record<string, unknown>;
     const at = { file, entry: `categories[${i}]` };
+    const unsafe = c && typeof c === 'object' ? unsafeIdProblem(c.id, 'id') : null;
+    if (unsafe) {
+      problems.invalid(at, unsafe);
+      continue;
+    }
     if (!c || typeof c !== 'object' || !isId(c.id) || typeof c.name !== 'string' || !c.name) {
       problems.invalid(at, 'a category needs an integer id and a name');
       continue;
@@ -118,8 +136,22 @@ export const readCoco: Reader = async (ctx, options) => {
       continue;
     }
     const names = c.keypoints ?? [];
+    const refuse = (reason: string) => {
+      problems.invalid(at, reason);
+      refusedCats.set(c.id as number, at.entry);
+    };
     if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) {
-      problems.invalid(at, "'keypoints' must be a list of keypoint names");
+      refuse("'keypoints' must be a list of keypoint names");
+      continue;
+    }
+    // The schema editor's limits, checked before anything is built from the list.
+    if (names.length > MAX_KEYPOINTS_PER_CATEGORY) {
+      refuse(`category '${c.name}' has ${names.length} keypoints; at most ${MAX_KEYPOINTS_PER_CATEGORY} are allowed per category`);
+      continue;
+    }
+    const long = names.findIndex((n) => n.length > MAX_KEYPOINT_NAME_LENGTH);
+    if (long >= 0) {
+      refuse(`keypoint ${long + 1} of category '${c.name}' has a name of ${names[long]!.length} characters; at most ${MAX_KEYPOINT_NAME_LENGTH} are allowed`);
       continue;
     }
     const skeleton = c.skeleton ?? [];
@@ -136,7 +168,7 @@ export const readCoco: Reader = async (ctx, options) => {
       }
     }
     if (bad) {
-      problems.invalid(at, bad);
+      refuse(bad);
       continue;
     }
     const colors = Array.isArray(c.keypoint_colors) ? (c.keypoint_colors as unknown[]) : [];
@@ -158,6 +190,11 @@ export const readCoco: Reader = async (ctx, options) => {
     ctx.progress('reading annotations', ++done, total);
     const m = rawImages[i] as Record<string, unknown>;
     const at = { file, entry: `images[${i}]` };
+    const unsafe = m && typeof m === 'object' ? unsafeIdProblem(m.id, 'id') : null;
+    if (unsafe) {
+      problems.invalid(at, unsafe);
+      continue;
+    }
     if (!m || typeof m !== 'object' || !isId(m.id) || typeof m.file_name !== 'string') {
       problems.invalid(at, 'an image needs an integer id and a file_name');
       continue;
@@ -191,6 +228,11 @@ export const readCoco: Reader = async (ctx, options) => {
     await ctx.tick();
     ctx.progress('reading annotations', ++done, total);
     const a = rawAnns[i] as Record<string, unknown>;
+    const unsafe = a && typeof a === 'object' ? unsafeIdProblem(a.id, 'id') : null;
+    if (unsafe) {
+      problems.invalid({ file, entry: `annotations[${i}]` }, unsafe);
+      continue;
+    }
     if (!a || typeof a !== 'object' || !isId(a.id)) {
       problems.invalid({ file, entry: `annotations[${i}]` }, 'an annotation needs an integer id');
       continue;
@@ -201,6 +243,11 @@ export const readCoco: Reader = async (ctx, options) => {
       continue;
     }
     annIds.add(a.id);
+    const refUnsafe = unsafeIdProblem(a.image_id, 'image_id') ?? unsafeIdProblem(a.category_id, 'category_id');
+    if (refUnsafe) {
+      problems.invalid(at, refUnsafe);
+      continue;
+    }
     const imgPath = isId(a.image_id) ? byId.get(a.image_id) : undefined;
     if (imgPath === undefined) {
       problems.invalid(at, `image_id ${JSON.stringify(a.image_id)} is not in 'images'`);
@@ -208,7 +255,8 @@ export const readCoco: Reader = async (ctx, options) => {
     }
     const cat = isId(a.category_id) ? cats.get(a.category_id) : undefined;
     if (!cat) {
-      problems.invalid(at, `unknown category: category_id ${JSON.stringify(a.category_id)} is not in 'categories'`);
+      const refused = isId(a.category_id) ? refusedCats.get(a.category_id) : undefined;
+      problems.invalid(at, refused ? `category_id ${a.category_id} is the category refused at ${refused}` : `unknown category: category_id ${JSON.stringify(a.category_id)} is not in 'categories'`);
       continue;
     }
     const kv = a.keypoints ?? [];

@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../shared/errors.js';
+import { MAX_KEYPOINTS_PER_CATEGORY } from '../../shared/limits.js';
 import { SPLITS, type Split } from './domain.js';
 import type { Box } from './domain.js';
 import { parseCsvTable } from './csv.js';
@@ -48,6 +49,8 @@ function readAnnotation(abs: string, rel: string): MatAnnotation | string {
     const rows: [number, number][] = [];
     if (!(kps.rows === 0 || kps.cols === 0)) {
       if (kps.cols !== 2) return `variable 'kps' is ${kps.rows} x ${kps.cols}; expected N x 2 (x, y per row)`;
+      // Each row is a keypoint of the category's schema: the schema editor's limit holds here too.
+      if (kps.rows > MAX_KEYPOINTS_PER_CATEGORY) return `variable 'kps' has ${kps.rows} rows; a category has at most ${MAX_KEYPOINTS_PER_CATEGORY} keypoints`;
       for (let r = 0; r < kps.rows; r++) {
         const x = kps.at(r, 0);
         const y = kps.at(r, 1);

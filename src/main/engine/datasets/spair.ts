@@ -11,9 +11,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { MAX_KEYPOINTS_PER_CATEGORY } from '../../shared/limits.js';
 import { SPLITS, type Split } from './domain.js';
 import type { PairFlags } from './domain.js';
-import { isDir, jsonError, readTextIfExists, subdirectories } from './fs-util.js';
+import { isDir, parseJsonBytes, readTextIfExists, subdirectories } from './fs-util.js';
 import { declareSize, imageFor, keypointDefs, parseBox, parsePointList, type ParsedDataset, type ParsedPair, type Reader } from './types.js';
 
 const LAYOUT_LINE = /^([^-:/\\]+)-([^-:/\\]+)-([^-:/\\]+):([^:/\\]+)$/;
@@ -33,6 +34,8 @@ function parseKpIds(v: unknown, n: number): number[] | null | string {
   for (const id of v) {
     const k = typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : id;
     if (typeof k !== 'number' || !Number.isInteger(k) || k < 0) return `id ${JSON.stringify(id)} is not a non-negative integer`;
+    // an id is an index into the category's keypoint schema: the schema editor's limit holds here too
+    if (k >= MAX_KEYPOINTS_PER_CATEGORY) return `holds keypoint id ${k}; a category has at most ${MAX_KEYPOINTS_PER_CATEGORY} keypoints (ids 0 to ${MAX_KEYPOINTS_PER_CATEGORY - 1})`;
     out.push(k);
   }
   return out;
@@ -94,23 +97,24 @@ export const readSpair: Reader = async (ctx) => {
       seen.set(text, i + 1);
       const jsonFile = `PairAnnotation/${split}/${text}.json`;
       const origin = { file: jsonFile };
-      let raw: string;
+      let raw: Buffer;
       try {
-        raw = fs.readFileSync(path.join(root, 'PairAnnotation', split, `${text}.json`), 'utf8');
+        raw = fs.readFileSync(path.join(root, 'PairAnnotation', split, `${text}.json`));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         problems.invalid(origin, code === 'ENOENT' ? `annotation file is missing (listed in ${file} line ${i + 1})` : `cannot read (${code})`);
         continue;
       }
-      let a: Record<string, unknown>;
-      try {
-        const parsed = JSON.parse(raw) as unknown;
-        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level is not an object');
-        a = parsed as Record<string, unknown>;
-      } catch (err) {
-        problems.invalid(origin, `malformed JSON: ${jsonError(err)}`);
+      const read = parseJsonBytes(raw);
+      if ('problem' in read) {
+        problems.invalid(origin, read.problem);
         continue;
       }
+      if (read.value === null || typeof read.value !== 'object' || Array.isArray(read.value)) {
+        problems.invalid(origin, 'malformed JSON: the top level is not an object');
+        continue;
+      }
+      const a = read.value as Record<string, unknown>;
       const fail = (reason: string) => problems.invalid(origin, reason);
       const category = a.category;
       if (typeof category !== 'string') {
@@ -199,7 +203,7 @@ export const readSpair: Reader = async (ctx) => {
         const size = sizes[side] as { width: number; height: number } | null;
         if (size) declareSize(img, size, origin);
       });
-      if (kpIds) kpCount.set(category, Math.max(kpCount.get(category) ?? 0, ...kpIds.map((k) => k + 1)));
+      if (kpIds) kpCount.set(category, kpIds.reduce((m, k) => Math.max(m, k + 1), kpCount.get(category) ?? 0));
       pairs.push({
         split,
         name: text,

@@ -97,6 +97,30 @@ export interface ParsedDataset {
 
 export const NO_FLAGS: PairFlags = { viewpointVariation: null, scaleVariation: null, truncation: null, occlusion: null, mirror: null };
 
+/**
+ * How import errors name the inputs that fix them: the CLI's flags by default, or the fields of
+ * whatever form started the import (the import dialog passes its own words, see
+ * services/datasets.ts), so that a hint never sends a user looking for a flag they cannot type.
+ */
+export interface ImportWording {
+  /** After 'and N more problems': how to import the valid entries anyway. */
+  skipInvalid: string;
+  /** After a missing or ambiguous COCO file: how to name it. */
+  nameAnnotations: string;
+  /** After a name that is taken: how to choose another. */
+  otherName: string;
+  /** After images that are missing under the root but found under `dir`: how to use `dir` as the root (with the COCO `annotations` file, when there is one). */
+  useRoot(dir: string, annotations: string | null): string;
+}
+
+/** The CLI's wording (`sd4match import`), and the default. */
+export const CLI_WORDING: ImportWording = {
+  skipInvalid: 'skip invalid entries with --skip-invalid to import the rest',
+  nameAnnotations: 'name the COCO file with --annotations',
+  otherName: 'choose another --name',
+  useRoot: (dir, annotations) => `pass --root ${dir}${annotations ? ` --annotations ${annotations}` : ''}`,
+};
+
 export function describeOrigin(o: Origin): string {
   return o.entry ? `${o.file}: ${o.entry}` : o.file;
 }
@@ -110,8 +134,13 @@ export function describeOrigin(o: Origin): string {
 export class Problems {
   readonly skipped: SkippedEntry[] = [];
   readonly errors: (SkippedEntry & { code: ErrorCode })[] = [];
+  /** A sentence that explains the errors as a whole (e.g. where the missing images seem to be), appended to the error thrown. */
+  hint: string | null = null;
 
-  constructor(readonly skipInvalid: boolean) {}
+  constructor(
+    readonly skipInvalid: boolean,
+    readonly wording: ImportWording = CLI_WORDING,
+  ) {}
 
   invalid(origin: Origin, reason: string, code: ErrorCode = 'DATASET_INVALID'): void {
     const e = { ...origin, reason };
@@ -133,8 +162,8 @@ export class Problems {
     const first = this.errors[0];
     if (!first) return;
     const more = this.errors.length - 1;
-    const tail = more > 0 ? ` (and ${more} more problem${more === 1 ? '' : 's'}; skip invalid entries with --skip-invalid to import the rest)` : '';
-    throw new AppError(first.code, `${describeOrigin(first)}: ${first.reason}${tail}`);
+    const tail = more > 0 ? ` (and ${more} more problem${more === 1 ? '' : 's'}; ${this.wording.skipInvalid})` : '';
+    throw new AppError(first.code, `${describeOrigin(first)}: ${first.reason}${tail}${this.hint ? ` ${this.hint}` : ''}`);
   }
 }
 
@@ -143,6 +172,8 @@ export interface ReadContext {
   /** Real absolute path of the dataset root. */
   root: string;
   problems: Problems;
+  /** How hints name the caller's inputs (the CLI's flags or the dialog's fields). */
+  wording: ImportWording;
   task: TaskContext;
   /** Yields to the event loop now and then (keeps a UI responsive) and honours cancellation. */
   tick(): Promise<void>;

@@ -6,6 +6,7 @@
  * go with them.
  */
 import { AppError, FieldError } from '../../shared/errors.js';
+import { MAX_KEYPOINT_NAME_LENGTH } from '../../shared/limits.js';
 import type { Db } from '../../store/db.js';
 import { AnnotationHistoryRepo } from '../../store/repositories/annotation-history.js';
 import { type Category, DatasetsRepo, type KeypointDef } from '../../store/repositories/datasets.js';
@@ -29,7 +30,8 @@ export interface SchemaResult {
 }
 
 const COLOR = /^#[0-9a-fA-F]{6}$/;
-export const MAX_NAME_LENGTH = 64;
+/** The editor's name limit is the importers' too. */
+export const MAX_NAME_LENGTH = MAX_KEYPOINT_NAME_LENGTH;
 
 /** Checks names, colours, `from` indices and the skeleton; returns the cleaned schema. */
 export function checkSchema(

@@ -9,6 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CocoAnnotation, CocoFile } from '../../engine/datasets/coco.js';
+import { pathTextProblem } from '../../engine/datasets/fs-util.js';
+import { AppError } from '../../shared/errors.js';
 import { ENGINE_VERSION } from '../../shared/version.js';
 import type { Db } from '../../store/db.js';
 import { type Category, DatasetsRepo } from '../../store/repositories/datasets.js';
@@ -128,12 +130,20 @@ export function writeCocoFile(
   file: string,
   options: CocoExportOptions = {},
 ): { file: string; images: number; annotations: number; categories: number; keypoints: number; suggested: number } {
+  const problem = pathTextProblem(file);
+  if (problem) throw new AppError('INVALID_ARGUMENT', `the output file is refused: ${problem}`);
   const doc = exportCoco(db, datasetId, options);
   const abs = path.resolve(file);
   fs.mkdirSync(path.dirname(abs), { recursive: true });
   const tmp = `${abs}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(doc));
-  fs.renameSync(tmp, abs);
+  try {
+    fs.writeFileSync(tmp, JSON.stringify(doc));
+    fs.renameSync(tmp, abs);
+  } catch (err) {
+    // a full disk must not leave a half-written file beside the one asked for
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
   return {
     file: abs,
     images: doc.images.length,

@@ -14,6 +14,7 @@
  * as it was.
  */
 import os from 'node:os';
+import path from 'node:path';
 import type { ImportReportInfo } from '../../api/contract/datasets.js';
 import { AppError } from '../../shared/errors.js';
 import type { Db, Store } from '../../store/db.js';
@@ -29,7 +30,9 @@ import { readFolder } from '../../engine/datasets/folder.js';
 import { readPfPascal } from '../../engine/datasets/pfpascal.js';
 import { readPfWillow } from '../../engine/datasets/pfwillow.js';
 import { readSpair } from '../../engine/datasets/spair.js';
-import { describeOrigin, type ParsedDataset, type ParsedImage, Problems, type ReadContext, type Reader, type SkippedEntry } from '../../engine/datasets/types.js';
+import { MAX_KEYPOINTS_PER_CATEGORY } from '../../shared/limits.js';
+import { isFile, pathTextProblem, subdirectories } from '../../engine/datasets/fs-util.js';
+import { CLI_WORDING, describeOrigin, type ImportWording, type ParsedDataset, type ParsedImage, Problems, type ReadContext, type Reader, type SkippedEntry } from '../../engine/datasets/types.js';
 
 export interface ImportRequest {
   format: DatasetFormat;
@@ -45,6 +48,8 @@ export interface ImportRequest {
   skipInvalid?: boolean;
   /** Images checked in parallel (default: the number of cores, 2..4). */
   concurrency?: number;
+  /** How hints in errors name the inputs: the CLI's flags (default) or the import dialog's fields. */
+  wording?: ImportWording;
 }
 
 /** The report of an import; the API carries it as is, with `skipped` capped (ImportReportInfo). */
@@ -105,8 +110,11 @@ function frameHint(probe: ImageProbe, d: { width: number; height: number }, orie
     : ` as stored (EXIF orientation ${probe.orientation} turns it to ${probe.height}x${probe.width} when displayed); ${format} datasets use the stored frame`;
 }
 
-/** Checks every image (exists inside the root, decodes, declared sizes agree), sizes in the format's frame. */
-async function checkImages(parsed: ParsedDataset, ctx: ReadContext, concurrency: number): Promise<Map<string, ImageProbe>> {
+/**
+ * Checks every image (exists inside the root, decodes, declared sizes agree), sizes in the format's
+ * frame. The paths of images that do not exist are added to `missing`.
+ */
+async function checkImages(parsed: ParsedDataset, ctx: ReadContext, concurrency: number, missing: string[]): Promise<Map<string, ImageProbe>> {
   const list = [...parsed.images.values()];
   const orient = appliesExifOrientation(parsed.format);
   const probes = new Map<string, ImageProbe>();
@@ -128,6 +136,7 @@ async function checkImages(parsed: ParsedDataset, ctx: ReadContext, concurrency:
     } catch (err) {
       if (err instanceof ImageProblem) ctx.problems.invalid({ file: img.path }, `${err.reason}${referenced}`, err.code);
       else if (err instanceof AppError && (err.code === 'NOT_FOUND' || err.code === 'FORBIDDEN')) {
+        if (err.code === 'NOT_FOUND') missing.push(img.path);
         ctx.problems.invalid({ file: img.path }, `${err.code === 'NOT_FOUND' ? 'image file is missing' : 'image path leaves the dataset root'}${referenced}`, err.code === 'NOT_FOUND' ? 'NOT_FOUND' : 'FORBIDDEN');
       } else throw err;
     } finally {
@@ -188,6 +197,37 @@ async function checkGeometry(parsed: ParsedDataset, probes: Map<string, ImagePro
   }
 }
 
+/** Sub-folders of the root tried as the place of missing images (a root with more is not a layout mistake). */
+const HINT_SUBFOLDERS = 50;
+/** Missing images looked up there. */
+const HINT_SAMPLE = 20;
+
+/**
+ * Where images missing under the root seem to be instead: a sub-folder of the root (COCO JSON next
+ * to an images/ folder its file_names leave out) or the root's parent (file_names that include the
+ * chosen folder's own name), when most of a sample of them are there. The hint says which folder
+ * to choose, in the caller's words; the import does not move its root by itself, because the root
+ * is what the stored image paths are relative to and a re-import finds the dataset by.
+ */
+function missingImagesHint(root: string, missing: readonly string[], parsed: ParsedDataset, wording: ImportWording): string | null {
+  if (missing.length === 0) return null;
+  const sample = missing.slice(0, HINT_SAMPLE);
+  let subs: string[] = [];
+  try {
+    subs = subdirectories(root).slice(0, HINT_SUBFOLDERS);
+  } catch {
+    // an unreadable root has no hint to give
+  }
+  const candidates = [...subs.map((d) => path.join(root, d)), path.dirname(root)].filter((d) => d !== root);
+  let best: { dir: string; found: number } | null = null;
+  for (const dir of candidates) {
+    const found = sample.filter((rel) => isFile(path.join(dir, ...rel.split('/')))).length;
+    if (found > (best?.found ?? 0)) best = { dir, found };
+  }
+  if (!best || best.found * 2 < sample.length) return null;
+  return `The images seem to be in ${best.dir}${best.dir.endsWith(path.sep) ? '' : path.sep}: ${wording.useRoot(best.dir, parsed.source || null)}.`;
+}
+
 /** SPair / PF-Willow: each image's keypoints come from the pairs that use it (kp ids), boxes too. */
 function deriveImageAnnotations(parsed: ParsedDataset, problems: Problems): void {
   const anns = new Map<string, ParsedImage['annotations'][number]>();
@@ -222,13 +262,13 @@ function deriveImageAnnotations(parsed: ParsedDataset, problems: Problems): void
 }
 
 /** The dataset's name for a new import: the asked-for one (must be free) or the default, made unique. */
-function chooseName(repo: DatasetsRepo, existing: Dataset | undefined, asked: string | undefined, fallback: string): string {
+function chooseName(repo: DatasetsRepo, existing: Dataset | undefined, asked: string | undefined, fallback: string, wording: ImportWording): string {
   if (asked !== undefined) {
     const name = asked.trim();
     if (!name) throw new AppError('INVALID_ARGUMENT', 'the dataset name is empty');
     const other = repo.findByName(name);
     if (other && other.id !== existing?.id) {
-      throw new AppError('CONFLICT', `a dataset named '${name}' already exists (id ${other.id}, ${other.format} at ${other.root}); choose another --name`);
+      throw new AppError('CONFLICT', `a dataset named '${name}' already exists (id ${other.id}, ${other.format} at ${other.root}); ${wording.otherName}`);
     }
     return name;
   }
@@ -244,13 +284,24 @@ interface WriteCounts {
   removed: ImportReport['removed'];
 }
 
-/** Writes the validated dataset in one transaction on `db` (already BEGIN IMMEDIATE). */
-async function writeAll(db: Db, parsed: ParsedDataset, probes: Map<string, ImageProbe>, root: string, req: ImportRequest, ctx: ReadContext): Promise<WriteCounts> {
+/**
+ * Writes the validated dataset in one transaction on `db` (already BEGIN IMMEDIATE). `knownIds`:
+ * the datasets there were when the import started; one of this source that appeared since was
+ * created by another import running at the same time (another window, another server on the same
+ * database), and is not updated with this one's reading: the import fails with CONFLICT.
+ */
+async function writeAll(db: Db, parsed: ParsedDataset, probes: Map<string, ImageProbe>, root: string, req: ImportRequest, ctx: ReadContext, knownIds: ReadonlySet<number>): Promise<WriteCounts> {
   const datasets = new DatasetsRepo(db);
   const imagesRepo = new ImagesRepo(db);
   const pairsRepo = new PairsRepo(db);
   const existing = datasets.findByKey(parsed.format, root, parsed.source);
-  const name = chooseName(datasets, existing, req.name, parsed.defaultName);
+  if (existing && !knownIds.has(existing.id)) {
+    throw new AppError(
+      'CONFLICT',
+      `another import created dataset '${existing.name}' (id ${existing.id}) from ${parsed.source || root} while this one was reading it; nothing was written by this one (import again to update that dataset)`,
+    );
+  }
+  const name = chooseName(datasets, existing, req.name, parsed.defaultName, ctx.wording);
   const dataset = existing ?? datasets.create({ name, format: parsed.format, root, source: parsed.source });
   if (existing && existing.name !== name) datasets.rename(existing.id, name);
 
@@ -373,14 +424,23 @@ async function writeAll(db: Db, parsed: ParsedDataset, probes: Map<string, Image
 export async function importDataset(store: Store, req: ImportRequest, task: TaskContext = silentTask()): Promise<ImportReport> {
   const reader = READERS[req.format];
   if (!reader) throw new AppError('INVALID_ARGUMENT', `unknown dataset format '${String(req.format)}' (one of ${Object.keys(READERS).join(', ')})`);
+  for (const [what, p] of [
+    ['the dataset root', req.root],
+    ['the annotation file', req.annotations],
+  ] as const) {
+    const problem = p === undefined ? null : pathTextProblem(p);
+    if (problem) throw new AppError('INVALID_ARGUMENT', `${what} is refused: ${problem}`);
+  }
   const t0 = performance.now();
   const root = realDir(req.root, 'dataset root');
   const stageStart = new Map<string, number>();
-  const problems = new Problems(req.skipInvalid ?? false);
+  const wording = req.wording ?? CLI_WORDING;
+  const problems = new Problems(req.skipInvalid ?? false, wording);
   const tick = makeTick(task);
   const ctx: ReadContext = {
     root,
     problems,
+    wording,
     task,
     tick,
     progress(stage, done, total, detail) {
@@ -395,22 +455,31 @@ export async function importDataset(store: Store, req: ImportRequest, task: Task
     const name = req.name.trim();
     const other = await store.read((db) => new DatasetsRepo(db).findByName(name));
     if (other && !(other.format === req.format && other.root === root)) {
-      throw new AppError('CONFLICT', `a dataset named '${name}' already exists (id ${other.id}, ${other.format} at ${other.root}); choose another --name`);
+      throw new AppError('CONFLICT', `a dataset named '${name}' already exists (id ${other.id}, ${other.format} at ${other.root}); ${wording.otherName}`);
     }
   }
+  const knownIds = new Set(await store.read((db) => new DatasetsRepo(db).list().map((d) => d.id)));
 
   const parsed = await reader(ctx, { annotations: req.annotations, category: req.category });
+  // Every reader checks its own keypoint lists, naming the entry; this holds whatever a reader missed.
+  for (const c of parsed.categories) {
+    if (c.keypoints.length > MAX_KEYPOINTS_PER_CATEGORY) {
+      throw new AppError('DATASET_INVALID', `${parsed.source || root}: category '${c.name}' has ${c.keypoints.length} keypoints; at most ${MAX_KEYPOINTS_PER_CATEGORY} are allowed per category`);
+    }
+  }
   const concurrency = req.concurrency ?? Math.max(2, Math.min(4, os.availableParallelism()));
-  const probes = await checkImages(parsed, ctx, concurrency);
+  const missing: string[] = [];
+  const probes = await checkImages(parsed, ctx, concurrency, missing);
   await checkGeometry(parsed, probes, ctx);
+  problems.hint = missingImagesHint(root, missing, parsed, wording);
   problems.throwIfErrors();
   if (parsed.deriveImageAnnotations) deriveImageAnnotations(parsed, problems);
-  if (parsed.images.size === 0) throw new AppError('DATASET_INVALID', `${root}: nothing left to import (every entry was skipped)`);
+  if (parsed.images.size === 0) throw new AppError('DATASET_INVALID', `${root}: nothing left to import (every entry was skipped)${problems.hint ? ` ${problems.hint}` : ''}`);
 
   const tWrite = performance.now();
   stageStart.set(STAGES.writing, tWrite);
   return store.writeLong(async (db) => {
-    const counts = await writeAll(db, parsed, probes, root, req, ctx);
+    const counts = await writeAll(db, parsed, probes, root, req, ctx, knownIds);
     const report = buildReport(parsed, counts, root, problems, stageStart, t0);
     new DatasetsRepo(db).recordImport(counts.dataset.id, report);
     task.token.throwIfCancelled();
