@@ -16,6 +16,7 @@ import { getApi } from '../api.js';
 import { attempt, handleError } from '../errors.js';
 import { count } from '../format.js';
 import { jobs } from './jobs.svelte.js';
+import { models } from './models.svelte.js';
 import { prompts } from './prompts.svelte.js';
 import { toasts } from './toasts.svelte.js';
 
@@ -160,6 +161,11 @@ class SuggestState {
     if (s.promptId === null || !this.prompt) return 'Choose a prompt.';
     if (s.modelId === null) return 'Choose a Stable Diffusion model.';
     if (this.prompt.needsDino && s.dinoModelId === null) return `${this.prompt.name} needs a DINOv2 model: register one under Models.`;
+    // text prompts need the model's tokenizer (Models says what each model can do)
+    const model = models.list.find((m) => m.id === s.modelId);
+    const need = this.prompt.baseline === 'empty' ? 'features' : this.prompt.baseline === 'template' ? 'textPrompts' : null;
+    const c = need && model?.capabilities ? model.capabilities[need] : null;
+    if (c && !c.ok) return `${model!.name} cannot use the ${this.prompt.name}: ${c.reason}. Choose a learned prompt or the DINOv2 baseline.`;
     return null;
   }
 
