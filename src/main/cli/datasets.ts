@@ -11,12 +11,16 @@ import { type DatasetFormat, DATASET_FORMATS, DatasetsRepo, SPLITS } from '../st
 import { Store } from '../store/db.js';
 import { resolveStoreLocation } from '../store/paths.js';
 import { cliTask } from './common.js';
+import { recoverRunsOnOpen } from '../services/run-lifecycle.js';
 
 /** Opens the store the command's `--db` (or the environment, or the default) names. */
 export function openCliStore(cmd: Command): Store {
   const { db } = cmd.optsWithGlobals<{ db?: string }>();
   const loc = resolveStoreLocation(db);
-  return Store.open(loc.db, { cacheDir: loc.cacheDir });
+  const store = Store.open(loc.db, { cacheDir: loc.cacheDir });
+  // like every start on the store: runs whose process is gone end failed, with the reason
+  recoverRunsOnOpen(store);
+  return store;
 }
 
 async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T> | T): Promise<T> {

@@ -19,7 +19,7 @@ import type { TaskContext } from '../engine/jobs/progress.js';
 import { recordProcessDeath } from '../services/process-death.js';
 import type { EvalTaskArgs, TrainedPrompt } from '../services/jobs/worker-tasks.js';
 import { openServices, type Services } from '../services/context.js';
-import type { TrainArgs } from '../services/training.js';
+import type { TrainArgs, TrainRequest } from '../services/training.js';
 import type { Split } from '../store/repositories/datasets.js';
 import { cliTask, formatSeconds, parseFloatOption, parseIntOption } from './common.js';
 import { parsePromptArg } from './models.js';
@@ -201,7 +201,8 @@ sweep ${r.sweepId}: runs ${r.runs.map((x) => x.runId).join(', ')}
               }
             : null;
         // narrate: the task logs the run's start and validations as lines for this terminal
-        const payload = { db: svc.store.file, args, resume: o.resume === undefined ? undefined : Number(o.resume), narrate: true };
+        const request: TrainRequest = args ? { kind: 'new', args } : { kind: 'resume', runId: Number(o.resume) };
+        const payload = { db: svc.store.file, request, narrate: true };
         const r = await inJobProcess<TrainedPrompt>(svc, 'train', payload, task);
         task.finish();
         const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);

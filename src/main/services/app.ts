@@ -11,6 +11,7 @@ import { openServices, type Services } from './context.js';
 import { isEventName } from '../api/contract.js';
 import { EventHub } from './events.js';
 import { sourceJobRuntime } from './jobs/runtime.js';
+import { noteRunsStoppedByClose, runJobs } from './run-lifecycle.js';
 
 export interface AppOptions {
   /** Path of the SQLite store (default: $SD4MATCH_DB, else the app-data default). */
@@ -62,7 +63,17 @@ export function createApp(options: AppOptions = {}): App {
   return {
     context,
     async close() {
+      // the runs its jobs hold end cancelled (training checkpoints first), saying the app closed
+      const held = [...runJobs(context).keys()];
       await jobs.cancelAll();
+      if (services && held.length) {
+        const svc = services;
+        try {
+          svc.store.writeSync(() => noteRunsStoppedByClose(svc, held));
+        } catch {
+          // a locked store: the run still ended cancelled, without the note
+        }
+      }
       await inference?.close();
       inference = null;
       services?.close();

@@ -6,9 +6,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../shared/errors.js';
 import { TensorCache } from '../engine/cache/tensor-cache.js';
+import { setProviderChoice } from '../engine/onnx/providers.js';
+import { setProviderProbeCache } from '../engine/onnx/runtime.js';
+import { sweepStaleTempFiles } from '../engine/cache/temp-files.js';
 import { Store } from '../store/db.js';
 import { resolveStoreLocation } from '../store/paths.js';
 import { repos, type Repos } from '../store/repositories/index.js';
+import { recoverRunsOnOpen } from './run-lifecycle.js';
 
 export interface Services {
   store: Store;
@@ -40,15 +44,25 @@ export function modelFolder(svc: Services, id: number, kind: 'stable-diffusion' 
 export function openServices(db?: string): Services {
   const loc = resolveStoreLocation(db);
   const store = Store.open(loc.db, { cacheDir: loc.cacheDir });
+  // temporary files of writes that a killed process never finished (tensors, images), at most hourly
+  sweepStaleTempFiles(loc.cacheDir);
   const r = repos(store.db);
+  // the machine's provider probe lives with the caches; the store's provider setting is this
+  // process's choice unless one was given explicitly (--provider, a job's start message)
+  setProviderProbeCache(loc.cacheDir);
+  setProviderChoice(r.settings.get().provider, 'settings');
   const tensors = new TensorCache(path.join(loc.cacheDir, 'tensors'), {
     record: (e) => {
       try {
-        r.cache.put({ key: e.key, kind: e.kind, path: e.path, bytes: e.bytes });
+        r.cache.put({ key: e.key, kind: e.kind, path: e.path, bytes: e.bytes, provider: e.provider ?? null });
       } catch {
         // the index is advisory: a locked database must not fail a computation
       }
     },
   });
-  return { store, cacheDir: loc.cacheDir, tensors, repos: r, close: () => store.close() };
+  const services: Services = { store, cacheDir: loc.cacheDir, tensors, repos: r, close: () => store.close() };
+  // every process that opens the store (the app, `serve`, a CLI command, a job) fails the runs
+  // whose process is gone, so none stays queued or running for ever
+  recoverRunsOnOpen(store);
+  return services;
 }

@@ -4,35 +4,11 @@
  * and says, in the error the job or command ends with, how to go on: a training run resumes from
  * its last checkpoint.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { AppError } from '../shared/errors.js';
 import type { Services } from './context.js';
-import { runDirOf } from './training.js';
+import { checkpointStep } from './run-lifecycle.js';
 import type { RunRecord } from '../store/repositories/runs.js';
 import type { JobProcessGone } from '../engine/jobs/job-process.js';
-
-/** The step of a run's checkpoint file (what a resume continues from), or null if it has none. */
-export function checkpointStep(svc: Services, runId: number): number | null {
-  const file = path.join(runDirOf(svc, runId), 'checkpoint.safetensors');
-  let fd: number | null = null;
-  try {
-    // only the header: a checkpoint is written whole (temporary file, then rename)
-    fd = fs.openSync(file, 'r');
-    const head = Buffer.alloc(8);
-    if (fs.readSync(fd, head, 0, 8, 0) < 8) return null;
-    const n = Number(head.readBigUInt64LE(0));
-    if (n <= 0 || n > 100_000_000) return null;
-    const json = Buffer.alloc(n);
-    if (fs.readSync(fd, json, 0, n, 8) < n) return null;
-    const step = Number((JSON.parse(json.toString('utf8')) as { __metadata__?: { step?: string } }).__metadata__?.step);
-    return Number.isFinite(step) ? step : null;
-  } catch {
-    return svc.repos.runs.latestCheckpoint(runId)?.step ?? null;
-  } finally {
-    if (fd !== null) fs.closeSync(fd);
-  }
-}
 
 export interface ProcessDeathOptions {
   /** Runs created for the process that may not have started yet (still 'queued'). */

@@ -7,6 +7,8 @@
 import fs from 'node:fs';
 import { AppError } from '../shared/errors.js';
 import { JobProcessGone } from '../engine/jobs/job-process.js';
+import { providerChoice } from '../engine/onnx/providers.js';
+import { resolveProviders } from '../engine/onnx/runtime.js';
 import type { JobTaskContext } from '../engine/jobs/manager.js';
 import { benchmarkOf, toEvalPair } from '../engine/datasets/pair-geometry.js';
 import { pckThreshold } from '../engine/sd4match/evaluate.js';
@@ -137,13 +139,13 @@ function startTrainJob(ctx: AppContext, request: Exclude<TrainRequest, { kind: '
     .then(async (error) => {
       unsubscribe();
       runJobs(ctx).delete(runId);
-      const r = svc.store.isOpen() ? svc.repos.runs.get(runId) : undefined;
+      const r = svc.store.isOpen ? svc.repos.runs.get(runId) : undefined;
       // still active, so its process did not record an end: say it here (a resume that never ran stays as it was)
       if (r && isActive(r.status)) {
         const cancelled = !error || (error as AppError).code === 'CANCELLED';
         await svc.store.write(() => endActiveRun(svc, runId, cancelled ? 'cancelled' : 'failed', cancelled ? null : error.message)).catch(() => {});
       }
-      if (svc.store.isOpen()) announce();
+      if (svc.store.isOpen) announce();
     })
     .catch(() => {});
   return job.id;
@@ -237,6 +239,8 @@ export async function startTraining(ctx: AppContext, a: InvokeParsedArgs<'runs:t
       checkpointEvery: a.checkpointEvery,
       seed: a.seed,
       name: a.name,
+      // the request is recorded with the run (and a resume keeps it); one that cannot run here is refused now
+      provider: (await resolveProviders(a.provider ?? providerChoice(), a.provider ? 'the run form' : 'the Settings')).requested,
     };
     const name = a.name ?? `${a.prompt} on ${ds.name}`;
     const run = await svc.store.write(() => svc.repos.runs.create({ kind: 'train', name, config: { args }, modelId: a.modelId, datasetId: ds.id, totalSteps: a.steps }));

@@ -17,8 +17,11 @@ import { checkTrainingFits, modelFileBytes } from '../engine/sd4match/memory-est
 import { type Schedule, TRAIN_DEFAULTS, type TrainConfig } from '../engine/sd4match/train-config.js';
 import { keypointRows } from '../engine/sd4match/training-batch.js';
 import { type StepReport, Trainer, type TrainResult, type ValidationReport } from '../engine/sd4match/trainer.js';
+import { type ProviderChoice, providerChoice } from '../engine/onnx/providers.js';
+import { resolveProviders } from '../engine/onnx/runtime.js';
 import { requireCategory, type Services } from './context.js';
 import { modelRecord, storeLearnedPrompt } from './records.js';
+import { endActiveRun, HEARTBEAT_MS, isActive, recoverRuns, runDirOf } from './run-lifecycle.js';
 
 /** How often step metrics are written to the store while a run trains. */
 const METRICS_FLUSH_MS = 2000;
@@ -44,6 +47,8 @@ export interface TrainArgs {
   /** Where the prompt file goes (default: the run folder). */
   out?: string;
   name?: string;
+  /** The execution provider asked for (`auto` or one by name; default: the process's choice). Kept in the run's config. */
+  provider?: ProviderChoice;
 }
 
 export interface TrainHooksOut {
@@ -59,10 +64,6 @@ export interface TrainOutcome {
   result: TrainResult;
   seconds: number;
   provider: string;
-}
-
-export function runDirOf(svc: Services, runId: number): string {
-  return path.join(path.dirname(svc.store.file), 'runs', String(runId));
 }
 
 function configOf(a: TrainArgs): TrainConfig {
@@ -83,54 +84,58 @@ function configOf(a: TrainArgs): TrainConfig {
   };
 }
 
-/** Starts a new run (resumeRunId undefined) or resumes one; everything is checked before step 1. */
-export async function runTraining(svc: Services, argsIn: TrainArgs | null, task: TaskContext, hooks: TrainHooksOut = {}, resumeRunId?: number): Promise<TrainOutcome> {
-  let args: TrainArgs;
-  let runId: number;
-  if (resumeRunId !== undefined) {
-    await svc.store.write(() => svc.repos.runs.recoverInterrupted());
-    const run = svc.repos.runs.get(resumeRunId);
-    if (!run) throw new AppError('NOT_FOUND', `no run with id ${resumeRunId}`);
-    if (run.kind !== 'train') throw new AppError('INVALID_ARGUMENT', `run ${resumeRunId} is an evaluation, not a training run`);
-    if (run.status === 'completed') throw new AppError('INVALID_ARGUMENT', `run ${resumeRunId} already completed`);
-    if (run.status === 'running') throw new AppError('INVALID_ARGUMENT', `run ${resumeRunId} is running in process ${run.pid}`);
-    if (run.status !== 'queued' && !fs.existsSync(path.join(runDirOf(svc, run.id), 'checkpoint.safetensors'))) {
-      throw new AppError('INVALID_ARGUMENT', `run ${resumeRunId} has no checkpoint to resume from; start a new run`);
-    }
-    args = (run.config as { args: TrainArgs }).args;
-    runId = run.id;
+/**
+ * What a training job does. `new`: a run from settings (the CLI), recorded only once they are
+ * checked, memory included. `queued`: a run the API recorded ahead (queued), started afresh.
+ * `resume`: a paused, cancelled or failed run continued from its checkpoint.
+ */
+export type TrainRequest = { kind: 'new'; args: TrainArgs } | { kind: 'queued'; runId: number } | { kind: 'resume'; runId: number };
+
+/** The recorded run a `queued` or `resume` request is about, checked for what the request needs. */
+function recordedRun(svc: Services, req: Exclude<TrainRequest, { kind: 'new' }>): { runId: number; args: TrainArgs } {
+  const run = svc.repos.runs.get(req.runId);
+  if (!run) throw new AppError('NOT_FOUND', `no run with id ${req.runId}`);
+  if (run.kind !== 'train') throw new AppError('INVALID_ARGUMENT', `run ${req.runId} is an evaluation, not a training run`);
+  if (req.kind === 'queued') {
+    if (run.status !== 'queued') throw new AppError('INVALID_ARGUMENT', `run ${req.runId} is ${run.status}, not queued: it cannot be started afresh`);
   } else {
-    if (!argsIn) throw new AppError('INTERNAL', 'no training arguments');
-    args = argsIn;
-    runId = -1;
+    if (run.status === 'completed') throw new AppError('INVALID_ARGUMENT', `run ${req.runId} already completed`);
+    if (isActive(run.status)) throw new AppError('INVALID_ARGUMENT', `run ${req.runId} is ${run.status} in process ${run.pid}`);
+    if (!fs.existsSync(path.join(runDirOf(svc, run.id), 'checkpoint.safetensors'))) {
+      throw new AppError('INVALID_ARGUMENT', `run ${req.runId} has no checkpoint to resume from; start a new run`);
+    }
   }
-  const cfg = configOf(args);
-  const ds = svc.repos.datasets.resolve(args.dataset);
-  const categoryId = args.category ? requireCategory(svc, ds.id, ds.name, args.category) : undefined;
-  const train = svc.repos.pairs.list({ datasetId: ds.id, split: 'trn', categoryId }).map(toEvalPair);
-  const val = svc.repos.pairs.list({ datasetId: ds.id, split: 'val', categoryId }).map((r) => toEvalPair({ ...r, flip: 0 }));
-  if (train.length === 0) throw new AppError('INVALID_ARGUMENT', `dataset '${ds.name}' has no training (trn) pairs${args.category ? ` in category '${args.category}'` : ''}`);
-  const sd = SdModel.open(args.modelDir, { cacheDir: svc.cacheDir, task });
-  const dino = args.dinoDir ? inspectDinoFolder(args.dinoDir) : null;
-  try {
-    // refuse what will not fit before anything is recorded (this builds the step graph into its cache)
-    task.progress({ stage: 'planning memory', done: 0, total: 1, detail: `${cfg.size} px, batch ${cfg.batch}` });
-    checkTrainingFits(sd, { size: cfg.size, batch: cfg.batch, accumulate: cfg.accumulate, prompt: cfg.prompt, N: keypointRows(train), extraWeights: dino ? modelFileBytes(dino.model) : 0 }, await sd.provider());
-  } catch (e) {
-    await sd.dispose();
-    // a run queued by the UI ends with the reason (a resumable one stays resumable)
-    if (runId !== -1) await svc.store.write(() => svc.repos.runs.fail(runId, (e as Error).message));
-    throw e;
-  }
-  const modelId = await modelRecord(svc, sd);
-  if (runId === -1) {
-    const created = await svc.store.write(() =>
-      svc.repos.runs.create({ kind: 'train', name: args.name ?? `${args.prompt} on ${ds.name}`, config: { args, train: cfg }, modelId, datasetId: ds.id, totalSteps: cfg.steps }),
-    );
-    runId = created.id;
-  }
-  const runDir = runDirOf(svc, runId);
-  const out = args.out ?? path.join(runDir, 'prompt.safetensors');
+  return { runId: run.id, args: (run.config as { args: TrainArgs }).args };
+}
+
+/**
+ * Runs a training request to its end; everything is checked before step 1. Every way out ends the
+ * run it is about in a state with its reason: an error before or during training fails it (a
+ * resume that cannot start leaves it failed and still resumable), a cancel cancels it.
+ */
+export async function runTraining(svc: Services, req: TrainRequest, task: TaskContext, hooks: TrainHooksOut = {}): Promise<TrainOutcome> {
+  if (req.kind !== 'new') await svc.store.write(() => recoverRuns(svc));
+  const recorded = req.kind === 'new' ? null : recordedRun(svc, req);
+  let runId = recorded?.runId ?? -1;
+  const args = recorded?.args ?? (req as { args: TrainArgs }).args;
+  /** Ends the run (once recorded) with the reason of what stopped it before its training loop. */
+  const endBeforeTraining = async (e: unknown) => {
+    if (runId === -1) return;
+    const cancelled = (e as AppError).code === 'CANCELLED';
+    const message = (e as Error).message;
+    await svc.store.write(() => {
+      if (req.kind === 'resume') {
+        // it stays resumable (its checkpoint is kept), with why this attempt did not start
+        if (!cancelled) svc.repos.runs.fail(runId, `resuming failed: ${message}`);
+      } else endActiveRun(svc, runId, cancelled ? 'cancelled' : 'failed', cancelled ? null : message);
+    });
+  };
+  let sd: SdModel;
+  let trainer: Trainer;
+  let cfg: TrainConfig;
+  let ds: ReturnType<Services['repos']['datasets']['resolve']>;
+  let modelId: number;
+  let out: string;
   const pending: { step: number; values: Record<string, number> }[] = [];
   let flushedAt = Date.now();
   const flush = async () => {
@@ -142,52 +147,80 @@ export async function runTraining(svc: Services, argsIn: TrainArgs | null, task:
       svc.repos.runs.progress(runId, batch[batch.length - 1].step);
     });
   };
-  let trainer: Trainer;
   try {
-    trainer = new Trainer(sd, dino, { train, val, benchmark: benchmarkOf(ds.format), dataset: ds.name }, cfg, {
-      runDir,
-      runId: String(runId),
-      cache: svc.tensors,
-      task,
-      hooks: {
-        onStep: (r) => {
-          pending.push({ step: r.step, values: { loss: r.loss, lr: r.lr, steps_per_second: r.stepsPerSecond } });
-          // a window opening the run mid-way reads its history from the store (past a checkpoint
-          // these rows are provisional: a resume truncates what comes after the checkpoint it uses)
-          if (Date.now() - flushedAt >= METRICS_FLUSH_MS) flush().catch((e: unknown) => hooks.onLog?.(`could not store metrics: ${(e as Error).message}`));
-          hooks.onStep?.({ ...r, runId });
+    cfg = configOf(args);
+    ds = svc.repos.datasets.resolve(args.dataset);
+    const categoryId = args.category ? requireCategory(svc, ds.id, ds.name, args.category) : undefined;
+    const train = svc.repos.pairs.list({ datasetId: ds.id, split: 'trn', categoryId }).map(toEvalPair);
+    const val = svc.repos.pairs.list({ datasetId: ds.id, split: 'val', categoryId }).map((r) => toEvalPair({ ...r, flip: 0 }));
+    if (train.length === 0) throw new AppError('INVALID_ARGUMENT', `dataset '${ds.name}' has no training (trn) pairs${args.category ? ` in category '${args.category}'` : ''}`);
+    sd = SdModel.open(args.modelDir, { cacheDir: svc.cacheDir, task, providers: args.provider });
+    try {
+      const dino = args.dinoDir ? inspectDinoFolder(args.dinoDir) : null;
+      // refuse what will not fit before anything is recorded (this builds the step graph into its cache)
+      task.progress({ stage: 'planning memory', done: 0, total: 1, detail: `${cfg.size} px, batch ${cfg.batch}` });
+      checkTrainingFits(sd, { size: cfg.size, batch: cfg.batch, accumulate: cfg.accumulate, prompt: cfg.prompt, N: keypointRows(train), extraWeights: dino ? modelFileBytes(dino.model) : 0 }, await sd.provider());
+      modelId = await modelRecord(svc, sd);
+      if (runId === -1) {
+        // what was asked and what it resolved to, e.g. `auto -> cpu (webgpu skipped: software adapter ...)`
+        const providerNote = (await resolveProviders(args.provider ?? providerChoice())).note;
+        const created = await svc.store.write(() =>
+          svc.repos.runs.create({ kind: 'train', name: args.name ?? `${args.prompt} on ${ds.name}`, config: { args: { ...args, provider: args.provider ?? providerChoice() }, train: cfg, provider: providerNote }, modelId, datasetId: ds.id, totalSteps: cfg.steps }),
+        );
+        runId = created.id;
+      }
+      const runDir = runDirOf(svc, runId);
+      out = args.out ?? path.join(runDir, 'prompt.safetensors');
+      trainer = new Trainer(sd, dino, { train, val, benchmark: benchmarkOf(ds.format), dataset: ds.name }, cfg, {
+        runDir,
+        runId: String(runId),
+        cache: svc.tensors,
+        task,
+        hooks: {
+          onStep: (r) => {
+            pending.push({ step: r.step, values: { loss: r.loss, lr: r.lr, steps_per_second: r.stepsPerSecond } });
+            // a window opening the run mid-way reads its history from the store (past a checkpoint
+            // these rows are provisional: a resume truncates what comes after the checkpoint it uses)
+            if (Date.now() - flushedAt >= METRICS_FLUSH_MS) flush().catch((e: unknown) => hooks.onLog?.(`could not store metrics: ${(e as Error).message}`));
+            hooks.onStep?.({ ...r, runId });
+          },
+          onValidation: (v) => {
+            pending.push({ step: v.step, values: Object.fromEntries(Object.entries(v.pck).map(([a, x]) => [`val_pck/${a}`, x])) });
+            hooks.onValidation?.({ ...v, runId });
+          },
+          onCheckpoint: (c) => {
+            const bytes = fs.statSync(c.file).size;
+            const sha = crypto.createHash('sha256').update(fs.readFileSync(c.file)).digest('hex');
+            void flush().then(() =>
+              svc.store.write(() => {
+                const prev = svc.repos.runs.checkpoints(runId).find((k) => k.step === c.step);
+                if (!prev) svc.repos.runs.addCheckpoint({ runId, step: c.step, path: c.file, bytes, sha256: sha });
+              }),
+            );
+          },
+          onLog: hooks.onLog,
         },
-        onValidation: (v) => {
-          pending.push({ step: v.step, values: Object.fromEntries(Object.entries(v.pck).map(([a, x]) => [`val_pck/${a}`, x])) });
-          hooks.onValidation?.({ ...v, runId });
-        },
-        onCheckpoint: (c) => {
-          const bytes = fs.statSync(c.file).size;
-          const sha = crypto.createHash('sha256').update(fs.readFileSync(c.file)).digest('hex');
-          void flush().then(() =>
-            svc.store.write(() => {
-              const prev = svc.repos.runs.checkpoints(runId).find((k) => k.step === c.step);
-              if (!prev) svc.repos.runs.addCheckpoint({ runId, step: c.step, path: c.file, bytes, sha256: sha });
-            }),
-          );
-        },
-        onLog: hooks.onLog,
-      },
-    });
-    // a run created ahead (queued by the UI) starts fresh; one with a checkpoint continues from it
-    const resuming = resumeRunId !== undefined && fs.existsSync(path.join(runDir, 'checkpoint.safetensors'));
-    const resumedFrom = resuming ? readCheckpointStep(runDir) : 0;
-    await trainer.prepare(resuming);
-    await svc.store.write(() => svc.repos.runs.truncateMetricsAfter(runId, resumedFrom));
+      });
+      // a queued run starts fresh; a resumed one continues from its checkpoint
+      const resuming = req.kind === 'resume';
+      const resumedFrom = resuming ? readCheckpointStep(runDir) : 0;
+      await trainer.prepare(resuming);
+      await svc.store.write(() => svc.repos.runs.truncateMetricsAfter(runId, resumedFrom));
+    } catch (e) {
+      await sd.dispose();
+      throw e;
+    }
   } catch (e) {
-    await sd.dispose();
-    if (resumeRunId === undefined) await svc.store.write(() => svc.repos.runs.fail(runId, (e as Error).message));
+    await endBeforeTraining(e);
     throw e;
   }
   const provider = await sd.provider();
   await svc.store.write(() => svc.repos.runs.start(runId, { provider }));
   hooks.onStart?.({ runId, provider, config: cfg, resumedFrom: trainer.stepCount });
   const start = Date.now();
+  // a long validation or graph build between steps must not look like a dead process
+  const heartbeat = setInterval(() => void svc.store.write(() => svc.repos.runs.heartbeat(runId)).catch(() => {}), HEARTBEAT_MS);
+  heartbeat.unref();
   try {
     const result = await trainer.run(out);
     await flush();
@@ -197,9 +230,10 @@ export async function runTraining(svc: Services, argsIn: TrainArgs | null, task:
   } catch (e) {
     await flush().catch(() => {});
     const cancelled = (e as AppError).code === 'CANCELLED';
-    await svc.store.write(() => (cancelled ? svc.repos.runs.cancel(runId) : svc.repos.runs.fail(runId, (e as Error).message)));
+    await svc.store.write(() => endActiveRun(svc, runId, cancelled ? 'cancelled' : 'failed', cancelled ? null : (e as Error).message));
     throw e;
   } finally {
+    clearInterval(heartbeat);
     await sd.dispose();
   }
 }

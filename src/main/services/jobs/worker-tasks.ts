@@ -98,19 +98,20 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
     return null;
   },
   /**
-   * Trains (or resumes, `resume` = run id) a prompt. `narrate` also logs the run's start and each
-   * validation as lines for a terminal (the CLI).
+   * Trains a prompt: a new run from settings, a run queued by the API, or a resume (see
+   * `TrainRequest`). `narrate` also logs the run's start and each validation as lines for a
+   * terminal (the CLI).
    */
   async train(payload, task, emit) {
     const { openServices } = await import('../context.js');
     const { runTraining } = await import('../training.js');
-    const p = payload as { db: string; args: Parameters<typeof runTraining>[1]; resume?: number; narrate?: boolean };
+    const p = payload as { db: string; request: Parameters<typeof runTraining>[1]; narrate?: boolean };
     const svc = openServices(p.db);
     const narrate = p.narrate ? (m: string) => task.log?.(m) : () => {};
     try {
       const r = await runTraining(
         svc,
-        p.args,
+        p.request,
         task,
         {
           onStart: (s) => {
@@ -124,7 +125,6 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
           },
           onLog: (m) => task.log?.(m),
         },
-        p.resume,
       );
       const losses = r.result.losses;
       const result: TrainedPrompt = {

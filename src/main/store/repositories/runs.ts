@@ -5,6 +5,7 @@
  * process that died is found by `recoverInterrupted()` and marked failed with the reason.
  */
 import { AppError } from '../../shared/errors.js';
+import { processAlive } from '../../shared/processes.js';
 import { type Db, now, prepareCached } from '../db.js';
 
 export type RunKind = 'train' | 'eval';
@@ -129,13 +130,14 @@ const RESUMABLE: readonly RunStatus[] = ['paused', 'failed', 'cancelled'];
 export class RunsRepo {
   constructor(private readonly db: Db) {}
 
+  /** A queued run, held by this process (its `pid`) until a job process starts it. */
   create(r: { kind: RunKind; name?: string; config: Record<string, unknown>; modelId?: number | null; datasetId?: number | null; promptId?: number | null; totalSteps?: number | null }): RunRecord {
     const t = now();
     const row = prepareCached(
       this.db,
-      `INSERT INTO runs (kind, name, status, config, model_id, dataset_id, prompt_id, total_steps, created_at, updated_at)
-       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-    ).get(r.kind, r.name ?? '', JSON.stringify(r.config), r.modelId ?? null, r.datasetId ?? null, r.promptId ?? null, r.totalSteps ?? null, t, t) as RunRow;
+      `INSERT INTO runs (kind, name, status, config, model_id, dataset_id, prompt_id, total_steps, pid, created_at, updated_at)
+       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+    ).get(r.kind, r.name ?? '', JSON.stringify(r.config), r.modelId ?? null, r.datasetId ?? null, r.promptId ?? null, r.totalSteps ?? null, process.pid, t, t) as RunRow;
     return toRun(row);
   }
 
@@ -194,13 +196,25 @@ export class RunsRepo {
     this.finish(id, 'failed', reason || 'unknown failure');
   }
 
-  cancel(id: number): void {
-    this.finish(id, 'cancelled', null);
+  /** Stopped on request; `reason` says by whom when it was not the user's Cancel. */
+  cancel(id: number, reason: string | null = null): void {
+    this.finish(id, 'cancelled', reason);
   }
 
   /** Stopped on purpose (app quit) after a checkpoint; resumable. */
-  pause(id: number): void {
-    this.finish(id, 'paused', null);
+  pause(id: number, reason: string | null = null): void {
+    this.finish(id, 'paused', reason);
+  }
+
+  /** Says why a run that ended stopped (a cancel by something other than the user). */
+  setReason(id: number, reason: string): void {
+    prepareCached(this.db, 'UPDATE runs SET failure_reason = ?, updated_at = ? WHERE id = ?').run(reason, now(), id);
+  }
+
+  /** A sign of life from the process running the run (between steps that take long). */
+  heartbeat(id: number): void {
+    const t = now();
+    prepareCached(this.db, "UPDATE runs SET heartbeat_at = ?, updated_at = ? WHERE id = ? AND status = 'running'").run(t, t, id);
   }
 
   /** Ends a stretch of running: the time since it (re)started, up to `activeUntil`, adds to its active time. */
@@ -217,24 +231,32 @@ export class RunsRepo {
   }
 
   /**
-   * Runs left 'running' whose process is gone (or whose heartbeat is older than `staleMs`) are
-   * marked failed with the reason; returns their ids. Call on start-up.
+   * Active runs whose process is gone are marked failed with `reason(run)`; returns their ids. A
+   * running run's process is the job process that runs it; a queued run's is the process that
+   * queued it (a queued run without one predates that record and is failed too). `isAlive(pid,
+   * since)` says whether that process still lives: the default also knows, on Linux, a pid reused
+   * by a process started after `since` (the run's last sign of life). Elsewhere a running run
+   * whose heartbeat is older than `staleMs` (default a day) counts as gone. Runs of this process
+   * are left to it. Call on start-up.
    */
-  recoverInterrupted(options: { staleMs?: number; isAlive?: (pid: number) => boolean } = {}): number[] {
-    const isAlive = options.isAlive ?? pidAlive;
-    const staleMs = options.staleMs ?? 10 * 60_000;
+  recoverInterrupted(options: { staleMs?: number; isAlive?: (pid: number, since: number) => boolean; reason?: (run: RunRecord) => string } = {}): number[] {
+    const isAlive = options.isAlive ?? processAlive;
+    const staleMs = options.staleMs ?? 24 * 3600_000;
+    const reason = options.reason ?? ((r: RunRecord) => `the process running it stopped unexpectedly at step ${r.step}; resume it from its latest checkpoint`);
     const t = now();
     const out: number[] = [];
-    for (const r of this.list({ status: 'running' })) {
-      const stale = r.heartbeatAt === null || t - r.heartbeatAt > staleMs;
-      const dead = r.pid !== null && r.pid !== process.pid && !isAlive(r.pid);
-      if (stale || dead) {
+    for (const r of [...this.list({ status: 'running' }), ...this.list({ status: 'queued' })]) {
+      if (r.pid === process.pid) continue;
+      const since = r.heartbeatAt ?? r.updatedAt;
+      const dead = r.pid === null || !isAlive(r.pid, since);
+      const stale = r.status === 'running' && t - since > staleMs;
+      if (dead || stale) {
         // it ran until its last sign of life, not until now
-        this.finish(r.id, 'failed', `the process running it stopped unexpectedly at step ${r.step}; resume it from its latest checkpoint`, r.heartbeatAt ?? undefined);
+        this.finish(r.id, 'failed', reason(r), r.heartbeatAt ?? undefined);
         out.push(r.id);
       }
     }
-    return out;
+    return out.sort((a, b) => a - b);
   }
 
   /**
@@ -314,15 +336,6 @@ export class RunsRepo {
   bestCheckpoint(runId: number): Checkpoint | undefined {
     const r = prepareCached(this.db, 'SELECT * FROM checkpoints WHERE run_id = ? AND is_best = 1').get(runId) as CheckpointRow | undefined;
     return r && toCheckpoint(r);
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
