@@ -17,7 +17,7 @@ import { requireBuilt } from '../helpers/build-output.js';
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { writeShiftedSpair } from '../helpers/shifted-pairs.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
-import { launchChromium, openPage, screenshot } from '../helpers/workstation.js';
+import { launchChromium, openPage, screenshot, writeScene } from '../helpers/workstation.js';
 
 let tmp: string;
 let server: RunningServer;
@@ -32,6 +32,16 @@ async function call<M extends InvokeMethod>(method: M, args?: InvokeArgs<M>): Pr
   const e = await other.invoke(method, args);
   if ('error' in e) throw new Error(`${method}: ${e.error.message}`);
   return e.result;
+}
+
+/** Waits for an import job; throws unless it completed. */
+async function finished(jobId: string): Promise<void> {
+  for (let t = 0; (await call('jobs:list')).find((j) => j.id === jobId)?.state === 'running'; t++) {
+    if (t > 300) throw new Error('the import did not finish');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const job = (await call('jobs:list')).find((j) => j.id === jobId);
+  if (job?.state !== 'completed') throw new Error(`the import ended ${job?.state}: ${job?.error?.message}`);
 }
 
 const byTestId = (id: string) => page.getByTestId(id);
@@ -49,11 +59,7 @@ describe.skipIf(!HAVE_FIXTURES)('model capabilities in Chromium (browser mode)',
     server = await startServer({ port: 0, db: path.join(tmp, 'w.db') });
     other = createInMemoryClient(server.api);
     const { jobId } = await call('datasets:import', { format: 'spair', root: path.join(tmp, 'shift'), name: 'shift' });
-    for (let t = 0; (await call('jobs:list')).find((j) => j.id === jobId)?.state === 'running'; t++) {
-      if (t > 300) throw new Error('the import did not finish');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect((await call('jobs:list')).find((j) => j.id === jobId)?.state).toBe('completed');
+    await finished(jobId);
     browser = await launchChromium();
     ({ page, problems } = await openPage(browser, `${server.url}#/models`, { width: 1440, height: 900 }));
     await page.waitForSelector('[data-testid="status"][data-state="ready"]', { timeout: 30_000 });
@@ -117,6 +123,32 @@ describe.skipIf(!HAVE_FIXTURES)('model capabilities in Chromium (browser mode)',
     expect(await cannot.textContent()).toMatch(/^sd full cannot train CPM prompts: no DINOv2 model is registered/);
     await byTestId('launch-prompt-single').check();
     await cannot.waitFor({ state: 'detached' });
+  });
+
+  it('Suggest with the empty prompt is off on the model without a tokenizer, saying why', async () => {
+    // a folder of images with a schema and one labelled image: what Suggest works on
+    await Promise.all([0, 1, 2].map((i) => writeScene(path.join(tmp, 'birds', `bird_${i}.jpg`), 320, 240, i)));
+    const { jobId } = await call('datasets:import', { format: 'folder', root: path.join(tmp, 'birds'), name: 'birds' });
+    await finished(jobId);
+    const ds = (await call('datasets:list')).find((d) => d.name === 'birds')!;
+    const cat = (await call('datasets:get', { id: ds.id })).categoryList[0]!;
+    await call('categories:set-schema', { categoryId: cat.id, keypoints: [{ name: 'beak', color: '#e6194b' }, { name: 'eye', color: '#3cb44b' }], skeleton: [] });
+    const images = (await call('images:list', { datasetId: ds.id, categoryId: cat.id })).items;
+    await call('annotations:save', { imageId: images[0]!.id, categoryId: cat.id, keypoints: [{ kp: 0, x: 200, y: 100, visibility: 2 }, { kp: 1, x: 180, y: 80, visibility: 2 }], baseVersion: 0, action: 'label' });
+    const image = images[1]!;
+    const empty = (await call('prompts:list', {})).find((p) => p.baseline === 'empty')!;
+    await page.goto(`${server.url}#/annotate?dataset=${ds.id}&category=${cat.id}&image=${image.id}`);
+    await byTestId('suggest-panel').waitFor();
+    await byTestId('suggest-prompt').selectOption(String(empty.id));
+    await byTestId('suggest-model').selectOption({ label: 'sd without tokenizer' });
+    const missing = byTestId('suggest-missing');
+    await missing.waitFor();
+    expect(await missing.textContent()).toMatch(/^sd without tokenizer cannot use the empty prompt: no tokenizer\/ folder .*Choose a learned prompt or the DINOv2 baseline\.$/);
+    expect(await byTestId('suggest-run').isDisabled()).toBe(true);
+    await screenshot(page, 'model-capabilities-suggest');
+    await byTestId('suggest-model').selectOption({ label: 'sd full' });
+    await missing.waitFor({ state: 'detached' });
+    expect(await byTestId('suggest-run').isDisabled()).toBe(false);
   });
 
   it('"Check again" then Save updates the model in place and says "Updated"', async () => {
