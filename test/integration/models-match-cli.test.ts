@@ -39,7 +39,11 @@ describe.skipIf(!HAVE_FIXTURES)('models and match through the CLI', () => {
     const j = await cli(['models', 'validate', '--model-dir', sd, '--dino-dir', modelPath('dinov2'), '--json']);
     expect(j.code, j.stderr).toBe(0);
     const report = JSON.parse(j.stdout);
-    expect(report.sd).toMatchObject({ dir: sd, hiddenSize: 32, latentChannels: 4, tokenizer: true });
+    expect(report.sd).toMatchObject({ dir: sd, hiddenSize: 32, latentChannels: 4, tokenizer: true, capabilities: { training: { ok: true }, cpm: { ok: true }, generation: { ok: true } } });
+    // without a DINOv2 folder, CPM is off and says so
+    const noDino = await cli(['models', 'validate', '--model-dir', sd]);
+    expect(noDino.stdout).toMatch(/^ {2}cannot train CPM prompts: no DINOv2 model is registered/m);
+    expect(noDino.stdout).not.toMatch(/cannot train prompts/);
     expect(report.dino).toMatchObject({ dir: modelPath('dinov2'), hiddenSize: 32 });
     expect(report.provider).toBe('cpu');
   });

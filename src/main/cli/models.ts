@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { AppError } from '../shared/errors.js';
 import { FEATURE_DEFAULTS } from '../api/contract/runs.js';
 import { TensorCache } from '../engine/cache/tensor-cache.js';
+import { probeSdParts, sdCapabilities } from '../engine/models/capabilities.js';
+import { CAPABILITY_VERBS, type CapabilityName } from '../engine/models/facts.js';
 import { MATCH_METHODS, type MatchMethod, matchKeypoints } from '../engine/sd4match/matching.js';
 import { inspectDinoFolder, inspectSdFolder } from '../engine/sd4match/model-folder.js';
 import { type ImageRef, Pipeline, type PromptSpec } from '../engine/sd4match/pipeline.js';
@@ -76,8 +78,10 @@ export function registerModelCommands(program: Command): void {
       const sd = inspectSdFolder(o.modelDir);
       const dino = o.dinoDir ? inspectDinoFolder(o.dinoDir, { inferWidth: true }) : null;
       const provider = await probeProvider();
+      // what the folder can do (CPM needs the DINOv2 folder given here)
+      const capabilities = sdCapabilities(probeSdParts(sd.dir), { registered: dino !== null });
       const report = {
-        sd: { dir: sd.dir, hiddenSize: sd.hiddenSize, latentChannels: sd.latentChannels, scalingFactor: sd.scalingFactor, tokenizer: !!sd.tokenizer, warnings: sd.warnings },
+        sd: { dir: sd.dir, hiddenSize: sd.hiddenSize, latentChannels: sd.latentChannels, scalingFactor: sd.scalingFactor, tokenizer: !!sd.tokenizer, warnings: sd.warnings, capabilities },
         dino: dino ? { dir: dino.dir, hiddenSize: dino.hiddenSize } : null,
         provider: provider.provider,
         providerAttempts: provider.attempts,
@@ -88,6 +92,7 @@ export function registerModelCommands(program: Command): void {
       }
       process.stdout.write(`${sd.dir}: OK (text width ${sd.hiddenSize}, ${sd.latentChannels} latent channels, scaling factor ${sd.scalingFactor}, tokenizer ${sd.tokenizer ? 'yes' : 'no'})\n`);
       for (const w of sd.warnings) process.stdout.write(`  warning: ${w}\n`);
+      for (const [c, v] of Object.entries(capabilities)) if (!v.ok) process.stdout.write(`  cannot ${CAPABILITY_VERBS[c as CapabilityName]}: ${v.reason}\n`);
       if (dino) process.stdout.write(`${dino.dir}: OK (DINOv2 width ${dino.hiddenSize})\n`);
       process.stdout.write(`execution provider: ${provider.provider}${provider.attempts.filter((a) => !a.ok).map((a) => ` (${a.provider}: ${a.reason})`).join('')}\n`);
     });
