@@ -6,7 +6,9 @@
  * and browsers (which always send Origin) may only connect from the server's own origin, so another
  * web page open in the same browser cannot drive the engine. The static files hold no secrets.
  * Images (`/images/<id>`, see transport/image-route.ts) need the token too, as a query parameter
- * (an <img> cannot send headers), and carry Cross-Origin-Resource-Policy: same-origin.
+ * (an <img> cannot send headers), and carry Cross-Origin-Resource-Policy: same-origin. Every
+ * request, the WebSocket upgrade included, must name in its Host header one of the host names the
+ * server was started for (transport/host-check.ts): a DNS-rebinding page gets 421 for everything.
  */
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync, promises as fsp } from 'node:fs';
@@ -20,6 +22,7 @@ import { AppError } from './shared/errors.js';
 import { TOKEN_PARAM, WS_PATH } from './api/wire.js';
 import { GENERATED_ROUTE, IMAGE_ROUTE, parseGeneratedRequest, parseImageRequest, resolveImage } from './transport/image-route.js';
 import { attachWsApi, type UpgradeRefusal } from './transport/ws-server.js';
+import { allowedHosts as hostsFor, hostAllowed, MISDIRECTED, originsOf } from './transport/host-check.js';
 
 export interface ServerOptions {
   /** Interface to bind. Default 127.0.0.1 (this machine only). */
@@ -32,6 +35,12 @@ export interface ServerOptions {
   staticDir?: string;
   /** Extra origins allowed to open WebSocket connections (e.g. `http://localhost:8080` behind an SSH tunnel). */
   allowedOrigins?: string[];
+  /**
+   * Extra host names the server answers to, `NAME` (on its port) or `NAME:PORT` (through a tunnel
+   * or proxy): a DNS name it is reached by when bound to every interface. Pages of these names may
+   * also open the WebSocket.
+   */
+  allowedHosts?: string[];
   /** Serve this API instead of a new one (tests push events through it). */
   api?: Api;
 }
@@ -310,7 +319,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const tokenDigest = digest(token);
   const tokenOk = (supplied: string | null) => supplied !== null && timingSafeEqual(digest(supplied), tokenDigest);
 
+  // known once listening, before any request can arrive
+  let hosts: ReadonlySet<string> = new Set();
   const http = createServer((req, res) => {
+    if (!hostAllowed(req.headers.host, hosts)) {
+      sendText(res, MISDIRECTED.status, `${MISDIRECTED.reason}\n`);
+      return;
+    }
     const isImage = (req.url ?? '').startsWith(IMAGE_ROUTE) || (req.url ?? '').startsWith(GENERATED_ROUTE);
     (isImage ? serveImage(api, tokenOk, req, res) : serveStatic(staticDir, staticReal, req, res)).catch((err: unknown) => {
       console.error(`${isImage ? 'image' : 'static file'} request failed:`, err);
@@ -319,11 +334,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
   });
 
+  // a malformed extra name is refused before anything listens
+  hostsFor(host, requestedPort || 1, options.allowedHosts);
   await listen(http, host, requestedPort);
   const port = (http.address() as AddressInfo).port;
-  const allowed = ownOrigins(host, port, options.allowedOrigins ?? []);
+  hosts = hostsFor(host, port, options.allowedHosts);
+  const allowed = ownOrigins(host, port, [...(options.allowedOrigins ?? []), ...originsOf(hosts)]);
 
   const verify = (req: IncomingMessage): UpgradeRefusal | null => {
+    if (!hostAllowed(req.headers.host, hosts)) return { status: MISDIRECTED.status, reason: MISDIRECTED.reason };
     const supplied = new URL(req.url ?? '/', 'http://placeholder').searchParams.get(TOKEN_PARAM);
     if (!tokenOk(supplied)) {
       return { status: 401, reason: 'missing or wrong access token: open the URL printed by `sd4match serve`' };

@@ -10,6 +10,8 @@ import { parseIntOption } from './common.js';
 
 export interface ServeOptions {
   host?: string;
+  /** Extra host names to answer to (`NAME` or `NAME:PORT`), besides the bound address (DNS rebinding: see transport/host-check.ts). */
+  allowedHosts?: string[];
   port?: number;
   db?: string;
   staticDir?: string;
@@ -58,6 +60,7 @@ export async function runServe(options: ServeOptions = {}): Promise<void> {
   const server = await startServer({
     host,
     port: options.port ?? 0,
+    ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }),
     ...(options.db === undefined ? {} : { db: options.db }),
     ...(options.staticDir === undefined ? {} : { staticDir: options.staticDir }),
   });
@@ -67,6 +70,7 @@ export async function runServe(options: ServeOptions = {}): Promise<void> {
   }
   if (!LOOPBACK.has(host)) {
     err.write(`warning: listening on ${host}: anyone who can reach this address and has the URL below can use the engine.\n`);
+    err.write(`note: the server answers only to this machine's addresses and host name${options.allowedHosts?.length ? ` and ${options.allowedHosts.join(', ')}` : ''}; add the names it is reached by with --allowed-host NAME[:PORT].\n`);
   }
   out.write(`SD4Match Workstation is serving at ${server.url}\n`);
   out.write(`database: ${resolveStoreLocation(options.db).db}\n`);
@@ -97,10 +101,11 @@ export function registerServeCommand(program: Command): void {
     .description('serve the workstation to a web browser: the renderer over HTTP, the API over WebSocket (token in the URL)')
     .option('--port <port>', 'TCP port (0 = a free port)', parseIntOption('--port'), 0)
     .option('--host <host>', 'interface to bind (keep 127.0.0.1 unless you mean to share it)', '127.0.0.1')
+    .option('--allowed-host <name>', 'another host name to answer to, NAME or NAME:PORT (e.g. the DNS name of a shared machine, or localhost:8080 through an SSH tunnel); repeatable', (v: string, list: string[]) => [...list, v], [] as string[])
     .option('--no-open', 'do not open the URL in a browser')
-    .action(async (opts: { port: number; host: string; open: boolean }, cmd: Command) => {
+    .action(async (opts: { port: number; host: string; open: boolean; allowedHost: string[] }, cmd: Command) => {
       // the global --db (before or after `serve`) picks the database the API serves
       const { db } = cmd.optsWithGlobals<{ db?: string }>();
-      await runServe({ port: opts.port, host: opts.host, open: opts.open, ...(db === undefined ? {} : { db }) });
+      await runServe({ port: opts.port, host: opts.host, open: opts.open, allowedHosts: opts.allowedHost, ...(db === undefined ? {} : { db }) });
     });
 }

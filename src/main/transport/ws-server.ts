@@ -2,8 +2,9 @@
  * The WebSocket adapter: serves the API contract over JSON text frames (see src/main/api/wire.ts)
  * on an existing HTTP server, and pushes every engine event to every connected client.
  *
- * Who may connect is decided by the caller (`verify`): the browser-mode server checks the access
- * token and the Origin there. This module only speaks the protocol.
+ * Who may connect is decided by the caller (`verify`): the browser-mode server checks the Host
+ * header (421 for a name it was not started for), the access token and the Origin there. This
+ * module only speaks the protocol.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -16,7 +17,7 @@ import { dispatch } from './dispatch.js';
 
 /** Why an upgrade request is refused: the HTTP status and a short reason sent as the body. */
 export interface UpgradeRefusal {
-  status: 400 | 401 | 403 | 404;
+  status: 400 | 401 | 403 | 404 | 421;
   reason: string;
 }
 
@@ -42,6 +43,7 @@ const STATUS_TEXT: Record<UpgradeRefusal['status'], string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  421: 'Misdirected Request',
 };
 
 function refuseUpgrade(socket: Duplex, refusal: UpgradeRefusal): void {
