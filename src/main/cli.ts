@@ -2,7 +2,10 @@
  * `sd4match` — the engine headless. Never imports 'electron'.
  * Each command group lives in src/main/cli/<group>.ts and registers itself on the program.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { PROVIDER_CHOICES, parseProviderChoice, setProviderChoice } from './engine/onnx/providers.js';
+import { resolveProviders, setProviderProbeCache } from './engine/onnx/runtime.js';
+import { resolveStoreLocation } from './store/paths.js';
 import { reportError } from './cli/common.js';
 import { registerDatasetCommands } from './cli/datasets.js';
 import { registerDebugCommands } from './cli/debug.js';
@@ -19,6 +22,24 @@ export function buildProgram(): Command {
     .description('SD4Match Workstation engine: datasets, prompt tuning and evaluation with ONNX Runtime')
     .version(ENGINE_VERSION)
     .option('--db <file>', 'the SQLite database (default: $SD4MATCH_DB, else workstation.db in the app-data folder)')
+    .addOption(
+      new Option(
+        '--provider <name>',
+        `execution provider: ${PROVIDER_CHOICES.join(' | ')}; auto takes the fastest that works here and never a software GPU (default: the store's setting, else auto)`,
+      ).env('SD4MATCH_PROVIDER'),
+    )
+    .hook('preAction', async (_program, action) => {
+      // before any session: where this machine's provider probe is kept, and the provider asked for
+      // (one that cannot run here is refused now, naming the option, not deep inside a job)
+      const o = action.optsWithGlobals<{ db?: string; provider?: string }>();
+      setProviderProbeCache(resolveStoreLocation(o.db).cacheDir);
+      if (o.provider !== undefined) {
+        const where = program.getOptionValueSource('provider') === 'env' ? 'SD4MATCH_PROVIDER' : '--provider';
+        const choice = parseProviderChoice(o.provider, where);
+        if (choice !== 'auto' && choice !== 'cpu') await resolveProviders(choice, where);
+        setProviderChoice(choice, 'option');
+      }
+    })
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();

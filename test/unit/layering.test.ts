@@ -36,7 +36,7 @@ const NODE_BUILTINS = new Set(builtinModules);
 const isNodeBuiltin = (spec: string) => spec.startsWith('node:') || NODE_BUILTINS.has(spec.split('/')[0] ?? spec);
 
 /** Engine modules of pure constants and types that the contract may load (and so the renderer). */
-const PURE_ENGINE_MODULES = ['src/main/engine/sd4match/train-config.ts'];
+const PURE_ENGINE_MODULES = ['src/main/engine/sd4match/train-config.ts', 'src/main/engine/onnx/providers.ts'];
 /** Packages the renderer's share of src/main may load: browser-safe, no Node APIs. */
 const PURE_PACKAGES = ['zod'];
 const NATIVE_MODULES = ['onnxruntime-node', 'better-sqlite3', 'sharp'];

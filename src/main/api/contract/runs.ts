@@ -7,6 +7,7 @@
  * constants (a layering test walks its imports).
  */
 import { z } from 'zod';
+import { PROVIDER_CHOICES } from '../../engine/onnx/providers.js';
 import { TRAIN_DEFAULTS } from '../../engine/sd4match/train-config.js';
 import { method } from './spec.js';
 
@@ -51,6 +52,8 @@ export const trainLaunchSchema = z
     checkpointEvery: z.number().int().min(1).default(TRAIN_DEFAULTS.checkpointEvery),
     seed: seed.default(TRAIN_DEFAULTS.seed),
     name: z.string().max(200).optional(),
+    /** The execution provider: `auto` or one by name (default: the engine's setting). Recorded with the run. */
+    provider: z.enum(PROVIDER_CHOICES).optional(),
   })
   .strict();
 

@@ -2,7 +2,9 @@
 import * as svc from '../../services/app-info.js';
 import type { DomainHandlers } from '../handlers.js';
 
-export const appHandlers: DomainHandlers<'app:info' | 'app:paths'> = {
+export const appHandlers: DomainHandlers<'app:info' | 'app:paths' | 'app:settings' | 'app:setSettings'> = {
   'app:info': (_a, ctx) => svc.appInfo(ctx),
   'app:paths': (_a, ctx) => svc.appPaths(ctx),
+  'app:settings': (_a, ctx) => svc.appSettings(ctx),
+  'app:setSettings': (a, ctx) => svc.setAppSettings(ctx, a),
 };

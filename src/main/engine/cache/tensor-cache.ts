@@ -13,7 +13,8 @@ import { type HostTensor, numel } from '../onnx/ir.js';
 const MAGIC = 'SD4T1';
 
 export interface CacheIndex {
-  record(entry: { key: string; kind: string; path: string; bytes: number }): void;
+  /** `provider`: the execution provider that computed the tensor (absent when not a computation's). */
+  record(entry: { key: string; kind: string; path: string; bytes: number; provider?: string }): void;
   touch?(key: string): void;
 }
 
@@ -60,7 +61,8 @@ export class TensorCache {
     }
   }
 
-  put(kind: string, key: string, t: HostTensor): void {
+  /** Stores a tensor; `provider` (the execution provider that computed it) goes to the index. */
+  put(kind: string, key: string, t: HostTensor, provider?: string): void {
     const f = this.file(kind, key);
     fs.mkdirSync(path.dirname(f), { recursive: true });
     const header = Buffer.from(JSON.stringify({ magic: MAGIC, dtype: t.dtype, dims: t.dims }), 'utf8');
@@ -76,15 +78,18 @@ export class TensorCache {
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, f);
-    this.index?.record({ key, kind, path: f, bytes: 4 + header.length + t.data.byteLength });
+    this.index?.record({ key, kind, path: f, bytes: 4 + header.length + t.data.byteLength, ...(provider ? { provider } : {}) });
   }
 
-  /** Cached value, or compute, store and return it. */
-  async getOrCompute(kind: string, key: string, compute: () => Promise<HostTensor>): Promise<HostTensor> {
+  /**
+   * Cached value, or compute, store and return it. Tensors differ slightly between execution
+   * providers: callers put the provider in `key` (see Pipeline) and name it here for the index.
+   */
+  async getOrCompute(kind: string, key: string, compute: () => Promise<HostTensor>, provider?: string): Promise<HostTensor> {
     const hit = this.get(kind, key);
     if (hit) return hit;
     const v = await compute();
-    this.put(kind, key, v);
+    this.put(kind, key, v, provider);
     return v;
   }
 

@@ -15,6 +15,7 @@ import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppError, type CarriedError, CancelledError, deserializeError } from '../../shared/errors.js';
+import { type ProviderChoice, providerChoice } from '../onnx/providers.js';
 import type { TaskContext } from './progress.js';
 import type { WorkerMessage, WorkerScript } from './worker.js';
 
@@ -38,7 +39,8 @@ export interface PortableWorkerScript {
 
 /** What the supervising process sends a job process. */
 export type ToJobProcess =
-  | { type: 'start'; task: string; payload: unknown; worker: PortableWorkerScript }
+  /** `provider`: the execution provider the task's sessions use (the supervisor's choice, sent explicitly). */
+  | { type: 'start'; task: string; payload: unknown; worker: PortableWorkerScript; provider?: ProviderChoice }
   /** Raise the worker's cancellation flag (and tell its event loop). */
   | { type: 'cancel' }
   /** Leave now (the work is over). */
@@ -201,12 +203,15 @@ export interface StartedJobProcess {
   exited: Promise<JobProcessExit>;
 }
 
-/** Launches a job process and tells it which task its worker runs. */
-export function startJobProcess(runtime: JobRuntime, task: string, payload: unknown): StartedJobProcess {
+/**
+ * Launches a job process and tells it which task its worker runs, and on which execution provider
+ * (default: this process's choice: `--provider`, or the store's setting).
+ */
+export function startJobProcess(runtime: JobRuntime, task: string, payload: unknown, provider: ProviderChoice = providerChoice()): StartedJobProcess {
   const proc = runtime.launcher.launch(runtime.entry, { name: `SD4Match ${taskTerm(task)}` });
   const exited = new Promise<JobProcessExit>((resolve) => proc.on('exit', resolve));
   // both transports queue messages sent before the child listens
-  proc.postMessage({ type: 'start', task, payload, worker: portable(runtime.worker) });
+  proc.postMessage({ type: 'start', task, payload, worker: portable(runtime.worker), provider });
   return { proc, exited };
 }
 

@@ -46,7 +46,7 @@ let answered = false;
 function start(m: Extract<ToJobProcess, { type: 'start' }>): void {
   if (worker) return;
   cancelFlag = new SharedArrayBuffer(4);
-  const workerData: WorkerData = { task: m.task, payload: m.payload, cancelFlag };
+  const workerData: WorkerData = { task: m.task, payload: m.payload, cancelFlag, ...(m.provider ? { provider: m.provider } : {}) };
   const file = m.worker.url ? new URL(m.worker.file) : m.worker.file;
   // execArgv is explicit: a worker would otherwise inherit this process's (tsx's loader flags)
   worker = new Worker(file, { workerData, execArgv: m.worker.execArgv ?? [], eval: m.worker.eval });

@@ -4,6 +4,7 @@
  * relays these messages (process-entry.ts).
  */
 import type { CarriedError } from '../../shared/errors.js';
+import type { ProviderChoice } from '../onnx/providers.js';
 import type { JobProgress } from './progress.js';
 
 /** How a worker thread is started: the built worker.js, or a tsx bootstrap from the sources. */
@@ -19,6 +20,8 @@ export interface WorkerData {
   payload: unknown;
   /** One Int32; 1 = cancel. */
   cancelFlag: SharedArrayBuffer;
+  /** The execution provider the task's sessions use (`auto` or a provider by name). */
+  provider?: ProviderChoice;
 }
 
 /** Messages a job worker posts (see worker-entry.ts). */

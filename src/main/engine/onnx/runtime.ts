@@ -1,7 +1,9 @@
 /**
  * The one binding to onnxruntime-node: session creation with execution-provider choice and a
  * clean fallback to CPU (onnxruntime-node throws on an unavailable provider instead of falling
- * back), and conversion between host tensors and ORT tensors.
+ * back), and conversion between host tensors and ORT tensors. Which providers work on this
+ * machine comes from the provider probe (provider-probe.ts: once per machine, in child processes
+ * whose native output is captured); what the user asked for is providers.ts's choice.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,8 +13,10 @@ import ort from 'onnxruntime-node';
 import { AppError } from '../../shared/errors.js';
 import type { HostTensor, Model } from './ir.js';
 import { encodeModel, saveModel } from './model-io.js';
+import { candidateProviders, machineProbe, type MachineProbe, type OrtFacts, preflight, probeFileIn, probeKey, type ResolvedProviders, resolveProviderChoice, shortReason } from './provider-probe.js';
+import { type ProviderChoice, type ProviderName, providerChoice } from './providers.js';
 
-export type ProviderName = 'cuda' | 'tensorrt' | 'dml' | 'coreml' | 'webgpu' | 'cpu';
+export type { ProviderChoice, ProviderName } from './providers.js';
 
 export const ORT_VERSION: string = ort.env.versions.node ?? ort.env.versions.common;
 
@@ -20,42 +24,52 @@ export const ORT_VERSION: string = ort.env.versions.node ?? ort.env.versions.com
 // through our own attempts list instead.
 ort.env.logLevel = 'fatal';
 
-const ORT_BIN_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+const ORT_ENTRY = createRequire(import.meta.url).resolve('onnxruntime-node');
 
-/** Reasons a provider cannot work here, found without loading it (loading prints native noise). */
-function preflight(provider: ProviderName): string | null {
-  if (provider === 'cuda' || provider === 'tensorrt') {
-    const lib = process.platform === 'win32' ? `onnxruntime_providers_${provider}.dll` : `libonnxruntime_providers_${provider}.so`;
-    if (!fs.existsSync(path.join(ORT_BIN_DIR, lib))) {
-      return `${provider} provider libraries are not installed (see README: GPU execution providers)`;
-    }
-  }
-  if (provider === 'webgpu' && process.platform === 'linux') {
-    const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu'];
-    if (!dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')))) return 'the Vulkan loader (libvulkan1) is not installed';
-  }
-  return null;
-}
+/** What the provider probe needs to know about this ONNX Runtime. */
+const ORT_FACTS: OrtFacts = {
+  version: ORT_VERSION,
+  backends: ort.listSupportedBackends().map((b) => b.name),
+  entry: ORT_ENTRY,
+  binDir: path.join(path.dirname(ORT_ENTRY), '..', 'bin', 'napi-v6', process.platform, process.arch),
+};
 
 /** Providers that failed once in this process are not tried again (their reason is kept). */
 const failedProviders = new Map<ProviderName, string>();
 
 /** Providers worth trying on this platform, fastest first; CPU always last. */
 export function platformProviders(): ProviderName[] {
-  const bundled = new Set(ort.listSupportedBackends().map((b) => b.name));
-  const list: ProviderName[] = [];
-  const consider = (p: ProviderName) => {
-    if (bundled.has(p)) list.push(p);
-  };
-  if (process.platform === 'linux' && process.arch === 'x64') {
-    consider('tensorrt');
-    consider('cuda');
-  }
-  if (process.platform === 'win32') consider('dml');
-  if (process.platform === 'darwin') consider('coreml');
-  consider('webgpu');
-  list.push('cpu');
-  return list;
+  return candidateProviders(ORT_FACTS.backends);
+}
+
+let probeCacheFile: string | null = null;
+
+/**
+ * Keeps this machine's provider probe in `cacheDir` (provider-probe.ts): set by whoever knows the
+ * cache folder (opening the services, the CLI) before sessions are made. Without it, the probe
+ * runs once per process.
+ */
+export function setProviderProbeCache(cacheDir: string): void {
+  probeCacheFile = probeFileIn(cacheDir);
+}
+
+/** The fingerprint this machine's probe is cached under (ONNX Runtime, platform, drivers). */
+export function providerProbeKey(): string {
+  return probeKey(ORT_FACTS);
+}
+
+/** This machine's provider probe (cached; see provider-probe.ts). */
+export function providerProbe(): Promise<MachineProbe> {
+  return machineProbe(ORT_FACTS, identityModelBytes, { file: probeCacheFile });
+}
+
+/**
+ * The providers sessions try for a choice (default: this process's, see providers.ts): `auto`
+ * skips providers that do not work here and software adapters, saying why; a provider asked for
+ * by name is used, or refused with the reason it cannot run here.
+ */
+export async function resolveProviders(choice: ProviderChoice = providerChoice(), where?: string): Promise<ResolvedProviders> {
+  return resolveProviderChoice(choice, await providerProbe(), where);
 }
 
 export interface ProviderAttempt {
@@ -65,8 +79,11 @@ export interface ProviderAttempt {
 }
 
 export interface SessionOptions {
-  /** Providers to try in order; 'auto' = platformProviders(). CPU is appended if missing. */
-  providers?: ProviderName[] | 'auto';
+  /**
+   * A choice (`auto` or a provider by name, resolved against this machine's probe; default: this
+   * process's choice), or providers to try in order (CPU is appended if missing).
+   */
+  providers?: ProviderName[] | ProviderChoice;
   intraOpThreads?: number;
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Keep the CPU memory arena (faster repeated runs of small graphs, more resident memory). */
@@ -107,17 +124,6 @@ export interface Session {
   dispose(): Promise<void>;
 }
 
-/** Short, single-line reason from a provider failure (ORT messages carry source paths and log noise). */
-function shortReason(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  const line = msg.split('\n').find((l) => l.trim().length > 0) ?? msg;
-  if (/Failed to load shared library|cannot open shared object|libonnxruntime_providers/.test(msg)) {
-    return 'provider libraries are not installed';
-  }
-  if (/WebGPU adapter/.test(msg)) return 'no WebGPU adapter (GPU driver or Vulkan loader missing)';
-  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
-}
-
 /**
  * Whether ONNX Runtime's worker threads spin after a run waiting for the next one ('1') or sleep
  * ('0', our default). Spinning burns a core for tens of milliseconds after every run: it pays
@@ -131,11 +137,19 @@ export function spinning(): '0' | '1' {
 
 /** Creates a session from a model file path or serialized bytes. */
 export async function createSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<Session> {
-  const wanted = options.providers === undefined || options.providers === 'auto' ? platformProviders() : [...options.providers];
-  if (!wanted.includes('cpu')) wanted.push('cpu');
   const attempts: ProviderAttempt[] = [];
+  let wanted: ProviderName[];
+  if (Array.isArray(options.providers)) {
+    wanted = [...options.providers];
+    if (!wanted.includes('cpu')) wanted.push('cpu');
+  } else {
+    // a named provider is the only one tried (no silent fallback); auto's skips say why
+    const resolved = await resolveProviders(options.providers ?? providerChoice());
+    wanted = resolved.providers;
+    attempts.push(...resolved.skipped);
+  }
   for (const provider of wanted) {
-    const known = provider === 'cpu' ? null : (failedProviders.get(provider) ?? preflight(provider));
+    const known = provider === 'cpu' ? null : (failedProviders.get(provider) ?? preflight(ORT_FACTS, provider));
     if (known) {
       failedProviders.set(provider, known);
       attempts.push({ provider, ok: false, reason: known });
@@ -162,12 +176,12 @@ export async function createSession(model: string | Uint8Array, options: Session
     } catch (e) {
       attempts.push({ provider, ok: false, reason: shortReason(e) });
       if (provider !== 'cpu' && !isModelError(e)) failedProviders.set(provider, shortReason(e));
-      if (provider === 'cpu') {
-        throw new AppError('RUNTIME_ERROR', `ONNX Runtime cannot load the model: ${shortReason(e)}`, String(e));
+      if (provider === 'cpu' || wanted.length === 1) {
+        throw new AppError('RUNTIME_ERROR', `ONNX Runtime cannot load the model${provider === 'cpu' ? '' : ` on the ${provider} provider`}: ${shortReason(e)}`, String(e));
       }
     }
   }
-  throw new AppError('RUNTIME_ERROR', 'no execution provider could load the model');
+  throw new AppError('RUNTIME_ERROR', `no execution provider could load the model (${attempts.map((a) => `${a.provider}: ${a.reason ?? 'failed'}`).join('; ')})`);
 }
 
 /** Errors that are about the model, not the provider (the CPU attempt will report them). */
@@ -228,22 +242,48 @@ export function runtimeInfo(): RuntimeInfo {
   };
 }
 
-/**
- * Finds the provider this machine actually runs on by loading a one-node model with each candidate.
- * Cached for the process: probing loads driver libraries and takes a moment.
- */
-let probed: Promise<{ provider: ProviderName; attempts: ProviderAttempt[] }> | null = null;
-export function probeProvider(): Promise<{ provider: ProviderName; attempts: ProviderAttempt[] }> {
-  probed ??= (async () => {
-    const s = await createSession(identityModelBytes());
-    const result = { provider: s.provider, attempts: s.attempts };
-    await s.dispose();
-    return result;
-  })();
-  return probed;
+/** The provider this process's sessions run on, as the user asked and the machine allows. */
+export interface ProviderStatus {
+  /** What was asked for (`auto` or a provider by name). */
+  requested: ProviderChoice;
+  provider: ProviderName;
+  /** Every candidate, fastest first, with why the ones not used were passed over. */
+  attempts: ProviderAttempt[];
+  /** The WebGPU adapter, when the probe learnt it (name, and whether it is a software one). */
+  adapter?: { name: string; software: boolean; reason: string };
+  /** One line, e.g. `auto -> cpu (webgpu skipped: software adapter llvmpipe ...)`. */
+  note: string;
+  /** Why the provider asked for by name cannot run here (then sessions refuse to open). */
+  error?: string;
 }
 
-/** A one-node model `y = Identity(x)` (float [1]) built with our own encoder, used to probe providers. */
+/**
+ * The provider this machine runs on for this process's choice, from the cached machine probe: no
+ * session is opened here, and the native libraries' output stays in the probe's children.
+ */
+export async function probeProvider(choice: ProviderChoice = providerChoice()): Promise<ProviderStatus> {
+  const probe = await providerProbe();
+  const webgpu = probe.providers.find((p) => p.provider === 'webgpu')?.adapter;
+  const adapter = webgpu ? { adapter: { name: webgpu.name, software: webgpu.software, reason: webgpu.reason } } : {};
+  let r: ResolvedProviders;
+  try {
+    r = resolveProviderChoice(choice, probe);
+  } catch (e) {
+    // a provider asked for by name that cannot run here: said, not thrown (the status bar shows it)
+    const error = (e as Error).message;
+    const attempts = probe.providers.map((p): ProviderAttempt => (p.ok ? { provider: p.provider, ok: p.provider === choice } : { provider: p.provider, ok: false, reason: p.reason ?? 'unavailable' }));
+    return { requested: choice, provider: choice === 'auto' ? 'cpu' : choice, attempts, note: `${choice} (cannot run here)`, error, ...adapter };
+  }
+  const attempts: ProviderAttempt[] = probe.providers.map((p) => {
+    const skipped = r.skipped.find((s) => s.provider === p.provider);
+    if (skipped) return { provider: p.provider, ok: false, reason: skipped.reason };
+    if (p.provider === r.provider) return { provider: p.provider, ok: true };
+    return p.ok ? { provider: p.provider, ok: false, reason: `not used: ${r.requested} asked for` } : { provider: p.provider, ok: false, reason: p.reason ?? 'unavailable' };
+  });
+  return { requested: choice, provider: r.provider, attempts, note: r.note, ...adapter };
+}
+
+/** A one-node model `y = x + x` (float [1]) built with our own encoder, used to probe providers. */
 function identityModelBytes(): Uint8Array {
   return encodeModel({
     irVersion: 8,
@@ -256,7 +296,7 @@ function identityModelBytes(): Uint8Array {
     source: 'probe',
     graph: {
       name: 'probe',
-      nodes: [{ name: 'id', opType: 'Identity', domain: '', inputs: ['x'], outputs: ['y'], attrs: {}, metadata: {} }],
+      nodes: [{ name: 'add', opType: 'Add', domain: '', inputs: ['x', 'x'], outputs: ['y'], attrs: {}, metadata: {} }],
       inputs: [{ name: 'x', dtype: 'float32', shape: [1] }],
       outputs: [{ name: 'y', dtype: 'float32', shape: [1] }],
       initializers: new Map(),

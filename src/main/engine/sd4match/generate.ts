@@ -20,7 +20,7 @@ import { attentionOptions, type AttentionRewriteOptions, rewriteAttention } from
 import type { HostTensor, Model } from '../onnx/ir.js';
 import { planMemory } from '../onnx/memory-plan.js';
 import { loadModel } from '../onnx/model-io.js';
-import type { ProviderName, Session } from '../onnx/runtime.js';
+import type { ProviderChoice, ProviderName, Session } from '../onnx/runtime.js';
 import { SessionCache } from '../onnx/session-cache.js';
 import { specialize } from '../onnx/specialize.js';
 import { DdimSampler, readDdimConfig } from './ddim.js';
@@ -82,7 +82,7 @@ interface PlannedGraph {
 }
 
 export interface GeneratorOptions {
-  providers?: ProviderName[] | 'auto';
+  providers?: ProviderName[] | ProviderChoice;
   /** Overrides of the attention rewrite (default: attentionOptions(), cores of 64 MB of probabilities and more). */
   attention?: Partial<AttentionRewriteOptions>;
 }

@@ -31,6 +31,14 @@ export interface ImageRef {
   orient?: boolean;
 }
 
+/**
+ * The cache-key part that keeps tensors computed on different execution providers apart (they
+ * differ slightly): none for CPU, so keys from before providers were recorded stay valid.
+ */
+function providerKey(provider: string): string[] {
+  return provider === 'cpu' ? [] : [provider];
+}
+
 /** Cache-key parts for the image's frame (none for the stored frame, so benchmark keys stay as they were). */
 function frameKey(img: ImageRef): string[] {
   return img.orient ? ['exif'] : [];
@@ -106,11 +114,17 @@ export class Pipeline {
 
   /** VAE latent parameters of an image at the pipeline's size. */
   async moments(img: ImageRef): Promise<HostTensor> {
-    const key = cacheKey('moments', this.sd.key, img.key, this.settings.size, !!img.flip, ...frameKey(img));
-    return this.cache.getOrCompute('moments', key, async () => {
-      const { pixels } = await loadImageForVae(img.file, this.settings.size, { flip: img.flip, orient: img.orient });
-      return this.sd.vaeMoments(pixels);
-    });
+    const provider = await this.sd.plannedProvider();
+    const key = cacheKey('moments', this.sd.key, img.key, this.settings.size, !!img.flip, ...frameKey(img), ...providerKey(provider));
+    return this.cache.getOrCompute(
+      'moments',
+      key,
+      async () => {
+        const { pixels } = await loadImageForVae(img.file, this.settings.size, { flip: img.flip, orient: img.orient });
+        return this.sd.vaeMoments(pixels);
+      },
+      provider,
+    );
   }
 
   /** Hidden states [1, 77, D] of a non-pair prompt for a category. */
@@ -154,8 +168,9 @@ export class Pipeline {
     };
     if (ehsKey === null) return compute();
     const s = this.settings;
-    const key = cacheKey('features', this.sd.key, img.key, !!img.flip, s.size, s.timestep, s.ensemble, s.seed, ehsKey, ...frameKey(img));
-    return this.cache.getOrCompute('features', key, compute);
+    const provider = await this.sd.plannedProvider();
+    const key = cacheKey('features', this.sd.key, img.key, !!img.flip, s.size, s.timestep, s.ensemble, s.seed, ehsKey, ...frameKey(img), ...providerKey(provider));
+    return this.cache.getOrCompute('features', key, compute, provider);
   }
 
   /** Feature maps of both images of a pair [1, C, h, w] each. */
@@ -171,24 +186,26 @@ export class Pipeline {
   }
 
   private dinoRunner(): Promise<Session> {
-    this.dinoSession ??= createSession(this.dino!.model);
+    this.dinoSession ??= createSession(this.dino!.model, { providers: this.sd.providers });
     return this.dinoSession;
   }
 
   /** DINOv2 patch tokens [1, 256, Dd] (CPM's preprocessing: shortest side 256, centre crop 224). */
   async dinoPatches(img: ImageRef): Promise<HostTensor> {
-    const key = cacheKey('dino-patches', this.dino!.model, img.key, !!img.flip, ...frameKey(img));
+    const provider = await this.sd.plannedProvider();
+    const key = cacheKey('dino-patches', this.dino!.model, img.key, !!img.flip, ...frameKey(img), ...providerKey(provider));
     return this.cache.getOrCompute('dino', key, async () => {
       const pixels = await loadImageForDino(img.file, { flip: img.flip, orient: img.orient });
       const out = (await (await this.dinoRunner()).run({ pixel_values: pixels }, ['last_hidden_state'])).last_hidden_state;
       const [, T, D] = out.dims;
       return { dtype: 'float32', dims: [1, T - 1, D], data: (out.data as Float32Array).slice(D) };
-    });
+    }, provider);
   }
 
   /** The DINOv2-only baseline's feature grid [1, Dd, 16, 16] (whole image resized to 224). */
   async dinoGrid(img: ImageRef): Promise<HostTensor> {
-    const key = cacheKey('dino-grid', this.dino!.model, img.key, !!img.flip, ...frameKey(img));
+    const provider = await this.sd.plannedProvider();
+    const key = cacheKey('dino-grid', this.dino!.model, img.key, !!img.flip, ...frameKey(img), ...providerKey(provider));
     return this.cache.getOrCompute('dino', key, async () => {
       const pixels = await loadImageForDino(img.file, { flip: img.flip, orient: img.orient, fill: true });
       const out = (await (await this.dinoRunner()).run({ pixel_values: pixels }, ['last_hidden_state'])).last_hidden_state;
@@ -198,7 +215,7 @@ export class Pipeline {
       const grid = new Float32Array(D * side * side);
       for (let p = 0; p < side * side; p++) for (let d = 0; d < D; d++) grid[d * side * side + p] = src[(p + 1) * D + d];
       return { dtype: 'float32', dims: [1, D, side, side], data: grid };
-    });
+    }, provider);
   }
 
   /** CPM hidden states [1, 77, D] for a pair. */

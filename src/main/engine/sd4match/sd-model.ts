@@ -11,7 +11,8 @@ import { ModelBuilder } from '../onnx/builder.js';
 import { allocTypedArray } from '../onnx/dtypes.js';
 import { defaultOpset, type HostTensor, type Model } from '../onnx/ir.js';
 import { loadModel } from '../onnx/model-io.js';
-import type { ProviderName, Session } from '../onnx/runtime.js';
+import { type ProviderChoice, type ProviderName, resolveProviders, type Session } from '../onnx/runtime.js';
+import { providerChoice } from '../onnx/providers.js';
 import { createSession } from '../onnx/runtime.js';
 import { attentionOptions, rewriteAttention } from '../onnx/attention.js';
 import type { DType } from '../onnx/dtypes.js';
@@ -25,7 +26,8 @@ import { CONTEXT_LENGTH } from './tokenizer.js';
 
 export interface SdModelOptions {
   cacheDir: string;
-  providers?: ProviderName[] | 'auto';
+  /** `auto`, a provider by name, or providers to try in order (default: this process's choice). */
+  providers?: ProviderName[] | ProviderChoice;
   task?: TaskContext;
 }
 
@@ -119,7 +121,7 @@ export class SdModel {
   private constructor(
     readonly folder: SdFolder,
     readonly compiled: CompiledSd,
-    readonly providers: ProviderName[] | 'auto',
+    readonly providers: ProviderName[] | ProviderChoice,
   ) {
     this.acp = alphasCumprod(folder.scheduler);
   }
@@ -127,7 +129,7 @@ export class SdModel {
   static open(dir: string, opts: SdModelOptions): SdModel {
     const folder = inspectSdFolder(dir);
     const compiled = compileSd(folder, opts.cacheDir, opts.task);
-    return new SdModel(folder, compiled, opts.providers ?? 'auto');
+    return new SdModel(folder, compiled, opts.providers ?? providerChoice());
   }
 
   get key(): string {
@@ -172,6 +174,16 @@ export class SdModel {
       this.vaePlans.set(size, p);
     }
     return p;
+  }
+
+  /**
+   * The provider this model's sessions are planned to run on, known without opening one (the
+   * machine's probe and the choice): cached tensors are keyed by it, so that features computed on
+   * one provider are never read as another's. Refuses a provider that cannot run here.
+   */
+  async plannedProvider(): Promise<ProviderName> {
+    if (Array.isArray(this.providers)) return this.providers[0] ?? 'cpu';
+    return (await resolveProviders(this.providers)).provider;
   }
 
   /** The provider the feature graph runs on (after the first run). */

@@ -8,12 +8,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { carryError } from '../../shared/errors.js';
 import { RateMeter, SharedFlagToken, type TaskContext } from '../../engine/jobs/progress.js';
 import type { WorkerData, WorkerMessage } from '../../engine/jobs/worker.js';
+import { setProviderChoice } from '../../engine/onnx/providers.js';
 import { WORKER_TASKS } from './worker-tasks.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker-entry must run in a worker thread');
 const post = (m: WorkerMessage) => port.postMessage(m);
-const { task, payload, cancelFlag } = workerData as WorkerData;
+const { task, payload, cancelFlag, provider } = workerData as WorkerData;
+// the supervisor's provider choice, given explicitly: the store's setting does not replace it
+if (provider) setProviderChoice(provider, 'option');
 const token = new SharedFlagToken(cancelFlag);
 port.on('message', (m: { type: string }) => {
   if (m.type === 'cancel') token.cancel('cancelled by the user');

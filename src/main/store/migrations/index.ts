@@ -9,6 +9,7 @@ import { migration as m0003 } from './0003-annotation-history.js';
 import { migration as m0004 } from './0004-run-active-time.js';
 import { migration as m0005 } from './0005-suggestions.js';
 import { migration as m0006 } from './0006-generated-images.js';
+import { migration as m0007 } from './0007-provider.js';
 
 export interface Migration {
   /** Schema version after this migration (its NNNN). */
@@ -18,4 +19,4 @@ export interface Migration {
   up(db: Db): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007];

@@ -13,6 +13,8 @@ export interface CacheEntry {
   bytes: number;
   sha256: string | null;
   meta: Record<string, unknown>;
+  /** The execution provider that computed it (null for files that are not a computation's). */
+  provider: string | null;
   createdAt: number;
   lastUsedAt: number;
 }
@@ -24,6 +26,7 @@ interface CacheRow {
   bytes: number;
   sha256: string | null;
   meta: string;
+  provider: string | null;
   created_at: number;
   last_used_at: number;
 }
@@ -36,6 +39,7 @@ function toEntry(r: CacheRow): CacheEntry {
     bytes: r.bytes,
     sha256: r.sha256,
     meta: JSON.parse(r.meta) as Record<string, unknown>,
+    provider: r.provider,
     createdAt: r.created_at,
     lastUsedAt: r.last_used_at,
   };
@@ -49,14 +53,14 @@ export class CacheRepo {
     return r && toEntry(r);
   }
 
-  put(e: { key: string; kind: string; path: string; bytes: number; sha256?: string | null; meta?: Record<string, unknown> }): void {
+  put(e: { key: string; kind: string; path: string; bytes: number; sha256?: string | null; meta?: Record<string, unknown>; provider?: string | null }): void {
     const t = now();
     prepareCached(
       this.db,
-      `INSERT INTO cache_entries (key, kind, path, bytes, sha256, meta, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO cache_entries (key, kind, path, bytes, sha256, meta, provider, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256,
-         meta = excluded.meta, created_at = excluded.created_at, last_used_at = excluded.last_used_at`,
-    ).run(e.key, e.kind, e.path, e.bytes, e.sha256 ?? null, JSON.stringify(e.meta ?? {}), t, t);
+         meta = excluded.meta, provider = excluded.provider, created_at = excluded.created_at, last_used_at = excluded.last_used_at`,
+    ).run(e.key, e.kind, e.path, e.bytes, e.sha256 ?? null, JSON.stringify(e.meta ?? {}), e.provider ?? null, t, t);
   }
 
   touch(key: string): void {

@@ -9,6 +9,7 @@ import { PairsRepo } from './pairs.js';
 import { PromptsRepo } from './prompts.js';
 import { GeneratedImagesRepo } from './generated-images.js';
 import { EvalResultsRepo, RunsRepo } from './runs.js';
+import { SettingsRepo } from './settings.js';
 import { SuggestionsRepo } from './suggestions.js';
 
 export interface Repos {
@@ -23,6 +24,7 @@ export interface Repos {
   annotationHistory: AnnotationHistoryRepo;
   suggestions: SuggestionsRepo;
   generated: GeneratedImagesRepo;
+  settings: SettingsRepo;
 }
 
 export function repos(db: Db): Repos {
@@ -38,6 +40,7 @@ export function repos(db: Db): Repos {
     annotationHistory: new AnnotationHistoryRepo(db),
     suggestions: new SuggestionsRepo(db),
     generated: new GeneratedImagesRepo(db),
+    settings: new SettingsRepo(db),
   };
 }
 
@@ -50,4 +53,5 @@ export * from './models.js';
 export * from './pairs.js';
 export * from './prompts.js';
 export * from './runs.js';
+export * from './settings.js';
 export * from './suggestions.js';
