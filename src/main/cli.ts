@@ -8,6 +8,7 @@ import { resolveProviders, setProviderProbeCache } from './engine/onnx/runtime.j
 import { resolveStoreLocation } from './store/paths.js';
 import { reportError } from './cli/common.js';
 import { registerDatasetCommands } from './cli/datasets.js';
+import { registerDbCommands } from './cli/db.js';
 import { registerDebugCommands } from './cli/debug.js';
 import { registerGenerateCommand } from './cli/generate.js';
 import { registerGraphCommands } from './cli/graph.js';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerGraphCommands(program);
   registerDatasetCommands(program);
+  registerDbCommands(program);
   registerDebugCommands(program);
   registerModelCommands(program);
   registerRunCommands(program);

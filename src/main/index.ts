@@ -8,6 +8,7 @@ import { app, BrowserWindow } from 'electron';
 import { createApi } from './api/handlers.js';
 import { handleImageProtocol, registerImageScheme } from './electron/image-protocol.js';
 import { registerIpc } from './electron/ipc.js';
+import { openStoreOrExplain } from './electron/store-check.js';
 import { utilityLauncher } from './electron/job-process.js';
 import { createMainWindow, hardenSession, isRendererUrl, type RendererSource } from './electron/window.js';
 
@@ -59,6 +60,8 @@ if (!app.requestSingleInstanceLock()) {
     .whenReady()
     .then(() => {
       hardenSession();
+      // a damaged database is explained in a dialog (with its backup) before any window opens
+      if (!openStoreOrExplain(api)) return;
       disposeImages = handleImageProtocol(api);
       disposeIpc = registerIpc(api, {
         getWindow: () => mainWindow,

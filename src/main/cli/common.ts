@@ -3,7 +3,7 @@
  * trace for expected errors), progress lines, and option parsers.
  */
 import { InvalidArgumentError } from 'commander';
-import { AppError } from '../shared/errors.js';
+import { AppError, explainError } from '../shared/errors.js';
 import { formatError, worthLogging } from '../shared/log.js';
 import { CancellationToken, RateMeter, type TaskContext } from '../engine/jobs/progress.js';
 
@@ -18,6 +18,8 @@ export function fail(message: string): never {
  * there is more, so the detail is one re-run away rather than lost.
  */
 export function reportError(err: unknown): number {
+  // a damaged database or a full disk is the user's to fix, not an internal error
+  err = explainError(err);
   if (err instanceof AppError) {
     process.stderr.write(`error: ${err.message}\n`);
     if (worthLogging(err)) process.stderr.write(process.env.SD4MATCH_DEBUG ? `${formatError('details', err)}\n` : '(set SD4MATCH_DEBUG=1 for the details)\n');

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
+import { createApi } from '../api/handlers.js';
 import { startServer, type RunningServer } from '../server.js';
 import { resolveStoreLocation } from '../store/paths.js';
 import { parseIntOption } from './common.js';
@@ -57,13 +58,23 @@ export async function runServe(options: ServeOptions = {}): Promise<void> {
   const out = options.out ?? process.stdout;
   const err = options.err ?? process.stderr;
   const host = options.host ?? '127.0.0.1';
-  const server = await startServer({
-    host,
-    port: options.port ?? 0,
-    ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }),
-    ...(options.db === undefined ? {} : { db: options.db }),
-    ...(options.staticDir === undefined ? {} : { staticDir: options.staticDir }),
-  });
+  // The store opens (and is checked) before anything listens: a damaged or foreign database is
+  // refused with its way out, and nothing is served.
+  const api = createApi(options.db === undefined ? {} : { db: options.db });
+  let server: RunningServer;
+  try {
+    api.context.services();
+    server = await startServer({
+      host,
+      port: options.port ?? 0,
+      api,
+      ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }),
+      ...(options.staticDir === undefined ? {} : { staticDir: options.staticDir }),
+    });
+  } catch (e) {
+    await api.close();
+    throw e;
+  }
 
   if (!server.staticReady) {
     err.write(`warning: the renderer is not built (${server.staticDir} has no index.html); run \`npm run build\`. The API is served anyway.\n`);
@@ -91,6 +102,8 @@ export async function runServe(options: ServeOptions = {}): Promise<void> {
     else options.signal?.addEventListener('abort', stop, { once: true });
   });
   await server.close();
+  // the server was handed the API, so closing it (jobs, inference, the store) is ours
+  await api.close();
   out.write('Server stopped.\n');
 }
 

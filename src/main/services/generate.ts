@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratedImage, GenerateSource, InvokeParsedArgs, InvokeResult, MemoryCheck } from '../api/contract.js';
 import { SEED_MAX } from '../api/contract/runs.js';
+import { writeFileAtomic } from '../engine/cache/temp-files.js';
 import { toEvalPair } from '../engine/datasets/pair-geometry.js';
 import type { TaskContext } from '../engine/jobs/progress.js';
 import type { HostTensor } from '../engine/onnx/ir.js';
@@ -284,9 +285,8 @@ export async function runGenerationPlan(svc: Services, plan: GenerationPlan, tas
       const png = await imageToPng(out.image);
       const rel = path.join(GENERATED_DIR, `${item.key.slice(0, 32)}.png`);
       const file = path.join(svc.cacheDir, rel);
-      const tmp = `${file}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, png);
-      fs.renameSync(tmp, file);
+      // no temporary file survives a failed write; a full disk is DISK_FULL naming the image
+      writeFileAtomic(file, png, `the generated image ${rel}`);
       const [, , H, W] = out.image.dims;
       const record = await svc.store.write(() =>
         svc.repos.generated.put({

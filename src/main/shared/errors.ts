@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'STORE_INVALID'
   /** The database stayed locked by another writer for longer than we wait. */
   | 'STORE_BUSY'
+  /** The disk (or the user's quota) is full: what could not be written and its folder are named. */
+  | 'DISK_FULL'
   /** The work would need more memory than the machine has free (said before it starts). */
   | 'OUT_OF_MEMORY'
   /** A job's process ended before its work (killed by the system, crashed). */
@@ -87,8 +89,74 @@ export interface CarriedError extends SerializedError {
   stack?: string;
 }
 
+/** The `code` of an error from Node's fs or from SQLite (better-sqlite3), if it has one. */
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** The operating system (ENOSPC, EDQUOT) or SQLite (SQLITE_FULL) says the disk or the quota is full. */
+export function isDiskFullError(err: unknown): boolean {
+  const code = codeOf(err);
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
+}
+
+/** SQLite says a database file is damaged (SQLITE_CORRUPT*) or not a database at all (SQLITE_NOTADB). */
+export function isStoreCorruptionError(err: unknown): boolean {
+  const code = codeOf(err);
+  return code !== undefined && (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT'));
+}
+
+/**
+ * DISK_FULL for a write that failed on a full disk: `what` names what could not be written (a
+ * file, "a backup of ..."), `folder` where it was going.
+ */
+export function diskFullError(what: string, folder: string | undefined, err: unknown): AppError {
+  const quota = codeOf(err) === 'EDQUOT';
+  const where = folder === undefined ? '' : ` in ${folder}`;
+  const message = `could not write ${what}${where}: ${quota ? 'the disk quota is used up' : 'the disk is full'}; free some space on that disk and try again`;
+  return new AppError('DISK_FULL', message, err instanceof Error ? err.message : String(err));
+}
+
+/** Turns an error a lower layer knows better (the store: which database, its backups) into an AppError. */
+export type ErrorExplainer = (err: unknown) => AppError | undefined;
+const explainers = new Set<ErrorExplainer>();
+
+/**
+ * Registers `fn` with `explainError` (the store registers one naming the open database and its
+ * newest backup); returns the function that removes it again.
+ */
+export function addErrorExplainer(fn: ErrorExplainer): () => void {
+  explainers.add(fn);
+  return () => {
+    explainers.delete(fn);
+  };
+}
+
+/**
+ * `err` as the user should hear of it: an AppError stays as it is; a damaged database or a full
+ * disk (raw errors from SQLite or the file system, which are the user's machine, not a bug)
+ * becomes STORE_INVALID or DISK_FULL, through a registered explainer where one knows more.
+ * Anything else is returned unchanged.
+ */
+export function explainError(err: unknown): unknown {
+  if (err instanceof AppError) return err;
+  if (!isDiskFullError(err) && !isStoreCorruptionError(err)) return err;
+  for (const fn of explainers) {
+    const e = fn(err);
+    if (e) return e;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (isStoreCorruptionError(err)) {
+    return new AppError('STORE_INVALID', `the database is damaged (SQLite reports: ${message}); close the workstation and restore a backup (\`sd4match db restore\`)`, message);
+  }
+  const file = (err as { path?: unknown }).path;
+  return diskFullError(typeof file === 'string' ? file : 'a file', undefined, err);
+}
+
 /** What a client is told about `err`: a fresh object, so nothing log-only rides along. */
 export function serializeError(err: unknown): SerializedError {
+  err = explainError(err);
   if (err instanceof FieldError) return { code: err.code, message: err.message, field: err.field };
   if (err instanceof AppError) return { code: err.code, message: err.message };
   const message = err instanceof Error ? err.message : String(err);

@@ -11,11 +11,18 @@
  *   `busyTimeoutMs` inside SQLite, and `read()` / `write()` retry asynchronously (with backoff)
  *   until `retryDeadlineMs`, so a long import in another connection or process shows up as a
  *   short delay, never as `SQLITE_BUSY`.
+ * - A damaged file is refused before anything is written to it: an existing database is checked
+ *   with `PRAGMA quick_check` when it opens (integrity.ts: bounded by size), and the refusal names
+ *   the file, what is wrong and the newest good backup (backup.ts), which is made while the store is
+ *   in use, at most once a day when it opens or closes. SQLite's own corruption and disk-full errors
+ *   raised later, anywhere in the process, are told the same way (`explainError` in shared/errors).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { AppError } from '../shared/errors.js';
+import { AppError, addErrorExplainer, diskFullError, isDiskFullError, isStoreCorruptionError } from '../shared/errors.js';
+import { backupIfDue, damagedStoreError, listBackups, makeBackup, type BackupInfo, type BackupPolicy } from './backup.js';
+import { headerProblem, quickCheck } from './integrity.js';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
 
 export type Db = Database.Database;
@@ -33,6 +40,12 @@ export interface StoreOptions {
   retryDeadlineMs?: number;
   /** Migrations to apply (tests); default the shipped list. */
   migrations?: readonly Migration[];
+  /** Check an existing file with `quick_check` before using it (default true); see integrity.ts. */
+  check?: boolean;
+  /** Larger files get only their schema read at open (default `QUICK_CHECK_MAX_BYTES`, 1 GiB). */
+  checkMaxBytes?: number;
+  /** Rotating backups (default: at most one a day, 5 kept, in `<file>-backups/`); false for none. */
+  backups?: BackupPolicy | false;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 50;
@@ -89,10 +102,13 @@ function translateOpenError(err: unknown, file: string): unknown {
   if (err instanceof AppError) return err;
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
-  if (code === 'SQLITE_NOTADB') return new AppError('STORE_INVALID', `${file} is not an SQLite database`, message);
-  if (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')) {
-    return new AppError('STORE_INVALID', `${file} is damaged (SQLite reports: ${message}); restore a backup or use another --db`, message);
+  if (code === 'SQLITE_NOTADB') {
+    // a file we have backups of was ours: its header is damaged; anything else was never a database
+    if (listBackups(file).length > 0) return damagedStoreError(file, 'its header is not that of an SQLite database any more');
+    return new AppError('STORE_INVALID', `${file} is not an SQLite database`, message);
   }
+  if (isStoreCorruptionError(err)) return damagedStoreError(file, `SQLite reports "${message}"`);
+  if (isDiskFullError(err)) return diskFullError(`the database ${file}`, path.dirname(file), err);
   if (typeof code === 'string' && code.startsWith('SQLITE_CANTOPEN')) return new AppError('STORE_INVALID', `cannot open the database ${file}: ${message}`, message);
   if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) return new AppError('STORE_INVALID', `the database ${file} is read-only: ${message}`, message);
   return err;
@@ -161,6 +177,42 @@ function migrate(db: Db, file: string, migrations: readonly Migration[]): void {
   }
 }
 
+/**
+ * The files of the stores open in this process, for `explainError`: a corruption or disk-full
+ * error from SQLite does not say which database it came from, so the message names the one open
+ * (every process opens one; tests may open several, then all are named).
+ */
+const openFiles = new Map<string, number>();
+let removeExplainer: (() => void) | null = null;
+
+function explainStoreError(err: unknown): AppError | undefined {
+  const files = [...openFiles.keys()];
+  // only SQLite's own errors: a full disk met by a file write is not the database's
+  const code = (err as { code?: unknown } | null)?.code;
+  if (files.length === 0 || typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  if (files.length > 1) {
+    if (isDiskFullError(err)) return diskFullError(`one of the databases ${files.join(', ')}`, undefined, err);
+    return new AppError('STORE_INVALID', `one of the databases ${files.join(', ')} is damaged (SQLite reports "${message}"); close the workstation and run \`sd4match --db FILE db check\` on each`, message);
+  }
+  const file = files[0]!;
+  if (isDiskFullError(err)) return diskFullError(`to the database ${file}`, path.dirname(file), err);
+  const e = damagedStoreError(file, `SQLite reports "${message}" while reading it`);
+  // where it was met goes to the log (the message is the client's whole story)
+  return new AppError(e.code, e.message, err instanceof Error && err.stack ? err.stack : message);
+}
+
+function trackOpen(file: string): void {
+  openFiles.set(file, (openFiles.get(file) ?? 0) + 1);
+  removeExplainer ??= addErrorExplainer(explainStoreError);
+}
+
+function trackClosed(file: string): void {
+  const n = (openFiles.get(file) ?? 1) - 1;
+  if (n > 0) openFiles.set(file, n);
+  else openFiles.delete(file);
+}
+
 function configure(db: Db, busyTimeoutMs: number): void {
   db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   db.pragma('foreign_keys = ON');
@@ -179,28 +231,44 @@ export class Store {
     db: Db,
     private readonly busyTimeoutMs: number,
     readonly retryDeadlineMs: number,
+    private readonly backups: BackupPolicy | false,
   ) {
     this.db = db;
+    trackOpen(file);
   }
 
   /**
-   * Opens (creating if needed) the database at `file`, switches it to WAL and runs pending
-   * migrations. Throws STORE_VERSION for a newer schema, STORE_INVALID for a file that is not a
-   * workstation database.
+   * Opens (creating if needed) the database at `file`, checks an existing one (`quick_check`),
+   * switches it to WAL, runs pending migrations and makes a backup when one is due. Throws
+   * STORE_VERSION for a newer schema, STORE_INVALID for a file that is not a workstation database
+   * or is damaged (naming the newest good backup and how to restore it).
    */
   static open(file: string, options: StoreOptions = {}): Store {
     const abs = path.resolve(file);
     const migrations = options.migrations ?? MIGRATIONS;
     checkMigrationList(migrations);
     const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    const backups = options.backups ?? {};
     let db: Db | undefined;
+    let existed = false;
     try {
-      if (fs.existsSync(abs) && fs.statSync(abs).isDirectory()) throw new AppError('STORE_INVALID', `${abs} is a directory, not a database file`);
+      const stat = fs.statSync(abs, { throwIfNoEntry: false });
+      if (stat?.isDirectory()) throw new AppError('STORE_INVALID', `${abs} is a directory, not a database file`);
+      existed = stat !== undefined && stat.size > 0;
+      // SQLite takes an empty file for a new database; one we have backups of was emptied by accident
+      if (stat !== undefined && stat.size === 0 && listBackups(abs).length > 0) throw damagedStoreError(abs, 'the file is empty (0 bytes) although it has backups');
+      const cut = existed && options.check !== false ? headerProblem(abs) : null;
+      if (cut) throw damagedStoreError(abs, cut);
       fs.mkdirSync(path.dirname(abs), { recursive: true });
       db = new Database(abs);
       // Opening may meet another process's migration or WAL recovery: wait longer, once.
       db.pragma(`busy_timeout = ${Math.max(busyTimeoutMs, OPEN_BUSY_TIMEOUT_MS)}`);
       checkIdentity(db, abs, latestSchemaVersion(migrations));
+      // before anything is written to it (WAL switch, migrations)
+      if (existed && options.check !== false) {
+        const report = quickCheck(db, abs, options.checkMaxBytes === undefined ? {} : { maxBytes: options.checkMaxBytes });
+        if (!report.ok) throw damagedStoreError(abs, `SQLite's quick_check found ${report.summary}`);
+      }
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (mode !== 'wal') throw new AppError('STORE_INVALID', `cannot switch ${abs} to WAL mode (got '${String(mode)}'); is it on a network file system?`);
       db.pragma('foreign_keys = ON');
@@ -210,7 +278,15 @@ export class Store {
       db?.close();
       throw translateOpenError(err, abs);
     }
-    return new Store(abs, path.resolve(options.cacheDir ?? `${abs}-cache`), db, busyTimeoutMs, options.retryDeadlineMs ?? DEFAULT_RETRY_DEADLINE_MS);
+    // a new file has nothing to keep yet; an existing one has just passed its check
+    if (existed && backups !== false) backupIfDue(db, abs, backups);
+    return new Store(abs, path.resolve(options.cacheDir ?? `${abs}-cache`), db, busyTimeoutMs, options.retryDeadlineMs ?? DEFAULT_RETRY_DEADLINE_MS, backups);
+  }
+
+  /** Makes a backup now (see backup.ts), whether or not one is due. */
+  backup(): BackupInfo {
+    this.assertOpen();
+    return makeBackup(this.db, this.file, this.backups === false ? {} : this.backups);
   }
 
   /**
@@ -323,7 +399,10 @@ export class Store {
     } catch {
       // best effort
     }
+    // the day's work, kept when the app quits (at most one a day; never fails the close)
+    if (this.backups !== false && !this.db.inTransaction) backupIfDue(this.db, this.file, this.backups);
     this.db.close();
+    trackClosed(this.file);
   }
 
   private assertOpen(): void {

@@ -11,6 +11,9 @@
  * `SD4MATCH_DB` (or the CLI's `--db`) names another database file; `SD4MATCH_CACHE` another
  * cache folder. A database chosen explicitly keeps its caches beside it (`<file>-cache/`), so a
  * scratch database never fills the user's real cache and deleting its folder removes everything.
+ *
+ * Backups of a database (store/backup.ts) sit beside it in `<file>-backups/`, whichever way it was
+ * chosen: with the data, not in the cache folder, which users and cleaning tools empty freely.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -88,4 +91,9 @@ export function resolveStoreLocation(explicitDb?: string, p: PlatformEnv = {}): 
   }
   const cacheDir = env.SD4MATCH_CACHE ? path.resolve(env.SD4MATCH_CACHE) : source === 'default' ? appCacheDir(p) : `${db}-cache`;
   return { db, cacheDir, source };
+}
+
+/** The folder holding the rotating backups of the database `dbFile`: `<file>-backups/` beside it. */
+export function backupDirFor(dbFile: string): string {
+  return `${dbFile}-backups`;
 }

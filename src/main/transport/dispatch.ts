@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 import type { Envelope, InvokeMethod } from '../api/contract.js';
 import { INVOKE_METHOD_NAMES, invokeMethods, isInvokeMethod } from '../api/contract.js';
-import { AppError, FieldError, serializeError } from '../shared/errors.js';
+import { AppError, explainError, FieldError, serializeError } from '../shared/errors.js';
 import { logError } from '../shared/log.js';
 import type { Api, Handler } from '../api/handlers.js';
 
@@ -51,7 +51,8 @@ export async function dispatch(api: Api, method: unknown, rawArgs: unknown): Pro
   } catch (err) {
     // The client gets code and message (serializeError builds a fresh object: no detail); the log
     // gets the detail of an expected error and the stack of a bug.
-    logError(`handler for ${typeof method === 'string' ? `'${method}'` : 'an invalid method'}`, err);
+    // (a damaged database or a full disk is logged as what the client is told, with SQLite's words as detail)
+    logError(`handler for ${typeof method === 'string' ? `'${method}'` : 'an invalid method'}`, explainError(err));
     return { error: serializeError(err) };
   }
 }

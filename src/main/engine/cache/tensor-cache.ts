@@ -1,14 +1,17 @@
 /**
  * A content-addressed cache of tensors on disk (VAE moments, feature maps, DINOv2 patches):
- * `<dir>/<kind>/<key[0:2]>/<key>.bin` holding a small header and the raw data. Writes are atomic;
- * a damaged entry is treated as a miss and removed. Hit/miss counters feed the benchmarks; an
- * optional index (the store's cache table) hears about every entry for listing and eviction.
+ * `<dir>/<kind>/<key[0:2]>/<key>.bin` holding a small header and the raw data. Writes are atomic
+ * and leave no temporary file when they fail (temp-files.ts; orphans of killed processes are swept
+ * when the services open); a damaged entry is treated as a miss and removed. Hit/miss counters
+ * feed the benchmarks; an optional index (the store's cache table) hears about every entry for
+ * listing and eviction.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type DType, DTYPE_SIZE, bytesOf, typedArrayFromBytes } from '../onnx/dtypes.js';
 import { type HostTensor, numel } from '../onnx/ir.js';
+import { writeFileAtomic } from './temp-files.js';
 
 const MAGIC = 'SD4T1';
 
@@ -68,16 +71,8 @@ export class TensorCache {
     const header = Buffer.from(JSON.stringify({ magic: MAGIC, dtype: t.dtype, dims: t.dims }), 'utf8');
     const len = Buffer.alloc(4);
     len.writeUInt32LE(header.length, 0);
-    const tmp = `${f}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeSync(fd, len);
-      fs.writeSync(fd, header);
-      fs.writeSync(fd, bytesOf(t.data));
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, f);
+    // nothing is left behind when it fails; a full disk is DISK_FULL naming the entry and folder
+    writeFileAtomic(f, [len, header, bytesOf(t.data)], `the ${kind} cache entry ${key}`);
     this.index?.record({ key, kind, path: f, bytes: 4 + header.length + t.data.byteLength, ...(provider ? { provider } : {}) });
   }
 
