@@ -119,11 +119,11 @@ describe('sd4match import / datasets', () => {
     const newer = path.join(tmp, 'newer.db');
     fs.copyFileSync(db, newer);
     const raw = new Database(newer);
-    raw.pragma('user_version = 7');
+    raw.pragma('user_version = 99');
     raw.close();
     expectCleanFailure(
       await runCli(['--db', newer, 'datasets', 'list']),
-      new RegExp(`newer\\.db was written by a newer version of SD4Match Workstation \\(database schema version 7\\); this version understands schema versions up to ${latestSchemaVersion()}`),
+      new RegExp(`newer\\.db was written by a newer version of SD4Match Workstation \\(database schema version 99\\); this version understands schema versions up to ${latestSchemaVersion()}`),
     );
   });
 });

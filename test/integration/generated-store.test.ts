@@ -52,7 +52,7 @@ describe('migration 0006', () => {
     raw.close();
     const store = Store.open(file);
     try {
-      expect(store.schemaVersion()).toBe(6);
+      expect(store.schemaVersion()).toBe(MIGRATIONS.length);
       const r = repos(store.db);
       expect(r.prompts.get(1)).toMatchObject({ name: 'empty prompt' });
       expect(r.generated.put(image('k', { promptId: 1 })).promptId).toBe(1);
