@@ -163,7 +163,7 @@ export class Problems {
     if (!first) return;
     const more = this.errors.length - 1;
     const tail = more > 0 ? ` (and ${more} more problem${more === 1 ? '' : 's'}; ${this.wording.skipInvalid})` : '';
-    throw new AppError(first.code, `${describeOrigin(first)}: ${first.reason}${tail}${this.hint ? ` ${this.hint}` : ''}`);
+    throw new AppError(first.code, `${describeOrigin(first)}: ${first.reason}${tail}${this.hint ? `. ${this.hint}` : ''}`);
   }
 }
 

@@ -474,7 +474,7 @@ export async function importDataset(store: Store, req: ImportRequest, task: Task
   problems.hint = missingImagesHint(root, missing, parsed, wording);
   problems.throwIfErrors();
   if (parsed.deriveImageAnnotations) deriveImageAnnotations(parsed, problems);
-  if (parsed.images.size === 0) throw new AppError('DATASET_INVALID', `${root}: nothing left to import (every entry was skipped)${problems.hint ? ` ${problems.hint}` : ''}`);
+  if (parsed.images.size === 0) throw new AppError('DATASET_INVALID', `${root}: nothing left to import (every entry was skipped)${problems.hint ? `. ${problems.hint}` : ''}`);
 
   const tWrite = performance.now();
   stageStart.set(STAGES.writing, tWrite);
