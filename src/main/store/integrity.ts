@@ -83,9 +83,13 @@ export function summarizeProblems(problems: readonly string[], names: ReadonlyMa
 /**
  * What the 100-byte header of an SQLite file says is wrong with the file before SQLite reads it:
  * a file shorter than the size its header records (cut short by a full disk, a failed copy). Null
- * when the header is sound or is not an SQLite header at all (SQLite itself then says NOTADB).
+ * when the header is sound or is not an SQLite header at all (SQLite itself then says NOTADB), and
+ * whenever a WAL or rollback journal with content lies beside it: a checkpoint interrupted by a
+ * crash writes page 1 (the new size) before the pages that extend the file, and the WAL, which
+ * SQLite reads first, still holds them, so such a file is sound.
  */
 export function headerProblem(file: string): string | null {
+  for (const side of [`${file}-wal`, `${file}-journal`]) if ((fs.statSync(side, { throwIfNoEntry: false })?.size ?? 0) > 0) return null;
   const header = Buffer.alloc(100);
   let size: number;
   const fd = fs.openSync(file, 'r');
