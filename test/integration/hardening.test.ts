@@ -21,7 +21,7 @@ import { repos } from '../../src/main/store/repositories/index.js';
 import { createInMemoryClient, type InMemoryClient } from '../../src/main/transport/in-memory.js';
 import { apiCalls } from '../helpers/api-calls.js';
 import { expectCleanFailure, runCli } from '../helpers/cli.js';
-import { genCoco, genFolder, genSpair } from '../helpers/dataset-gen.js';
+import { genCoco, genFolder, genPfPascal, genSpair } from '../helpers/dataset-gen.js';
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { snapshotDb } from '../helpers/store-snapshot.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
@@ -110,6 +110,14 @@ describe('keypoints per category: one limit for the importers and the schema edi
     expect(err.code).toBe('DATASET_INVALID');
     expect(err.message).toContain(`PairAnnotation/trn/${line}.json`);
     expect(err.message).toMatch(new RegExp(`kps_ids.*999999.*at most ${MAX_KEYPOINTS_PER_CATEGORY} keypoints`));
+  });
+
+  it('refuses PF-Pascal annotations with more kps rows than the limit, naming the .mat file', async () => {
+    const root = path.join(tmp, 'pfpascal-kps');
+    await genPfPascal(root, { categories: ['dog'], imagesPerCategory: 2, pairs: { trn: 1, val: 1, test: 1 }, rows: MAX_KEYPOINTS_PER_CATEGORY + 1 });
+    const err = await importFails({ format: 'pfpascal', root });
+    expect(err.code).toBe('DATASET_INVALID');
+    expect(err.message).toMatch(new RegExp(`^PF-dataset-PASCAL/Annotations/dog/\\w+\\.mat: .*variable 'kps' has ${MAX_KEYPOINTS_PER_CATEGORY + 1} rows; a category has at most ${MAX_KEYPOINTS_PER_CATEGORY} keypoints`));
   });
 
   it('the schema editor refuses one keypoint more than the limit, with the same number', async () => {
@@ -213,6 +221,7 @@ describe('an unknown dataset id is NOT_FOUND on every channel that takes one', (
         return 'datasetId' in shape;
       })
       .map(([name]) => name);
+    expect(takesDataset.length).toBeGreaterThan(10);
     for (const name of takesDataset) expect(Object.keys(CALLS), `${name} takes a datasetId`).toContain(name);
   });
 
