@@ -51,10 +51,17 @@ export interface SweepInput {
   prompts: SweepPlan['prompts'];
 }
 
-/** Which job runs which sweep, per engine. */
-const jobOfSweep = new WeakMap<AppContext, Map<string, string>>();
+/** A sweep a job of this engine runs: its plan lists it before its first evaluation is stored. */
+interface RunningSweep {
+  jobId: string;
+  plan: SweepPlan;
+  createdAt: number;
+}
 
-function sweepJobs(ctx: AppContext): Map<string, string> {
+/** Which job runs which sweep, per engine. */
+const jobOfSweep = new WeakMap<AppContext, Map<string, RunningSweep>>();
+
+function sweepJobs(ctx: AppContext): Map<string, RunningSweep> {
   let m = jobOfSweep.get(ctx);
   if (!m) jobOfSweep.set(ctx, (m = new Map()));
   return m;
@@ -158,7 +165,7 @@ export async function startSweep(ctx: AppContext, a: InvokeParsedArgs<'evals:swe
   const title = `timestep sweep of ${plan.prompts.length} prompt${plan.prompts.length > 1 ? 's' : ''} over ${plan.timesteps.length} timesteps on ${ds.name}/${a.split}`;
   const { job, done } = ctx.jobs.run('sweep', title, (task) => ctx.jobs.inProcess('sweep', { db: svc.store.file, plan }, task));
   const jobs = sweepJobs(ctx);
-  jobs.set(plan.id, job.id);
+  jobs.set(plan.id, { jobId: job.id, plan, createdAt: Date.now() });
   done.catch(() => {}).finally(() => jobs.delete(plan.id));
   return { jobId: job.id, sweepId: plan.id };
 }
@@ -192,7 +199,7 @@ function summaryOf(ctx: AppContext, id: string, runs: RunRecord[]): SweepSummary
   const c = first.config as SweepConfig;
   const promptIds = c.sweepPlan?.promptIds ?? [...new Set(runs.map((r) => r.promptId).filter((p): p is number => p !== null))];
   const timesteps = c.sweepPlan?.timesteps ?? [...new Set(runs.map((r) => (r.config as SweepConfig).timestep ?? 0))].sort((a, b) => a - b);
-  const jobId = sweepJobs(ctx).get(id);
+  const jobId = sweepJobs(ctx).get(id)?.jobId;
   return {
     id,
     datasetId: first.datasetId ?? 0,
@@ -211,20 +218,49 @@ function summaryOf(ctx: AppContext, id: string, runs: RunRecord[]): SweepSummary
   };
 }
 
+/**
+ * A sweep whose job runs but has stored no evaluation yet (the model is opening, the first
+ * features are computed): shown from its plan, so the UI shows it running from the start.
+ */
+function plannedSummary(ctx: AppContext, id: string, s: RunningSweep): SweepSummary {
+  const svc = ctx.services();
+  const promptIds = s.plan.prompts.flatMap((p) => ('promptId' in p ? [p.promptId] : []));
+  const running = ctx.jobs.get(s.jobId)?.state === 'running';
+  return {
+    id,
+    datasetId: s.plan.datasetId,
+    split: s.plan.split,
+    category: s.plan.category ?? null,
+    limit: s.plan.limit ?? null,
+    size: s.plan.size,
+    ensemble: s.plan.ensemble,
+    timesteps: s.plan.timesteps,
+    prompts: promptIds.map((p) => ({ promptId: p, name: svc.repos.prompts.get(p)?.name ?? `prompt ${p}` })),
+    completed: 0,
+    total: promptIds.length * s.plan.timesteps.length,
+    running,
+    jobId: running ? s.jobId : null,
+    createdAt: s.createdAt,
+  };
+}
+
 export async function listSweeps(ctx: AppContext, a: InvokeParsedArgs<'evals:sweeps'>): Promise<InvokeResult<'evals:sweeps'>> {
   const svc = ctx.services();
   if (!svc.repos.datasets.find(a.datasetId)) throw new AppError('NOT_FOUND', `no dataset with id ${a.datasetId}`);
   const sweeps = sweepRuns(svc, (r) => r.datasetId === a.datasetId);
-  return [...sweeps].map(([id, runs]) => summaryOf(ctx, id, runs)).sort((x, y) => y.createdAt - x.createdAt);
+  const stored = [...sweeps].map(([id, runs]) => summaryOf(ctx, id, runs));
+  const planned = [...sweepJobs(ctx)].filter(([id, s]) => s.plan.datasetId === a.datasetId && !sweeps.has(id)).map(([id, s]) => plannedSummary(ctx, id, s));
+  return [...stored, ...planned].sort((x, y) => y.createdAt - x.createdAt);
 }
 
 export async function sweepResult(ctx: AppContext, a: InvokeParsedArgs<'evals:sweepResult'>): Promise<SweepResult> {
   const svc = ctx.services();
   const runs = sweepRuns(svc, (_, c) => c.sweep === a.sweepId).get(a.sweepId);
-  if (!runs) throw new AppError('NOT_FOUND', `no timestep sweep '${a.sweepId}'`);
-  const summary = summaryOf(ctx, a.sweepId, runs);
+  const planned = sweepJobs(ctx).get(a.sweepId);
+  if (!runs && !planned) throw new AppError('NOT_FOUND', `no timestep sweep '${a.sweepId}'`);
+  const summary = runs ? summaryOf(ctx, a.sweepId, runs) : plannedSummary(ctx, a.sweepId, planned!);
   const latest = new Map<string, RunRecord>();
-  for (const r of runs) {
+  for (const r of runs ?? []) {
     if (r.status !== 'completed' || r.promptId === null) continue;
     const k = `${r.promptId}:${(r.config as SweepConfig).timestep}`;
     const prev = latest.get(k);

@@ -1,16 +1,18 @@
 /**
  * Compare's settings and shared bookkeeping: the feature settings predictions, heatmaps and
- * evaluations use (remembered per browser profile / window), what they will need in memory, a
- * stable colour per chosen prompt, and the evaluation jobs started from here (they outlive a visit
- * to another view; the PCK table refreshes when one finishes).
+ * evaluations use (remembered per browser profile / window), what they will need in memory, one
+ * colour per prompt (the same in every chart and overlay), and the evaluation jobs started from
+ * here (they outlive a visit to another view; the PCK table refreshes when one finishes).
  */
 import type { PromptSummary, Split } from '../../../../main/api/contract.js';
 import { FEATURE_DEFAULTS } from '../../../../main/api/contract/runs.js';
 import { getApi } from '../api.js';
+import { seriesColours } from '../components/compare/series-colours.js';
 import { handleError } from '../errors.js';
 import { SPLIT_LABELS } from '../format.js';
 import { jobs } from './jobs.svelte.js';
 import { MemoryEstimator } from './memory.svelte.js';
+import { prompts } from './prompts.svelte.js';
 import { runs } from './runs.svelte.js';
 import { toasts } from './toasts.svelte.js';
 
@@ -45,12 +47,6 @@ export const METHOD_LABELS: Record<MatchMethod, string> = {
 
 export const ALPHAS = [0.05, 0.1, 0.15] as const;
 
-/**
- * Prompt colours: distinct hues that stay clear of the green and red that mark correct and wrong
- * predictions.
- */
-export const PROMPT_COLOURS = ['#3b82f6', '#f59e0b', '#a855f7', '#06b6d4', '#ec4899', '#8d6e63', '#64748b', '#eab308'] as const;
-
 const SETTINGS_KEY = 'sd4match.compare.settings';
 /** The engine's defaults for these settings (what an evaluation without them would use). */
 export const DEFAULT_SETTINGS: FeatureSettings = { modelId: null, dinoModelId: null, ...FEATURE_DEFAULTS };
@@ -74,8 +70,11 @@ export interface EvalJob {
 
 class CompareState {
   settings = $state<FeatureSettings>(loadSettings());
-  /** Colour per prompt id, assigned when a prompt is first chosen and kept. */
-  colours = $state<Record<number, string>>({});
+  /**
+   * Colour per prompt id, over every prompt the engine knows: a prompt has one colour whether it
+   * is chosen or not, on the pair, in the charts and in the table (components/compare/series-colours).
+   */
+  readonly colours = $derived(seriesColours(prompts.list.map((p) => p.id)));
   /** Evaluation jobs started here that are still running. */
   evals = $state<EvalJob[]>([]);
   /** Bumped when an evaluation finished: PCK tables and error orderings reload. */
@@ -87,22 +86,9 @@ class CompareState {
     localStorage.setItem(SETTINGS_KEY, JSON.stringify(this.settings));
   }
 
-  /**
-   * Gives every chosen prompt a colour (a prompt keeps its colour while chosen; a new one gets the
-   * first colour no chosen prompt has) and forgets the colours of prompts no longer chosen.
-   */
-  assign(chosen: number[]): void {
-    for (const id of Object.keys(this.colours).map(Number)) if (!chosen.includes(id)) delete this.colours[id];
-    for (const id of chosen) {
-      if (this.colours[id]) continue;
-      const taken = new Set(Object.values(this.colours));
-      this.colours[id] = PROMPT_COLOURS.find((c) => !taken.has(c)) ?? PROMPT_COLOURS[id % PROMPT_COLOURS.length]!;
-    }
-  }
-
-  /** A chosen prompt's colour (grey until assigned). */
+  /** A prompt's colour (one the engine no longer lists still gets its own, from its id). */
   colour(promptId: number): string {
-    return this.colours[promptId] ?? '#9aa2b1';
+    return this.colours.get(promptId) ?? seriesColours([...this.colours.keys(), promptId]).get(promptId)!;
   }
 
   evalOf(promptId: number, datasetId: number, split: Split): EvalJob | undefined {

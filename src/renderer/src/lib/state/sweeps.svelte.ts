@@ -1,8 +1,9 @@
 /**
  * Timestep sweeps (SD4Match Fig. 3b): evaluations of prompts over a set of timesteps, one stored
  * evaluation run per prompt and timestep. Keeps the shown dataset's sweeps, the chosen one's PCK
- * against t (reloaded as its runs complete, from `run:updated`), and the sweep jobs started from
- * here (they outlive a visit to another view).
+ * against t (reloaded as its runs complete: from `run:updated`, and from the running sweep's job
+ * moving on to its next evaluation, since its job process stores them without an event), and the
+ * sweep jobs started from here (they outlive a visit to another view).
  */
 import type { SweepResult, SweepStart, SweepSummary } from '../../../../main/api/contract.js';
 import { describeError, getApi } from '../api.js';
@@ -34,7 +35,7 @@ class Sweeps {
     this.started = true;
     // a sweep's evaluation finished (or started): the list's counts and the chart move on
     getApi().on('run:updated', (r) => {
-      if (r.kind === 'eval' && r.datasetId === this.datasetId) this.soon();
+      if (r.kind === 'eval' && r.datasetId === this.datasetId) this.refresh();
     });
   }
 
@@ -67,7 +68,7 @@ class Sweeps {
   }
 
   /** Reloads the list and the chart shortly (runs complete in bursts). */
-  private soon(): void {
+  refresh(): void {
     if (this.timer !== null) return;
     this.timer = setTimeout(() => {
       this.timer = null;

@@ -1,5 +1,5 @@
-/** Theme colours for Compare's canvas charts, and the colour of a prompt that is not chosen. */
-import { compare, PROMPT_COLOURS } from '../../state/compare.svelte.js';
+/** Theme colours for Compare's canvas charts, and the prompts' series colours. */
+import { compare } from '../../state/compare.svelte.js';
 
 /** A colour token as a canvas needs it: resolved (tokens are light-dark() pairs) to rgb(). */
 export function cssVar(host: Element | null | undefined, name: string): string {
@@ -12,11 +12,11 @@ export function cssVar(host: Element | null | undefined, name: string): string {
 }
 
 /**
- * A prompt's colour: its Compare colour while it is chosen, otherwise one of the palette's by its
- * place in the chart (charts also show prompts that are not chosen).
+ * A prompt's colour in a chart: the one it has everywhere in Compare, chosen or not (two series
+ * of a chart never share one).
  */
-export function promptColour(promptId: number, index: number): string {
-  return compare.colours[promptId] ?? PROMPT_COLOURS[index % PROMPT_COLOURS.length]!;
+export function promptColour(promptId: number): string {
+  return compare.colour(promptId);
 }
 
 /**
