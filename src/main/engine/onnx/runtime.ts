@@ -247,7 +247,7 @@ export interface ProviderStatus {
   /** What was asked for (`auto` or a provider by name). */
   requested: ProviderChoice;
   provider: ProviderName;
-  /** Every candidate, fastest first, with why the ones not used were passed over. */
+  /** The candidates up to the one in use, fastest first, with why each faster one was passed over. */
   attempts: ProviderAttempt[];
   /** The WebGPU adapter, when the probe learnt it (name, and whether it is a software one). */
   adapter?: { name: string; software: boolean; reason: string };
@@ -274,7 +274,9 @@ export async function probeProvider(choice: ProviderChoice = providerChoice()): 
     const attempts = probe.providers.map((p): ProviderAttempt => (p.ok ? { provider: p.provider, ok: p.provider === choice } : { provider: p.provider, ok: false, reason: p.reason ?? 'unavailable' }));
     return { requested: choice, provider: choice === 'auto' ? 'cpu' : choice, attempts, note: `${choice} (cannot run here)`, error, ...adapter };
   }
-  const attempts: ProviderAttempt[] = probe.providers.map((p) => {
+  // the faster candidates and why each was passed over, then the one in use (slower ones are not news)
+  const used = probe.providers.findIndex((p) => p.provider === r.provider);
+  const attempts: ProviderAttempt[] = probe.providers.slice(0, used + 1).map((p) => {
     const skipped = r.skipped.find((s) => s.provider === p.provider);
     if (skipped) return { provider: p.provider, ok: false, reason: skipped.reason };
     if (p.provider === r.provider) return { provider: p.provider, ok: true };
