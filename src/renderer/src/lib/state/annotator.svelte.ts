@@ -182,9 +182,27 @@ export class Annotator {
     this.set({ ...k, x: cx, y: cy });
   }
 
-  endMove(kp: number, from: { x: number; y: number }): void {
+  /**
+   * Ends a drag of `kp` (saved when it moved). A point that moved gives the clicks back: the
+   * keypoint current before the drag (`before`) becomes current again, or the next one after it
+   * still to place, so the next click on the image places a keypoint instead of moving the dragged
+   * one again. A click on a point without moving it keeps it current (for the keys).
+   */
+  endMove(kp: number, from: { x: number; y: number }, before: number = this.current): void {
     const k = this.get(kp);
-    if (k && (k.x !== from.x || k.y !== from.y)) this.commit(`move ${this.name(kp)}`);
+    if (!k || (k.x === from.x && k.y === from.y)) return;
+    this.commit(`move ${this.name(kp)}`);
+    this.current = this.nextToPlace(before) ?? before;
+  }
+
+  /** The first keypoint from `start` on (wrapping round) that is not placed yet, or null. */
+  private nextToPlace(start: number): number | null {
+    const n = this.category?.keypoints.length ?? 0;
+    for (let step = 0; step < n; step++) {
+      const candidate = (start + step) % n;
+      if (!this.get(candidate)) return candidate;
+    }
+    return null;
   }
 
   /** Nudges a keypoint by whole pixels (arrow keys). */

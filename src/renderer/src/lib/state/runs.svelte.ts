@@ -12,7 +12,30 @@ import type { RunSummary, TrainStarted, TrainStep, TrainValidation } from '../..
 import { describeError, getApi } from '../api.js';
 import { attempt } from '../errors.js';
 import { toasts } from './toasts.svelte.js';
-import { defaultDraft, type LaunchDraft } from '../components/runs/launch.js';
+import { defaultDraft, type LaunchDraft, rememberedOf, restoreDraft } from '../components/runs/launch.js';
+
+/** The launch form's values per dataset (`…draft.<datasetId>`) and the dataset used last. */
+const DRAFT_KEY = 'sd4match.launch.draft';
+const LAST_DATASET_KEY = 'sd4match.launch.dataset';
+
+function storedDraft(datasetId: number): unknown {
+  try {
+    return JSON.parse(localStorage.getItem(`${DRAFT_KEY}.${datasetId}`) ?? 'null');
+  } catch {
+    return null;
+  }
+}
+
+/** The draft a page starts with: the dataset used last, with the values used with it. */
+function initialDraft(): LaunchDraft {
+  const d = defaultDraft();
+  const last = Number(localStorage.getItem(LAST_DATASET_KEY));
+  if (Number.isInteger(last) && last > 0) {
+    d.datasetId = last;
+    restoreDraft(d, storedDraft(last));
+  }
+  return d;
+}
 
 /** What the latest `train:step` said about a running run. */
 export interface LiveInfo {
@@ -36,7 +59,9 @@ class Runs {
   list = $state<RunSummary[]>([]);
   loaded = $state(false);
   live = $state<Record<number, LiveInfo>>({});
-  draft = $state<LaunchDraft>(defaultDraft());
+  draft = $state<LaunchDraft>(initialDraft());
+  /** The dataset whose values the draft holds (another one chosen: its values come back). */
+  private draftDataset: number | null = this.draft.datasetId;
   private started = false;
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -60,9 +85,9 @@ class Runs {
       const at = v.pck['0.1'];
       if (r && at !== undefined && (r.bestPck === null || at > r.bestPck)) r.bestPck = at;
     });
-    // evaluation runs are written by their worker: list them when their job starts and ends
+    // evaluation runs are written by their worker (a sweep's one by one): list them as their job goes on
     api.on('job:updated', (j) => {
-      if (j.kind === 'eval') this.refreshSoon();
+      if (j.kind === 'eval' || j.kind === 'sweep') this.refreshSoon();
     });
     void this.refresh();
   }
@@ -82,6 +107,28 @@ class Runs {
       this.refreshTimer = null;
       void this.refresh();
     }, 300);
+  }
+
+  /**
+   * Keeps the launch form's values per dataset, across reloads: when the draft's dataset changed,
+   * the values last used with that one come back (if any); then the draft is remembered. Reads
+   * every field of the draft, so an effect calling it runs again on any change.
+   */
+  keepDraft(): void {
+    const d = this.draft;
+    const id = d.datasetId;
+    if (id !== this.draftDataset) {
+      this.draftDataset = id;
+      if (id !== null) restoreDraft(d, storedDraft(id));
+    }
+    const values = JSON.stringify(rememberedOf(d));
+    if (id === null) return;
+    try {
+      localStorage.setItem(`${DRAFT_KEY}.${id}`, values);
+      localStorage.setItem(LAST_DATASET_KEY, String(id));
+    } catch {
+      // storage full or off: the form still works, it just forgets
+    }
   }
 
   get(id: number | null): RunSummary | undefined {

@@ -12,8 +12,7 @@ import type { ImageListItem, PromptSummary, QueueItem, SuggestedKeypoint, Sugges
 import type { InvokeArgs, KeypointValue, SuggestionsChanged } from '../../../../main/api/contract.js';
 import { FEATURE_DEFAULTS } from '../../../../main/api/contract/runs.js';
 import { SUGGEST_DEFAULTS } from '../../../../main/api/contract/suggest.js';
-import { getApi } from '../api.js';
-import { attempt, handleError } from '../errors.js';
+import { ApiError, describeError, getApi } from '../api.js';
 import { count } from '../format.js';
 import { jobs } from './jobs.svelte.js';
 import { models } from './models.svelte.js';
@@ -114,6 +113,11 @@ class SuggestState {
   batchOutcome = $state<string | null>(null);
 
   queue = $state<SuggestQueue | null>(null);
+  /**
+   * What went wrong here last (a Suggest, reading suggestions, the queue): shown inside the
+   * Suggest panel, not as a toast over it, until dismissed or the next Suggest starts.
+   */
+  error = $state<{ title: string; message: string } | null>(null);
   private queueTimer: ReturnType<typeof setTimeout> | null = null;
   private queueGeneration = 0;
   private setToken = 0;
@@ -129,6 +133,18 @@ class SuggestState {
     api.on('annotation:changed', (e) => {
       if (e.categoryId === this.categoryId) this.scheduleQueue();
     });
+  }
+
+  /** Shows a failure in the panel (silent for cancellations, which the user asked for). */
+  report(err: unknown, title: string): void {
+    const message = describeError(err);
+    if (message === null) return;
+    if (!(err instanceof ApiError)) console.error(`${title}:`, err);
+    this.error = { title, message };
+  }
+
+  dismissError(): void {
+    this.error = null;
   }
 
   saveSettings(): void {
@@ -219,7 +235,7 @@ class SuggestState {
       const set = await getApi().invoke('suggest:get', { imageId: image.id, categoryId });
       if (token === this.setToken) this.set = set;
     } catch (err) {
-      if (token === this.setToken) handleError(err, `Reading the suggestions of ${image.path}`);
+      if (token === this.setToken) this.report(err, `Reading the suggestions of ${image.path} failed`);
     } finally {
       if (token === this.setToken) this.loadingSet = false;
     }
@@ -241,13 +257,15 @@ class SuggestState {
     if (categoryId === null) return;
     const args = this.args(categoryId);
     if (!args) {
-      toasts.error('Suggest', this.missing ?? 'Choose a prompt and a model.');
+      this.error = { title: 'Suggest cannot start', message: this.missing ?? 'Choose a prompt and a model.' };
       return;
     }
     const batch = imageIds === undefined;
     if (batch ? this.batchJob : this.runJob?.imageId === imageIds[0]) return;
+    // a new try: what failed before is no longer the news
+    this.error = null;
     if (!batch && this.runJob) void jobs.cancel(this.runJob.jobId);
-    const doing = batch ? 'Suggesting for every unannotated image' : `Suggesting keypoints for ${this.image?.path ?? 'the image'}`;
+    const doing = batch ? 'Suggest all unannotated failed' : `Suggest for ${this.image?.path ?? 'the image'} failed`;
     let jobId: string | null = null;
     try {
       if (batch) this.batchOutcome = null;
@@ -269,7 +287,7 @@ class SuggestState {
         this.batchOutcome = info?.state === 'cancelled' ? `Cancelled${p ? ` after ${p.done} of ${count(p.total, 'image')}` : ''}` : 'Failed';
         void this.loadQueue(categoryId);
       }
-      handleError(err, doing);
+      this.report(err, doing);
     } finally {
       if (batch && this.batchJob?.jobId === jobId) this.batchJob = null;
       if (!batch && this.runJob?.jobId === jobId) this.runJob = null;
@@ -285,10 +303,12 @@ class SuggestState {
     const image = this.image;
     const categoryId = this.categoryId;
     if (!image || categoryId === null) return;
-    await attempt(`Dismissing the suggestions of ${image.path}`, async () => {
+    try {
       await getApi().invoke('suggest:clear', { imageId: image.id, categoryId });
       if (this.image?.id === image.id) this.set = null;
-    });
+    } catch (err) {
+      this.report(err, `Dismissing the suggestions of ${image.path} failed`);
+    }
   }
 
   /** Asks for the queue again once changes have settled. */
@@ -307,7 +327,7 @@ class SuggestState {
       const q = await getApi().invoke('suggest:queue', { categoryId });
       if (gen === this.queueGeneration && categoryId === this.categoryId) this.queue = q;
     } catch (err) {
-      if (gen === this.queueGeneration) handleError(err, 'Ranking the images to label next');
+      if (gen === this.queueGeneration) this.report(err, 'Ranking the images to label next failed');
     }
   }
 

@@ -59,6 +59,35 @@ export function defaultDraft(): LaunchDraft {
 
 export type LaunchField = keyof LaunchDraft;
 
+/**
+ * What the form remembers per dataset (everything but the dataset itself and the run's name, which
+ * names one run): the values last used with it, stored as typed.
+ */
+export function rememberedOf(d: LaunchDraft): Partial<LaunchDraft> {
+  const { datasetId: _dataset, name: _name, ...rest } = d;
+  return rest;
+}
+
+/**
+ * Puts remembered values (parsed from storage, so of unknown shape) back into a draft: only the
+ * draft's own fields, each only with a value of its type (ids: a number or null), so a stale or
+ * hand-edited entry cannot break the form.
+ */
+/** Fields whose text must be one of a few values. */
+const CHOICES: Partial<Record<string, readonly string[]>> = { prompt: ['single', 'class', 'cpm'], schedule: ['constant', 'linear', 'cosine'] };
+
+export function restoreDraft(d: LaunchDraft, saved: unknown): void {
+  if (!saved || typeof saved !== 'object') return;
+  const base = defaultDraft() as unknown as Record<string, unknown>;
+  const into = d as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(saved as Record<string, unknown>)) {
+    if (k === 'datasetId' || k === 'name' || !(k in base)) continue;
+    const want = base[k];
+    const ok = want === null ? v === null || (typeof v === 'number' && Number.isInteger(v) && v > 0) : typeof v === typeof want && (CHOICES[k]?.includes(v as string) ?? true);
+    if (ok && into[k] !== v) into[k] = v;
+  }
+}
+
 export interface LaunchCheck {
   args: TrainLaunch | null;
   errors: Partial<Record<LaunchField, string>>;
