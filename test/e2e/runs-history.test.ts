@@ -210,6 +210,7 @@ describe.skipIf(!HAVE_FIXTURES)('Runs: failures, History and the launch form in 
     await byTestId('launch-batch').fill('3');
     await byTestId('launch-size').fill('128');
     await byTestId('launch-schedule').selectOption('cosine');
+    await byTestId('launch-provider').selectOption('cpu');
     await byTestId('launch-dataset').selectOption({ label: 'other_pairs' });
     await byTestId('launch-steps').fill('77');
     await byTestId('launch-batch').fill('2');
@@ -225,6 +226,7 @@ describe.skipIf(!HAVE_FIXTURES)('Runs: failures, History and the launch form in 
     expect(await byTestId('launch-batch').inputValue()).toBe('3');
     expect(await byTestId('launch-size').inputValue()).toBe('128');
     expect(await byTestId('launch-schedule').inputValue()).toBe('cosine');
+    expect(await byTestId('launch-provider').inputValue()).toBe('cpu');
     await byTestId('launch-defaults').click();
     expect(await byTestId('launch-defaults').textContent()).toMatch(/Reset to paper defaults/);
     expect(await byTestId('launch-steps').inputValue()).toBe('30000');

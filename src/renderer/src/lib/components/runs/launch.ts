@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import type { CategoryInfo, DatasetDetails, ModelInfo, TrainEstimate, TrainLaunch } from '../../../../../main/api/contract.js';
+import { PROVIDER_CHOICES, type ProviderChoice } from '../../../../../main/api/contract/app.js';
 import { TRAIN_DEFAULTS, trainLaunchSchema } from '../../../../../main/api/contract/runs.js';
 
 export type PromptKindChoice = 'single' | 'class' | 'cpm';
@@ -33,6 +34,8 @@ export interface LaunchDraft {
   checkpointEvery: string;
   seed: string;
   name: string;
+  /** The execution provider for the run; '' leaves it to the engine's setting (Settings). */
+  provider: '' | ProviderChoice;
 }
 
 /** The draft's hyperparameters. */
@@ -54,7 +57,7 @@ export const PAPER_DEFAULTS: Readonly<Pick<LaunchDraft, NumberField | 'schedule'
 };
 
 export function defaultDraft(): LaunchDraft {
-  return { modelId: null, dinoModelId: null, datasetId: null, prompt: 'single', category: '', name: '', ...PAPER_DEFAULTS };
+  return { modelId: null, dinoModelId: null, datasetId: null, prompt: 'single', category: '', name: '', provider: '', ...PAPER_DEFAULTS };
 }
 
 export type LaunchField = keyof LaunchDraft;
@@ -74,7 +77,7 @@ export function rememberedOf(d: LaunchDraft): Partial<LaunchDraft> {
  * hand-edited entry cannot break the form.
  */
 /** Fields whose text must be one of a few values. */
-const CHOICES: Partial<Record<string, readonly string[]>> = { prompt: ['single', 'class', 'cpm'], schedule: ['constant', 'linear', 'cosine'] };
+const CHOICES: Partial<Record<string, readonly string[]>> = { prompt: ['single', 'class', 'cpm'], schedule: ['constant', 'linear', 'cosine'], provider: ['', ...PROVIDER_CHOICES] };
 
 export function restoreDraft(d: LaunchDraft, saved: unknown): void {
   if (!saved || typeof saved !== 'object') return;
@@ -103,7 +106,7 @@ interface Context {
 }
 
 /** Every field of the form, spelled as the contract spells the arguments (server errors name them). */
-export const LAUNCH_FIELDS: readonly LaunchField[] = ['modelId', 'dinoModelId', 'datasetId', 'prompt', 'category', 'steps', 'batch', 'lr', 'schedule', 'accumulate', 'timestep', 'size', 'valEvery', 'valPairs', 'checkpointEvery', 'seed', 'name'];
+export const LAUNCH_FIELDS: readonly LaunchField[] = ['modelId', 'dinoModelId', 'datasetId', 'prompt', 'category', 'steps', 'batch', 'lr', 'schedule', 'accumulate', 'timestep', 'size', 'valEvery', 'valPairs', 'checkpointEvery', 'seed', 'name', 'provider'];
 
 const LABELS: Record<NumberField, string> = {
   steps: 'Steps',
@@ -210,6 +213,7 @@ export function checkLaunch(d: LaunchDraft, ctx: Context): LaunchCheck {
     checkpointEvery: numberOrText(d.checkpointEvery),
     seed: numberOrText(d.seed),
     ...(d.name.trim() ? { name: d.name.trim() } : {}),
+    ...(d.provider ? { provider: d.provider } : {}),
   };
   const parsed = trainLaunchSchema.safeParse(candidate);
   if (!parsed.success) {
