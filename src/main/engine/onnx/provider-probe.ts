@@ -309,10 +309,10 @@ const memo = new Map<string, Promise<MachineProbe>>();
  * This machine's probe: from `file` when its fingerprint still matches, else probed now (in
  * children, output captured) and written there; without a file, probed once for this process.
  */
-export function machineProbe(ort: OrtFacts, model: () => Uint8Array, options: { file?: string | null; env?: NodeJS.ProcessEnv } = {}): Promise<MachineProbe> {
+export function machineProbe(ort: OrtFacts, model: () => Uint8Array, options: { file?: string | null; env?: NodeJS.ProcessEnv; key?: string } = {}): Promise<MachineProbe> {
   const env = options.env ?? process.env;
   const file = options.file ?? null;
-  const key = probeKey(ort, env);
+  const key = options.key ?? probeKey(ort, env);
   const id = `${file ?? ''}\n${key}`;
   let p = memo.get(id);
   if (!p) {

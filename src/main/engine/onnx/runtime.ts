@@ -53,14 +53,20 @@ export function setProviderProbeCache(cacheDir: string): void {
   probeCacheFile = probeFileIn(cacheDir);
 }
 
-/** The fingerprint this machine's probe is cached under (ONNX Runtime, platform, drivers). */
+let probeKeyMemo: string | null = null;
+
+/**
+ * The fingerprint this machine's probe is cached under (ONNX Runtime, platform, drivers): taken
+ * once per process (sessions are opened often; drivers do not change under a running process).
+ */
 export function providerProbeKey(): string {
-  return probeKey(ORT_FACTS);
+  probeKeyMemo ??= probeKey(ORT_FACTS);
+  return probeKeyMemo;
 }
 
 /** This machine's provider probe (cached; see provider-probe.ts). */
 export function providerProbe(): Promise<MachineProbe> {
-  return machineProbe(ORT_FACTS, identityModelBytes, { file: probeCacheFile });
+  return machineProbe(ORT_FACTS, identityModelBytes, { file: probeCacheFile, key: providerProbeKey() });
 }
 
 /**
