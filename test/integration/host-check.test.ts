@@ -158,8 +158,12 @@ describe('a server bound to every interface', () => {
 
 describe('sd4match serve --allowed-host', () => {
   let child: ChildProcess | undefined;
-  afterAll(() => {
-    child?.kill('SIGTERM');
+  afterAll(async () => {
+    // stopped and gone before the folder holding its database is removed
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child!.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
   });
 
   it('adds a name the server answers to', async () => {
