@@ -158,6 +158,14 @@ describe.skipIf(!HAVE_FIXTURES)('Compare in a user’s hands in Chromium at 1440
     expect(at.shellScroll).toBe(0);
     expect(at.sidebarTop).toBe(0);
     expect(Math.round(at.statusBottom)).toBe(HEIGHT);
+    // nor does a script: a scroll of the shell or the page (as scrollIntoView or focus would do) is undone
+    await page.evaluate(`(() => {
+      document.querySelector('.app').scrollTop = 300;
+      document.querySelector('main.main').scrollTop = 300;
+      window.scrollTo(0, 300);
+    })()`);
+    await page.waitForTimeout(200);
+    expect(await shell()).toEqual({ documentScroll: 0, shellScroll: 0, sidebarTop: 0, statusBottom: HEIGHT });
     // the view itself still scrolls: the wheel over it moves its column
     const stage = (await byTestId('compare-stage').boundingBox())!;
     await page.mouse.move(stage.x + stage.width / 2, stage.y + 40);
