@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../shared/errors.js';
 import { readFileOrThrow } from './files.js';
+import { writeFileAtomic } from '../cache/temp-files.js';
 import { type DType, DTYPE_SIZE, bytesOf, typedArrayFromBytes } from '../onnx/dtypes.js';
 import { type HostTensor, numel } from '../onnx/ir.js';
 
@@ -48,9 +49,8 @@ export function encodeSafetensors(tensors: Record<string, HostTensor>, metadata:
 
 export function writeSafetensors(file: string, tensors: Record<string, HostTensor>, metadata: Record<string, string> = {}): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, encodeSafetensors(tensors, metadata));
-  fs.renameSync(tmp, file);
+  // checkpoints and prompt files: whole or not at all, never a stray temporary file on a full disk
+  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
 }
 
 export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): SafeTensors {

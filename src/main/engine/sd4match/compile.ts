@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../shared/errors.js';
 import { publishDir } from '../cache/publish.js';
+import { writeFileAtomic } from '../cache/temp-files.js';
 import type { TaskContext } from '../jobs/progress.js';
 import { loadModel, saveModel } from '../onnx/model-io.js';
 import { cut, tap } from '../onnx/transforms.js';
@@ -64,9 +65,7 @@ export function fileHash(file: string, cacheDir: string): string {
   const sha256 = h.digest('hex');
   index[abs] = { size: st.size, mtimeMs: st.mtimeMs, sha256 };
   fs.mkdirSync(cacheDir, { recursive: true });
-  const tmp = `${indexFile}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(index, null, 1));
-  fs.renameSync(tmp, indexFile);
+  writeFileAtomic(indexFile, Buffer.from(JSON.stringify(index, null, 1)));
   return sha256;
 }
 
