@@ -7,7 +7,7 @@
  *   say so in one line, build the renderer if it is missing or stale, and start the same server as
  *   `sd4match serve` on 127.0.0.1, printing the URL (with its access token).
  *
- * Options (after `npm start --`): --port N (default: a free port), --no-open.
+ * Options (after `npm start --`): --port N (default: serve's usual port 7180, or a free one), --no-open.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -84,7 +84,8 @@ const { values } = parseArgs({
   strict: true,
 });
 
-let port = 0;
+/** @type {number | undefined} undefined: serve's usual port (a free one when it is taken) */
+let port;
 if (values.port !== undefined) {
   port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -112,10 +113,10 @@ if (electron) {
 
   // Same code path as `sd4match serve`, loaded from the TypeScript sources through tsx.
   const { tsImport } = await import('tsx/esm/api');
-  /** @type {{ runServe: (options: { host: string, port: number, open: boolean }) => Promise<void> }} */
+  /** @type {{ runServe: (options: { host: string, port?: number, open: boolean }) => Promise<void> }} */
   const serve = await tsImport('../src/main/cli/serve.ts', import.meta.url);
   try {
-    await serve.runServe({ host: '127.0.0.1', port, open: !values['no-open'] });
+    await serve.runServe({ host: '127.0.0.1', ...(port === undefined ? {} : { port }), open: !values['no-open'] });
   } catch (err) {
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);

@@ -41,6 +41,8 @@ export interface ServerOptions {
    * also open the WebSocket.
    */
   allowedHosts?: string[];
+  /** The access token (default: a new random one); `sd4match serve` keeps one per store so its URL outlives a restart. */
+  token?: string;
   /** Serve this API instead of a new one (tests push events through it). */
   api?: Api;
 }
@@ -297,6 +299,11 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
+/** A random access token (256 bits, URL-safe). */
+export function newAccessToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
 /** Starts the browser-mode server. Resolves once it listens; the URL carries the access token. */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
@@ -315,7 +322,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   const ownApi = options.api === undefined;
   const api = options.api ?? createApi(options.db === undefined ? {} : { db: options.db });
-  const token = randomBytes(32).toString('base64url');
+  if (options.token !== undefined && !/^[A-Za-z0-9_-]{32,}$/.test(options.token)) throw new AppError('INVALID_ARGUMENT', 'an access token must be at least 32 URL-safe characters');
+  const token = options.token ?? newAccessToken();
   const tokenDigest = digest(token);
   const tokenOk = (supplied: string | null) => supplied !== null && timingSafeEqual(digest(supplied), tokenDigest);
 

@@ -17,9 +17,12 @@ export interface ServeProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `sd4match serve --db DB --port 0 --no-open` and resolves once it prints its URL. */
-export function startServeProcess(db: string, opts: { env?: Record<string, string>; args?: string[]; timeoutMs?: number } = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src/main/cli.ts'), 'serve', '--db', db, '--port', '0', '--no-open', ...(opts.args ?? [])], {
+/**
+ * Starts `sd4match serve --db DB --port P --no-open` (P: `port`, default 0, a free one) and resolves
+ * once it prints its URL. Started again on the same database and port, it serves the same URL.
+ */
+export function startServeProcess(db: string, opts: { env?: Record<string, string>; args?: string[]; timeoutMs?: number; port?: number } = {}): Promise<ServeProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src/main/cli.ts'), 'serve', '--db', db, '--port', String(opts.port ?? 0), '--no-open', ...(opts.args ?? [])], {
     cwd: REPO,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -52,6 +55,19 @@ export function startServeProcess(db: string, opts: { env?: Record<string, strin
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       reject(new Error(`serve exited (${code ?? signal}) before printing its URL:\n${out}`));
+    });
+  });
+}
+
+/** A TCP port no one listens on now (for a server that must come back on the same address). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
     });
   });
 }

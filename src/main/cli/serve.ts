@@ -5,17 +5,26 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { createApi } from '../api/handlers.js';
-import { startServer, type RunningServer } from '../server.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { newAccessToken, startServer, type RunningServer } from '../server.js';
+import { writeFileAtomic } from '../engine/cache/temp-files.js';
 import { resolveStoreLocation } from '../store/paths.js';
 import { parseIntOption } from './common.js';
+
+/** The port `serve` listens on unless told otherwise (a free one when it is taken). */
+export const DEFAULT_SERVE_PORT = 7180;
 
 export interface ServeOptions {
   host?: string;
   /** Extra host names to answer to (`NAME` or `NAME:PORT`), besides the bound address (DNS rebinding: see transport/host-check.ts). */
   allowedHosts?: string[];
+  /** TCP port; 0 picks a free one; default DEFAULT_SERVE_PORT, or a free one when that is taken. */
   port?: number;
   db?: string;
   staticDir?: string;
+  /** Make a new access token instead of the store's usual one (old URLs stop working). */
+  newToken?: boolean;
   /** Open the URL in the default browser (default true; skipped without a display on Linux). */
   open?: boolean;
   /** Where the URL and notices go (default process.stdout / process.stderr). */
@@ -53,6 +62,27 @@ function openInBrowser(url: string): void {
   }
 }
 
+/**
+ * The store's access token for `serve` (a file beside its caches, readable by its owner only),
+ * made on first use or when `renew`; a token file that is not ours is replaced.
+ */
+export function serveToken(cacheDir: string, renew: boolean): string {
+  const file = path.join(cacheDir, 'serve-token');
+  if (!renew) {
+    try {
+      const t = fs.readFileSync(file, 'utf8').trim();
+      if (/^[A-Za-z0-9_-]{32,}$/.test(t)) return t;
+    } catch {
+      // none yet
+    }
+  }
+  const token = newAccessToken();
+  fs.mkdirSync(cacheDir, { recursive: true });
+  writeFileAtomic(file, Buffer.from(`${token}\n`));
+  fs.chmodSync(file, 0o600);
+  return token;
+}
+
 /** Starts the server, prints its URL and runs until SIGINT/SIGTERM (or `signal`), then closes cleanly. */
 export async function runServe(options: ServeOptions = {}): Promise<void> {
   const out = options.out ?? process.stdout;
@@ -64,13 +94,28 @@ export async function runServe(options: ServeOptions = {}): Promise<void> {
   let server: RunningServer;
   try {
     api.context.services();
-    server = await startServer({
-      host,
-      port: options.port ?? 0,
-      api,
-      ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }),
-      ...(options.staticDir === undefined ? {} : { staticDir: options.staticDir }),
-    });
+    // the same address (port and token) from one start to the next: an open window reconnects by
+    // itself after a restart, and keeps what the browser stored for the site
+    const token = serveToken(resolveStoreLocation(options.db).cacheDir, options.newToken === true);
+    const start = (port: number) =>
+      startServer({
+        host,
+        port,
+        api,
+        token,
+        ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }),
+        ...(options.staticDir === undefined ? {} : { staticDir: options.staticDir }),
+      });
+    if (options.port !== undefined) server = await start(options.port);
+    else {
+      try {
+        server = await start(DEFAULT_SERVE_PORT);
+      } catch (e) {
+        if (!/already in use/.test((e as Error).message)) throw e;
+        err.write(`note: port ${DEFAULT_SERVE_PORT} is in use (another workstation?): serving on a free port instead; pass --port to choose one.\n`);
+        server = await start(0);
+      }
+    }
   } catch (e) {
     await api.close();
     throw e;
@@ -107,18 +152,19 @@ export async function runServe(options: ServeOptions = {}): Promise<void> {
   out.write('Server stopped.\n');
 }
 
-/** Adds `serve [--port P] [--host H] [--no-open]` to the CLI. */
+/** Adds `serve [--port P] [--host H] [--allowed-host N] [--no-open] [--new-token]` to the CLI. */
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description('serve the workstation to a web browser: the renderer over HTTP, the API over WebSocket (token in the URL)')
-    .option('--port <port>', 'TCP port (0 = a free port)', parseIntOption('--port'), 0)
+    .option('--port <port>', `TCP port (0 = a free port; default ${DEFAULT_SERVE_PORT}, or a free one when it is taken)`, parseIntOption('--port'))
     .option('--host <host>', 'interface to bind (keep 127.0.0.1 unless you mean to share it)', '127.0.0.1')
     .option('--allowed-host <name>', 'another host name to answer to, NAME or NAME:PORT (e.g. the DNS name of a shared machine, or localhost:8080 through an SSH tunnel); repeatable', (v: string, list: string[]) => [...list, v], [] as string[])
     .option('--no-open', 'do not open the URL in a browser')
-    .action(async (opts: { port: number; host: string; open: boolean; allowedHost: string[] }, cmd: Command) => {
+    .option('--new-token', 'make a new access token (the URL printed before stops working); otherwise the store keeps its token, so the URL stays the same from one start to the next')
+    .action(async (opts: { port?: number; host: string; open: boolean; allowedHost: string[]; newToken?: boolean }, cmd: Command) => {
       // the global --db (before or after `serve`) picks the database the API serves
       const { db } = cmd.optsWithGlobals<{ db?: string }>();
-      await runServe({ port: opts.port, host: opts.host, open: opts.open, allowedHosts: opts.allowedHost, ...(db === undefined ? {} : { db }) });
+      await runServe({ port: opts.port, host: opts.host, open: opts.open, allowedHosts: opts.allowedHost, newToken: opts.newToken === true, ...(db === undefined ? {} : { db }) });
     });
 }
