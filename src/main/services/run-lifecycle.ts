@@ -71,14 +71,21 @@ export function heldElsewhere(r: RunRecord): boolean {
  * held by a live process is left alone, and so are this process's own runs.
  */
 export function recoverRuns(svc: Pick<Services, 'store' | 'repos'>, options: { isAlive?: (pid: number, since: number) => boolean; staleMs?: number } = {}): number[] {
-  return svc.repos.runs.recoverInterrupted({
+  /** The step it reached: the stored one, or its checkpoint's when that was written after the last store of progress. */
+  const reached = (r: RunRecord) => Math.max(r.step, (r.kind === 'train' ? checkpointStep(svc, r.id) : null) ?? 0);
+  const ids = svc.repos.runs.recoverInterrupted({
     isAlive: options.isAlive,
     staleMs: options.staleMs,
     reason: (r) =>
       r.status === 'queued'
         ? 'it was queued when the workstation process that started it stopped (closed or killed) before training began; start it again'
-        : `the process running it stopped unexpectedly (the workstation or its server was closed or killed) at step ${r.step}; ${resumeOutcome(svc, r)}`,
+        : `the process running it stopped unexpectedly (the workstation or its server was closed or killed) at step ${reached(r)}; ${resumeOutcome(svc, r)}`,
   });
+  for (const id of ids) {
+    const r = svc.repos.runs.get(id);
+    if (r && reached(r) > r.step) svc.repos.runs.progress(id, reached(r));
+  }
+  return ids;
 }
 
 /**

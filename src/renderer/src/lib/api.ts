@@ -51,6 +51,12 @@ export interface ApiClient {
   imageUrl(id: number, size?: number): string;
   /** URL of a generated image (PNG) by id. */
   generatedUrl(id: number): string;
+  /**
+   * Follows the connection to the engine: called with `null` when it is up and with why it is not
+   * when it drops (browser mode; an Electron window's engine goes only with the app). While a
+   * listener is registered the client keeps reconnecting.
+   */
+  onConnection(listener: (lost: string | null) => void): () => void;
 }
 
 function unwrap<T>(method: string, envelope: Envelope<T>): T {
@@ -89,6 +95,7 @@ function bridgeClient(bridge: BridgeApi): ApiClient {
     // the image protocol registered by the Electron main process (src/main/electron/image-protocol.ts)
     imageUrl: (id, size) => `sd4match-image://image/${id}${size === undefined ? '' : `?size=${size}`}`,
     generatedUrl: (id) => `sd4match-image://generated/${id}`,
+    onConnection: () => () => {},
   };
 }
 
@@ -113,6 +120,9 @@ class WebSocketClient implements ApiClient {
   private nextId = 1;
   private retryMs = 500;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly connectionListeners = new Set<(lost: string | null) => void>();
+  /** Why the connection is down (null while up or never tried). */
+  private lost: string | null = null;
 
   constructor(
     private readonly url: string | null,
@@ -165,6 +175,20 @@ class WebSocketClient implements ApiClient {
     };
   }
 
+  onConnection(listener: (lost: string | null) => void): () => void {
+    this.connectionListeners.add(listener);
+    this.connect().catch(() => this.scheduleReconnect());
+    return () => {
+      this.connectionListeners.delete(listener);
+    };
+  }
+
+  private setLost(lost: string | null): void {
+    if (lost === this.lost) return;
+    this.lost = lost;
+    for (const l of this.connectionListeners) l(lost);
+  }
+
   private connect(): Promise<WebSocket> {
     if (this.socket?.readyState === WebSocket.OPEN) return Promise.resolve(this.socket);
     if (this.opening) return this.opening;
@@ -182,6 +206,7 @@ class WebSocketClient implements ApiClient {
         this.socket = socket;
         this.opening = null;
         this.retryMs = 500;
+        this.setLost(null);
         resolve(socket);
       });
       socket.addEventListener('message', (e: MessageEvent) => this.receive(e.data));
@@ -190,14 +215,13 @@ class WebSocketClient implements ApiClient {
         this.opening = null;
         if (!opened) {
           // Browsers hide the HTTP status of a refused upgrade; name the likely causes.
-          reject(
-            new ApiError(
-              'TRANSPORT',
-              `cannot connect to the engine at ${this.host}: is \`sd4match serve\` still running, and is this the URL (with its token) it printed?`,
-            ),
-          );
+          const why = `cannot connect to the engine at ${this.host}: is \`sd4match serve\` still running, and is this the URL (with its token) it printed?`;
+          if (this.lost !== null) this.setLost(why);
+          reject(new ApiError('TRANSPORT', why));
           return;
         }
+        // said first, so the calls cut off read as part of it (errors.ts keeps them out of toasts)
+        this.setLost(`the connection to the engine at ${this.host} was lost; reconnecting…`);
         this.failPending('the connection to the engine was lost');
         if (this.hasListeners()) this.scheduleReconnect();
       });
@@ -243,6 +267,7 @@ class WebSocketClient implements ApiClient {
   }
 
   private hasListeners(): boolean {
+    if (this.connectionListeners.size > 0) return true;
     for (const set of this.listeners.values()) if (set.size > 0) return true;
     return false;
   }

@@ -1,9 +1,10 @@
 /**
  * The one place errors become UI: a toast with the engine's message, nothing for cancellations
- * (the user asked for them). Forms use `formError` to put a message next to the input the engine
+ * (the user asked for them) nor for calls cut off while the engine is away (the status bar says so). Forms use `formError` to put a message next to the input the engine
  * blamed.
  */
 import { ApiError, describeError } from './api.js';
+import { engine } from './state/engine.svelte.js';
 import { toasts } from './state/toasts.svelte.js';
 
 export function isCancellation(err: unknown): boolean {
@@ -14,6 +15,8 @@ export function isCancellation(err: unknown): boolean {
 export function handleError(err: unknown, doing: string): void {
   const message = describeError(err);
   if (message === null) return;
+  // the status bar says the engine is away (and everything is read again when it is back)
+  if (err instanceof ApiError && err.code === 'TRANSPORT' && engine.connectionLost !== null) return;
   if (!(err instanceof ApiError)) console.error(`${doing}:`, err);
   toasts.error(doing, message);
 }

@@ -6,6 +6,7 @@
 import type { JobInfo } from '../../../../main/api/contract.js';
 import { ApiError, getApi } from '../api.js';
 import { attempt, handleError } from '../errors.js';
+import { engine } from './engine.svelte.js';
 
 type Waiter = (info: JobInfo) => void;
 
@@ -32,12 +33,27 @@ class Jobs {
     this.started = true;
     const api = getApi();
     api.on('job:updated', (info) => this.update(info));
-    api.invoke('jobs:list').then(
-      (list) => {
-        for (const info of list) if (!this.byId[info.id] || this.byId[info.id]!.state === 'running') this.update(info);
-      },
-      (err: unknown) => handleError(err, 'Listing jobs'),
-    );
+    void this.relist(false);
+    // the engine came back (a restarted server has none of the old jobs): they ended with it
+    engine.onReconnect(() => void this.relist(true));
+  }
+
+  private async relist(afterLoss: boolean): Promise<void> {
+    let list: JobInfo[];
+    try {
+      list = await getApi().invoke('jobs:list');
+    } catch (err) {
+      handleError(err, 'Listing jobs');
+      return;
+    }
+    for (const info of list) if (!this.byId[info.id] || this.byId[info.id]!.state === 'running') this.update(info);
+    if (!afterLoss) return;
+    const known = new Set(list.map((j) => j.id));
+    for (const j of Object.values(this.byId)) {
+      if (j && j.state === 'running' && !known.has(j.id)) {
+        this.update({ ...j, state: 'failed', finishedAt: Date.now(), error: { code: 'PROCESS_GONE', message: 'the engine stopped while this job ran (its runs show how to go on)' } });
+      }
+    }
   }
 
   private update(info: JobInfo): void {

@@ -12,6 +12,7 @@ import type { RunSummary, TrainStarted, TrainStep, TrainValidation } from '../..
 import { describeError, getApi } from '../api.js';
 import { attempt } from '../errors.js';
 import { toasts } from './toasts.svelte.js';
+import { engine } from './engine.svelte.js';
 import { defaultDraft, type LaunchDraft, rememberedOf, restoreDraft } from '../components/runs/launch.js';
 
 /** The launch form's values per dataset (`…draft.<datasetId>`) and the dataset used last. */
@@ -89,6 +90,8 @@ class Runs {
     api.on('job:updated', (j) => {
       if (j.kind === 'eval' || j.kind === 'sweep') this.refreshSoon();
     });
+    // the engine came back (a restarted server failed the runs its killed jobs held): read them again
+    engine.onReconnect(() => void this.refresh());
     void this.refresh();
   }
 
@@ -96,6 +99,8 @@ class Runs {
     // attempt never rejects: the list counts as loaded either way
     await attempt('Listing runs', async () => {
       this.list = await getApi().invoke('runs:list', {});
+      // what the events said of a run that is no longer running gives way to what is stored
+      for (const r of this.list) if (r.status !== 'running') delete this.live[r.id];
     });
     this.loaded = true;
   }
@@ -279,6 +284,8 @@ export class RunMonitor {
       api.on('train:started', (s) => {
         if (s.runId === this.runId) when(() => this.truncate(s.resumedFrom));
       }),
+      // the engine came back: what it stored meanwhile (and before a failed read) is read again
+      engine.onReconnect(() => void this.load()),
     );
     void this.load();
   }
@@ -301,6 +308,7 @@ export class RunMonitor {
       const m = await getApi().invoke('runs:metrics', { id: this.runId, names: METRIC_NAMES });
       if (this.disposed) return;
       this.merge(m);
+      this.error = null;
     } catch (err) {
       if (!this.disposed) this.error = describeError(err);
     } finally {
