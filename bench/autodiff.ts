@@ -29,7 +29,7 @@ function randomTensor(dims: number[], seed: number): HostTensor {
 
 export async function run(args: string[]): Promise<void> {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const modelFile = flag(args, '--model') ?? path.resolve(here, '../../shared/fixtures/tiny/models/sd/unet/model.onnx');
+  const modelFile = flag(args, '--model') ?? path.resolve(here, '../test/fixtures/tiny/models/sd/unet/model.onnx');
   if (!fs.existsSync(modelFile)) throw new Error(`${modelFile} not found (pass --model FILE)`);
   const latent = Number(flag(args, '--latent') ?? (flag(args, '--model') ? 96 : 32));
   const repeats = Number(flag(args, '--repeats') ?? 10);

@@ -68,6 +68,6 @@ export async function benchModel(args: string[], work: string): Promise<{ modelD
   if (given) return { modelDir: given, size: Number(flag(args, '--size') ?? 768), tiny: false };
   const { tinySdWithTokenizer } = await import('../test/helpers/tokenizer-gen.js');
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const modelDir = tinySdWithTokenizer(path.resolve(here, '../../shared/fixtures/tiny/models/sd'), path.join(work, 'sd'));
+  const modelDir = tinySdWithTokenizer(path.resolve(here, '../test/fixtures/tiny/models/sd'), path.join(work, 'sd'));
   return { modelDir, size: Number(flag(args, '--size') ?? 256), tiny: true };
 }

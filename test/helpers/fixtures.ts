@@ -1,13 +1,13 @@
-/** Access to the reference fixtures in ../shared/fixtures/tiny (tests skip with a message when absent). */
+/** Access to the reference fixtures in test/fixtures/tiny (see test/fixtures/README.md). */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readNpy } from '../../src/main/engine/io/npy.js';
 import type { HostTensor } from '../../src/main/engine/onnx/ir.js';
 
-export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/fixtures/tiny');
+export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/tiny');
 export const HAVE_FIXTURES = fs.existsSync(path.join(FIXTURES, 'manifest.json'));
-export const FIXTURE_SKIP_REASON = `reference fixtures not found at ${FIXTURES}; these parity tests need ../shared/fixtures/tiny`;
+export const FIXTURE_SKIP_REASON = `reference fixtures not found at ${FIXTURES}; they are part of the repository (test/fixtures/tiny): is the checkout complete?`;
 
 if (!HAVE_FIXTURES) {
   // Printed once per test file that imports this helper, so a skipped run says why.
