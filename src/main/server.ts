@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApi, type Api } from './api/handlers.js';
 import { AppError } from './shared/errors.js';
-import { TOKEN_PARAM, WS_PATH } from './api/wire.js';
+import { TOKEN_PARAM, WS_PATH } from './contract/wire.js';
 import { GENERATED_ROUTE, IMAGE_ROUTE, parseGeneratedRequest, parseImageRequest, resolveImage } from './transport/image-route.js';
 import { attachWsApi, type UpgradeRefusal } from './transport/ws-server.js';
 import { allowedHosts as hostsFor, hostAllowed, MISDIRECTED, originsOf } from './transport/host-check.js';

@@ -4,7 +4,7 @@
  * The listener wrapper drops the IpcRendererEvent, which must never reach the page.
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import type { BridgeApi, EventName, EventPayload } from '../main/api/contract.js';
+import type { BridgeApi, EventName, EventPayload } from '../main/contract/index.js';
 
 const api: BridgeApi = {
   invoke: (method, args) => ipcRenderer.invoke(method, args),

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobInfo } from '../../src/main/api/contract.js';
+import type { JobInfo } from '../../src/main/contract/index.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { createInMemoryClient, type InMemoryClient } from '../../src/main/transport/in-memory.js';
 import { genSpair } from '../helpers/dataset-gen.js';

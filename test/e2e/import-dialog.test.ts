@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IMPORT_DIALOG_LABELS } from '../../src/main/api/contract/import-dialog.js';
+import { IMPORT_DIALOG_LABELS } from '../../src/main/contract/import-dialog.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { requireBuilt } from '../helpers/build-output.js';
 import { genCoco } from '../helpers/dataset-gen.js';

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PromptSummary, RunSummary } from '../../src/main/api/contract.js';
+import type { PromptSummary, RunSummary } from '../../src/main/contract/index.js';
 import { Store } from '../../src/main/store/db.js';
 import { repos } from '../../src/main/store/repositories/index.js';
 import { requireBuilt } from '../helpers/build-output.js';

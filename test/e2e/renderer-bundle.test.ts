@@ -20,7 +20,7 @@ function scripts(dir: string): string[] {
 }
 
 /** Where src/main code in the bundle may come from (as test/unit/layering.test.ts allows). */
-const RENDERER_SAFE = (r: string) => r.startsWith('src/main/api/contract/') || r.startsWith('src/main/shared/') || r === 'src/main/engine/sd4match/train-config.ts';
+const RENDERER_SAFE = (r: string) => r.startsWith('src/main/contract/') || r.startsWith('src/main/shared/') || r === 'src/main/engine/sd4match/training/train-config.ts';
 
 /** The shape of vite's stand-in for a Node built-in in a browser build. */
 const BROWSER_STUB = /__commonJSMin\(\(\(exports, module\) => \{\s*module\.exports = \{\};\s*\}\)\)/;
@@ -50,7 +50,7 @@ describe('built renderer bundle', () => {
 
   it('bundles src/main code only from the contract, shared and the pure engine constants', () => {
     const modules = bundle.flatMap(({ code }) => [...code.matchAll(/^\/\/ (src\/main\/\S+)$/gm)].map((m) => m[1]!));
-    expect(modules).toContain('src/main/api/contract/runs.ts');
+    expect(modules).toContain('src/main/contract/runs.ts');
     expect(modules.filter((m) => !RENDERER_SAFE(m))).toEqual([]);
   });
 

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvokeArgs, InvokeMethod, InvokeResult } from '../../src/main/api/contract.js';
+import type { InvokeArgs, InvokeMethod, InvokeResult } from '../../src/main/contract/index.js';
 import { importDataset } from '../../src/main/services/datasets/import.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { Store } from '../../src/main/store/db.js';

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvokeArgs, InvokeMethod, InvokeResult } from '../../src/main/api/contract.js';
+import type { InvokeArgs, InvokeMethod, InvokeResult } from '../../src/main/contract/index.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { createInMemoryClient, type InMemoryClient } from '../../src/main/transport/in-memory.js';
 import { requireBuilt } from '../helpers/build-output.js';

@@ -1,5 +1,5 @@
 /** Calls through an in-memory client that read as the tests mean them: succeed, fail, or wait for a job. */
-import type { InvokeArgs, InvokeMethod, InvokeResult, JobInfo } from '../../src/main/api/contract.js';
+import type { InvokeArgs, InvokeMethod, InvokeResult, JobInfo } from '../../src/main/contract/index.js';
 import type { Api } from '../../src/main/api/handlers.js';
 import type { InMemoryClient } from '../../src/main/transport/in-memory.js';
 

@@ -78,11 +78,11 @@ function median(xs: number[]): number {
 async function measure(c: ProbeConfig): Promise<void> {
   const { TensorCache } = await import('../../src/main/engine/cache/tensor-cache.js');
   const { silentTask } = await import('../../src/main/engine/jobs/progress.js');
-  const { availableMemory, estimateFeatureMemory, estimateTrainingMemory } = await import('../../src/main/engine/sd4match/memory-estimate.js');
-  const { Pipeline } = await import('../../src/main/engine/sd4match/pipeline.js');
-  const { SdModel } = await import('../../src/main/engine/sd4match/sd-model.js');
-  const { Trainer } = await import('../../src/main/engine/sd4match/trainer.js');
-  const { TRAIN_DEFAULTS } = await import('../../src/main/engine/sd4match/train-config.js');
+  const { availableMemory, estimateFeatureMemory, estimateTrainingMemory } = await import('../../src/main/engine/sd4match/memory/memory-estimate.js');
+  const { Pipeline } = await import('../../src/main/engine/sd4match/features/pipeline.js');
+  const { SdModel } = await import('../../src/main/engine/sd4match/model/sd-model.js');
+  const { Trainer } = await import('../../src/main/engine/sd4match/training/trainer.js');
+  const { TRAIN_DEFAULTS } = await import('../../src/main/engine/sd4match/training/train-config.js');
   const { writeShiftedPairs } = await import('./shifted-pairs.js');
   const sd = SdModel.open(c.modelDir, { cacheDir: c.cacheDir });
   const N = 12;

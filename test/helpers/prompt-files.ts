@@ -1,7 +1,7 @@
 /** Learned prompt files for tests, written in the format training writes (random parameters). */
 import type { HostTensor } from '../../src/main/engine/onnx/ir.js';
-import { CPM_DEFAULTS, CPM_PARAMS, cpmParamShapes } from '../../src/main/engine/sd4match/cpm.js';
-import { type PromptKind, saveLearnedPrompt } from '../../src/main/engine/sd4match/prompts.js';
+import { CPM_DEFAULTS, CPM_PARAMS, cpmParamShapes } from '../../src/main/engine/sd4match/prompts/cpm.js';
+import { type PromptKind, saveLearnedPrompt } from '../../src/main/engine/sd4match/prompts/prompts.js';
 import { Rng } from './random.js';
 
 export function writePromptFile(

@@ -1,10 +1,10 @@
 /**
  * A minimal protocol client over the real `ws` package, for tests that talk to a running server the
- * way a browser does (JSON text frames, see src/main/api/wire.ts).
+ * way a browser does (JSON text frames, see src/main/contract/wire.ts).
  */
 import http from 'node:http';
 import WebSocket from 'ws';
-import type { ClientFrame, EventFrame, ResponseFrame, ServerFrame } from '../../src/main/api/wire.js';
+import type { ClientFrame, EventFrame, ResponseFrame, ServerFrame } from '../../src/main/contract/wire.js';
 
 /** `http://host:port/?token=T` -> `ws://host:port/api?token=T` (or without the token). */
 export function wsUrl(pageUrl: string, options: { token?: string | null } = {}): string {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../src/main/engine/io/npy.js';
-import { alphasCumprod } from '../../src/main/engine/sd4match/schedule.js';
+import { alphasCumprod } from '../../src/main/engine/sd4match/training/schedule.js';
 import { runCli } from '../helpers/cli.js';
 import { caseDir, caseTensor, HAVE_FIXTURES, modelPath, relErr } from '../helpers/fixtures.js';
 

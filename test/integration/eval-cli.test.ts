@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SdModel } from '../../src/main/engine/sd4match/sd-model.js';
+import { SdModel } from '../../src/main/engine/sd4match/model/sd-model.js';
 import { runCli } from '../helpers/cli.js';
 import { genPfPascal, genPfWillow, genSpair } from '../helpers/dataset-gen.js';
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';

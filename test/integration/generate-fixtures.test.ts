@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../src/main/engine/io/npy.js';
-import { Generator } from '../../src/main/engine/sd4match/generate.js';
-import { inspectSdFolder } from '../../src/main/engine/sd4match/model-folder.js';
+import { Generator } from '../../src/main/engine/sd4match/generation/generate.js';
+import { inspectSdFolder } from '../../src/main/engine/sd4match/model/model-folder.js';
 import { runCli } from '../helpers/cli.js';
 import { caseDir, caseTensor, HAVE_FIXTURES, modelPath, relErr } from '../helpers/fixtures.js';
 

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Envelope, JobInfo, TrainStarted } from '../../src/main/api/contract.js';
+import type { JobInfo, TrainStarted } from '../../src/main/contract/index.js';
 import { type Api, createApi } from '../../src/main/api/handlers.js';
 import { importDataset } from '../../src/main/services/datasets/import.js';
 import { Store } from '../../src/main/store/db.js';
@@ -18,30 +18,8 @@ import { createInMemoryClient, type InMemoryClient } from '../../src/main/transp
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { writeShiftedSpair } from '../helpers/shifted-pairs.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
-
-function ok<T>(e: Envelope<T>): T {
-  if ('error' in e) throw new Error(`${e.error.code}: ${e.error.message}`);
-  return e.result;
-}
-
-async function waitFor<T>(f: () => Promise<T | undefined> | T | undefined, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { processAlive as alive } from '../../src/main/shared/processes.js';
+import { ok, waitFor } from '../helpers/waiting.js';
 
 let dir: string;
 let db: string;

@@ -1,5 +1,5 @@
 /**
- * The memory estimate made before a run (engine/sd4match/memory-estimate.ts) against the measured
+ * The memory estimate made before a run (engine/sd4match/memory/memory-estimate.ts) against the measured
  * peak of the same work, each configuration in a process of its own (test/helpers/memory-probe.ts):
  * within 25% for training steps and feature extraction on the tiny model at two sizes. The
  * refusal names a micro-batch that fits when the requested batch does not.
@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkTrainingFits, estimateTrainingMemory } from '../../src/main/engine/sd4match/memory-estimate.js';
-import { SdModel } from '../../src/main/engine/sd4match/sd-model.js';
+import { checkTrainingFits, estimateTrainingMemory } from '../../src/main/engine/sd4match/memory/memory-estimate.js';
+import { SdModel } from '../../src/main/engine/sd4match/model/sd-model.js';
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { probe } from '../helpers/memory-probe.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventPayload, ModelInfo } from '../../src/main/api/contract.js';
+import type { EventPayload, ModelInfo } from '../../src/main/contract/index.js';
 import { type Api, createApi } from '../../src/main/api/handlers.js';
 import { createInMemoryClient, type InMemoryClient } from '../../src/main/transport/in-memory.js';
 import { apiCalls } from '../helpers/api-calls.js';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Envelope, RunDetails, RunSummary } from '../../src/main/api/contract.js';
+import type { RunDetails, RunSummary } from '../../src/main/contract/index.js';
 import { type Api, createApi } from '../../src/main/api/handlers.js';
 import { importDataset } from '../../src/main/services/datasets/import.js';
 import { Store } from '../../src/main/store/db.js';
@@ -20,30 +20,8 @@ import { startServeProcess } from '../helpers/serve-process.js';
 import { writeShiftedSpair } from '../helpers/shifted-pairs.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
 import { TestClient, wsUrl } from '../helpers/ws-client.js';
-
-function ok<T>(e: Envelope<T> | { result?: unknown; error?: { code: string; message: string } }): T {
-  if ('error' in e && e.error) throw new Error(`${e.error.code}: ${e.error.message}`);
-  return (e as { result: T }).result;
-}
-
-async function waitFor<T>(f: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 120_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { processAlive as alive } from '../../src/main/shared/processes.js';
+import { ok, waitFor } from '../helpers/waiting.js';
 
 let dir: string;
 let db: string;

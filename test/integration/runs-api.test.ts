@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Envelope, RunSummary, TrainStep } from '../../src/main/api/contract.js';
+import type { RunSummary, TrainStep } from '../../src/main/contract/index.js';
 import { type Api, createApi } from '../../src/main/api/handlers.js';
 import { importDataset } from '../../src/main/services/datasets/import.js';
 import { Store } from '../../src/main/store/db.js';
@@ -19,11 +19,7 @@ import { createInMemoryClient, type InMemoryClient } from '../../src/main/transp
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { writeShiftedSpair } from '../helpers/shifted-pairs.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
-
-function ok<T>(e: Envelope<T>): T {
-  if ('error' in e) throw new Error(`${e.error.code}: ${e.error.message}`);
-  return e.result;
-}
+import { ok, waitFor } from '../helpers/waiting.js';
 
 let dir: string;
 let db: string;
@@ -31,16 +27,6 @@ let api: Api;
 let client: InMemoryClient;
 let modelId: number;
 let datasetId: number;
-
-async function waitFor<T>(f: () => Promise<T | undefined> | T | undefined, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function run(id: number): Promise<RunSummary> {
   return ok(await client.invoke('runs:get', { id }));

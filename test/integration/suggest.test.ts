@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SuggestEvalReport } from '../../src/main/api/contract.js';
+import type { SuggestEvalReport } from '../../src/main/contract/index.js';
 import { type Api, createApi } from '../../src/main/api/handlers.js';
 import { Store } from '../../src/main/store/db.js';
 import { repos } from '../../src/main/store/repositories/index.js';

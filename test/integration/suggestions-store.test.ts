@@ -18,7 +18,8 @@ import { exportCoco, writeCocoFile } from '../../src/main/services/datasets/coco
 import { importDataset } from '../../src/main/services/datasets/import.js';
 import { Store } from '../../src/main/store/db.js';
 import { MIGRATIONS } from '../../src/main/store/migrations/index.js';
-import { repos, type StoredSuggestion, type SuggestionSetInput } from '../../src/main/store/repositories/index.js';
+import type { StoredSuggestion } from '../../src/main/contract/suggest.js';
+import { repos, type SuggestionSetInput } from '../../src/main/store/repositories/index.js';
 import { createInMemoryClient } from '../../src/main/transport/in-memory.js';
 import { apiCalls } from '../helpers/api-calls.js';
 import { runCli } from '../helpers/cli.js';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AnnotationState, EventName, EventPayload, InvokeArgs, JobInfo } from '../../src/main/api/contract.js';
+import type { AnnotationState, EventName, EventPayload, InvokeArgs, JobInfo } from '../../src/main/contract/index.js';
 import { type Api, createApi } from '../../src/main/api/handlers.js';
 import { createInMemoryClient, type InMemoryClient } from '../../src/main/transport/in-memory.js';
 import { genFolder, genSpair } from '../helpers/dataset-gen.js';

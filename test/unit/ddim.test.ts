@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DDIM_DEFAULTS, type DdimConfig, DdimSampler, ddimTimesteps, readDdimConfig } from '../../src/main/engine/sd4match/ddim.js';
+import { DDIM_DEFAULTS, type DdimConfig, DdimSampler, ddimTimesteps, readDdimConfig } from '../../src/main/engine/sd4match/generation/ddim.js';
 
 const SD21: DdimConfig = { ...DDIM_DEFAULTS, predictionType: 'v_prediction', stepsOffset: 1, timestepSpacing: 'leading', clipSample: false, setAlphaToOne: false };
 const desc = (from: number, step: number, n: number) => Array.from({ length: n }, (_, i) => from - i * step);

@@ -4,9 +4,9 @@
  * only the chosen dataset can tell (training pairs for the batch, validation pairs), per field.
  */
 import { describe, expect, it } from 'vitest';
-import type { CategoryInfo, DatasetDetails, ModelInfo } from '../../src/main/api/contract.js';
-import { SEED_MAX, TRAIN_DEFAULTS, trainLaunchSchema } from '../../src/main/api/contract/runs.js';
-import { TRAIN_DEFAULTS as ENGINE_DEFAULTS } from '../../src/main/engine/sd4match/train-config.js';
+import type { CategoryInfo, DatasetDetails, ModelInfo } from '../../src/main/contract/index.js';
+import { SEED_MAX, TRAIN_DEFAULTS, trainLaunchSchema } from '../../src/main/contract/runs.js';
+import { TRAIN_DEFAULTS as ENGINE_DEFAULTS } from '../../src/main/engine/sd4match/training/train-config.js';
 import { parseInvocation } from '../../src/main/transport/dispatch.js';
 import { FieldError } from '../../src/main/shared/errors.js';
 import { checkLaunch, defaultDraft, LAUNCH_FIELDS, type LaunchDraft, type LaunchField, NAME_MAX_LENGTH, PAPER_DEFAULTS, ruleText } from '../../src/renderer/src/lib/components/runs/launch.js';

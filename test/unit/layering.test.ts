@@ -2,8 +2,9 @@
  * Layer boundaries, enforced over the source tree:
  * - only src/main/electron/, src/main/index.ts and src/preload/ import 'electron';
  * - `ipcMain` appears only in the IPC adapter, `ipcRenderer` only in the preload;
- * - the preload reaches src/main only with `import type`; the renderer may load src/main at run time
- *   only from src/main/api/contract/** and src/main/shared/** (schemas, defaults, error codes), and
+ * - the preload reaches src/main only with `import type`, and only the contract and shared; the renderer
+ *   imports src/main only from src/main/contract/** and src/main/shared/** (schemas, defaults, error
+ *   codes; types too), and
  *   everything those load in turn stays pure: zod, the contract, shared, and the engine modules of
  *   pure constants listed below; never a Node built-in or a native module;
  * - the renderer loads no Node built-ins; Node-side code never depends on the Electron adapter.
@@ -36,12 +37,12 @@ const NODE_BUILTINS = new Set(builtinModules);
 const isNodeBuiltin = (spec: string) => spec.startsWith('node:') || NODE_BUILTINS.has(spec.split('/')[0] ?? spec);
 
 /** Engine modules of pure constants and types that the contract may load (and so the renderer). */
-const PURE_ENGINE_MODULES = ['src/main/engine/sd4match/train-config.ts', 'src/main/engine/onnx/providers.ts'];
+const PURE_ENGINE_MODULES = ['src/main/engine/sd4match/training/train-config.ts', 'src/main/engine/onnx/providers.ts', 'src/main/engine/datasets/domain.ts', 'src/main/engine/models/facts.ts'];
 /** Packages the renderer's share of src/main may load: browser-safe, no Node APIs. */
 const PURE_PACKAGES = ['zod'];
 const NATIVE_MODULES = ['onnxruntime-node', 'better-sqlite3', 'sharp'];
 /** Where code in the renderer's run-time closure of src/main may live. */
-const RENDERER_SAFE = (r: string) => r.startsWith('src/main/api/contract/') || r.startsWith('src/main/shared/') || PURE_ENGINE_MODULES.includes(r);
+const RENDERER_SAFE = (r: string) => r.startsWith('src/main/contract/') || r.startsWith('src/main/shared/') || PURE_ENGINE_MODULES.includes(r);
 const packageOf = (spec: string) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] ?? spec));
 
 /** The source file a relative import means (`./x.js` -> x.ts, a folder -> its index), or null. */
@@ -106,30 +107,26 @@ describe('layering', () => {
     expect(ipcRendererUsers).toEqual(['src/preload/index.ts']);
   });
 
-  it('the preload imports from src/main with `import type` only, and only from src/main/api and src/main/shared', () => {
+  it('the preload imports from src/main with `import type` only, and only from src/main/contract and src/main/shared', () => {
     const offenders: string[] = [];
     for (const f of files.filter((x) => x.rel.startsWith('src/preload/'))) {
       for (const r of f.facts.refs) {
         const t = target(f.rel, r.specifier);
         if (t === null || !t.startsWith('src/main/')) continue;
         if (!r.typeOnly) offenders.push(`${f.rel}:${r.line} imports ${r.specifier} at run time`);
-        if (!t.startsWith('src/main/api/') && !t.startsWith('src/main/shared/')) offenders.push(`${f.rel}:${r.line} reaches ${t} (outside src/main/api and src/main/shared)`);
+        if (!t.startsWith('src/main/contract/') && !t.startsWith('src/main/shared/')) offenders.push(`${f.rel}:${r.line} reaches ${t} (outside src/main/contract and src/main/shared)`);
       }
     }
     expect(offenders).toEqual([]);
   });
 
-  it('the renderer loads src/main at run time only from src/main/api/contract and src/main/shared (types from src/main/api too)', () => {
+  it('the renderer imports src/main only from src/main/contract and src/main/shared (types included)', () => {
     const offenders: string[] = [];
     for (const f of files.filter((x) => x.rel.startsWith('src/renderer/'))) {
       for (const r of f.facts.refs) {
         const t = target(f.rel, r.specifier);
         if (t === null || !t.startsWith('src/main/')) continue;
-        if (r.typeOnly) {
-          if (!t.startsWith('src/main/api/') && !t.startsWith('src/main/shared/')) offenders.push(`${f.rel}:${r.line} reaches ${t} (outside src/main/api and src/main/shared)`);
-        } else if (!t.startsWith('src/main/api/contract/') && !t.startsWith('src/main/shared/')) {
-          offenders.push(`${f.rel}:${r.line} loads ${r.specifier} at run time (only src/main/api/contract/** and src/main/shared/** may be loaded; use \`import type\` otherwise)`);
-        }
+        if (!t.startsWith('src/main/contract/') && !t.startsWith('src/main/shared/')) offenders.push(`${f.rel}:${r.line} reaches ${t} (only src/main/contract/** and src/main/shared/** may be imported)`);
       }
     }
     expect(offenders).toEqual([]);
@@ -146,7 +143,7 @@ describe('layering', () => {
       }
     }
     // the launch form validates with the contract's schema: the closure is not empty
-    expect([...roots]).toContain('src/main/api/contract/runs.ts');
+    expect([...roots]).toContain('src/main/contract/runs.ts');
     const { files: closure, packages } = runtimeClosure([...roots]);
     const offenders: string[] = [];
     for (const [file, via] of closure) if (!RENDERER_SAFE(file)) offenders.push(`${file} (loaded by ${via})`);
@@ -157,7 +154,7 @@ describe('layering', () => {
       else if (!PURE_PACKAGES.includes(packageOf(spec))) offenders.push(`package ${spec}, not on the list of browser-safe packages (loaded by ${via})`);
     }
     expect(offenders).toEqual([]);
-    expect(closure.has('src/main/engine/sd4match/train-config.ts')).toBe(true);
+    expect(closure.has('src/main/engine/sd4match/training/train-config.ts')).toBe(true);
   });
 
   it('the closure walk follows run-time imports only and catches what a pure module must not load', () => {
@@ -165,7 +162,7 @@ describe('layering', () => {
     const refs = analyseFile(path.join(REPO_ROOT, PURE_ENGINE_MODULES[0]!)).refs.filter((r) => !r.typeOnly);
     expect(refs).toEqual([]);
     // a Node-side module through the same walk is caught: it loads node:path and engine files
-    const { files: fromEngine, packages } = runtimeClosure(['src/main/engine/sd4match/prompts.ts']);
+    const { files: fromEngine, packages } = runtimeClosure(['src/main/engine/sd4match/prompts/prompts.ts']);
     expect([...fromEngine.keys()].some((f) => !RENDERER_SAFE(f))).toBe(true);
     expect([...packages.keys()].some(isNodeBuiltin)).toBe(true);
   });
@@ -231,7 +228,10 @@ describe('layering checker', () => {
 
 // ------------------------------------------------------------------------------------------------
 // The application's layers, one way:
-//   shared <- engine <- store <- services <- api (contract, handlers) <- transport <- entries
+//   shared <- engine <- store <- services <- api (handlers) <- transport <- entries
+// and beside them the contract (DTOs, schemas, defaults, events), the vocabulary every layer above
+// the engine shares: it loads only shared and the engine's pure constants, and reaches the engine's
+// types; the store speaks it in types only, services and handlers at run time.
 // ------------------------------------------------------------------------------------------------
 
 type Layer = 'shared' | 'engine' | 'store' | 'services' | 'contract' | 'api' | 'transport' | 'entry';
@@ -244,7 +244,7 @@ function layerOf(r: string): Layer | null {
   if (rest.startsWith('engine/')) return 'engine';
   if (rest.startsWith('store/')) return 'store';
   if (rest.startsWith('services/')) return 'services';
-  if (rest.startsWith('api/contract') ) return 'contract';
+  if (rest.startsWith('contract/')) return 'contract';
   if (rest.startsWith('api/')) return 'api';
   if (rest.startsWith('transport/')) return 'transport';
   return 'entry'; // cli.ts, cli/, server.ts, index.ts, electron/: composition roots
@@ -252,16 +252,18 @@ function layerOf(r: string): Layer | null {
 
 /**
  * What each layer may import at run time, and (besides) with `import type` only. The engine is pure
- * computation and file formats (no store, no API types); the store is SQLite and repositories (no
- * API types); services hold every use case and may speak the contract's vocabulary (its DTOs and
- * schemas); handlers only validate, call a service and map; transports only reach the API.
+ * computation and file formats (no store, no contract); the store is SQLite and repositories, whose
+ * rows are the contract's DTOs where they leave it (types only); the contract loads only shared and
+ * the engine's pure constants (`PURE_ENGINE_MODULES`, checked below); services hold every use case
+ * and speak the contract; handlers only map contract arguments to a use case; transports only reach
+ * the API.
  */
 const ALLOWED: Record<Layer, { run: Layer[]; types: Layer[] }> = {
   shared: { run: ['shared'], types: [] },
   engine: { run: ['engine', 'shared'], types: [] },
-  store: { run: ['store', 'engine', 'shared'], types: [] },
+  store: { run: ['store', 'engine', 'shared'], types: ['contract'] },
   services: { run: ['services', 'store', 'engine', 'shared', 'contract'], types: [] },
-  contract: { run: ['contract', 'engine', 'shared'], types: ['store'] },
+  contract: { run: ['contract', 'engine', 'shared'], types: [] },
   api: { run: ['api', 'contract', 'services', 'shared'], types: [] },
   transport: { run: ['transport', 'api', 'contract', 'shared'], types: [] },
   entry: { run: ['entry', 'transport', 'api', 'contract', 'services', 'store', 'engine', 'shared'], types: [] },
@@ -278,6 +280,11 @@ function layerViolations(list: { rel: string; facts: SourceFacts }[]): string[] 
       const to = t === null ? null : layerOf(t);
       if (to === null) continue;
       const rule = ALLOWED[from];
+      // the contract loads the engine's pure constants only (their types it may reach)
+      if (from === 'contract' && to === 'engine' && !r.typeOnly && !PURE_ENGINE_MODULES.includes(`${t}.ts`.replace(/\.js\.ts$/, '.ts'))) {
+        out.push(`${f.rel}:${r.line} (contract) -> ${t} (engine, not one of its pure constants)`);
+        continue;
+      }
       if (rule.run.includes(to) || (r.typeOnly && rule.types.includes(to))) continue;
       out.push(`${f.rel}:${r.line} (${from}) -> ${t} (${to}${r.typeOnly ? ', type-only' : ''})`);
     }
@@ -295,7 +302,7 @@ function sqlOutsideStore(list: { rel: string; facts: SourceFacts }[]): string[] 
 }
 
 describe('layers', () => {
-  it('every import in src/main goes down the layers: shared <- engine <- store <- services <- api <- transport <- entries', () => {
+  it('every import in src/main goes down the layers: shared <- engine <- store <- services <- api <- transport <- entries, the contract beside them', () => {
     expect(layerViolations(files)).toEqual([]);
   });
 
@@ -307,15 +314,18 @@ describe('layers', () => {
   const WRONG: [string, string, string][] = [
     ['src/main/shared/errors.ts', "import { x } from '../engine/onnx/ir.js';", 'shared -> engine'],
     ['src/main/engine/onnx/ir.ts', "import { Store } from '../../store/db.js';", 'engine -> store'],
-    ['src/main/engine/onnx/ir.ts', "import type { JobInfo } from '../../api/contract/jobs.js';", 'engine -> API types'],
-    ['src/main/engine/sd4match/trainer.ts', "import { runs } from '../../services/runs.js';", 'engine -> services'],
-    ['src/main/store/db.ts', "import type { PairDetail } from '../api/contract.js';", 'store -> API DTOs'],
+    ['src/main/engine/onnx/ir.ts', "import type { JobInfo } from '../../contract/jobs.js';", 'engine -> contract types'],
+    ['src/main/engine/sd4match/training/trainer.ts', "import { runs } from '../../../services/runs.js';", 'engine -> services'],
+    ['src/main/store/db.ts', "import { runsSchemas } from '../contract/runs.js';", 'store -> contract at run time'],
+    ['src/main/store/db.ts', "import type { Handlers } from '../api/handlers.js';", 'store -> handler types'],
     ['src/main/store/db.ts', "import { openServices } from '../services/context.js';", 'store -> services'],
     ['src/main/services/runs.ts', "import { runHandlers } from '../api/handlers/runs.js';", 'services -> handlers'],
     ['src/main/services/runs.ts', "import { wsServer } from '../transport/ws-server.js';", 'services -> transport'],
     ['src/main/api/handlers/pairs.ts', "import { PairsRepo } from '../../store/repositories/pairs.js';", 'handler -> store'],
     ['src/main/api/handlers/pairs.ts', "import { planPairs } from '../../engine/datasets/pair-geometry.js';", 'handler -> engine'],
-    ['src/main/api/contract/runs.ts', "import { startTraining } from '../../services/runs.js';", 'contract -> services'],
+    ['src/main/contract/runs.ts', "import { startTraining } from '../services/runs.js';", 'contract -> services'],
+    ['src/main/contract/runs.ts', "import type { RunRecord } from '../store/repositories/runs.js';", 'contract -> store types'],
+    ['src/main/contract/runs.ts', "import { Trainer } from '../engine/sd4match/trainer.js';", 'contract -> engine code'],
     ['src/main/transport/ws-server.ts', "import { listRuns } from '../services/runs.js';", 'transport -> services'],
     ['src/main/transport/ws-server.ts', "import { ImageAccess } from '../services/images/access.js';", 'transport -> services'],
   ];

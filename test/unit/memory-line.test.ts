@@ -4,8 +4,8 @@
  * and how an estimate reads in the UI's memory line.
  */
 import { describe, expect, it } from 'vitest';
-import type { DatasetDetails, ModelInfo } from '../../src/main/api/contract.js';
-import { trainEstimateSchema } from '../../src/main/api/contract/runs.js';
+import type { DatasetDetails, ModelInfo } from '../../src/main/contract/index.js';
+import { trainEstimateSchema } from '../../src/main/contract/runs.js';
 import { checkLaunch, defaultDraft, estimateArgs, type LaunchDraft } from '../../src/renderer/src/lib/components/runs/launch.js';
 import { gigabytes, memorySummary } from '../../src/renderer/src/lib/format.js';
 

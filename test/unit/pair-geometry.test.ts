@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyFlip, toEvalPair } from '../../src/main/engine/datasets/pair-geometry.js';
-import { pckThreshold } from '../../src/main/engine/sd4match/evaluate.js';
+import { pckThreshold } from '../../src/main/engine/sd4match/matching/evaluate.js';
 import type { PairRecord } from '../../src/main/store/repositories/pairs.js';
 
 function pair(over: Partial<PairRecord>): PairRecord {

@@ -4,7 +4,7 @@
  * stands; and the launch form's remembered values (launch.ts) come back only where they fit.
  */
 import { describe, expect, it } from 'vitest';
-import type { RunSummary } from '../../src/main/api/contract.js';
+import type { RunSummary } from '../../src/main/contract/index.js';
 import { historyRows, sweepStatus, timestepRange } from '../../src/renderer/src/lib/components/runs/history.js';
 import { defaultDraft, rememberedOf, restoreDraft } from '../../src/renderer/src/lib/components/runs/launch.js';
 

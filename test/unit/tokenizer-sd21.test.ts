@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONTEXT_LENGTH, loadClipTokenizer } from '../../src/main/engine/sd4match/tokenizer.js';
+import { CONTEXT_LENGTH, loadClipTokenizer } from '../../src/main/engine/sd4match/model/tokenizer.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
 const SD21 = path.resolve(REPO_ROOT, '../shared/full-size/sd21');

@@ -13,8 +13,8 @@ import type { HostTensor, Model } from '../../src/main/engine/onnx/ir.js';
 import { createModelSession } from '../../src/main/engine/onnx/runtime.js';
 import { listScopes, resolveScope } from '../../src/main/engine/onnx/scopes.js';
 import { tap } from '../../src/main/engine/onnx/transforms.js';
-import { compileSd } from '../../src/main/engine/sd4match/compile.js';
-import { inspectSdFolder } from '../../src/main/engine/sd4match/model-folder.js';
+import { compileSd } from '../../src/main/engine/sd4match/model/compile.js';
+import { inspectSdFolder } from '../../src/main/engine/sd4match/model/model-folder.js';
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { Rng } from '../helpers/random.js';
 

@@ -6,7 +6,7 @@
  */
 import { type AppContext, type AppOptions, createApp } from '../services/app.js';
 import type { EventHub } from '../services/events.js';
-import type { InvokeMethod, InvokeParsedArgs, InvokeResult } from './contract.js';
+import type { InvokeMethod, InvokeParsedArgs, InvokeResult } from '../contract/index.js';
 import { appHandlers } from './handlers/app.js';
 import { jobHandlers } from './handlers/jobs.js';
 import { modelHandlers } from './handlers/models.js';

@@ -7,10 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { GenerateSource } from '../api/contract.js';
-import { GENERATE_DEFAULTS } from '../api/contract/generate.js';
+import type { GenerateSource } from '../contract/index.js';
+import { GENERATE_DEFAULTS } from '../contract/generate.js';
 import { runInProcess } from '../engine/jobs/job-process.js';
-import { DEFAULT_TEMPLATE, loadLearnedPrompt, templateText } from '../engine/sd4match/prompts.js';
+import { DEFAULT_TEMPLATE, loadLearnedPrompt, templateText } from '../engine/sd4match/prompts/prompts.js';
 import { openServices, type Services } from '../services/context.js';
 import { GENERATED_DIR, planGeneration } from '../services/generate.js';
 import { sourceJobRuntime } from '../services/jobs/runtime.js';

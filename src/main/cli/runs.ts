@@ -8,11 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { AppError } from '../shared/errors.js';
-import type { EvalReport, Frame } from '../engine/sd4match/evaluate.js';
-import { MATCH_METHODS, type MatchMethod } from '../engine/sd4match/matching.js';
-import type { PromptKind } from '../engine/sd4match/prompts.js';
-import { type Schedule, TRAIN_DEFAULTS as D } from '../engine/sd4match/train-config.js';
-import { FEATURE_DEFAULTS } from '../api/contract/runs.js';
+import type { EvalReport, Frame } from '../engine/sd4match/matching/evaluate.js';
+import { MATCH_METHODS, type MatchMethod } from '../engine/sd4match/matching/matching.js';
+import type { PromptKind } from '../engine/sd4match/prompts/prompts.js';
+import { type Schedule, TRAIN_DEFAULTS as D } from '../engine/sd4match/training/train-config.js';
+import { FEATURE_DEFAULTS } from '../contract/runs.js';
 import { JobProcessGone, runInProcess } from '../engine/jobs/job-process.js';
 import { sourceJobRuntime } from '../services/jobs/runtime.js';
 import type { TaskContext } from '../engine/jobs/progress.js';
@@ -24,8 +24,8 @@ import type { Split } from '../store/repositories/datasets.js';
 import { cliTask, formatSeconds, parseFloatOption, parseIntOption } from './common.js';
 import { parsePromptArg } from './models.js';
 import { parseIntList } from './generate.js';
-import { describePrompt } from '../engine/sd4match/pipeline.js';
-import { SWEEP_TIMESTEPS } from '../api/contract/generate.js';
+import { describePrompt } from '../engine/sd4match/features/pipeline.js';
+import { SWEEP_TIMESTEPS } from '../contract/generate.js';
 import { planSweep, type runSweep } from '../services/sweeps.js';
 
 function pct(v: number): string {

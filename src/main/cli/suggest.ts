@@ -6,9 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { FEATURE_DEFAULTS } from '../api/contract/runs.js';
-import { SUGGEST_DEFAULTS } from '../api/contract/suggest.js';
-import type { SuggestEvalReport } from '../api/contract.js';
+import { FEATURE_DEFAULTS } from '../contract/runs.js';
+import { SUGGEST_DEFAULTS } from '../contract/suggest.js';
+import type { SuggestEvalReport } from '../contract/index.js';
 import { runInProcess } from '../engine/jobs/job-process.js';
 import { rankQueue, schemaConfidence } from '../engine/suggest/ranking.js';
 import { AppError } from '../shared/errors.js';

@@ -9,7 +9,7 @@
  * main process's stderr) and encodes code, message and field only.
  */
 import { ipcMain, type BrowserWindow, type IpcMainInvokeEvent } from 'electron';
-import { INVOKE_METHOD_NAMES, type Envelope } from '../api/contract.js';
+import { INVOKE_METHOD_NAMES, type Envelope } from '../contract/index.js';
 import type { Api } from '../api/handlers.js';
 import { dispatch } from '../transport/dispatch.js';
 

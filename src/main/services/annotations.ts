@@ -3,7 +3,7 @@ import { editTarget, type EditorState, readState, saveState, stepHistory } from 
 import { setSchema } from './annotations/schema.js';
 import type { Db } from '../store/db.js';
 import type { InstanceKey } from '../store/repositories/annotation-history.js';
-import type { AnnotationState, InvokeParsedArgs } from '../api/contract.js';
+import type { AnnotationState, InvokeParsedArgs } from '../contract/index.js';
 import type { AppContext } from './app.js';
 import { categoryInfo, storeOf } from './catalog.js';
 

@@ -8,7 +8,7 @@ import { InferenceHost } from '../engine/jobs/inference-host.js';
 import type { JobRuntime } from '../engine/jobs/job-process.js';
 import { JobManager } from '../engine/jobs/manager.js';
 import { openServices, type Services } from './context.js';
-import { isEventName } from '../api/contract.js';
+import { isEventName } from '../contract/index.js';
 import { EventHub } from './events.js';
 import { sourceJobRuntime } from './jobs/runtime.js';
 import { noteRunsStoppedByClose, runJobs } from './run-lifecycle.js';

@@ -6,7 +6,7 @@
 import type { Db, Store } from '../store/db.js';
 import { type Category, DatasetsRepo, type DatasetSummary as StoreDatasetSummary, type Split } from '../store/repositories/datasets.js';
 import { PairsRepo } from '../store/repositories/pairs.js';
-import type { CategoryInfo, DatasetSummary, ImportReportInfo } from '../api/contract.js';
+import type { CategoryInfo, DatasetSummary, ImportReportInfo } from '../contract/index.js';
 import { EDITABLE_FORMATS } from './annotations/editor.js';
 import type { AppContext } from './app.js';
 import { ImageAccess } from './images/access.js';

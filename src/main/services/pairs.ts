@@ -3,7 +3,7 @@ import { planPairs, writePairs } from './annotations/pairs.js';
 import { DatasetsRepo } from '../store/repositories/datasets.js';
 import { ImagesRepo } from '../store/repositories/images.js';
 import { PairsRepo } from '../store/repositories/pairs.js';
-import type { PairDetail, InvokeParsedArgs } from '../api/contract.js';
+import type { PairDetail, InvokeParsedArgs } from '../contract/index.js';
 import { AppError } from '../shared/errors.js';
 import type { AppContext } from './app.js';
 import { storeOf } from './catalog.js';

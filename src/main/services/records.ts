@@ -5,9 +5,9 @@
  */
 import path from 'node:path';
 import type { HostTensor } from '../engine/onnx/ir.js';
-import { describePrompt, type PromptSpec } from '../engine/sd4match/pipeline.js';
-import { type LearnedPrompt, loadLearnedPrompt } from '../engine/sd4match/prompts.js';
-import type { SdModel } from '../engine/sd4match/sd-model.js';
+import { describePrompt, type PromptSpec } from '../engine/sd4match/features/pipeline.js';
+import { type LearnedPrompt, loadLearnedPrompt } from '../engine/sd4match/prompts/prompts.js';
+import type { SdModel } from '../engine/sd4match/model/sd-model.js';
 import type { StoredTensor } from '../store/repositories/prompts.js';
 import type { Services } from './context.js';
 

@@ -7,14 +7,14 @@
  * writes an annotation.
  */
 import fs from 'node:fs';
-import type { InvokeParsedArgs, InvokeResult, SuggestEvalReport, SuggestionSet } from '../api/contract.js';
-import { SUGGEST_DEFAULTS, SUGGEST_EVAL_ALPHAS } from '../api/contract/suggest.js';
+import type { InvokeParsedArgs, InvokeResult, SuggestEvalReport, SuggestionSet } from '../contract/index.js';
+import { SUGGEST_DEFAULTS, SUGGEST_EVAL_ALPHAS } from '../contract/suggest.js';
 import type { TaskContext } from '../engine/jobs/progress.js';
-import { inspectDinoFolder } from '../engine/sd4match/model-folder.js';
-import { checkFeaturesFit } from '../engine/sd4match/memory-estimate.js';
-import { describePrompt, type ImageRef, Pipeline, type PromptSpec, type PipelineSettings } from '../engine/sd4match/pipeline.js';
-import { loadLearnedPrompt } from '../engine/sd4match/prompts.js';
-import { SdModel } from '../engine/sd4match/sd-model.js';
+import { inspectDinoFolder } from '../engine/sd4match/model/model-folder.js';
+import { checkFeaturesFit } from '../engine/sd4match/memory/memory-estimate.js';
+import { describePrompt, type ImageRef, Pipeline, type PromptSpec, type PipelineSettings } from '../engine/sd4match/features/pipeline.js';
+import { loadLearnedPrompt } from '../engine/sd4match/prompts/prompts.js';
+import { SdModel } from '../engine/sd4match/model/sd-model.js';
 import { SessionCache } from '../engine/onnx/session-cache.js';
 import { type Exemplar, type ImageSuggestion, suggestKeypoints } from '../engine/suggest/suggest.js';
 import { rankQueue, schemaConfidence } from '../engine/suggest/ranking.js';

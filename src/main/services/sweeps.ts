@@ -5,11 +5,11 @@
  * process that opens the model once. Read back as PCK against t per prompt.
  */
 import crypto from 'node:crypto';
-import type { InvokeParsedArgs, InvokeResult, SweepResult, SweepSummary } from '../api/contract.js';
+import type { InvokeParsedArgs, InvokeResult, SweepResult, SweepSummary } from '../contract/index.js';
 import type { TaskContext } from '../engine/jobs/progress.js';
-import { MATCH_METHODS } from '../engine/sd4match/matching.js';
-import type { PromptSpec } from '../engine/sd4match/pipeline.js';
-import { SdModel } from '../engine/sd4match/sd-model.js';
+import { MATCH_METHODS } from '../engine/sd4match/matching/matching.js';
+import type { PromptSpec } from '../engine/sd4match/features/pipeline.js';
+import { SdModel } from '../engine/sd4match/model/sd-model.js';
 import { AppError } from '../shared/errors.js';
 import type { Split } from '../store/repositories/datasets.js';
 import type { RunRecord } from '../store/repositories/runs.js';

@@ -6,8 +6,8 @@
  * not told (an AppError's `detail`, a bug's stack) goes to the engine's log here, once for all three.
  */
 import type { z } from 'zod';
-import type { Envelope, InvokeMethod } from '../api/contract.js';
-import { INVOKE_METHOD_NAMES, invokeMethods, isInvokeMethod } from '../api/contract.js';
+import type { Envelope, InvokeMethod } from '../contract/index.js';
+import { INVOKE_METHOD_NAMES, invokeMethods, isInvokeMethod } from '../contract/index.js';
 import { AppError, explainError, FieldError, serializeError } from '../shared/errors.js';
 import { logError } from '../shared/log.js';
 import type { Api, Handler } from '../api/handlers.js';

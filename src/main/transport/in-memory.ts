@@ -3,7 +3,7 @@
  * transports, with arguments, results and event payloads passed through a JSON round trip so that
  * anything the wire cannot carry fails here too.
  */
-import type { Envelope, EventName, EventPayload, InvokeArgs, InvokeMethod, InvokeResult } from '../api/contract.js';
+import type { Envelope, EventName, EventPayload, InvokeArgs, InvokeMethod, InvokeResult } from '../contract/index.js';
 import type { Api } from '../api/handlers.js';
 import { logError } from '../shared/log.js';
 import { dispatch } from './dispatch.js';

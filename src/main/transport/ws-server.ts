@@ -1,5 +1,5 @@
 /**
- * The WebSocket adapter: serves the API contract over JSON text frames (see src/main/api/wire.ts)
+ * The WebSocket adapter: serves the API contract over JSON text frames (see src/main/contract/wire.ts)
  * on an existing HTTP server, and pushes every engine event to every connected client.
  *
  * Who may connect is decided by the caller (`verify`): the browser-mode server checks the Host
@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { SerializedError } from '../shared/errors.js';
 import type { Api } from '../api/handlers.js';
-import type { ResponseFrame, ServerFrame } from '../api/wire.js';
+import type { ResponseFrame, ServerFrame } from '../contract/wire.js';
 import { logError } from '../shared/log.js';
 import { dispatch } from './dispatch.js';
 

@@ -1,6 +1,6 @@
 /// <reference types="svelte" />
 /// <reference types="vite/client" />
-import type { BridgeApi } from '../../main/api/contract.js';
+import type { BridgeApi } from '../../main/contract/index.js';
 
 declare global {
   interface Window {

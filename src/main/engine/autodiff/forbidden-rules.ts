@@ -9,7 +9,7 @@ const RANDOM =
   '(and any finite-difference check of it) is meaningless; sample the noise outside the graph and feed it as an input';
 
 const FORBIDDEN: [string, string][] = [
-  // The engine draws its noise on the host (seeded, see sd4match/pipeline.ts) and feeds it in.
+  // The engine draws its noise on the host (seeded, see sd4match/features/pipeline.ts) and feeds it in.
   ['RandomNormalLike', RANDOM],
   ['RandomUniformLike', RANDOM],
   ['Bernoulli', RANDOM],

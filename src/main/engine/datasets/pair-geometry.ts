@@ -3,7 +3,7 @@
  * benchmark named, images identified by content hash for the caches.
  */
 import { appliesExifOrientation } from '../images/orientation.js';
-import type { Benchmark, EvalPair } from '../sd4match/evaluate.js';
+import type { Benchmark, EvalPair } from '../sd4match/matching/evaluate.js';
 import type { PairImage, PairRecord } from './domain.js';
 import type { DatasetFormat } from './domain.js';
 

@@ -15,11 +15,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../shared/errors.js';
-import { readDdimConfig } from '../sd4match/ddim.js';
-import { vaeDecoderOf } from '../sd4match/generate.js';
-import { findTokenizer } from '../sd4match/model-folder.js';
-import type { PromptSpec } from '../sd4match/pipeline.js';
-import { loadClipTokenizer } from '../sd4match/tokenizer.js';
+import { readDdimConfig } from '../sd4match/generation/ddim.js';
+import { vaeDecoderOf } from '../sd4match/generation/generate.js';
+import { findTokenizer } from '../sd4match/model/model-folder.js';
+import type { PromptSpec } from '../sd4match/features/pipeline.js';
+import { loadClipTokenizer } from '../sd4match/model/tokenizer.js';
 import { CAPABILITIES, CAPABILITY_VERBS, type CapabilityName, type ModelCapabilities } from './facts.js';
 
 /** Why each part a capability needs cannot be used (the part named first), or null when it can. */

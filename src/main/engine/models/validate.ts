@@ -1,13 +1,13 @@
 /**
  * A model folder's validation report for the UI: the engine's folder checks
- * (engine/sd4match/model-folder.ts) turned into a list of problems and warnings plus the facts
+ * (engine/sd4match/model/model-folder.ts) turned into a list of problems and warnings plus the facts
  * they found, instead of one error, and what a usable Stable Diffusion folder can do
  * (capabilities.ts). A folder that does not exist is an error about the field.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError, FieldError } from '../../shared/errors.js';
-import { inspectDinoFolder, inspectSdFolder } from '../sd4match/model-folder.js';
+import { inspectDinoFolder, inspectSdFolder } from '../sd4match/model/model-folder.js';
 import { probeSdParts, sdCapabilities } from './capabilities.js';
 import type { ModelFacts, ModelKind, ModelValidation } from './facts.js';
 

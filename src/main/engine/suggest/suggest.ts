@@ -9,8 +9,8 @@
 import type { HostTensor } from '../onnx/ir.js';
 import type { SessionCache } from '../onnx/session-cache.js';
 import type { TaskContext } from '../jobs/progress.js';
-import { matchKeypoints } from '../sd4match/matching.js';
-import type { ImageRef, Pipeline } from '../sd4match/pipeline.js';
+import { matchKeypoints } from '../sd4match/matching/matching.js';
+import type { ImageRef, Pipeline } from '../sd4match/features/pipeline.js';
 import { type Candidate, fuseCandidates, FUSE_DEFAULTS } from './fusion.js';
 import { globalDescriptor } from './ranking.js';
 

@@ -15,7 +15,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { ImportReportInfo } from '../../api/contract/datasets.js';
+import type { ImportReportInfo } from '../../contract/datasets.js';
 import { AppError } from '../../shared/errors.js';
 import type { Db, Store } from '../../store/db.js';
 import { type Dataset, type DatasetFormat, DatasetsRepo, type Split } from '../../store/repositories/datasets.js';

@@ -3,7 +3,7 @@
  * WAL lets the engine read meanwhile), does its work and returns a small result. The worker runs
  * in a job process, so `process.pid` here (what runs.start() records) is that child's.
  */
-import type { PromptSpec } from '../../engine/sd4match/pipeline.js';
+import type { PromptSpec } from '../../engine/sd4match/features/pipeline.js';
 import type { EvalArgs } from '../evaluation.js';
 import type { TaskContext } from '../../engine/jobs/progress.js';
 
@@ -47,7 +47,7 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
    * compile leaves nothing half-written behind.
    */
   async compile(payload, task): Promise<CompiledModel> {
-    const { SdModel } = await import('../../engine/sd4match/sd-model.js');
+    const { SdModel } = await import('../../engine/sd4match/model/sd-model.js');
     const p = payload as { folder: string; cacheDir: string };
     const sd = SdModel.open(p.folder, { cacheDir: p.cacheDir, task });
     try {

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { type Db, now, prepareCached } from '../db.js';
+import type { ImageListItem } from '../../contract/datasets.js';
 
 import type { Box, DatasetFormat } from '../../engine/datasets/domain.js';
 
@@ -199,16 +200,6 @@ export interface CategoryKeypointRow {
   visibility: 1 | 2;
 }
 
-/** A row of an image page (the Datasets view's grid). */
-export interface ImageListItem {
-  id: number;
-  path: string;
-  width: number;
-  height: number;
-  categoryId: number | null;
-  /** Labelled keypoints over the image's annotations (of the page's category, when it has one). */
-  keypoints: number;
-}
 
 /** An image of a category (`imagesOfCategory`). */
 export interface CategoryImage {

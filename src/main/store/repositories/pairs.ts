@@ -5,26 +5,12 @@
  */
 import path from 'node:path';
 import { type Db, prepareCached } from '../db.js';
+import type { PairSummary } from '../../contract/pairs.js';
 import type { Box, DatasetFormat, PairFlags, PairRecord, Split } from '../../engine/datasets/domain.js';
 
 export type { PairFlags, PairImage, PairRecord } from '../../engine/datasets/domain.js';
 
 
-/** A row of a pairs page (the Pairs view's list). */
-export interface PairSummary {
-  id: number;
-  name: string;
-  split: Split;
-  ordinal: number;
-  categoryId: number;
-  category: string;
-  srcImageId: number;
-  trgImageId: number;
-  srcPath: string;
-  trgPath: string;
-  nPts: number;
-  flags: PairFlags;
-}
 
 export interface PairUpsert {
   split: Split;

@@ -4,22 +4,8 @@
  * from annotations: nothing here writes a keypoint.
  */
 import { type Db, now, prepareCached } from '../db.js';
+import type { StoredSuggestion } from '../../contract/suggest.js';
 
-/** One schema keypoint's fused suggestion, in the image's displayed frame (pixels). */
-export interface StoredSuggestion {
-  /** Index in the category's keypoint schema. */
-  kp: number;
-  x: number;
-  y: number;
-  /** In [0, 1]: similarity peak, cycle consistency and agreement between exemplars. */
-  confidence: number;
-  /** The visibility guess: false below the visibility threshold. */
-  visible: boolean;
-  /** Exemplars that had this keypoint labelled visible (candidates fused). */
-  candidates: number;
-  /** Share of the candidates' weight that agrees with the fused position, in [0, 1]. */
-  agreement: number;
-}
 
 export interface SuggestionSetInput {
   imageId: number;

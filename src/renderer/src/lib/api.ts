@@ -15,9 +15,9 @@ import type {
   InvokeMethod,
   InvokeResult,
   OptionalArgs,
-} from '../../../main/api/contract.js';
+} from '../../../main/contract/index.js';
 import type { ErrorCode } from '../../../main/shared/errors.js';
-import type { InvokeFrame, ServerFrame, TokenParam, WsPath } from '../../../main/api/wire.js';
+import type { InvokeFrame, ServerFrame, TokenParam, WsPath } from '../../../main/contract/wire.js';
 
 // Typed against the server's constants: a change there fails the type check here.
 const WS_PATH: WsPath = '/api';

@@ -1,4 +1,4 @@
-import type { AppInfo } from '../../../main/api/contract.js';
+import type { AppInfo } from '../../../main/contract/index.js';
 
 export interface ProviderLabel {
   /** The provider in use, e.g. `cpu`. */

@@ -9,7 +9,7 @@
  * version the previous one returned; a save the engine refuses because another window changed the
  * image first (CONFLICT) reloads the image instead of overwriting.
  */
-import type { AnnotationState, CategoryInfo, ImageListItem, KeypointValue, SuggestedKeypoint } from '../../../../main/api/contract.js';
+import type { AnnotationState, CategoryInfo, ImageListItem, KeypointValue, SuggestedKeypoint } from '../../../../main/contract/index.js';
 import { ApiError, getApi } from '../api.js';
 import { handleError } from '../errors.js';
 import { toasts } from './toasts.svelte.js';

@@ -4,8 +4,8 @@
  * colour per prompt (the same in every chart and overlay), and the evaluation jobs started from
  * here (they outlive a visit to another view; the PCK table refreshes when one finishes).
  */
-import type { PromptSummary, Split } from '../../../../main/api/contract.js';
-import { FEATURE_DEFAULTS } from '../../../../main/api/contract/runs.js';
+import type { PromptSummary, Split } from '../../../../main/contract/index.js';
+import { FEATURE_DEFAULTS } from '../../../../main/contract/runs.js';
 import { getApi } from '../api.js';
 import { seriesColours } from '../components/compare/series-colours.js';
 import { handleError } from '../errors.js';

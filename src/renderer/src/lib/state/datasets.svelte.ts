@@ -3,7 +3,7 @@
  * the engine says a dataset changed (an import finished, a schema or the pairs changed, in this
  * window or another).
  */
-import type { DatasetDetails, DatasetSummary } from '../../../../main/api/contract.js';
+import type { DatasetDetails, DatasetSummary } from '../../../../main/contract/index.js';
 import { getApi } from '../api.js';
 import { attempt, handleError } from '../errors.js';
 

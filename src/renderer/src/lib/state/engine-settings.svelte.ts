@@ -3,7 +3,7 @@
  * the jobs they start, as opposed to this window's preferences (theme), which stay in the browser.
  * The first is the execution provider; changing it refreshes what the status bar shows.
  */
-import type { EngineSettings, ProviderChoice } from '../../../../main/api/contract.js';
+import type { EngineSettings, ProviderChoice } from '../../../../main/contract/index.js';
 import { describeError, getApi } from '../api.js';
 import { engine } from './engine.svelte.js';
 

@@ -1,5 +1,5 @@
 /** What the status bar and Settings show about the engine: versions, provider, database path. */
-import type { AppInfo, AppPaths } from '../../../../main/api/contract.js';
+import type { AppInfo, AppPaths } from '../../../../main/contract/index.js';
 import { describeError, getApi } from '../api.js';
 
 class Engine {

@@ -6,8 +6,8 @@
  * images (`generate:image`) and asks again when the job ends, so a cancelled job never leaves a
  * cell claiming an image that was not made. The job outlives a visit to another view.
  */
-import type { GalleryLookup, GeneratedImage, InvokeArgs } from '../../../../main/api/contract.js';
-import { GENERATE_DEFAULTS } from '../../../../main/api/contract/generate.js';
+import type { GalleryLookup, GeneratedImage, InvokeArgs } from '../../../../main/contract/index.js';
+import { GENERATE_DEFAULTS } from '../../../../main/contract/generate.js';
 import { getApi, describeError } from '../api.js';
 import { handleError } from '../errors.js';
 import { count } from '../format.js';

@@ -1,5 +1,5 @@
 /** A dataset's images in path order, a page at a time (the browsing grid and the annotation strip). */
-import type { ImageFilter, ImageListItem, PairSummary, Split } from '../../../../main/api/contract.js';
+import type { ImageFilter, ImageListItem, PairSummary, Split } from '../../../../main/contract/index.js';
 import { getApi } from '../api.js';
 import { Paged } from './paged.svelte.js';
 

@@ -3,7 +3,7 @@
  * for the ones they started. Kept current by `job:updated` events; a job that finished before its
  * starter began waiting is still found here.
  */
-import type { JobInfo } from '../../../../main/api/contract.js';
+import type { JobInfo } from '../../../../main/contract/index.js';
 import { ApiError, getApi } from '../api.js';
 import { attempt, handleError } from '../errors.js';
 import { engine } from './engine.svelte.js';

@@ -5,7 +5,7 @@
  * never blocks (nor reassures about) the current ones.
  */
 import { untrack } from 'svelte';
-import type { MemoryCheck } from '../../../../main/api/contract.js';
+import type { MemoryCheck } from '../../../../main/contract/index.js';
 import { describeError } from '../api.js';
 
 export type EstimatePhase = 'idle' | 'pending' | 'ready' | 'error';

@@ -1,5 +1,5 @@
 /** Registered model folders (Models view; Runs and Compare read them too). */
-import type { ModelInfo } from '../../../../main/api/contract.js';
+import type { ModelInfo } from '../../../../main/contract/index.js';
 import { getApi } from '../api.js';
 import { attempt } from '../errors.js';
 import { jobs } from './jobs.svelte.js';

@@ -3,7 +3,7 @@
  * empty prompt, the template, DINOv2 features). Runs opens a run's prompt in Compare; Compare
  * picks prompts to overlay and evaluates them. Refreshed when a training run completes.
  */
-import type { PromptSummary } from '../../../../main/api/contract.js';
+import type { PromptSummary } from '../../../../main/contract/index.js';
 import { getApi } from '../api.js';
 import { attempt } from '../errors.js';
 

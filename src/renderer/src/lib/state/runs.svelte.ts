@@ -8,7 +8,7 @@
  * proxy per point would cost more than the chart. A monitor bumps `revision` when they change and
  * the chart redraws at most once per animation frame.
  */
-import type { RunSummary, TrainStarted, TrainStep, TrainValidation } from '../../../../main/api/contract.js';
+import type { RunSummary, TrainStarted, TrainStep, TrainValidation } from '../../../../main/contract/index.js';
 import { describeError, getApi } from '../api.js';
 import { attempt } from '../errors.js';
 import { toasts } from './toasts.svelte.js';

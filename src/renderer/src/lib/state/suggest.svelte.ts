@@ -8,10 +8,10 @@
  * (`Annotator.accept`), so the suggestions drawn are those of schema keypoints the annotation has
  * not labelled, and undoing an acceptance brings its suggestion back.
  */
-import type { ImageListItem, PromptSummary, QueueItem, SuggestedKeypoint, SuggestionSet, SuggestQueue } from '../../../../main/api/contract.js';
-import type { InvokeArgs, KeypointValue, SuggestionsChanged } from '../../../../main/api/contract.js';
-import { FEATURE_DEFAULTS } from '../../../../main/api/contract/runs.js';
-import { SUGGEST_DEFAULTS } from '../../../../main/api/contract/suggest.js';
+import type { ImageListItem, PromptSummary, QueueItem, SuggestedKeypoint, SuggestionSet, SuggestQueue } from '../../../../main/contract/index.js';
+import type { InvokeArgs, KeypointValue, SuggestionsChanged } from '../../../../main/contract/index.js';
+import { FEATURE_DEFAULTS } from '../../../../main/contract/runs.js';
+import { SUGGEST_DEFAULTS } from '../../../../main/contract/suggest.js';
 import { ApiError, describeError, getApi } from '../api.js';
 import { count } from '../format.js';
 import { jobs } from './jobs.svelte.js';

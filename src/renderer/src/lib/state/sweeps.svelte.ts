@@ -5,7 +5,7 @@
  * moving on to its next evaluation, since its job process stores them without an event), and the
  * sweep jobs started from here (they outlive a visit to another view).
  */
-import type { SweepResult, SweepStart, SweepSummary } from '../../../../main/api/contract.js';
+import type { SweepResult, SweepStart, SweepSummary } from '../../../../main/contract/index.js';
 import { describeError, getApi } from '../api.js';
 import { handleError } from '../errors.js';
 import { jobs } from './jobs.svelte.js';

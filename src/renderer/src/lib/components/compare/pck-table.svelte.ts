@@ -3,7 +3,7 @@
  * for the query, again when an evaluation finishes (`compare.evalRevision`), the latest query wins.
  * Call it while a component initialises (it owns an effect).
  */
-import type { PckTable, Split } from '../../../../../main/api/contract.js';
+import type { PckTable, Split } from '../../../../../main/contract/index.js';
 import { getApi } from '../../api.js';
 import { handleError } from '../../errors.js';
 import { compare, type MatchMethod } from '../../state/compare.svelte.js';

@@ -4,7 +4,7 @@
  * one by one they would bury every other run). A sweep's row sits where its newest evaluation
  * would, and expands to its evaluations in timestep order.
  */
-import type { RunStatus, RunSummary } from '../../../../../main/api/contract.js';
+import type { RunStatus, RunSummary } from '../../../../../main/contract/index.js';
 
 /** One timestep sweep, as the history shows it. */
 export interface SweepGroup {

@@ -7,9 +7,9 @@
  * asks the engine for an estimate whenever that changes).
  */
 import { z } from 'zod';
-import type { CategoryInfo, DatasetDetails, ModelInfo, TrainEstimate, TrainLaunch } from '../../../../../main/api/contract.js';
-import { PROVIDER_CHOICES, type ProviderChoice } from '../../../../../main/api/contract/app.js';
-import { TRAIN_DEFAULTS, trainLaunchSchema } from '../../../../../main/api/contract/runs.js';
+import type { CategoryInfo, DatasetDetails, ModelInfo, TrainEstimate, TrainLaunch } from '../../../../../main/contract/index.js';
+import { PROVIDER_CHOICES, type ProviderChoice } from '../../../../../main/contract/app.js';
+import { TRAIN_DEFAULTS, trainLaunchSchema } from '../../../../../main/contract/runs.js';
 
 export type PromptKindChoice = 'single' | 'class' | 'cpm';
 export type ScheduleChoice = 'constant' | 'linear' | 'cosine';
