@@ -9,10 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { TensorCache } from '../src/main/engine/cache/tensor-cache.js';
 import { SessionCache } from '../src/main/engine/onnx/session-cache.js';
-import { loadImageForVae } from '../src/main/engine/sd4match/image.js';
-import { matchKeypoints } from '../src/main/engine/sd4match/matching.js';
-import { Pipeline } from '../src/main/engine/sd4match/pipeline.js';
-import { SdModel } from '../src/main/engine/sd4match/sd-model.js';
+import { loadImageForVae } from '../src/main/engine/sd4match/features/image.js';
+import { matchKeypoints } from '../src/main/engine/sd4match/matching/matching.js';
+import { Pipeline } from '../src/main/engine/sd4match/features/pipeline.js';
+import { SdModel } from '../src/main/engine/sd4match/model/sd-model.js';
 import { writeShiftedPairs } from '../test/helpers/shifted-pairs.js';
 import { benchModel, flag, mib, PeakRss, printTable } from './table.js';
 

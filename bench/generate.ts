@@ -12,12 +12,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Rng } from '../src/main/engine/sd4match/random.js';
+import { Rng } from '../src/main/engine/sd4match/features/random.js';
 import { jobProcessEnv } from '../src/main/engine/jobs/job-process.js';
-import { Generator } from '../src/main/engine/sd4match/generate.js';
-import { estimateGenerationMemory } from '../src/main/engine/sd4match/memory-estimate.js';
-import { promptHiddenStates } from '../src/main/engine/sd4match/prompts.js';
-import { SdModel } from '../src/main/engine/sd4match/sd-model.js';
+import { Generator } from '../src/main/engine/sd4match/generation/generate.js';
+import { estimateGenerationMemory } from '../src/main/engine/sd4match/memory/memory-estimate.js';
+import { promptHiddenStates } from '../src/main/engine/sd4match/prompts/prompts.js';
+import { SdModel } from '../src/main/engine/sd4match/model/sd-model.js';
 import { flag, mib, printTable } from './table.js';
 
 export const description = 'guided DDIM step and VAE decode at 512 and 768 px, peak RSS, ratios to PyTorch';
