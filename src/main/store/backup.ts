@@ -21,7 +21,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AppError, diskFullError, isDiskFullError } from '../shared/errors.js';
 import { logError } from '../shared/log.js';
-import type { Db } from './db.js';
+import type { Db } from './sql.js';
 import { checkFile } from './integrity.js';
 import { backupDirFor } from './paths.js';
 

@@ -23,10 +23,11 @@ import Database from 'better-sqlite3';
 import { AppError, addErrorExplainer, diskFullError, isDiskFullError, isStoreCorruptionError } from '../shared/errors.js';
 import { backupIfDue, damagedStoreError, listBackups, makeBackup, type BackupInfo, type BackupPolicy } from './backup.js';
 import { headerProblem, quickCheck } from './integrity.js';
-import { MIGRATIONS, type Migration } from './migrations/index.js';
+import { MIGRATIONS } from './migrations/index.js';
+import type { Migration } from './sql.js';
 
-export type Db = Database.Database;
-export type Statement = Database.Statement;
+export type { Db, Statement } from './sql.js';
+import type { Db, Statement } from './sql.js';
 
 /** `PRAGMA application_id` of workstation databases: 'SD4M'. */
 export const APPLICATION_ID = 0x5344344d;

@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import type { Db } from './db.js';
+import type { Db } from './sql.js';
 
 /** Files up to this size are checked in full when the store opens (see the module comment). */
 export const QUICK_CHECK_MAX_BYTES = 1024 ** 3;

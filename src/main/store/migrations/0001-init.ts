@@ -6,8 +6,7 @@
  * json_valid; image paths are relative to their dataset's root with '/' separators; coordinates
  * are pixels of the original image (x right, y down), boxes are corners [x1, y1, x2, y2].
  */
-import type { Db } from '../db.js';
-import type { Migration } from './index.js';
+import type { Db, Migration } from '../sql.js';
 
 const SQL = /* sql */ `
 CREATE TABLE datasets (

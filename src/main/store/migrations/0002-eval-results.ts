@@ -2,8 +2,7 @@
  * Schema version 2: per-pair evaluation results (Compare sorts pairs by error, the PCK tables are
  * built from them), and the file a prompt was saved to.
  */
-import type { Db } from '../db.js';
-import type { Migration } from './index.js';
+import type { Db, Migration } from '../sql.js';
 
 const SQL = /* sql */ `
 -- error: mean distance to the ground truth in units of the pair's PCK threshold;

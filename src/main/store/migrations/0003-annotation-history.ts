@@ -7,8 +7,7 @@
  * restarts, and several windows share it. `version` grows on every change (save, undo, redo): a
  * save names the version it was based on and is refused if another window moved on meanwhile.
  */
-import type { Db } from '../db.js';
-import type { Migration } from './index.js';
+import type { Db, Migration } from '../sql.js';
 
 const SQL = /* sql */ `
 -- keypoints: JSON [{"kp": 0, "x": 1.5, "y": 2, "visibility": 2}, ...] sorted by kp; action: what the

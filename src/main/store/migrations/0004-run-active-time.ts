@@ -3,8 +3,7 @@
  * resumed the next morning took its active time to train, not the night in between: `active_ms`
  * adds up the stretches between a start (`resumed_at`) and the next stop.
  */
-import type { Db } from '../db.js';
-import type { Migration } from './index.js';
+import type { Db, Migration } from '../sql.js';
 
 const SQL = /* sql */ `
 ALTER TABLE runs ADD COLUMN active_ms INTEGER NOT NULL DEFAULT 0 CHECK (active_ms >= 0);

@@ -10,8 +10,7 @@
  * `image_descriptors` caches one global feature vector per image and feature settings, so ranking
  * which image to label next (novelty against the labelled images) does not recompute features.
  */
-import type { Db } from '../db.js';
-import type { Migration } from './index.js';
+import type { Db, Migration } from '../sql.js';
 
 const SQL = /* sql */ `
 -- prompt: the prompt's display name (kept when the stored prompt is deleted); settings: JSON

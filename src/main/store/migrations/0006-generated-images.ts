@@ -7,8 +7,7 @@
  * input that decides the pixels (model files, prompt content, seed, steps, guidance, size,
  * scheduler), so asking for the same image again returns the stored one.
  */
-import type { Db } from '../db.js';
-import type { Migration } from './index.js';
+import type { Db, Migration } from '../sql.js';
 
 const SQL = /* sql */ `
 -- label: how the UI names the source; text: the free text or the text a baseline stood for;

@@ -7,8 +7,7 @@
  * - `settings`: the engine's settings as key -> JSON value, first of them `provider`, the
  *   execution provider work started from the app uses (`auto` or a provider by name).
  */
-import type { Db } from '../db.js';
-import type { Migration } from './index.js';
+import type { Db, Migration } from '../sql.js';
 
 const SQL = /* sql */ `
 ALTER TABLE cache_entries ADD COLUMN provider TEXT;
