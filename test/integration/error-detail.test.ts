@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Api, ApiContext, Handlers } from '../../src/main/api/handlers.js';
-import { EventHub } from '../../src/main/services/events.js';
+import { EventHub } from '../../src/main/services/app/events.js';
 import { sourceJobRuntime } from '../../src/main/services/jobs/runtime.js';
 import { JobManager } from '../../src/main/engine/jobs/manager.js';
 import { AppError, CancelledError, carryError, deserializeError, FieldError, serializeError } from '../../src/main/shared/errors.js';

@@ -17,7 +17,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InvokeArgs, JobInfo } from '../../src/main/contract/index.js';
 import { type Api, createApi } from '../../src/main/api/handlers.js';
-import { imageAccess } from '../../src/main/services/catalog.js';
+import { imageAccess } from '../../src/main/services/app/catalog.js';
 import { appliesExifOrientation, frameSize } from '../../src/main/engine/images/orientation.js';
 import { probeImage } from '../../src/main/engine/images/probe.js';
 import { TensorCache } from '../../src/main/engine/cache/tensor-cache.js';

@@ -21,8 +21,8 @@ import { Generator } from '../../src/main/engine/sd4match/generation/generate.js
 import { promptHiddenStates } from '../../src/main/engine/sd4match/prompts/prompts.js';
 import { Rng } from '../../src/main/engine/sd4match/features/random.js';
 import { SdModel } from '../../src/main/engine/sd4match/model/sd-model.js';
-import { openServices } from '../../src/main/services/context.js';
-import { storeLearnedPrompt } from '../../src/main/services/records.js';
+import { openServices } from '../../src/main/services/app/context.js';
+import { storeLearnedPrompt } from '../../src/main/services/runs/records.js';
 import { loadLearnedPrompt } from '../../src/main/engine/sd4match/prompts/prompts.js';
 import { Store } from '../../src/main/store/db.js';
 import { repos } from '../../src/main/store/repositories/index.js';

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Api, createApi } from '../../src/main/api/handlers.js';
 import { sweepStaleTempFiles, STALE_TEMP_MS } from '../../src/main/engine/cache/temp-files.js';
 import { TensorCache } from '../../src/main/engine/cache/tensor-cache.js';
-import { openServices } from '../../src/main/services/context.js';
+import { openServices } from '../../src/main/services/app/context.js';
 import { AppError, serializeError } from '../../src/main/shared/errors.js';
 import { backupIfDue, BACKUP_EVERY_MS, listBackups, makeBackup, restoreBackup } from '../../src/main/store/backup.js';
 import { Store } from '../../src/main/store/db.js';

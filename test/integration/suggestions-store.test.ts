@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../src/main/api/handlers.js';
 import { setSchema } from '../../src/main/services/annotations/schema.js';
-import { categoryInfos } from '../../src/main/services/catalog.js';
+import { categoryInfos } from '../../src/main/services/app/catalog.js';
 import { exportCoco, writeCocoFile } from '../../src/main/services/datasets/coco-export.js';
 import { importDataset } from '../../src/main/services/datasets/import.js';
 import { Store } from '../../src/main/store/db.js';

@@ -9,9 +9,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeSafetensors } from '../../src/main/engine/io/safetensors.js';
 import { JobProcessGone } from '../../src/main/engine/jobs/job-process.js';
-import { recordProcessDeath } from '../../src/main/services/process-death.js';
-import { openServices, type Services } from '../../src/main/services/context.js';
-import { checkpointStep, runDirOf } from '../../src/main/services/run-lifecycle.js';
+import { recordProcessDeath } from '../../src/main/services/runs/process-death.js';
+import { openServices, type Services } from '../../src/main/services/app/context.js';
+import { checkpointStep, runDirOf } from '../../src/main/services/runs/lifecycle.js';
 
 let dir: string;
 let svc: Services;

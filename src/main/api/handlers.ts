@@ -4,8 +4,8 @@
  * against the contract's schema, and return plain data or throw an `AppError`; encoding into
  * `{result}` / `{error}` is the transport's job (src/main/transport/).
  */
-import { type AppContext, type AppOptions, createApp } from '../services/app.js';
-import type { EventHub } from '../services/events.js';
+import { type AppContext, type AppOptions, createApp } from '../services/app/app.js';
+import type { EventHub } from '../services/app/events.js';
 import type { InvokeMethod, InvokeParsedArgs, InvokeResult } from '../contract/index.js';
 import { appHandlers } from './handlers/app.js';
 import { jobHandlers } from './handlers/jobs.js';

@@ -4,8 +4,8 @@
  * JPEG thumbnail of it, through the
  * application's one image access (which keeps every file inside its dataset root).
  */
-import { imageAccess } from '../services/catalog.js';
-import { generatedFile } from '../services/generate.js';
+import { imageAccess } from '../services/app/catalog.js';
+import { generatedFile } from '../services/generate/generate.js';
 import type { Api } from './handlers.js';
 
 export { MAX_THUMBNAIL_SIDE, MIN_THUMBNAIL_SIDE } from '../services/images/access.js';

@@ -11,7 +11,7 @@ import { type DatasetFormat, DATASET_FORMATS, DatasetsRepo, SPLITS } from '../st
 import { Store } from '../store/db.js';
 import { resolveStoreLocation } from '../store/paths.js';
 import { cliTask } from './common.js';
-import { recoverRunsOnOpen } from '../services/run-lifecycle.js';
+import { recoverRunsOnOpen } from '../services/runs/lifecycle.js';
 
 /** Opens the store the command's `--db` (or the environment, or the default) names. */
 export function openCliStore(cmd: Command): Store {

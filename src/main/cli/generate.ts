@@ -11,10 +11,10 @@ import type { GenerateSource } from '../contract/index.js';
 import { GENERATE_DEFAULTS } from '../contract/generate.js';
 import { runInProcess } from '../engine/jobs/job-process.js';
 import { DEFAULT_TEMPLATE, loadLearnedPrompt, templateText } from '../engine/sd4match/prompts/prompts.js';
-import { openServices, type Services } from '../services/context.js';
-import { GENERATED_DIR, planGeneration } from '../services/generate.js';
+import { openServices, type Services } from '../services/app/context.js';
+import { GENERATED_DIR, planGeneration } from '../services/generate/generate.js';
 import { sourceJobRuntime } from '../services/jobs/runtime.js';
-import { storeLearnedPrompt } from '../services/records.js';
+import { storeLearnedPrompt } from '../services/runs/records.js';
 import { AppError } from '../shared/errors.js';
 import { cliTask, parseFloatOption, parseIntOption } from './common.js';
 

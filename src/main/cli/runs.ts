@@ -16,17 +16,17 @@ import { FEATURE_DEFAULTS } from '../contract/runs.js';
 import { JobProcessGone, runInProcess } from '../engine/jobs/job-process.js';
 import { sourceJobRuntime } from '../services/jobs/runtime.js';
 import type { TaskContext } from '../engine/jobs/progress.js';
-import { recordProcessDeath } from '../services/process-death.js';
+import { recordProcessDeath } from '../services/runs/process-death.js';
 import type { EvalTaskArgs, TrainedPrompt } from '../services/jobs/worker-tasks.js';
-import { openServices, type Services } from '../services/context.js';
-import type { TrainArgs, TrainRequest } from '../services/training.js';
+import { openServices, type Services } from '../services/app/context.js';
+import type { TrainArgs, TrainRequest } from '../services/training/train.js';
 import type { Split } from '../store/repositories/datasets.js';
 import { cliTask, formatSeconds, parseFloatOption, parseIntOption } from './common.js';
 import { parsePromptArg } from './models.js';
 import { parseIntList } from './generate.js';
 import { describePrompt } from '../engine/sd4match/features/pipeline.js';
 import { SWEEP_TIMESTEPS } from '../contract/generate.js';
-import { planSweep, type runSweep } from '../services/sweeps.js';
+import { planSweep, type runSweep } from '../services/sweeps/sweeps.js';
 
 function pct(v: number): string {
   return `${(100 * v).toFixed(1)}`;

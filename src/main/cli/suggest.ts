@@ -13,9 +13,9 @@ import { runInProcess } from '../engine/jobs/job-process.js';
 import { rankQueue, schemaConfidence } from '../engine/suggest/ranking.js';
 import { AppError } from '../shared/errors.js';
 import type { Dataset } from '../store/repositories/datasets.js';
-import { type Services, openServices, requireCategory } from '../services/context.js';
+import { type Services, openServices, requireCategory } from '../services/app/context.js';
 import { sourceJobRuntime } from '../services/jobs/runtime.js';
-import { type PlanInput, planSuggestion, type SuggestOutcome } from '../services/suggest.js';
+import { type PlanInput, planSuggestion, type SuggestOutcome } from '../services/suggest/suggest.js';
 import { cliTask, parseFloatOption, parseIntOption } from './common.js';
 import { parsePromptArg } from './models.js';
 

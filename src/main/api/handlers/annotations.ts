@@ -1,5 +1,5 @@
 /** Handlers of the annotations domain: each calls one use case of services/annotations.ts. */
-import * as svc from '../../services/annotations.js';
+import * as svc from '../../services/annotations/annotations.js';
 import type { DomainHandlers } from '../handlers.js';
 
 type AnnotationMethods = 'categories:set-schema' | 'annotations:get' | 'annotations:save' | 'annotations:undo' | 'annotations:redo';

@@ -1,5 +1,5 @@
 /** Handlers of the app domain: each calls one use case of services/app-info.ts. */
-import * as svc from '../../services/app-info.js';
+import * as svc from '../../services/app/info.js';
 import type { DomainHandlers } from '../handlers.js';
 
 export const appHandlers: DomainHandlers<'app:info' | 'app:paths' | 'app:settings' | 'app:setSettings'> = {

@@ -1,5 +1,5 @@
 /** Handlers of the datasets domain: each calls one use case of services/datasets.ts. */
-import * as svc from '../../services/datasets.js';
+import * as svc from '../../services/datasets/datasets.js';
 import type { DomainHandlers } from '../handlers.js';
 
 type DatasetMethods =

@@ -1,6 +1,6 @@
 /** Handlers of generation and timestep sweeps: each calls one use case of services/generate.ts or services/sweeps.ts. */
-import * as gen from '../../services/generate.js';
-import * as sweeps from '../../services/sweeps.js';
+import * as gen from '../../services/generate/generate.js';
+import * as sweeps from '../../services/sweeps/sweeps.js';
 import type { DomainHandlers } from '../handlers.js';
 
 type GenerateMethod = 'generate:start' | 'generate:lookup' | 'generate:estimate' | 'evals:sweep' | 'evals:sweeps' | 'evals:sweepResult';

@@ -1,5 +1,5 @@
 /** Handlers of the models domain: each calls one use case of services/models.ts. */
-import * as svc from '../../services/models.js';
+import * as svc from '../../services/models/models.js';
 import type { DomainHandlers } from '../handlers.js';
 
 type ModelMethods = 'models:list' | 'models:validate' | 'models:add' | 'models:compile' | 'models:remove';

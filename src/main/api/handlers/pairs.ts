@@ -1,5 +1,5 @@
 /** Handlers of the pairs domain: each calls one use case of services/pairs.ts. */
-import * as svc from '../../services/pairs.js';
+import * as svc from '../../services/pairs/pairs.js';
 import type { DomainHandlers } from '../handlers.js';
 
 type PairMethods = 'pairs:list' | 'pairs:get' | 'pairs:build' | 'pairs:set-split' | 'pairs:delete';

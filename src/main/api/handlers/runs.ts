@@ -1,5 +1,5 @@
 /** Handlers of runs, prompts, evaluations and Compare: each calls one use case of services/runs.ts. */
-import * as svc from '../../services/runs.js';
+import * as svc from '../../services/runs/runs.js';
 import type { DomainHandlers } from '../handlers.js';
 
 type RunMethod =

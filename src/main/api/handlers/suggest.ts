@@ -1,5 +1,5 @@
 /** Handlers of matching-assisted annotation: each calls one use case of services/suggest.ts. */
-import * as svc from '../../services/suggest.js';
+import * as svc from '../../services/suggest/suggest.js';
 import type { DomainHandlers } from '../handlers.js';
 
 type SuggestMethod = 'suggest:start' | 'suggest:get' | 'suggest:clear' | 'suggest:queue' | 'suggest:eval';

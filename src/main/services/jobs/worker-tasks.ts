@@ -4,7 +4,7 @@
  * in a job process, so `process.pid` here (what runs.start() records) is that child's.
  */
 import type { PromptSpec } from '../../engine/sd4match/features/pipeline.js';
-import type { EvalArgs } from '../evaluation.js';
+import type { EvalArgs } from '../evaluation/evaluate.js';
 import type { TaskContext } from '../../engine/jobs/progress.js';
 
 export type WorkerTask = (payload: unknown, task: TaskContext, emit: (name: string, payload: unknown) => void) => Promise<unknown>;
@@ -64,8 +64,8 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
   async inference(payload) {
     const { parentPort } = await import('node:worker_threads');
     const { carryError } = await import('../../shared/errors.js');
-    const { openServices } = await import('../context.js');
-    const { CompareService } = await import('../compare.js');
+    const { openServices } = await import('../app/context.js');
+    const { CompareService } = await import('../compare/inference.js');
     const p = payload as { db?: string };
     const svc = openServices(p.db);
     const compare = new CompareService(svc);
@@ -103,8 +103,8 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
    * terminal (the CLI).
    */
   async train(payload, task, emit) {
-    const { openServices } = await import('../context.js');
-    const { runTraining } = await import('../training.js');
+    const { openServices } = await import('../app/context.js');
+    const { runTraining } = await import('../training/train.js');
     const p = payload as { db: string; request: Parameters<typeof runTraining>[1]; narrate?: boolean };
     const svc = openServices(p.db);
     const narrate = p.narrate ? (m: string) => task.log?.(m) : () => {};
@@ -151,9 +151,9 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
    * count; without (the CLI), nothing is written and the result is the sets.
    */
   async suggest(payload, task, emit) {
-    const { openServices } = await import('../context.js');
-    const { runSuggestPlan } = await import('../suggest.js');
-    const p = payload as { db: string; plan: import('../suggest.js').SuggestPlan; store: boolean };
+    const { openServices } = await import('../app/context.js');
+    const { runSuggestPlan } = await import('../suggest/suggest.js');
+    const p = payload as { db: string; plan: import('../suggest/suggest.js').SuggestPlan; store: boolean };
     const svc = openServices(p.db);
     try {
       const r = await runSuggestPlan(svc, p.plan, task, { store: p.store, emit });
@@ -164,9 +164,9 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
   },
   /** Generates a plan's images (services/generate.ts), each stored and announced when it is done. */
   async generate(payload, task, emit) {
-    const { openServices } = await import('../context.js');
-    const { runGenerationPlan } = await import('../generate.js');
-    const p = payload as { db: string; plan: import('../generate.js').GenerationPlan };
+    const { openServices } = await import('../app/context.js');
+    const { runGenerationPlan } = await import('../generate/generate.js');
+    const p = payload as { db: string; plan: import('../generate/generate.js').GenerationPlan };
     const svc = openServices(p.db);
     try {
       return await runGenerationPlan(svc, p.plan, task, emit);
@@ -176,9 +176,9 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
   },
   /** Evaluates prompts over timesteps (services/sweeps.ts): one stored evaluation run per prompt and timestep. */
   async sweep(payload, task) {
-    const { openServices } = await import('../context.js');
-    const { runSweep } = await import('../sweeps.js');
-    const p = payload as { db: string; plan: import('../sweeps.js').SweepPlan };
+    const { openServices } = await import('../app/context.js');
+    const { runSweep } = await import('../sweeps/sweeps.js');
+    const p = payload as { db: string; plan: import('../sweeps/sweeps.js').SweepPlan };
     const svc = openServices(p.db);
     try {
       return await runSweep(svc, p.plan, task);
@@ -188,9 +188,9 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
   },
   /** Measures suggestion quality on labelled images (a SuggestEvalReport); writes nothing. */
   async 'suggest-eval'(payload, task) {
-    const { openServices } = await import('../context.js');
-    const { runSuggestEval } = await import('../suggest.js');
-    const p = payload as { db: string; plan: import('../suggest.js').SuggestPlan; acceptThreshold: number };
+    const { openServices } = await import('../app/context.js');
+    const { runSuggestEval } = await import('../suggest/suggest.js');
+    const p = payload as { db: string; plan: import('../suggest/suggest.js').SuggestPlan; acceptThreshold: number };
     const svc = openServices(p.db);
     try {
       return await runSuggestEval(svc, p.plan, task, p.acceptThreshold);
@@ -203,9 +203,9 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
    * `full` returns the whole report (per pair included); otherwise a summary for the job list.
    */
   async eval(payload, task) {
-    const { openServices } = await import('../context.js');
-    const { runEvaluation } = await import('../evaluation.js');
-    const { promptSpecOf } = await import('../compare.js');
+    const { openServices } = await import('../app/context.js');
+    const { runEvaluation } = await import('../evaluation/evaluate.js');
+    const { promptSpecOf } = await import('../compare/inference.js');
     const p = payload as { db: string; args: EvalTaskArgs; full?: boolean };
     const svc = openServices(p.db);
     try {

@@ -3,19 +3,19 @@
  * and record the run, its summary metrics and per-pair results in the store (the Compare view and
  * the CLI read them back).
  */
-import { AppError } from '../shared/errors.js';
-import { benchmarkOf, toEvalPair } from '../engine/datasets/pair-geometry.js';
-import type { TaskContext } from '../engine/jobs/progress.js';
-import { type EvalReport, evaluate, type Frame } from '../engine/sd4match/matching/evaluate.js';
-import { MATCH_METHODS, type MatchMethod } from '../engine/sd4match/matching/matching.js';
-import { inspectDinoFolder } from '../engine/sd4match/model/model-folder.js';
-import { describePrompt, Pipeline, type PromptSpec } from '../engine/sd4match/features/pipeline.js';
-import { loadLearnedPrompt } from '../engine/sd4match/prompts/prompts.js';
-import { checkFeaturesFit } from '../engine/sd4match/memory/memory-estimate.js';
-import { SdModel } from '../engine/sd4match/model/sd-model.js';
-import type { Split } from '../store/repositories/datasets.js';
-import { requireCategory, type Services } from './context.js';
-import { findOrCreatePrompt, modelRecord } from './records.js';
+import { AppError } from '../../shared/errors.js';
+import { benchmarkOf, toEvalPair } from '../../engine/datasets/pair-geometry.js';
+import type { TaskContext } from '../../engine/jobs/progress.js';
+import { type EvalReport, evaluate, type Frame } from '../../engine/sd4match/matching/evaluate.js';
+import { MATCH_METHODS, type MatchMethod } from '../../engine/sd4match/matching/matching.js';
+import { inspectDinoFolder } from '../../engine/sd4match/model/model-folder.js';
+import { describePrompt, Pipeline, type PromptSpec } from '../../engine/sd4match/features/pipeline.js';
+import { loadLearnedPrompt } from '../../engine/sd4match/prompts/prompts.js';
+import { checkFeaturesFit } from '../../engine/sd4match/memory/memory-estimate.js';
+import { SdModel } from '../../engine/sd4match/model/sd-model.js';
+import type { Split } from '../../store/repositories/datasets.js';
+import { requireCategory, type Services } from '../app/context.js';
+import { findOrCreatePrompt, modelRecord } from '../runs/records.js';
 
 export interface EvalArgs {
   modelDir: string;

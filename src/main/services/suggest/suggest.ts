@@ -7,24 +7,24 @@
  * writes an annotation.
  */
 import fs from 'node:fs';
-import type { InvokeParsedArgs, InvokeResult, SuggestEvalReport, SuggestionSet } from '../contract/index.js';
-import { SUGGEST_DEFAULTS, SUGGEST_EVAL_ALPHAS } from '../contract/suggest.js';
-import type { TaskContext } from '../engine/jobs/progress.js';
-import { inspectDinoFolder } from '../engine/sd4match/model/model-folder.js';
-import { checkFeaturesFit } from '../engine/sd4match/memory/memory-estimate.js';
-import { describePrompt, type ImageRef, Pipeline, type PromptSpec, type PipelineSettings } from '../engine/sd4match/features/pipeline.js';
-import { loadLearnedPrompt } from '../engine/sd4match/prompts/prompts.js';
-import { SdModel } from '../engine/sd4match/model/sd-model.js';
-import { SessionCache } from '../engine/onnx/session-cache.js';
-import { type Exemplar, type ImageSuggestion, suggestKeypoints } from '../engine/suggest/suggest.js';
-import { rankQueue, schemaConfidence } from '../engine/suggest/ranking.js';
-import { AppError } from '../shared/errors.js';
-import type { SuggestionSetRecord } from '../store/repositories/suggestions.js';
-import type { AppContext } from './app.js';
-import { promptSpecOf } from './compare.js';
-import { modelFolder, type Services } from './context.js';
-import { requirePromptSupported } from './models.js';
-import { ImageAccess } from './images/access.js';
+import type { InvokeParsedArgs, InvokeResult, SuggestEvalReport, SuggestionSet } from '../../contract/index.js';
+import { SUGGEST_DEFAULTS, SUGGEST_EVAL_ALPHAS } from '../../contract/suggest.js';
+import type { TaskContext } from '../../engine/jobs/progress.js';
+import { inspectDinoFolder } from '../../engine/sd4match/model/model-folder.js';
+import { checkFeaturesFit } from '../../engine/sd4match/memory/memory-estimate.js';
+import { describePrompt, type ImageRef, Pipeline, type PromptSpec, type PipelineSettings } from '../../engine/sd4match/features/pipeline.js';
+import { loadLearnedPrompt } from '../../engine/sd4match/prompts/prompts.js';
+import { SdModel } from '../../engine/sd4match/model/sd-model.js';
+import { SessionCache } from '../../engine/onnx/session-cache.js';
+import { type Exemplar, type ImageSuggestion, suggestKeypoints } from '../../engine/suggest/suggest.js';
+import { rankQueue, schemaConfidence } from '../../engine/suggest/ranking.js';
+import { AppError } from '../../shared/errors.js';
+import type { SuggestionSetRecord } from '../../store/repositories/suggestions.js';
+import type { AppContext } from '../app/app.js';
+import { promptSpecOf } from '../compare/inference.js';
+import { modelFolder, type Services } from '../app/context.js';
+import { requirePromptSupported } from '../models/models.js';
+import { ImageAccess } from '../images/access.js';
 
 /** One image as a job process needs it. */
 export interface PlannedImage {

@@ -4,14 +4,14 @@
  * (Compare), and the event hub that tells every window what changed. The API handlers, the
  * transports and the Electron entry build on one of these; the CLI uses the services directly.
  */
-import { InferenceHost } from '../engine/jobs/inference-host.js';
-import type { JobRuntime } from '../engine/jobs/job-process.js';
-import { JobManager } from '../engine/jobs/manager.js';
+import { InferenceHost } from '../../engine/jobs/inference-host.js';
+import type { JobRuntime } from '../../engine/jobs/job-process.js';
+import { JobManager } from '../../engine/jobs/manager.js';
 import { openServices, type Services } from './context.js';
-import { isEventName } from '../contract/index.js';
+import { isEventName } from '../../contract/index.js';
 import { EventHub } from './events.js';
-import { sourceJobRuntime } from './jobs/runtime.js';
-import { noteRunsStoppedByClose, runJobs } from './run-lifecycle.js';
+import { sourceJobRuntime } from '../jobs/runtime.js';
+import { noteRunsStoppedByClose, runJobs } from '../runs/lifecycle.js';
 
 export interface AppOptions {
   /** Path of the SQLite store (default: $SD4MATCH_DB, else the app-data default). */

@@ -5,19 +5,19 @@
  * process that opens the model once. Read back as PCK against t per prompt.
  */
 import crypto from 'node:crypto';
-import type { InvokeParsedArgs, InvokeResult, SweepResult, SweepSummary } from '../contract/index.js';
-import type { TaskContext } from '../engine/jobs/progress.js';
-import { MATCH_METHODS } from '../engine/sd4match/matching/matching.js';
-import type { PromptSpec } from '../engine/sd4match/features/pipeline.js';
-import { SdModel } from '../engine/sd4match/model/sd-model.js';
-import { AppError } from '../shared/errors.js';
-import type { Split } from '../store/repositories/datasets.js';
-import type { RunRecord } from '../store/repositories/runs.js';
-import type { AppContext } from './app.js';
-import { promptSpecOf } from './compare.js';
-import { modelFolder, requireCategory, type Services } from './context.js';
-import { requirePromptSupported } from './models.js';
-import { type EvalOutcome, runEvaluation } from './evaluation.js';
+import type { InvokeParsedArgs, InvokeResult, SweepResult, SweepSummary } from '../../contract/index.js';
+import type { TaskContext } from '../../engine/jobs/progress.js';
+import { MATCH_METHODS } from '../../engine/sd4match/matching/matching.js';
+import type { PromptSpec } from '../../engine/sd4match/features/pipeline.js';
+import { SdModel } from '../../engine/sd4match/model/sd-model.js';
+import { AppError } from '../../shared/errors.js';
+import type { Split } from '../../store/repositories/datasets.js';
+import type { RunRecord } from '../../store/repositories/runs.js';
+import type { AppContext } from '../app/app.js';
+import { promptSpecOf } from '../compare/inference.js';
+import { modelFolder, requireCategory, type Services } from '../app/context.js';
+import { requirePromptSupported } from '../models/models.js';
+import { type EvalOutcome, runEvaluation } from '../evaluation/evaluate.js';
 
 /** Everything a sweep job needs, checked, serialisable. */
 export interface SweepPlan {

@@ -2,7 +2,7 @@
  * The engine side of pushed events: services and jobs `emit`, transports subscribe with `onAny`
  * and forward every event to every connected client.
  */
-import type { EventMap, EventName } from '../contract/index.js';
+import type { EventMap, EventName } from '../../contract/index.js';
 
 export type EventListener<E extends EventName> = (payload: EventMap[E]) => void;
 export type AnyEventListener = <E extends EventName>(event: E, payload: EventMap[E]) => void;

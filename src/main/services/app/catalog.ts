@@ -3,13 +3,13 @@
  * (thumbnail generation is shared between the HTTP route, the Electron protocol and concurrent
  * requests), and the contract's views of store records (datasets, categories, import reports).
  */
-import type { Db, Store } from '../store/db.js';
-import { type Category, DatasetsRepo, type DatasetSummary as StoreDatasetSummary, type Split } from '../store/repositories/datasets.js';
-import { PairsRepo } from '../store/repositories/pairs.js';
-import type { CategoryInfo, DatasetSummary, ImportReportInfo } from '../contract/index.js';
-import { EDITABLE_FORMATS } from './annotations/editor.js';
+import type { Db, Store } from '../../store/db.js';
+import { type Category, DatasetsRepo, type DatasetSummary as StoreDatasetSummary, type Split } from '../../store/repositories/datasets.js';
+import { PairsRepo } from '../../store/repositories/pairs.js';
+import type { CategoryInfo, DatasetSummary, ImportReportInfo } from '../../contract/index.js';
+import { EDITABLE_FORMATS } from '../annotations/editor.js';
 import type { AppContext } from './app.js';
-import { ImageAccess } from './images/access.js';
+import { ImageAccess } from '../images/access.js';
 
 export function storeOf(ctx: AppContext): Store {
   return ctx.services().store;

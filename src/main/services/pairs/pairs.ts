@@ -1,12 +1,12 @@
 /** Use cases of the pairs domain: list with filters, one pair, build from annotations (job), move, delete. */
-import { planPairs, writePairs } from './annotations/pairs.js';
-import { DatasetsRepo } from '../store/repositories/datasets.js';
-import { ImagesRepo } from '../store/repositories/images.js';
-import { PairsRepo } from '../store/repositories/pairs.js';
-import type { PairDetail, InvokeParsedArgs } from '../contract/index.js';
-import { AppError } from '../shared/errors.js';
-import type { AppContext } from './app.js';
-import { storeOf } from './catalog.js';
+import { planPairs, writePairs } from './build.js';
+import { DatasetsRepo } from '../../store/repositories/datasets.js';
+import { ImagesRepo } from '../../store/repositories/images.js';
+import { PairsRepo } from '../../store/repositories/pairs.js';
+import type { PairDetail, InvokeParsedArgs } from '../../contract/index.js';
+import { AppError } from '../../shared/errors.js';
+import type { AppContext } from '../app/app.js';
+import { storeOf } from '../app/catalog.js';
 
 
 export async function listPairs(ctx: AppContext, { datasetId, split, categoryId, search, minPoints, offset, limit }: InvokeParsedArgs<'pairs:list'>) {

@@ -3,23 +3,23 @@
  * similarity map of one source point on the target. Runs in the inference worker, which keeps the
  * models, sessions and feature caches warm between clicks.
  */
-import type { MemoryCheck } from '../contract/index.js';
-import { AppError } from '../shared/errors.js';
-import { toEvalPair } from '../engine/datasets/pair-geometry.js';
-import type { HostTensor } from '../engine/onnx/ir.js';
-import { SessionCache } from '../engine/onnx/session-cache.js';
-import { type Benchmark, pckThreshold } from '../engine/sd4match/matching/evaluate.js';
-import { type MatchMethod, matchKeypoints } from '../engine/sd4match/matching/matching.js';
-import { inspectDinoFolder } from '../engine/sd4match/model/model-folder.js';
-import { Pipeline, type PromptSpec } from '../engine/sd4match/features/pipeline.js';
-import type { LearnedPrompt, PromptKind } from '../engine/sd4match/prompts/prompts.js';
-import { availableMemory, checkFeaturesFit, checkGenerationFits, checkTrainingFits, estimateFeatureMemory, estimateGenerationMemory, estimateTrainingMemory, type MemoryEstimate, modelFileBytes } from '../engine/sd4match/memory/memory-estimate.js';
-import { Generator } from '../engine/sd4match/generation/generate.js';
-import { keypointRows } from '../engine/sd4match/training/training-batch.js';
-import { TRAIN_DEFAULTS } from '../engine/sd4match/training/train-config.js';
-import { SdModel } from '../engine/sd4match/model/sd-model.js';
-import { benchmarkOf } from '../engine/datasets/pair-geometry.js';
-import type { Services } from './context.js';
+import type { MemoryCheck } from '../../contract/index.js';
+import { AppError } from '../../shared/errors.js';
+import { toEvalPair } from '../../engine/datasets/pair-geometry.js';
+import type { HostTensor } from '../../engine/onnx/ir.js';
+import { SessionCache } from '../../engine/onnx/session-cache.js';
+import { type Benchmark, pckThreshold } from '../../engine/sd4match/matching/evaluate.js';
+import { type MatchMethod, matchKeypoints } from '../../engine/sd4match/matching/matching.js';
+import { inspectDinoFolder } from '../../engine/sd4match/model/model-folder.js';
+import { Pipeline, type PromptSpec } from '../../engine/sd4match/features/pipeline.js';
+import type { LearnedPrompt, PromptKind } from '../../engine/sd4match/prompts/prompts.js';
+import { availableMemory, checkFeaturesFit, checkGenerationFits, checkTrainingFits, estimateFeatureMemory, estimateGenerationMemory, estimateTrainingMemory, type MemoryEstimate, modelFileBytes } from '../../engine/sd4match/memory/memory-estimate.js';
+import { Generator } from '../../engine/sd4match/generation/generate.js';
+import { keypointRows } from '../../engine/sd4match/training/training-batch.js';
+import { TRAIN_DEFAULTS } from '../../engine/sd4match/training/train-config.js';
+import { SdModel } from '../../engine/sd4match/model/sd-model.js';
+import { benchmarkOf } from '../../engine/datasets/pair-geometry.js';
+import type { Services } from '../app/context.js';
 
 export interface CompareSettings {
   modelId: number;

@@ -6,22 +6,22 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../shared/errors.js';
-import { benchmarkOf, toEvalPair } from '../engine/datasets/pair-geometry.js';
-import { readSafetensors } from '../engine/io/safetensors.js';
-import type { TaskContext } from '../engine/jobs/progress.js';
-import { inspectDinoFolder } from '../engine/sd4match/model/model-folder.js';
-import type { PromptKind } from '../engine/sd4match/prompts/prompts.js';
-import { SdModel } from '../engine/sd4match/model/sd-model.js';
-import { checkTrainingFits, modelFileBytes } from '../engine/sd4match/memory/memory-estimate.js';
-import { type Schedule, TRAIN_DEFAULTS, type TrainConfig } from '../engine/sd4match/training/train-config.js';
-import { keypointRows } from '../engine/sd4match/training/training-batch.js';
-import { type StepReport, Trainer, type TrainResult, type ValidationReport } from '../engine/sd4match/training/trainer.js';
-import { type ProviderChoice, providerChoice } from '../engine/onnx/providers.js';
-import { resolveProviders } from '../engine/onnx/runtime.js';
-import { requireCategory, type Services } from './context.js';
-import { modelRecord, storeLearnedPrompt } from './records.js';
-import { endActiveRun, HEARTBEAT_MS, isActive, recoverRuns, runDirOf } from './run-lifecycle.js';
+import { AppError } from '../../shared/errors.js';
+import { benchmarkOf, toEvalPair } from '../../engine/datasets/pair-geometry.js';
+import { readSafetensors } from '../../engine/io/safetensors.js';
+import type { TaskContext } from '../../engine/jobs/progress.js';
+import { inspectDinoFolder } from '../../engine/sd4match/model/model-folder.js';
+import type { PromptKind } from '../../engine/sd4match/prompts/prompts.js';
+import { SdModel } from '../../engine/sd4match/model/sd-model.js';
+import { checkTrainingFits, modelFileBytes } from '../../engine/sd4match/memory/memory-estimate.js';
+import { type Schedule, TRAIN_DEFAULTS, type TrainConfig } from '../../engine/sd4match/training/train-config.js';
+import { keypointRows } from '../../engine/sd4match/training/training-batch.js';
+import { type StepReport, Trainer, type TrainResult, type ValidationReport } from '../../engine/sd4match/training/trainer.js';
+import { type ProviderChoice, providerChoice } from '../../engine/onnx/providers.js';
+import { resolveProviders } from '../../engine/onnx/runtime.js';
+import { requireCategory, type Services } from '../app/context.js';
+import { modelRecord, storeLearnedPrompt } from '../runs/records.js';
+import { endActiveRun, HEARTBEAT_MS, isActive, recoverRuns, runDirOf } from '../runs/lifecycle.js';
 
 /** How often step metrics are written to the store while a run trains. */
 const METRICS_FLUSH_MS = 2000;

@@ -6,18 +6,18 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CompiledModel } from './jobs/worker-tasks.js';
-import { capabilityForPrompt, goneCapabilities, probeSdParts, requireCapability, sdCapabilities } from '../engine/models/capabilities.js';
-import type { CapabilityName } from '../engine/models/facts.js';
-import { validateModelFolder } from '../engine/models/validate.js';
-import type { PromptSpec } from '../engine/sd4match/features/pipeline.js';
-import type { ModelRecord } from '../store/repositories/models.js';
-import { ModelsRepo } from '../store/repositories/models.js';
-import type { ModelCapabilities, ModelFacts, ModelInfo, InvokeParsedArgs } from '../contract/index.js';
-import { AppError, FieldError } from '../shared/errors.js';
-import type { AppContext } from './app.js';
-import { storeOf } from './catalog.js';
-import type { Services } from './context.js';
+import type { CompiledModel } from '../jobs/worker-tasks.js';
+import { capabilityForPrompt, goneCapabilities, probeSdParts, requireCapability, sdCapabilities } from '../../engine/models/capabilities.js';
+import type { CapabilityName } from '../../engine/models/facts.js';
+import { validateModelFolder } from '../../engine/models/validate.js';
+import type { PromptSpec } from '../../engine/sd4match/features/pipeline.js';
+import type { ModelRecord } from '../../store/repositories/models.js';
+import { ModelsRepo } from '../../store/repositories/models.js';
+import type { ModelCapabilities, ModelFacts, ModelInfo, InvokeParsedArgs } from '../../contract/index.js';
+import { AppError, FieldError } from '../../shared/errors.js';
+import type { AppContext } from '../app/app.js';
+import { storeOf } from '../app/catalog.js';
+import type { Services } from '../app/context.js';
 
 
 const FACT_KEYS = ['hiddenSize', 'latentChannels', 'scalingFactor', 'tokenizer', 'patch'] as const;

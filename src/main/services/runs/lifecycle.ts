@@ -11,11 +11,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { processAlive } from '../shared/processes.js';
-import type { Store } from '../store/db.js';
-import { repos } from '../store/repositories/index.js';
-import type { RunRecord, RunStatus } from '../store/repositories/runs.js';
-import type { Services } from './context.js';
+import { processAlive } from '../../shared/processes.js';
+import type { Store } from '../../store/db.js';
+import { repos } from '../../store/repositories/index.js';
+import type { RunRecord, RunStatus } from '../../store/repositories/runs.js';
+import type { Services } from '../app/context.js';
 
 /** Statuses of a run that a process is (or should be) working on. */
 export const ACTIVE_STATUSES: readonly RunStatus[] = ['queued', 'running'];

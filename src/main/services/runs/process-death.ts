@@ -4,11 +4,11 @@
  * and says, in the error the job or command ends with, how to go on: a training run resumes from
  * its last checkpoint.
  */
-import { AppError } from '../shared/errors.js';
-import type { Services } from './context.js';
-import { checkpointStep } from './run-lifecycle.js';
-import type { RunRecord } from '../store/repositories/runs.js';
-import type { JobProcessGone } from '../engine/jobs/job-process.js';
+import { AppError } from '../../shared/errors.js';
+import type { Services } from '../app/context.js';
+import { checkpointStep } from './lifecycle.js';
+import type { RunRecord } from '../../store/repositories/runs.js';
+import type { JobProcessGone } from '../../engine/jobs/job-process.js';
 
 export interface ProcessDeathOptions {
   /** Runs created for the process that may not have started yet (still 'queued'). */

@@ -4,12 +4,12 @@
  * their tensors, so results stay attached even if the file moves.
  */
 import path from 'node:path';
-import type { HostTensor } from '../engine/onnx/ir.js';
-import { describePrompt, type PromptSpec } from '../engine/sd4match/features/pipeline.js';
-import { type LearnedPrompt, loadLearnedPrompt } from '../engine/sd4match/prompts/prompts.js';
-import type { SdModel } from '../engine/sd4match/model/sd-model.js';
-import type { StoredTensor } from '../store/repositories/prompts.js';
-import type { Services } from './context.js';
+import type { HostTensor } from '../../engine/onnx/ir.js';
+import { describePrompt, type PromptSpec } from '../../engine/sd4match/features/pipeline.js';
+import { type LearnedPrompt, loadLearnedPrompt } from '../../engine/sd4match/prompts/prompts.js';
+import type { SdModel } from '../../engine/sd4match/model/sd-model.js';
+import type { StoredTensor } from '../../store/repositories/prompts.js';
+import type { Services } from '../app/context.js';
 
 /**
  * The model record of the folder a job opened: registered under the folder's name (made unique)

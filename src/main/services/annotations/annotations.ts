@@ -1,11 +1,11 @@
 /** Use cases of the annotation domain: keypoint schemas, and one instance's keypoints with undo/redo. */
-import { editTarget, type EditorState, readState, saveState, stepHistory } from './annotations/editor.js';
-import { setSchema } from './annotations/schema.js';
-import type { Db } from '../store/db.js';
-import type { InstanceKey } from '../store/repositories/annotation-history.js';
-import type { AnnotationState, InvokeParsedArgs } from '../contract/index.js';
-import type { AppContext } from './app.js';
-import { categoryInfo, storeOf } from './catalog.js';
+import { editTarget, type EditorState, readState, saveState, stepHistory } from './editor.js';
+import { setSchema } from './schema.js';
+import type { Db } from '../../store/db.js';
+import type { InstanceKey } from '../../store/repositories/annotation-history.js';
+import type { AnnotationState, InvokeParsedArgs } from '../../contract/index.js';
+import type { AppContext } from '../app/app.js';
+import { categoryInfo, storeOf } from '../app/catalog.js';
 
 
 function toState(key: InstanceKey, s: EditorState): AnnotationState {

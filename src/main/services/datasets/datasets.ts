@@ -3,18 +3,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeCocoFile } from './datasets/coco-export.js';
-import { importDataset } from './datasets/import.js';
-import { realDir } from '../engine/images/safe-path.js';
-import { DatasetsRepo } from '../store/repositories/datasets.js';
-import { ImagesRepo } from '../store/repositories/images.js';
-import type { DirectoryListing, FileEntry, ImageDetail, ImportReportInfo, InvokeParsedArgs } from '../contract/index.js';
-import { IMPORT_DIALOG_LABELS } from '../contract/datasets.js';
-import type { ImportWording } from '../engine/datasets/types.js';
-import type { Db } from '../store/db.js';
-import { AppError, FieldError } from '../shared/errors.js';
-import type { AppContext } from './app.js';
-import { capReport, categoryInfos, storeOf, toDatasetSummary } from './catalog.js';
+import { writeCocoFile } from './coco-export.js';
+import { importDataset } from './import.js';
+import { realDir } from '../../engine/images/safe-path.js';
+import { DatasetsRepo } from '../../store/repositories/datasets.js';
+import { ImagesRepo } from '../../store/repositories/images.js';
+import type { DirectoryListing, FileEntry, ImageDetail, ImportReportInfo, InvokeParsedArgs } from '../../contract/index.js';
+import { IMPORT_DIALOG_LABELS } from '../../contract/datasets.js';
+import type { ImportWording } from '../../engine/datasets/types.js';
+import type { Db } from '../../store/db.js';
+import { AppError, FieldError } from '../../shared/errors.js';
+import type { AppContext } from '../app/app.js';
+import { capReport, categoryInfos, storeOf, toDatasetSummary } from '../app/catalog.js';
 
 
 /** Skipped entries a job result carries (the full list stays in the dataset's last import). */

@@ -4,15 +4,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../shared/errors.js';
-import { TensorCache } from '../engine/cache/tensor-cache.js';
-import { setProviderChoice } from '../engine/onnx/providers.js';
-import { setProviderProbeCache } from '../engine/onnx/runtime.js';
-import { sweepStaleTempFiles } from '../engine/cache/temp-files.js';
-import { Store } from '../store/db.js';
-import { resolveStoreLocation } from '../store/paths.js';
-import { repos, type Repos } from '../store/repositories/index.js';
-import { recoverRunsOnOpen } from './run-lifecycle.js';
+import { AppError } from '../../shared/errors.js';
+import { TensorCache } from '../../engine/cache/tensor-cache.js';
+import { setProviderChoice } from '../../engine/onnx/providers.js';
+import { setProviderProbeCache } from '../../engine/onnx/runtime.js';
+import { sweepStaleTempFiles } from '../../engine/cache/temp-files.js';
+import { Store } from '../../store/db.js';
+import { resolveStoreLocation } from '../../store/paths.js';
+import { repos, type Repos } from '../../store/repositories/index.js';
+import { recoverRunsOnOpen } from '../runs/lifecycle.js';
 
 export interface Services {
   store: Store;

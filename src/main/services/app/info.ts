@@ -1,9 +1,9 @@
 /** Use cases of the app domain. */
-import { providerChoiceSource, setProviderChoice } from '../engine/onnx/providers.js';
-import { probeProvider, runtimeInfo, setProviderProbeCache } from '../engine/onnx/runtime.js';
-import { resolveStoreLocation } from '../store/paths.js';
-import { ENGINE_VERSION } from '../shared/version.js';
-import type { AppInfo, AppPaths, EngineSettings } from '../contract/index.js';
+import { providerChoiceSource, setProviderChoice } from '../../engine/onnx/providers.js';
+import { probeProvider, runtimeInfo, setProviderProbeCache } from '../../engine/onnx/runtime.js';
+import { resolveStoreLocation } from '../../store/paths.js';
+import { ENGINE_VERSION } from '../../shared/version.js';
+import type { AppInfo, AppPaths, EngineSettings } from '../../contract/index.js';
 import type { AppContext } from './app.js';
 
 export async function appInfo(ctx: AppContext): Promise<AppInfo> {

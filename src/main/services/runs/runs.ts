@@ -5,23 +5,23 @@
  * killed for memory fails its job and marks its run failed (resumable from its checkpoint).
  */
 import fs from 'node:fs';
-import { AppError } from '../shared/errors.js';
-import { JobProcessGone } from '../engine/jobs/job-process.js';
-import { providerChoice } from '../engine/onnx/providers.js';
-import { resolveProviders } from '../engine/onnx/runtime.js';
-import type { JobTaskContext } from '../engine/jobs/manager.js';
-import { benchmarkOf, toEvalPair } from '../engine/datasets/pair-geometry.js';
-import { pckThreshold } from '../engine/sd4match/matching/evaluate.js';
-import { describePrompt, type PromptSpec } from '../engine/sd4match/features/pipeline.js';
-import type { RunRecord } from '../store/repositories/runs.js';
-import { FEATURE_DEFAULTS } from '../contract/runs.js';
-import type { ComparePairRow, InvokeParsedArgs, InvokeResult, MemoryCheck, PckTable, PromptSummary, RunDetails, RunSummary } from '../contract/index.js';
-import type { AppContext } from './app.js';
-import { modelFolder as modelFolderOf, requireCategory, type Services } from './context.js';
-import { requireModelCan, requirePromptSupported } from './models.js';
+import { AppError } from '../../shared/errors.js';
+import { JobProcessGone } from '../../engine/jobs/job-process.js';
+import { providerChoice } from '../../engine/onnx/providers.js';
+import { resolveProviders } from '../../engine/onnx/runtime.js';
+import type { JobTaskContext } from '../../engine/jobs/manager.js';
+import { benchmarkOf, toEvalPair } from '../../engine/datasets/pair-geometry.js';
+import { pckThreshold } from '../../engine/sd4match/matching/evaluate.js';
+import { describePrompt, type PromptSpec } from '../../engine/sd4match/features/pipeline.js';
+import type { RunRecord } from '../../store/repositories/runs.js';
+import { FEATURE_DEFAULTS } from '../../contract/runs.js';
+import type { ComparePairRow, InvokeParsedArgs, InvokeResult, MemoryCheck, PckTable, PromptSummary, RunDetails, RunSummary } from '../../contract/index.js';
+import type { AppContext } from '../app/app.js';
+import { modelFolder as modelFolderOf, requireCategory, type Services } from '../app/context.js';
+import { requireModelCan, requirePromptSupported } from '../models/models.js';
 import { recordProcessDeath } from './process-death.js';
-import { endActiveRun, heldElsewhere, isActive, recoverRuns, runDirOf, runJobs } from './run-lifecycle.js';
-import type { TrainArgs, TrainRequest } from './training.js';
+import { endActiveRun, heldElsewhere, isActive, recoverRuns, runDirOf, runJobs } from './lifecycle.js';
+import type { TrainArgs, TrainRequest } from '../training/train.js';
 
 const RESUMABLE = new Set(['paused', 'cancelled', 'failed']);
 
