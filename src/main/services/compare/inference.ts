@@ -1,25 +1,23 @@
 /**
  * What the Compare view computes: each prompt's predictions for a pair's source keypoints, and the
- * similarity map of one source point on the target. Runs in the inference worker, which keeps the
- * models, sessions and feature caches warm between clicks.
+ * similarity map of one source point on the target; and the memory estimates (memory/estimates.ts)
+ * on the models it holds. Runs in the inference worker, which keeps the models, sessions and
+ * feature caches warm between clicks.
  */
 import type { MemoryCheck } from '../../contract/index.js';
 import { AppError } from '../../shared/errors.js';
-import { toEvalPair } from '../../engine/datasets/pair-geometry.js';
-import type { HostTensor } from '../../engine/onnx/ir.js';
+import { benchmarkOf, toEvalPair } from '../../engine/datasets/pair-geometry.js';
 import { SessionCache } from '../../engine/onnx/session-cache.js';
 import { type Benchmark, pckThreshold } from '../../engine/sd4match/matching/evaluate.js';
 import { type MatchMethod, matchKeypoints } from '../../engine/sd4match/matching/matching.js';
 import { inspectDinoFolder } from '../../engine/sd4match/model/model-folder.js';
-import { Pipeline, type PromptSpec } from '../../engine/sd4match/features/pipeline.js';
-import type { LearnedPrompt, PromptKind } from '../../engine/sd4match/prompts/prompts.js';
-import { availableMemory, checkFeaturesFit, checkGenerationFits, checkTrainingFits, estimateFeatureMemory, estimateGenerationMemory, estimateTrainingMemory, type MemoryEstimate, modelFileBytes } from '../../engine/sd4match/memory/memory-estimate.js';
+import { Pipeline } from '../../engine/sd4match/features/pipeline.js';
+import { checkFeaturesFit } from '../../engine/sd4match/memory/memory-estimate.js';
 import { Generator } from '../../engine/sd4match/generation/generate.js';
-import { keypointRows } from '../../engine/sd4match/training/training-batch.js';
-import { TRAIN_DEFAULTS } from '../../engine/sd4match/training/train-config.js';
 import { SdModel } from '../../engine/sd4match/model/sd-model.js';
-import { benchmarkOf } from '../../engine/datasets/pair-geometry.js';
 import type { Services } from '../app/context.js';
+import { estimateFeatures, estimateGeneration, estimateTraining, type TrainingEstimateInput } from '../memory/estimates.js';
+import { promptSpecOf } from '../prompts/resolve.js';
 
 export interface CompareSettings {
   modelId: number;
@@ -28,47 +26,6 @@ export interface CompareSettings {
   timestep: number;
   ensemble: number;
   seed: number;
-}
-
-/** The prompt spec a stored prompt stands for. */
-export function promptSpecOf(svc: Services, promptId: number): { spec: PromptSpec; name: string; needsDino: boolean } {
-  const p = svc.repos.prompts.get(promptId);
-  if (!p) throw new AppError('NOT_FOUND', `no prompt with id ${promptId}`);
-  if (p.kind === 'baseline') {
-    const spec = (p.config as { spec?: PromptSpec }).spec;
-    if (!spec) throw new AppError('INVALID_ARGUMENT', `baseline prompt ${promptId} has no specification`);
-    return { spec, name: p.name, needsDino: spec.kind === 'dino' };
-  }
-  const tensors = svc.repos.prompts.tensors(promptId);
-  const cfg = p.config as { imageSize?: number; timestep?: number; categories?: string[] };
-  const prov = p.provenance as { file?: string; created?: string; modelHash?: string; runId?: string | null; dataset?: string | null };
-  const learned: LearnedPrompt = {
-    file: prov.file || `prompt ${promptId}`,
-    meta: {
-      kind: p.kind as PromptKind,
-      modelHash: prov.modelHash ?? '',
-      imageSize: cfg.imageSize ?? TRAIN_DEFAULTS.size,
-      timestep: cfg.timestep ?? TRAIN_DEFAULTS.timestep,
-      runId: prov.runId ?? undefined,
-      dataset: prov.dataset ?? undefined,
-      categories: cfg.categories ?? [],
-      created: prov.created ?? String(p.createdAt),
-    },
-    tensors: Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, { dtype: t.dtype, dims: t.dims, data: t.data } as HostTensor])),
-  };
-  return { spec: { kind: 'learned', prompt: learned }, name: p.name, needsDino: p.kind === 'cpm' };
-}
-
-function memoryCheck(check: () => MemoryEstimate, estimate: () => MemoryEstimate, provider: string): MemoryCheck {
-  const available = availableMemory(provider)?.bytes ?? null;
-  try {
-    const e = check();
-    return { bytes: e.bytes, weights: e.weights, activations: e.activations, available, fits: true, message: null, what: e.what };
-  } catch (err) {
-    if ((err as AppError).code !== 'OUT_OF_MEMORY') throw err;
-    const e = estimate();
-    return { bytes: e.bytes, weights: e.weights, activations: e.activations, available, fits: false, message: (err as Error).message, what: e.what };
-  }
 }
 
 export class CompareService {
@@ -171,35 +128,22 @@ export class CompareService {
     return { heatmaps };
   }
 
-  /**
-   * What an evaluation or Compare request at these settings will need, against what is free; a
-   * memory plan of the feature graph, nothing is run.
-   */
+  /** What an evaluation or Compare request at these settings will need (services/memory/estimates.ts). */
   async estimateFeatures(a: { modelId: number; size: number; ensemble: number }): Promise<MemoryCheck> {
-    const sd = this.model(a.modelId);
-    const provider = await sd.provider();
-    return memoryCheck(() => checkFeaturesFit(sd, a.size, a.ensemble, provider), () => estimateFeatureMemory(sd, a.size, a.ensemble), provider);
+    return estimateFeatures(this.model(a.modelId), a);
   }
 
   /** What a training run with these settings will need (its step graph is built into the cache). */
-  async estimateTraining(a: { modelId: number; dinoModelId?: number; datasetId: number; category?: string; prompt: 'single' | 'class' | 'cpm'; batch: number; accumulate: number; size: number }): Promise<MemoryCheck> {
-    const sd = this.model(a.modelId);
-    const provider = await sd.provider();
-    const categoryId = a.category ? this.svc.repos.datasets.findCategory(a.datasetId, a.category)?.id : undefined;
-    const train = this.svc.repos.pairs.list({ datasetId: a.datasetId, split: 'trn', categoryId }).map(toEvalPair);
-    if (train.length === 0) throw new AppError('INVALID_ARGUMENT', 'the dataset has no training (trn) pairs');
-    const dino = a.dinoModelId ? this.svc.repos.models.get(a.dinoModelId) : null;
-    const args = { size: a.size, batch: a.batch, accumulate: a.accumulate, prompt: a.prompt, N: keypointRows(train), extraWeights: dino ? modelFileBytes(inspectDinoFolder(dino.folder).model) : 0 };
-    return memoryCheck(() => checkTrainingFits(sd, args, provider), () => estimateTrainingMemory(sd, args), provider);
+  async estimateTraining(a: TrainingEstimateInput): Promise<MemoryCheck> {
+    return estimateTraining(this.svc, this.model(a.modelId), a);
   }
 
-  /** What generating at this size will need (full UNet on a batch of 2, then the decoder); nothing runs. */
+  /** What generating at this size will need; nothing runs. */
   async estimateGeneration(a: { modelId: number; size: number }): Promise<MemoryCheck> {
     const sd = this.model(a.modelId);
     let gen = this.generators.get(a.modelId);
     if (!gen) this.generators.set(a.modelId, (gen = new Generator(sd.folder)));
-    const provider = await sd.provider();
-    return memoryCheck(() => checkGenerationFits(sd, gen, a.size, provider), () => estimateGenerationMemory(sd, gen, a.size), provider);
+    return estimateGeneration(sd, gen, a.size);
   }
 
   async dispose(): Promise<void> {

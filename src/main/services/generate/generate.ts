@@ -28,7 +28,7 @@ import { probeProvider } from '../../engine/onnx/runtime.js';
 import { AppError } from '../../shared/errors.js';
 import type { GeneratedImageRecord } from '../../store/repositories/generated-images.js';
 import type { AppContext } from '../app/app.js';
-import { promptSpecOf } from '../compare/inference.js';
+import { promptSpecOf } from '../prompts/resolve.js';
 import { modelFolder, type Services } from '../app/context.js';
 import { requireFolderCan } from '../models/models.js';
 

@@ -205,7 +205,7 @@ export const WORKER_TASKS: Record<string, WorkerTask> = {
   async eval(payload, task) {
     const { openServices } = await import('../app/context.js');
     const { runEvaluation } = await import('../evaluation/evaluate.js');
-    const { promptSpecOf } = await import('../compare/inference.js');
+    const { promptSpecOf } = await import('../prompts/resolve.js');
     const p = payload as { db: string; args: EvalTaskArgs; full?: boolean };
     const svc = openServices(p.db);
     try {

@@ -21,7 +21,7 @@ import { rankQueue, schemaConfidence } from '../../engine/suggest/ranking.js';
 import { AppError } from '../../shared/errors.js';
 import type { SuggestionSetRecord } from '../../store/repositories/suggestions.js';
 import type { AppContext } from '../app/app.js';
-import { promptSpecOf } from '../compare/inference.js';
+import { promptSpecOf } from '../prompts/resolve.js';
 import { modelFolder, type Services } from '../app/context.js';
 import { requirePromptSupported } from '../models/models.js';
 import { ImageAccess } from '../images/access.js';

@@ -14,7 +14,7 @@ import { AppError } from '../../shared/errors.js';
 import type { Split } from '../../store/repositories/datasets.js';
 import type { RunRecord } from '../../store/repositories/runs.js';
 import type { AppContext } from '../app/app.js';
-import { promptSpecOf } from '../compare/inference.js';
+import { promptSpecOf } from '../prompts/resolve.js';
 import { modelFolder, requireCategory, type Services } from '../app/context.js';
 import { requirePromptSupported } from '../models/models.js';
 import { type EvalOutcome, runEvaluation } from '../evaluation/evaluate.js';
