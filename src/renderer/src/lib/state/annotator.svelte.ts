@@ -45,6 +45,11 @@ export class Annotator {
     return this.queued > 0;
   }
 
+  /** The stored state of another image of the category (copying its keypoints); rejects with the engine's error. */
+  async stateOf(imageId: number, categoryId: number): Promise<AnnotationState> {
+    return getApi().invoke('annotations:get', { imageId, categoryId });
+  }
+
   /** Shows an image's keypoints (after every pending save has gone out). */
   async open(image: ImageListItem, category: CategoryInfo): Promise<void> {
     const token = ++this.loadToken;

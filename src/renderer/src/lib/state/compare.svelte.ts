@@ -4,14 +4,14 @@
  * colour per prompt (the same in every chart and overlay), and the evaluation jobs started from
  * here (they outlive a visit to another view; the PCK table refreshes when one finishes).
  */
-import type { PromptSummary, Split } from '../../../../main/contract/index.js';
+import type { ComparePairRow, Heatmap, InvokeArgs, InvokeResult, PairView, PromptSummary, Split } from '../../../../main/contract/index.js';
 import { FEATURE_DEFAULTS } from '../../../../main/contract/runs.js';
 import { getApi } from '../api.js';
 import { seriesColours } from '../components/compare/series-colours.js';
 import { handleError } from '../errors.js';
 import { SPLIT_LABELS } from '../format.js';
 import { jobs } from './jobs.svelte.js';
-import { MemoryEstimator } from './memory.svelte.js';
+import { estimates, MemoryEstimator } from './memory.svelte.js';
 import { prompts } from './prompts.svelte.js';
 import { runs } from './runs.svelte.js';
 import { toasts } from './toasts.svelte.js';
@@ -80,7 +80,7 @@ class CompareState {
   /** Bumped when an evaluation finished: PCK tables and error orderings reload. */
   evalRevision = $state(0);
   /** What the feature settings will need in memory (numbers apply on Enter or blur: a short debounce). */
-  readonly memory = new MemoryEstimator(150);
+  readonly memory = new MemoryEstimator(150, estimates.features);
 
   saveSettings(): void {
     localStorage.setItem(SETTINGS_KEY, JSON.stringify(this.settings));
@@ -93,6 +93,41 @@ class CompareState {
 
   evalOf(promptId: number, datasetId: number, split: Split): EvalJob | undefined {
     return this.evals.find((e) => e.promptId === promptId && e.datasetId === datasetId && e.split === split);
+  }
+
+  /**
+   * A page of a split's pairs (worst first under an evaluation run when one is given); rejects
+   * with the engine's error.
+   */
+  async pairRows(
+    q: { datasetId: number; split: Split; category: string; evalRunId: number | null },
+    offset: number,
+    limit: number,
+  ): Promise<{ total: number; items: ComparePairRow[] }> {
+    const r = await getApi().invoke('compare:pairs', {
+      datasetId: q.datasetId,
+      split: q.split,
+      ...(q.category ? { category: q.category } : {}),
+      ...(q.evalRunId !== null ? { evalRunId: q.evalRunId } : {}),
+      offset,
+      limit,
+    });
+    return { total: r.total, items: r.pairs };
+  }
+
+  /** A pair to look at (both images' keypoints, its flags). */
+  pair(pairId: number): Promise<PairView> {
+    return getApi().invoke('compare:pair', { pairId });
+  }
+
+  /** The chosen prompts' predictions on a pair. */
+  predict(args: InvokeArgs<'compare:predict'>): Promise<InvokeResult<'compare:predict'>> {
+    return getApi().invoke('compare:predict', args);
+  }
+
+  /** The chosen prompts' similarity maps of a source point over the target. */
+  heatmaps(args: InvokeArgs<'compare:heatmap'>): Promise<{ heatmaps: Heatmap[] }> {
+    return getApi().invoke('compare:heatmap', args);
   }
 
   /** Evaluates a prompt on a split as a job; resolves when it finished (toasts say how). */

@@ -3,7 +3,7 @@
  * the engine says a dataset changed (an import finished, a schema or the pairs changed, in this
  * window or another).
  */
-import type { DatasetDetails, DatasetSummary } from '../../../../main/contract/index.js';
+import type { DatasetDetails, DatasetSummary, EventPayload, InvokeArgs, InvokeResult } from '../../../../main/contract/index.js';
 import { getApi } from '../api.js';
 import { attempt, handleError } from '../errors.js';
 
@@ -50,6 +50,31 @@ class Datasets {
       delete this.details[id];
       return null;
     }
+  }
+
+  /** Deletes a dataset from the store (its files stay on disk); rejects with the engine's error. */
+  async remove(id: number): Promise<void> {
+    await getApi().invoke('datasets:delete', { id });
+  }
+
+  /** Starts an import (a job whose result is the import report). */
+  import(args: InvokeArgs<'datasets:import'>): Promise<InvokeResult<'datasets:import'>> {
+    return getApi().invoke('datasets:import', args);
+  }
+
+  /** Writes a dataset's keypoints as a COCO file. */
+  exportCoco(args: InvokeArgs<'datasets:export-coco'>): Promise<InvokeResult<'datasets:export-coco'>> {
+    return getApi().invoke('datasets:export-coco', args);
+  }
+
+  /** Replaces a category's keypoint schema (stored keypoints and pairs are renumbered with it). */
+  setSchema(args: InvokeArgs<'categories:set-schema'>): Promise<InvokeResult<'categories:set-schema'>> {
+    return getApi().invoke('categories:set-schema', args);
+  }
+
+  /** Follows annotation changes (this window or another); returns the unsubscribe function. */
+  onAnnotationChanged(listener: (e: EventPayload<'annotation:changed'>) => void): () => void {
+    return getApi().on('annotation:changed', listener);
   }
 
   summary(id: number | null): DatasetSummary | undefined {

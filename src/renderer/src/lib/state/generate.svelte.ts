@@ -12,7 +12,7 @@ import { getApi, describeError } from '../api.js';
 import { handleError } from '../errors.js';
 import { count } from '../format.js';
 import { jobs } from './jobs.svelte.js';
-import { MemoryEstimator } from './memory.svelte.js';
+import { estimates, MemoryEstimator } from './memory.svelte.js';
 
 export interface GallerySettings {
   steps: number;
@@ -62,7 +62,7 @@ class GalleryState {
   /** Free-text rows, in the order they were added. */
   texts = $state<string[]>(load(TEXTS_KEY, [], isTexts));
   /** What generating at the chosen size will need in memory. */
-  readonly memory = new MemoryEstimator(150);
+  readonly memory = new MemoryEstimator(150, estimates.generation);
 
   /** The request the grid shows, as its JSON (null: nothing to show). */
   key = $state<string | null>(null);

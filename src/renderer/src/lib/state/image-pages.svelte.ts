@@ -26,6 +26,11 @@ export class ImagePages extends Paged<ImageListItem, ImageQuery> {
     );
   }
 
+  /** An image's index in the path-order list of a dataset's category; rejects with the engine's error. */
+  async locate(datasetId: number, categoryId: number, imageId: number): Promise<number> {
+    return (await getApi().invoke('images:locate', { datasetId, categoryId, imageId })).index;
+  }
+
   /** Updates the keypoint count of an image if it is loaded (annotation events). */
   setKeypoints(imageId: number, keypoints: number): void {
     this.update(

@@ -5,8 +5,21 @@
  * never blocks (nor reassures about) the current ones.
  */
 import { untrack } from 'svelte';
-import type { MemoryCheck } from '../../../../main/contract/index.js';
-import { describeError } from '../api.js';
+import type { InvokeArgs, MemoryCheck } from '../../../../main/contract/index.js';
+import { describeError, getApi } from '../api.js';
+
+/** Asks the engine what the settings a key stands for (their arguments as JSON) will need. */
+export type AskEstimate = (key: string) => Promise<MemoryCheck>;
+
+/** The engine's estimates, by what is estimated: each key is its method's arguments as JSON. */
+export const estimates = {
+  /** Features for predictions, heatmaps and evaluations (Compare, its sweeps). */
+  features: (key: string) => getApi().invoke('compare:estimate', JSON.parse(key) as InvokeArgs<'compare:estimate'>),
+  /** A training run (the launch form). */
+  training: (key: string) => getApi().invoke('runs:estimate', JSON.parse(key) as InvokeArgs<'runs:estimate'>),
+  /** Generating images (the gallery). */
+  generation: (key: string) => getApi().invoke('generate:estimate', JSON.parse(key) as InvokeArgs<'generate:estimate'>),
+} satisfies Record<string, AskEstimate>;
 
 export type EstimatePhase = 'idle' | 'pending' | 'ready' | 'error';
 
@@ -21,14 +34,18 @@ export class MemoryEstimator {
   /** Bumped per request: answers to older ones are dropped. */
   private seq = 0;
 
-  constructor(private readonly delayMs: number) {}
+  /** @param ask the engine's estimate for a key (one of `estimates`) */
+  constructor(
+    private readonly delayMs: number,
+    private readonly ask: AskEstimate,
+  ) {}
 
   /**
-   * Estimates the settings `key` stands for with `ask`, after the debounce; nothing when they are
+   * Estimates the settings `key` stands for, after the debounce; nothing when they are
    * the ones already estimated (or being estimated), nothing shown for null. Safe to call from an
    * effect: it reads its own state untracked.
    */
-  update(key: string | null, ask: () => Promise<MemoryCheck>): void {
+  update(key: string | null): void {
     untrack(() => {
       if (key === this.key) return;
       this.cancel();
@@ -43,7 +60,7 @@ export class MemoryEstimator {
       this.phase = 'pending';
       this.timer = setTimeout(() => {
         this.timer = null;
-        ask().then(
+        this.ask(key).then(
           (check) => {
             if (seq !== this.seq) return;
             this.check = check;

@@ -1,5 +1,5 @@
 /** Registered model folders (Models view; Runs and Compare read them too). */
-import type { ModelInfo } from '../../../../main/contract/index.js';
+import type { InvokeArgs, InvokeResult, ModelInfo } from '../../../../main/contract/index.js';
 import { getApi } from '../api.js';
 import { attempt } from '../errors.js';
 import { jobs } from './jobs.svelte.js';
@@ -25,6 +25,21 @@ class Models {
       this.list = await getApi().invoke('models:list');
     });
     this.loaded = true;
+  }
+
+  /** Checks a model folder without registering it. */
+  validate(args: InvokeArgs<'models:validate'>): Promise<InvokeResult<'models:validate'>> {
+    return getApi().invoke('models:validate', args);
+  }
+
+  /** Registers a model folder (or checks a registered one's folder again, with its id). */
+  add(args: InvokeArgs<'models:add'>): Promise<InvokeResult<'models:add'>> {
+    return getApi().invoke('models:add', args);
+  }
+
+  /** Forgets a model (its folder stays on disk). */
+  async remove(model: ModelInfo): Promise<void> {
+    await getApi().invoke('models:remove', { id: model.id });
   }
 
   async compile(model: ModelInfo): Promise<void> {

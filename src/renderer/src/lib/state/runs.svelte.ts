@@ -8,7 +8,7 @@
  * proxy per point would cost more than the chart. A monitor bumps `revision` when they change and
  * the chart redraws at most once per animation frame.
  */
-import type { RunSummary, TrainStarted, TrainStep, TrainValidation } from '../../../../main/contract/index.js';
+import type { InvokeArgs, RunDetails, RunSummary, TrainStarted, TrainStep, TrainValidation } from '../../../../main/contract/index.js';
 import { describeError, getApi } from '../api.js';
 import { attempt } from '../errors.js';
 import { toasts } from './toasts.svelte.js';
@@ -148,6 +148,16 @@ class Runs {
     if (r.status !== 'running') delete this.live[r.id];
     if (r.status === 'failed' && before && before.status !== 'failed') toasts.error(`Run “${r.name}” failed`, r.failureReason ?? '');
     if (r.status === 'completed' && before && before.status === 'running') toasts.success(`Run “${r.name}” completed`, r.bestPck !== null ? `Best PCK@0.1 ${(100 * r.bestPck).toFixed(1)}%` : '');
+  }
+
+  /** A run with its details (checkpoints, configuration); rejects with the engine's error. */
+  details(id: number): Promise<RunDetails> {
+    return getApi().invoke('runs:get', { id });
+  }
+
+  /** Starts a training run; resolves with its id (rejects with the engine's error, for the form). */
+  async train(args: InvokeArgs<'runs:train'>): Promise<number> {
+    return (await getApi().invoke('runs:train', args)).runId;
   }
 
   async cancel(r: RunSummary): Promise<boolean> {

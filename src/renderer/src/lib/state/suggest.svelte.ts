@@ -9,7 +9,7 @@
  * not labelled, and undoing an acceptance brings its suggestion back.
  */
 import type { ImageListItem, PromptSummary, QueueItem, SuggestedKeypoint, SuggestionSet, SuggestQueue } from '../../../../main/contract/index.js';
-import type { InvokeArgs, KeypointValue, SuggestionsChanged } from '../../../../main/contract/index.js';
+import type { InvokeArgs, InvokeResult, KeypointValue, SuggestionsChanged } from '../../../../main/contract/index.js';
 import { FEATURE_DEFAULTS } from '../../../../main/contract/runs.js';
 import { SUGGEST_DEFAULTS } from '../../../../main/contract/suggest.js';
 import { ApiError, describeError, getApi } from '../api.js';
@@ -292,6 +292,11 @@ class SuggestState {
       if (batch && this.batchJob?.jobId === jobId) this.batchJob = null;
       if (!batch && this.runJob?.jobId === jobId) this.runJob = null;
     }
+  }
+
+  /** Starts measuring suggestion quality on labelled images (a job whose result is the report). */
+  evaluate(args: InvokeArgs<'suggest:eval'>): Promise<InvokeResult<'suggest:eval'>> {
+    return getApi().invoke('suggest:eval', args);
   }
 
   async cancel(jobId: string): Promise<void> {

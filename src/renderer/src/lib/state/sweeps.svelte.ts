@@ -9,7 +9,7 @@ import type { SweepResult, SweepStart, SweepSummary } from '../../../../main/con
 import { describeError, getApi } from '../api.js';
 import { handleError } from '../errors.js';
 import { jobs } from './jobs.svelte.js';
-import { MemoryEstimator } from './memory.svelte.js';
+import { estimates, MemoryEstimator } from './memory.svelte.js';
 
 class Sweeps {
   /** The dataset whose sweeps are listed. */
@@ -25,7 +25,7 @@ class Sweeps {
   /** Bumped when a sweep's runs changed: the chart reloads. */
   revision = $state(0);
   /** What the features of the sweep's evaluations will need in memory. */
-  readonly memory = new MemoryEstimator(150);
+  readonly memory = new MemoryEstimator(150, estimates.features);
 
   private started = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
