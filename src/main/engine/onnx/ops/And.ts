@@ -1,0 +1,9 @@
+import { binaryFold, broadcastPair } from './families.js';
+import type { OpDef } from './op.js';
+
+// shape: Y = broadcast(A, B); fold: y = a && b
+export const And: OpDef = {
+  opType: 'And',
+  infer: broadcastPair,
+  fold: binaryFold((a, b) => (a && b ? 1 : 0)),
+};

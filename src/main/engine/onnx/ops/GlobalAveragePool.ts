@@ -1,0 +1,8 @@
+import { globalPoolInfer } from './families.js';
+import type { OpDef } from './op.js';
+
+// shape: [N, C, 1, ...]
+export const GlobalAveragePool: OpDef = {
+  opType: 'GlobalAveragePool',
+  infer: globalPoolInfer,
+};

@@ -1,0 +1,8 @@
+import { reduceInfer } from './families.js';
+import type { OpDef } from './op.js';
+
+// shape: the reduced axes dropped (kept as 1 with keepdims)
+export const ReduceLogSumExp: OpDef = {
+  opType: 'ReduceLogSumExp',
+  infer: reduceInfer,
+};
