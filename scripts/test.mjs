@@ -7,7 +7,9 @@
  *      with the command that gets one
  *   1. electron-vite build       (one test: passed or failed)
  *   2. npm run typecheck         (one test: passed or failed)
- *   3. vitest run over test/unit, test/grad, test/integration, test/e2e
+ *   3. npm run lint              (ESLint, the layer rules included; one test)
+ *   4. npm run format:check      (Prettier; one test)
+ *   5. vitest run over test/unit, test/grad, test/integration, test/e2e
  *      (default reporter for people, JSON reporter for the count)
  *
  * Prints skipped tests on their own line, then exactly `N passed, N failed` as the last line, and
@@ -90,6 +92,8 @@ const extraArgs = process.argv.slice(2);
 const steps = [];
 steps.push(step('build: electron-vite build', bin('electron-vite'), ['build']));
 steps.push(step('typecheck: npm run typecheck', isWindows ? 'npm.cmd' : 'npm', ['run', 'typecheck']));
+steps.push(step('lint: eslint .', bin('eslint'), ['.']));
+steps.push(step('format: prettier --check .', bin('prettier'), ['--check', '.', '--log-level', 'warn']));
 
 const dirs = TEST_DIRS.filter((d) => existsSync(path.join(root, d)));
 mkdirSync(path.dirname(JSON_REPORT), { recursive: true });

@@ -95,22 +95,28 @@ class Writer {
           b.writeUInt8(v, o);
           break;
         case 'int16':
-          be ? b.writeInt16BE(v, o) : b.writeInt16LE(v, o);
+          if (be) b.writeInt16BE(v, o);
+          else b.writeInt16LE(v, o);
           break;
         case 'uint16':
-          be ? b.writeUInt16BE(v, o) : b.writeUInt16LE(v, o);
+          if (be) b.writeUInt16BE(v, o);
+          else b.writeUInt16LE(v, o);
           break;
         case 'int32':
-          be ? b.writeInt32BE(v, o) : b.writeInt32LE(v, o);
+          if (be) b.writeInt32BE(v, o);
+          else b.writeInt32LE(v, o);
           break;
         case 'uint32':
-          be ? b.writeUInt32BE(v, o) : b.writeUInt32LE(v, o);
+          if (be) b.writeUInt32BE(v, o);
+          else b.writeUInt32LE(v, o);
           break;
         case 'single':
-          be ? b.writeFloatBE(v, o) : b.writeFloatLE(v, o);
+          if (be) b.writeFloatBE(v, o);
+          else b.writeFloatLE(v, o);
           break;
         case 'double':
-          be ? b.writeDoubleBE(v, o) : b.writeDoubleLE(v, o);
+          if (be) b.writeDoubleBE(v, o);
+          else b.writeDoubleLE(v, o);
           break;
       }
     }

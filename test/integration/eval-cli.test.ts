@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EvalReport } from '../../src/main/engine/sd4match/matching/evaluate.js';
 import { SdModel } from '../../src/main/engine/sd4match/model/sd-model.js';
 import { runCli } from '../helpers/cli.js';
 import { genPfPascal, genPfWillow, genSpair } from '../helpers/dataset-gen.js';
@@ -24,10 +25,14 @@ async function cli(args: string[]) {
   return r;
 }
 
-async function evalJson(args: string[]): Promise<{ code: number; stderr: string; report: any }> {
+/** What `eval --json` writes: the report and the run that recorded it. */
+type JsonReport = EvalReport & { runId: number };
+
+/** Runs `eval --json`; `report` is null when the CLI failed (each test checks `code` before reading it). */
+async function evalJson(args: string[]): Promise<{ code: number; stderr: string; report: JsonReport }> {
   const out = path.join(dir, `report-${Math.random().toString(36).slice(2)}.json`);
   const r = await cli(['eval', '--model-dir', sd, '--size', '256', '--ensemble', '2', '--json', out, ...args]);
-  return { code: r.code, stderr: r.stderr, report: r.code === 0 ? JSON.parse(fs.readFileSync(out, 'utf8')) : null };
+  return { code: r.code, stderr: r.stderr, report: r.code === 0 ? (JSON.parse(fs.readFileSync(out, 'utf8')) as JsonReport) : (null as unknown as JsonReport) };
 }
 
 describe.skipIf(!HAVE_FIXTURES)('eval through the CLI', () => {
@@ -48,7 +53,7 @@ describe.skipIf(!HAVE_FIXTURES)('eval through the CLI', () => {
   }, 180_000);
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  function expectReport(report: any, pairs: number) {
+  function expectReport(report: EvalReport, pairs: number) {
     expect(report.pairs).toBe(pairs);
     for (const m of ['kernelsoftmax', 'softmax', 'nn', 'bilinear']) {
       for (const a of ['0.05', '0.1', '0.15']) {
@@ -82,7 +87,7 @@ describe.skipIf(!HAVE_FIXTURES)('eval through the CLI', () => {
     writePromptFile(single, 'single', { modelHash, imageSize: 256, hidden: 32 });
     writePromptFile(klass, 'class', { modelHash, imageSize: 256, hidden: 32, categories: ['cat', 'dog'] });
     writePromptFile(cpm, 'cpm', { modelHash, imageSize: 256, hidden: 32, dino: 32 });
-    const reports: Record<string, any> = {};
+    const reports: Record<string, EvalReport> = {};
     for (const [label, args] of [
       ['template', ['--prompt', 'template']],
       ['dino', ['--prompt', 'dino', '--dino-dir', dino]],

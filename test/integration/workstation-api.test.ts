@@ -299,11 +299,11 @@ describe('annotations with undo and redo in the store', () => {
   });
 
   it('undo steps back from a change made outside the editor (an import, the CLI)', async () => {
-    let s = await ok('annotations:save', { ...key(2), keypoints: [{ kp: 2, x: 3, y: 4, visibility: 2 }], baseVersion: 0, action: 'place tail' });
+    await ok('annotations:save', { ...key(2), keypoints: [{ kp: 2, x: 3, y: 4, visibility: 2 }], baseVersion: 0, action: 'place tail' });
     const raw = new Database(dbFile);
     raw.prepare('UPDATE keypoints SET x = 7 WHERE annotation_id = (SELECT id FROM annotations WHERE image_id = ? AND category_id = ?)').run(key(2).imageId, categoryId);
     raw.close();
-    s = await ok('annotations:get', key(2));
+    let s = await ok('annotations:get', key(2));
     expect(s).toMatchObject({ keypoints: [{ kp: 2, x: 7 }], canUndo: true, undoAction: 'changed outside the editor' });
     s = await ok('annotations:undo', { ...key(2), baseVersion: s.version });
     expect(s.keypoints).toEqual([{ kp: 2, x: 3, y: 4, visibility: 2 }]);

@@ -159,7 +159,7 @@ export function makeBackup(db: Db, dbFile: string, policy: BackupPolicy = {}, no
 export function rotateBackups(dbFile: string, keep: number, dir = backupDirFor(dbFile)): void {
   for (const b of listBackups(dbFile, dir).slice(Math.max(0, keep))) removeQuietly(b.file);
   const stem = stemOf(dbFile);
-  let names: string[] = [];
+  let names: string[];
   try {
     names = fs.readdirSync(dir);
   } catch {

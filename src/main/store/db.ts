@@ -173,7 +173,7 @@ function migrate(db: Db, file: string, migrations: readonly Migration[]): void {
       if (db.inTransaction) db.exec('ROLLBACK');
       if (err instanceof AppError) throw err;
       const message = err instanceof Error ? err.message : String(err);
-      throw new Error(`database migration ${String(m.version).padStart(4, '0')}-${m.name} failed on ${file}: ${message}`);
+      throw new Error(`database migration ${String(m.version).padStart(4, '0')}-${m.name} failed on ${file}: ${message}`, { cause: err });
     }
   }
 }
@@ -251,7 +251,7 @@ export class Store {
     const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     const backups = options.backups ?? {};
     let db: Db | undefined;
-    let existed = false;
+    let existed: boolean;
     try {
       const stat = fs.statSync(abs, { throwIfNoEntry: false });
       if (stat?.isDirectory()) throw new AppError('STORE_INVALID', `${abs} is a directory, not a database file`);

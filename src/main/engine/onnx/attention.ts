@@ -277,7 +277,7 @@ export function emitBlockedAttentionGrad(e: OpEmitter, c: AttentionCore, dO: str
       ds = be.mul(p, be.sub(be.op1('MatMul', [dOBlock, vt]), rowDot));
     }
     if (want.b) outStates.push(be.add(st[k++], be.op1('MatMul', [swapLast(be, aBlock), ds])));
-    if (want.v) outStates.push(be.add(st[k++], be.op1('MatMul', [swapLast(be, dOBlock), p])));
+    if (want.v) outStates.push(be.add(st[k], be.op1('MatMul', [swapLast(be, dOBlock), p])));
     if (want.a) outputs.push(be.op1('MatMul', [ds, bt]));
     return { states: outStates, outputs };
   };
@@ -288,7 +288,7 @@ export function emitBlockedAttentionGrad(e: OpEmitter, c: AttentionCore, dO: str
   const out: BlockedGradients = {};
   let k = 0;
   if (want.b) out.b = scaled(res.states[k++]);
-  if (want.v) out.v = swapLast(e, res.states[k++]);
+  if (want.v) out.v = swapLast(e, res.states[k]);
   if (want.a) out.a = scaled(res.outputs[0]);
   return out;
 }

@@ -88,7 +88,7 @@ export class GraphBuilder {
     try {
       outs = inferNode(node, ins, this.opset);
     } catch (e) {
-      throw new Error(`emitted node ${opType} under '${prefix}' is ill-formed: ${(e as Error).message}`);
+      throw new Error(`emitted node ${opType} under '${prefix}' is ill-formed: ${(e as Error).message}`, { cause: e });
     }
     outputs.forEach((o, i) => this.info.set(o, { dtype: outs[i].dtype, dims: outs[i].dims }));
     this.nodes.push(node);

@@ -38,7 +38,7 @@ interface HashCacheEntry {
 export function fileHash(file: string, cacheDir: string): string {
   const st = fs.statSync(file);
   const indexFile = path.join(cacheDir, 'file-hashes.json');
-  let index: Record<string, HashCacheEntry> = {};
+  let index: Record<string, HashCacheEntry>;
   try {
     index = JSON.parse(fs.readFileSync(indexFile, 'utf8')) as Record<string, HashCacheEntry>;
   } catch {

@@ -94,7 +94,7 @@ export function loadLearnedPrompt(file: string): LearnedPrompt {
   }
   const kind = md.kind as PromptKind;
   if (!['single', 'class', 'cpm'].includes(kind)) throw new AppError('INVALID_ARGUMENT', `${file}: unknown prompt kind '${md.kind}'`);
-  let categories: string[] = [];
+  let categories: string[];
   try {
     categories = JSON.parse(md.categories ?? '[]') as string[];
   } catch {
