@@ -10,6 +10,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requireBuilt } from '../helpers/build-output.js';
+import { RENDERER_SAFE } from '../helpers/layers.js';
+// where src/main code in the bundle may come from: what test/unit/layering.test.ts allows
 
 function scripts(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -19,8 +21,6 @@ function scripts(dir: string): string[] {
   });
 }
 
-/** Where src/main code in the bundle may come from (as test/unit/layering.test.ts allows). */
-const RENDERER_SAFE = (r: string) => r.startsWith('src/main/contract/') || r.startsWith('src/main/shared/') || r === 'src/main/engine/sd4match/training/train-config.ts';
 
 /** The shape of vite's stand-in for a Node built-in in a browser build. */
 const BROWSER_STUB = /__commonJSMin\(\(\(exports, module\) => \{\s*module\.exports = \{\};\s*\}\)\)/;

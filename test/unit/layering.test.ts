@@ -14,6 +14,7 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyseFile, analyseSource, type SourceFacts } from '../helpers/imports.js';
+import { PURE_ENGINE_MODULES, RENDERER_SAFE } from '../helpers/layers.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
 const SRC = path.join(REPO_ROOT, 'src');
@@ -36,13 +37,9 @@ const isElectron = (spec: string) => spec === 'electron' || spec.startsWith('ele
 const NODE_BUILTINS = new Set(builtinModules);
 const isNodeBuiltin = (spec: string) => spec.startsWith('node:') || NODE_BUILTINS.has(spec.split('/')[0] ?? spec);
 
-/** Engine modules of pure constants and types that the contract may load (and so the renderer). */
-const PURE_ENGINE_MODULES = ['src/main/engine/sd4match/training/train-config.ts', 'src/main/engine/onnx/providers.ts', 'src/main/engine/datasets/domain.ts', 'src/main/engine/models/facts.ts'];
 /** Packages the renderer's share of src/main may load: browser-safe, no Node APIs. */
 const PURE_PACKAGES = ['zod'];
 const NATIVE_MODULES = ['onnxruntime-node', 'better-sqlite3', 'sharp'];
-/** Where code in the renderer's run-time closure of src/main may live. */
-const RENDERER_SAFE = (r: string) => r.startsWith('src/main/contract/') || r.startsWith('src/main/shared/') || PURE_ENGINE_MODULES.includes(r);
 const packageOf = (spec: string) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] ?? spec));
 
 /** The source file a relative import means (`./x.js` -> x.ts, a folder -> its index), or null. */
