@@ -5,7 +5,7 @@
  * application's one image access (which keeps every file inside its dataset root).
  */
 import { imageAccess } from '../services/app/catalog.js';
-import { generatedFile } from '../services/generate/generate.js';
+import { generatedFile } from '../services/generate/plan.js';
 import type { Api } from './handlers.js';
 
 export { MAX_THUMBNAIL_SIDE, MIN_THUMBNAIL_SIDE } from '../services/images/access.js';

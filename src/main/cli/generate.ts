@@ -9,11 +9,12 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { GenerateSource } from '../contract/index.js';
 import { GENERATE_DEFAULTS } from '../contract/generate.js';
-import { runInProcess } from '../engine/jobs/job-process.js';
 import { DEFAULT_TEMPLATE, loadLearnedPrompt, templateText } from '../engine/sd4match/prompts/prompts.js';
 import { openServices, type Services } from '../services/app/context.js';
-import { GENERATED_DIR, planGeneration } from '../services/generate/generate.js';
+import { GENERATED_DIR, planGeneration } from '../services/generate/plan.js';
 import { sourceJobRuntime } from '../services/jobs/runtime.js';
+import { processRunner } from '../services/jobs/tasks.js';
+import { generateInProcess } from '../services/generate/generate.js';
 import { storeLearnedPrompt } from '../services/runs/records.js';
 import { AppError } from '../shared/errors.js';
 import { cliTask, parseFloatOption, parseIntOption } from './common.js';
@@ -90,7 +91,7 @@ export function registerGenerateCommand(program: Command): void {
           source = { ...source, promptId: await storeLearnedPrompt(svc, learned, { modelId }) };
         }
         const plan = planGeneration(svc, { modelDir, modelId, dinoDir: o.dinoDir && path.resolve(o.dinoDir), sources: [source], seeds: o.seeds, steps: o.steps, guidance: o.guidance, size: o.size });
-        if (plan.todo.length > 0) await runInProcess(sourceJobRuntime(), 'generate', { db: svc.store.file, plan }, task);
+        if (plan.todo.length > 0) await generateInProcess(processRunner(sourceJobRuntime()), svc, plan, task);
         task.finish();
         const stored = svc.repos.generated.byKeys(plan.keys[0]);
         fs.mkdirSync(o.out, { recursive: true });

@@ -13,11 +13,12 @@ import { MATCH_METHODS, type MatchMethod } from '../engine/sd4match/matching/mat
 import type { PromptKind } from '../engine/sd4match/prompts/prompts.js';
 import { type Schedule, TRAIN_DEFAULTS as D } from '../engine/sd4match/training/train-config.js';
 import { FEATURE_DEFAULTS } from '../contract/runs.js';
-import { JobProcessGone, runInProcess } from '../engine/jobs/job-process.js';
 import { sourceJobRuntime } from '../services/jobs/runtime.js';
-import type { TaskContext } from '../engine/jobs/progress.js';
-import { recordProcessDeath } from '../services/runs/process-death.js';
-import type { EvalTaskArgs, TrainedPrompt } from '../services/jobs/worker-tasks.js';
+import type { EvalTaskArgs } from '../services/evaluation/task.js';
+import { evaluateReportInProcess } from '../services/evaluation/evaluations.js';
+import { processRunner } from '../services/jobs/tasks.js';
+import { trainInProcess } from '../services/training/training.js';
+import { sweepInProcess } from '../services/sweeps/sweeps.js';
 import { openServices, type Services } from '../services/app/context.js';
 import type { TrainArgs, TrainRequest } from '../services/training/train.js';
 import type { Split } from '../store/repositories/datasets.js';
@@ -26,7 +27,7 @@ import { parsePromptArg } from './models.js';
 import { parseIntList } from './generate.js';
 import { describePrompt } from '../engine/sd4match/features/pipeline.js';
 import { SWEEP_TIMESTEPS } from '../contract/generate.js';
-import { planSweep, type runSweep } from '../services/sweeps/sweeps.js';
+import { planSweep } from '../services/sweeps/plan.js';
 
 function pct(v: number): string {
   return `${(100 * v).toFixed(1)}`;
@@ -60,18 +61,8 @@ export function formatEvalReport(r: EvalReport): string {
   return lines.join('\n');
 }
 
-/**
- * Runs a training or evaluation task in a supervised job process; if the process dies, the runs it
- * was running are marked failed and the error says how to resume.
- */
-async function inJobProcess<T>(svc: Services, name: 'train' | 'eval' | 'sweep', payload: unknown, task: TaskContext): Promise<T> {
-  try {
-    return await runInProcess<T>(sourceJobRuntime(), name, payload, task);
-  } catch (e) {
-    if (e instanceof JobProcessGone) throw await recordProcessDeath(svc, e, { resumeHint: (id) => `resume it with: sd4match train --resume ${id}` });
-    throw e;
-  }
-}
+/** How the command says to go on with a training run whose process died. */
+const RESUME_HINT = { resumeHint: (id: number) => `resume it with: sd4match train --resume ${id}` };
 
 /** A sweep's table: PCK (kernel soft-argmax, per image) at each timestep, from its stored runs. */
 function formatSweep(svc: Services, prompt: string, runs: { runId: number | null; timestep: number }[]): string {
@@ -119,7 +110,7 @@ export function registerRunCommands(program: Command): void {
           const spec = parsePromptArg(o.prompt);
           const ds = svc.repos.datasets.resolve(o.dataset);
           const plan = planSweep(svc, { modelDir: path.resolve(o.modelDir), dinoDir: o.dinoDir && path.resolve(o.dinoDir), datasetId: ds.id, split: o.split as Split, category: o.category, limit: o.limit, size: o.size, ensemble: o.ensemble, seed: o.seed, timesteps: o.timesteps, prompts: [{ spec, name: describePrompt(spec) }] });
-          const r = await inJobProcess<Awaited<ReturnType<typeof runSweep>>>(svc, 'sweep', { db: svc.store.file, plan }, task);
+          const r = await sweepInProcess(processRunner(sourceJobRuntime()), svc, plan, task, RESUME_HINT);
           task.finish();
           process.stdout.write(`${formatSweep(svc, describePrompt(spec), r.runs)}
 sweep ${r.sweepId}: runs ${r.runs.map((x) => x.runId).join(', ')}
@@ -132,7 +123,7 @@ sweep ${r.sweepId}: runs ${r.runs.map((x) => x.runId).join(', ')}
           return;
         }
         const args: EvalTaskArgs = { modelDir: o.modelDir, dinoDir: o.dinoDir, dataset: o.dataset, split: o.split as Split, category: o.category, prompt: parsePromptArg(o.prompt), timestep: o.timestep, ensemble: o.ensemble, size: o.size, seed: o.seed, frame: o.frame as Frame, limit: o.limit, methods };
-        const r = await inJobProcess<{ runId: number | null; report: EvalReport }>(svc, 'eval', { db: svc.store.file, args, full: true }, task);
+        const r = await evaluateReportInProcess(processRunner(sourceJobRuntime()), svc, args, task, RESUME_HINT);
         task.finish();
         process.stdout.write(`${formatEvalReport(r.report)}\nrun ${r.runId}\n`);
         if (o.json) {
@@ -202,8 +193,7 @@ sweep ${r.sweepId}: runs ${r.runs.map((x) => x.runId).join(', ')}
             : null;
         // narrate: the task logs the run's start and validations as lines for this terminal
         const request: TrainRequest = args ? { kind: 'new', args } : { kind: 'resume', runId: Number(o.resume) };
-        const payload = { db: svc.store.file, request, narrate: true };
-        const r = await inJobProcess<TrainedPrompt>(svc, 'train', payload, task);
+        const r = await trainInProcess(processRunner(sourceJobRuntime()), svc, request, task, { ...RESUME_HINT, narrate: true });
         task.finish();
         const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
         process.stdout.write(

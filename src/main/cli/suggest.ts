@@ -9,13 +9,14 @@ import type { Command } from 'commander';
 import { FEATURE_DEFAULTS } from '../contract/runs.js';
 import { SUGGEST_DEFAULTS } from '../contract/suggest.js';
 import type { SuggestEvalReport } from '../contract/index.js';
-import { runInProcess } from '../engine/jobs/job-process.js';
 import { rankQueue, schemaConfidence } from '../engine/suggest/ranking.js';
 import { AppError } from '../shared/errors.js';
 import type { Dataset } from '../store/repositories/datasets.js';
 import { type Services, openServices, requireCategory } from '../services/app/context.js';
 import { sourceJobRuntime } from '../services/jobs/runtime.js';
-import { type PlanInput, planSuggestion, type SuggestOutcome } from '../services/suggest/suggest.js';
+import { processRunner } from '../services/jobs/tasks.js';
+import { evaluateSuggestionsInProcess, previewSuggestionsInProcess } from '../services/suggest/suggest.js';
+import { type PlanInput, planSuggestion } from '../services/suggest/plan.js';
 import { cliTask, parseFloatOption, parseIntOption } from './common.js';
 import { parsePromptArg } from './models.js';
 
@@ -128,7 +129,7 @@ export function registerSuggestCommands(program: Command): void {
       const categoryId = categoryOf(svc, ds, o.category, imageId);
       const exemplarIds = o.exemplars.trim() === 'all' ? undefined : o.exemplars.split(',').filter((s) => s.trim()).map((s) => resolveImage(svc, ds, s));
       const plan = await planSuggestion(svc, planInputOf(o, categoryId, { imageIds: [imageId], exemplarIds }));
-      const r = await runInProcess<SuggestOutcome>(sourceJobRuntime(), 'suggest', { db: svc.store.file, plan, store: false }, task);
+      const r = await previewSuggestionsInProcess(processRunner(sourceJobRuntime()), svc, plan, task);
       task.finish();
       const set = r.sets[0];
       const image = plan.targets[0].path;
@@ -177,7 +178,7 @@ export function registerSuggestCommands(program: Command): void {
       }
       const reports: SuggestEvalReport[] = [];
       for (const plan of plans) {
-        const r = await runInProcess<SuggestEvalReport>(sourceJobRuntime(), 'suggest-eval', { db: svc.store.file, plan, acceptThreshold: o.acceptThreshold }, task);
+        const r = await evaluateSuggestionsInProcess(processRunner(sourceJobRuntime()), svc, plan, o.acceptThreshold, task);
         reports.push(r);
         task.finish();
         process.stdout.write(`${formatSuggestEval(r)}\n`);
@@ -208,7 +209,7 @@ export function registerSuggestCommands(program: Command): void {
       const ds = svc.repos.datasets.resolve(o.dataset);
       const categoryId = requireCategory(svc, ds.id, ds.name, o.category);
       const plan = await planSuggestion(svc, planInputOf(o, categoryId, {}));
-      const r = await runInProcess<SuggestOutcome>(sourceJobRuntime(), 'suggest', { db: svc.store.file, plan, store: false }, task);
+      const r = await previewSuggestionsInProcess(processRunner(sourceJobRuntime()), svc, plan, task);
       task.finish();
       const d = (id: number): Float32Array | null => (r.descriptors[id] ? Float32Array.from(r.descriptors[id]) : null);
       const ranked = rankQueue(

@@ -1,11 +1,10 @@
-/** Handlers of the annotations domain: each calls one use case of services/annotations.ts. */
+/** Handlers of `annotations:*`: each maps the contract's arguments to a use case of services/annotations/annotations.ts. */
 import * as svc from '../../services/annotations/annotations.js';
-import type { DomainHandlers } from '../handlers.js';
+import type { DomainHandlers } from '../handler-types.js';
 
-type AnnotationMethods = 'categories:set-schema' | 'annotations:get' | 'annotations:save' | 'annotations:undo' | 'annotations:redo';
+type AnnotationMethod = 'annotations:get' | 'annotations:save' | 'annotations:undo' | 'annotations:redo';
 
-export const annotationHandlers: DomainHandlers<AnnotationMethods> = {
-  'categories:set-schema': (a, ctx) => svc.setCategorySchema(ctx, a),
+export const annotationHandlers: DomainHandlers<AnnotationMethod> = {
   'annotations:get': (a, ctx) => svc.getAnnotation(ctx, a),
   'annotations:save': (a, ctx) => svc.saveAnnotation(ctx, a),
   'annotations:undo': (a, ctx) => svc.undoAnnotation(ctx, a),

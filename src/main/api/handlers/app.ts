@@ -1,6 +1,6 @@
-/** Handlers of the app domain: each calls one use case of services/app-info.ts. */
+/** Handlers of `app:*`: each maps the contract's arguments to a use case of services/app/info.ts. */
 import * as svc from '../../services/app/info.js';
-import type { DomainHandlers } from '../handlers.js';
+import type { DomainHandlers } from '../handler-types.js';
 
 export const appHandlers: DomainHandlers<'app:info' | 'app:paths' | 'app:settings' | 'app:setSettings'> = {
   'app:info': (_a, ctx) => svc.appInfo(ctx),

@@ -1,26 +1,13 @@
-/** Handlers of the datasets domain: each calls one use case of services/datasets.ts. */
+/** Handlers of `datasets:*`: each maps the contract's arguments to a use case of services/datasets/. */
 import * as svc from '../../services/datasets/datasets.js';
-import type { DomainHandlers } from '../handlers.js';
+import type { DomainHandlers } from '../handler-types.js';
 
-type DatasetMethods =
-  | 'datasets:list'
-  | 'datasets:get'
-  | 'datasets:import'
-  | 'datasets:delete'
-  | 'datasets:export-coco'
-  | 'images:list'
-  | 'images:locate'
-  | 'images:get'
-  | 'files:list';
+type DatasetMethod = 'datasets:list' | 'datasets:get' | 'datasets:import' | 'datasets:delete' | 'datasets:export-coco';
 
-export const datasetHandlers: DomainHandlers<DatasetMethods> = {
+export const datasetHandlers: DomainHandlers<DatasetMethod> = {
   'datasets:list': (_a, ctx) => svc.listDatasets(ctx),
-  'datasets:get': (a, ctx) => svc.datasetDetails(ctx, a),
+  'datasets:get': ({ id }, ctx) => svc.datasetDetails(ctx, id),
   'datasets:import': (a, ctx) => svc.startImport(ctx, a),
-  'datasets:delete': (a, ctx) => svc.deleteDataset(ctx, a),
-  'datasets:export-coco': (a, ctx) => svc.exportCoco(ctx, a),
-  'images:list': (a, ctx) => svc.listImages(ctx, a),
-  'images:locate': (a, ctx) => svc.locateImage(ctx, a),
-  'images:get': (a, ctx) => svc.imageDetail(ctx, a),
-  'files:list': (a, ctx) => svc.listFiles(ctx, a),
+  'datasets:delete': ({ id }, ctx) => svc.deleteDataset(ctx, id),
+  'datasets:export-coco': ({ id, file, overwrite, includePending }, ctx) => svc.exportCoco(ctx, id, { file, overwrite, includePending }),
 };

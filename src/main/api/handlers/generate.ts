@@ -1,15 +1,9 @@
-/** Handlers of generation and timestep sweeps: each calls one use case of services/generate.ts or services/sweeps.ts. */
-import * as gen from '../../services/generate/generate.js';
-import * as sweeps from '../../services/sweeps/sweeps.js';
-import type { DomainHandlers } from '../handlers.js';
+/** Handlers of `generate:*`: each maps the contract's arguments to a use case of services/generate/generate.ts. */
+import * as svc from '../../services/generate/generate.js';
+import type { DomainHandlers } from '../handler-types.js';
 
-type GenerateMethod = 'generate:start' | 'generate:lookup' | 'generate:estimate' | 'evals:sweep' | 'evals:sweeps' | 'evals:sweepResult';
-
-export const generateHandlers: DomainHandlers<GenerateMethod> = {
-  'generate:start': (a, ctx) => gen.startGeneration(ctx, a),
-  'generate:lookup': (a, ctx) => gen.lookupGallery(ctx, a),
-  'generate:estimate': (a, ctx) => gen.estimateGeneration(ctx, a),
-  'evals:sweep': (a, ctx) => sweeps.startSweep(ctx, a),
-  'evals:sweeps': (a, ctx) => sweeps.listSweeps(ctx, a),
-  'evals:sweepResult': (a, ctx) => sweeps.sweepResult(ctx, a),
+export const generateHandlers: DomainHandlers<'generate:start' | 'generate:lookup' | 'generate:estimate'> = {
+  'generate:start': (a, ctx) => svc.startGeneration(ctx, a),
+  'generate:lookup': (a, ctx) => svc.lookupGallery(ctx, a),
+  'generate:estimate': (a, ctx) => svc.estimateGeneration(ctx, a),
 };

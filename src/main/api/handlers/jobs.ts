@@ -1,5 +1,5 @@
-/** Handlers of the jobs domain. */
-import type { DomainHandlers } from '../handlers.js';
+/** Handlers of `jobs:*`: the job manager's list and cancel. */
+import type { DomainHandlers } from '../handler-types.js';
 
 export const jobHandlers: DomainHandlers<'jobs:list' | 'jobs:cancel'> = {
   'jobs:list': async (_args, ctx) => ctx.jobs.list(),

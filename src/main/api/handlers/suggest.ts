@@ -1,6 +1,6 @@
-/** Handlers of matching-assisted annotation: each calls one use case of services/suggest.ts. */
+/** Handlers of `suggest:*` (matching-assisted annotation): each maps the contract's arguments to a use case of services/suggest/suggest.ts. */
 import * as svc from '../../services/suggest/suggest.js';
-import type { DomainHandlers } from '../handlers.js';
+import type { DomainHandlers } from '../handler-types.js';
 
 type SuggestMethod = 'suggest:start' | 'suggest:get' | 'suggest:clear' | 'suggest:queue' | 'suggest:eval';
 
@@ -8,6 +8,6 @@ export const suggestHandlers: DomainHandlers<SuggestMethod> = {
   'suggest:start': (a, ctx) => svc.startSuggest(ctx, a),
   'suggest:get': (a, ctx) => svc.getSuggestions(ctx, a),
   'suggest:clear': (a, ctx) => svc.clearSuggestions(ctx, a),
-  'suggest:queue': (a, ctx) => svc.suggestQueue(ctx, a),
+  'suggest:queue': ({ categoryId }, ctx) => svc.suggestQueue(ctx, categoryId),
   'suggest:eval': (a, ctx) => svc.startSuggestEval(ctx, a),
 };

@@ -33,6 +33,12 @@ interface Entry {
   procs: Set<JobProcess>;
 }
 
+/**
+ * Task name -> the payload its sender passes and the result its worker returns. The application
+ * gives its own (services/jobs/tasks.ts), so that senders and the worker agree on every task.
+ */
+export type TaskMapShape = Record<string, { payload: unknown; result: unknown }>;
+
 /** The context a job's work receives: a TaskContext that knows its job. */
 export interface JobTaskContext extends TaskContext {
   readonly jobId: string;
@@ -40,7 +46,7 @@ export interface JobTaskContext extends TaskContext {
 
 let serial = 0;
 
-export class JobManager {
+export class JobManager<M extends TaskMapShape = TaskMapShape> {
   private readonly jobs = new Map<string, Entry>();
 
   constructor(private readonly opts: JobManagerOptions = {}) {}
@@ -146,9 +152,9 @@ export class JobManager {
   }
 
   /** Runs a named task in a job process (ONNX Runtime work: compiling, evaluating, training). */
-  runInProcess<T>(kind: string, title: string, task: string, payload: unknown, opts: Pick<RunInProcessOptions, 'cancelGraceMs'> = {}): { job: JobInfo; done: Promise<T> } {
+  runInProcess<K extends keyof M & string>(kind: string, title: string, task: K, payload: M[K]['payload'], opts: Pick<RunInProcessOptions, 'cancelGraceMs'> = {}): { job: JobInfo; done: Promise<M[K]['result']> } {
     this.runtime(); // refuse before creating the job
-    return this.run(kind, title, (ctx) => this.inProcess<T>(task, payload, ctx, opts));
+    return this.run(kind, title, (ctx) => this.inProcess(task, payload, ctx, opts));
   }
 
   /**
@@ -156,9 +162,9 @@ export class JobManager {
    * as storing the result, stays in this process); its domain events are the job's, and the job
    * records the process id. A process that dies rejects with a `JobProcessGone`.
    */
-  inProcess<T>(task: string, payload: unknown, ctx: TaskContext & { jobId?: string }, opts: Pick<RunInProcessOptions, 'cancelGraceMs'> = {}): Promise<T> {
+  inProcess<K extends keyof M & string>(task: K, payload: M[K]['payload'], ctx: TaskContext & { jobId?: string }, opts: Pick<RunInProcessOptions, 'cancelGraceMs'> = {}): Promise<M[K]['result']> {
     const e = ctx.jobId !== undefined ? this.jobs.get(ctx.jobId) : undefined;
-    return runInProcess<T>(this.runtime(), task, payload, ctx, {
+    return runInProcess<M[K]['result']>(this.runtime(), task, payload, ctx, {
       ...opts,
       onEvent: (name, p) => this.opts.onEvent?.(name, p),
       onProcess: (started) => {

@@ -1,15 +1,32 @@
 /** Use cases of the annotation domain: keypoint schemas, and one instance's keypoints with undo/redo. */
 import { editTarget, type EditorState, readState, saveState, stepHistory } from './editor.js';
-import { setSchema } from './schema.js';
+import { type SchemaEntry, setSchema } from './schema.js';
 import type { Db } from '../../store/db.js';
 import type { InstanceKey } from '../../store/repositories/annotation-history.js';
-import type { AnnotationState, InvokeParsedArgs } from '../../contract/index.js';
+import type { AnnotationState } from '../../contract/index.js';
 import type { AppContext } from '../app/app.js';
 import { categoryInfo, storeOf } from '../app/catalog.js';
 
-
 function toState(key: InstanceKey, s: EditorState): AnnotationState {
   return { ...key, keypoints: s.keypoints, version: s.version, canUndo: s.canUndo, canRedo: s.canRedo, undoAction: s.undoAction, redoAction: s.redoAction };
+}
+
+/** A category's keypoint schema: its keypoints (in order) and the skeleton's edges between them. */
+export interface CategorySchema {
+  keypoints: readonly SchemaEntry[];
+  skeleton: readonly (readonly [number, number])[];
+}
+
+/** An instance's keypoints as the editor saves them, on top of the version it read (`action` names the change in the history). */
+export interface AnnotationEdit extends InstanceKey {
+  keypoints: { kp: number; x: number; y: number; visibility: 1 | 2 }[];
+  baseVersion: number;
+  action: string;
+}
+
+/** One step back or forward in an instance's history, from the version the editor shows. */
+export interface HistoryStep extends InstanceKey {
+  baseVersion: number;
 }
 
 /** Runs a change in one write transaction and tells every window about it. */
@@ -19,7 +36,7 @@ async function change(ctx: AppContext, key: InstanceKey, fn: (db: Db) => EditorS
   return toState(key, state);
 }
 
-export async function setCategorySchema(ctx: AppContext, { categoryId, keypoints, skeleton }: InvokeParsedArgs<'categories:set-schema'>) {
+export async function setCategorySchema(ctx: AppContext, categoryId: number, { keypoints, skeleton }: CategorySchema) {
     const result = await storeOf(ctx).write((db) => {
       const r = setSchema(db, categoryId, keypoints, skeleton);
       return { ...r, category: categoryInfo(db, r.category) };
@@ -28,7 +45,7 @@ export async function setCategorySchema(ctx: AppContext, { categoryId, keypoints
     return result;
   }
 
-export async function getAnnotation(ctx: AppContext, { imageId, categoryId, instance }: InvokeParsedArgs<'annotations:get'>) {
+export async function getAnnotation(ctx: AppContext, { imageId, categoryId, instance }: InstanceKey) {
   return storeOf(ctx).read((db) => {
       const key = { imageId, categoryId, instance };
       editTarget(db, key, false);
@@ -36,17 +53,17 @@ export async function getAnnotation(ctx: AppContext, { imageId, categoryId, inst
     });
 }
 
-export async function saveAnnotation(ctx: AppContext, { imageId, categoryId, instance, keypoints, baseVersion, action }: InvokeParsedArgs<'annotations:save'>) {
+export async function saveAnnotation(ctx: AppContext, { imageId, categoryId, instance, keypoints, baseVersion, action }: AnnotationEdit) {
     const key = { imageId, categoryId, instance };
     return change(ctx, key, (db) => saveState(db, key, keypoints, baseVersion, action));
   }
 
-export async function undoAnnotation(ctx: AppContext, { imageId, categoryId, instance, baseVersion }: InvokeParsedArgs<'annotations:undo'>) {
+export async function undoAnnotation(ctx: AppContext, { imageId, categoryId, instance, baseVersion }: HistoryStep) {
     const key = { imageId, categoryId, instance };
     return change(ctx, key, (db) => stepHistory(db, key, -1, baseVersion));
   }
 
-export async function redoAnnotation(ctx: AppContext, { imageId, categoryId, instance, baseVersion }: InvokeParsedArgs<'annotations:redo'>) {
+export async function redoAnnotation(ctx: AppContext, { imageId, categoryId, instance, baseVersion }: HistoryStep) {
     const key = { imageId, categoryId, instance };
     return change(ctx, key, (db) => stepHistory(db, key, 1, baseVersion));
   }

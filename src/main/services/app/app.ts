@@ -11,6 +11,7 @@ import { openServices, type Services } from './context.js';
 import { isEventName } from '../../contract/index.js';
 import { EventHub } from './events.js';
 import { sourceJobRuntime } from '../jobs/runtime.js';
+import type { TaskMap, TaskRunner } from '../jobs/tasks.js';
 import { noteRunsStoppedByClose, runJobs } from '../runs/lifecycle.js';
 
 export interface AppOptions {
@@ -27,7 +28,8 @@ export interface AppOptions {
 export interface AppContext {
   readonly options: Readonly<AppOptions>;
   readonly events: EventHub;
-  readonly jobs: JobManager;
+  /** Jobs, typed by the application's task map (services/jobs/tasks.ts). */
+  readonly jobs: JobManager<TaskMap>;
   /** The store and caches, opened on first use. */
   services(): Services;
   /** The long-lived inference process (Compare), started on first use. */
@@ -44,7 +46,7 @@ export function createApp(options: AppOptions = {}): App {
   const events = new EventHub();
   let services: Services | null = null;
   const runtime = options.jobRuntime ?? sourceJobRuntime;
-  const jobs = new JobManager({
+  const jobs = new JobManager<TaskMap>({
     onUpdate: (info) => events.emit('job:updated', info),
     onEvent: (name, payload) => {
       if (isEventName(name)) events.emit(name, payload as never);
@@ -80,4 +82,9 @@ export function createApp(options: AppOptions = {}): App {
       services = null;
     },
   };
+}
+
+/** The API's task runner: each task in a job process of the context's job manager, as part of the job running it. */
+export function jobRunner(ctx: AppContext): TaskRunner {
+  return (name, payload, task) => ctx.jobs.inProcess(name, payload, task);
 }

@@ -28,6 +28,21 @@ export interface CompareSettings {
   seed: number;
 }
 
+/** Each prompt's predictions for a pair's source keypoints, judged at `alpha` under `method`. */
+export interface PredictRequest extends CompareSettings {
+  pairId: number;
+  promptIds: number[];
+  alpha: number;
+  method: MatchMethod;
+}
+
+/** Each prompt's similarity map of one source point (source-image pixels) on the target. */
+export interface HeatmapRequest extends CompareSettings {
+  pairId: number;
+  promptIds: number[];
+  point: [number, number];
+}
+
 export class CompareService {
   private readonly models = new Map<number, SdModel>();
   private readonly pipelines = new Map<string, Pipeline>();
@@ -76,7 +91,7 @@ export class CompareService {
     return { pair, benchmark: benchmarkOf(r.format) as Benchmark };
   }
 
-  async predict(a: CompareSettings & { pairId: number; promptIds: number[]; alpha: number; method: MatchMethod }) {
+  async predict(a: PredictRequest) {
     const { pair, benchmark } = this.pair(a.pairId);
     const S = a.size;
     const threshold = pckThreshold(pair, benchmark, 'original', S);
@@ -102,7 +117,7 @@ export class CompareService {
     return { predictions, threshold };
   }
 
-  async heatmap(a: CompareSettings & { pairId: number; promptIds: number[]; point: [number, number] }) {
+  async heatmap(a: HeatmapRequest) {
     const { pair } = this.pair(a.pairId);
     const S = a.size;
     const [px, py] = a.point;

@@ -1,14 +1,11 @@
 /** Use cases of the datasets domain: import (as a job), list, details, delete, COCO export, images, folder listing. */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeCocoFile } from './coco-export.js';
-import { importDataset } from './import.js';
+import { importDataset, type ImportRequest } from './import.js';
 import { realDir } from '../../engine/images/safe-path.js';
 import { DatasetsRepo } from '../../store/repositories/datasets.js';
-import { ImagesRepo } from '../../store/repositories/images.js';
-import type { DirectoryListing, FileEntry, ImageDetail, ImportReportInfo, InvokeParsedArgs } from '../../contract/index.js';
+import type { ImportReportInfo } from '../../contract/index.js';
 import { IMPORT_DIALOG_LABELS } from '../../contract/datasets.js';
 import type { ImportWording } from '../../engine/datasets/types.js';
 import type { Db } from '../../store/db.js';
@@ -16,11 +13,9 @@ import { AppError, FieldError } from '../../shared/errors.js';
 import type { AppContext } from '../app/app.js';
 import { capReport, categoryInfos, storeOf, toDatasetSummary } from '../app/catalog.js';
 
-
 /** Skipped entries a job result carries (the full list stays in the dataset's last import). */
 const JOB_SKIPPED = 100;
 const DETAILS_SKIPPED = 500;
-const MAX_LISTING = 2000;
 
 /** Hints in import errors name the import dialog's fields (the API's imports are the dialog's). */
 const DIALOG_WORDING: ImportWording = {
@@ -29,6 +24,23 @@ const DIALOG_WORDING: ImportWording = {
   otherName: `enter another “${IMPORT_DIALOG_LABELS.name}”`,
   useRoot: (_dir, annotations) => `choose that folder as the “${IMPORT_DIALOG_LABELS.root}”${annotations ? ` and ${annotations} as the “${IMPORT_DIALOG_LABELS.annotations}”` : ''}`,
 };
+
+/** An import as the dialog asks for it: a dataset folder of a format (see ImportRequest). */
+export interface DatasetImport {
+  format: ImportRequest['format'];
+  root: string;
+  name?: string;
+  annotations?: string;
+  category?: string;
+  skipInvalid: boolean;
+}
+
+/** Where a COCO export goes, and whether pending suggestions fill in unlabelled keypoints. */
+export interface CocoExport {
+  file: string;
+  overwrite: boolean;
+  includePending: boolean;
+}
 
 /** The dataset `id`, or NOT_FOUND: every use case that takes a dataset id says so when there is none. */
 export function requireDataset(db: Db, id: number) {
@@ -49,40 +61,11 @@ function existingDir(field: string, dir: string, what: string): string {
   }
 }
 
-/** The folder `models/` beside the workstation's package.json, when running from a checkout. */
-function defaultModelsDir(): string | null {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) {
-      const models = path.join(dir, 'models');
-      return fs.existsSync(models) ? models : null;
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return null;
-    dir = parent;
-  }
-}
-
-function places(): DirectoryListing['places'] {
-  const list: DirectoryListing['places'] = [{ label: 'Home', path: os.homedir() }];
-  const models = defaultModelsDir();
-  if (models) list.push({ label: 'models/', path: models });
-  if (process.platform === 'win32') {
-    for (const letter of 'CDEFGHIJ') {
-      const drive = `${letter}:\\`;
-      if (fs.existsSync(drive)) list.push({ label: drive, path: drive });
-    }
-  } else {
-    list.push({ label: '/', path: '/' });
-  }
-  return list;
-}
-
 export async function listDatasets(ctx: AppContext) {
   return storeOf(ctx).read((db) => new DatasetsRepo(db).list().map(toDatasetSummary));
 }
 
-export async function datasetDetails(ctx: AppContext, { id }: InvokeParsedArgs<'datasets:get'>) {
+export async function datasetDetails(ctx: AppContext, id: number) {
   return storeOf(ctx).read((db) => {
       const repo = new DatasetsRepo(db);
       const d = repo.details(id);
@@ -98,7 +81,7 @@ export async function datasetDetails(ctx: AppContext, { id }: InvokeParsedArgs<'
     });
 }
 
-export async function startImport(ctx: AppContext, args: InvokeParsedArgs<'datasets:import'>) {
+export async function startImport(ctx: AppContext, args: DatasetImport) {
     const store = storeOf(ctx);
     // Checked now, so the form can say what is wrong next to the input; the import checks again.
     const root = existingDir('root', args.root, 'dataset folder');
@@ -135,7 +118,7 @@ export async function startImport(ctx: AppContext, args: InvokeParsedArgs<'datas
     return { jobId: job.id };
   }
 
-export async function deleteDataset(ctx: AppContext, { id }: InvokeParsedArgs<'datasets:delete'>) {
+export async function deleteDataset(ctx: AppContext, id: number) {
     const deleted = await storeOf(ctx).write((db) => {
       const repo = new DatasetsRepo(db);
       if (!repo.find(id)) throw new AppError('NOT_FOUND', `no dataset with id ${id}`);
@@ -145,7 +128,7 @@ export async function deleteDataset(ctx: AppContext, { id }: InvokeParsedArgs<'d
     return { deleted };
   }
 
-export async function exportCoco(ctx: AppContext, { id, file, overwrite, includePending }: InvokeParsedArgs<'datasets:export-coco'>) {
+export async function exportCoco(ctx: AppContext, id: number, { file, overwrite, includePending }: CocoExport) {
     const out = path.resolve(file);
     const parent = path.dirname(out);
     if (!fs.existsSync(parent) || !fs.statSync(parent).isDirectory()) throw new FieldError('NOT_FOUND', 'file', `folder ${parent} does not exist`);
@@ -159,67 +142,3 @@ export async function exportCoco(ctx: AppContext, { id, file, overwrite, include
     });
   }
 
-export async function listImages(ctx: AppContext, { datasetId, categoryId, filter, search, offset, limit }: InvokeParsedArgs<'images:list'>) {
-  return storeOf(ctx).read((db) => {
-    requireDataset(db, datasetId);
-    return new ImagesRepo(db).page(datasetId, { categoryId, filter, search: search || undefined, offset, limit });
-  });
-}
-
-export async function locateImage(ctx: AppContext, { datasetId, categoryId, filter, search, imageId }: InvokeParsedArgs<'images:locate'>) {
-  return storeOf(ctx).read((db) => {
-    requireDataset(db, datasetId);
-    return { index: new ImagesRepo(db).indexOf(datasetId, imageId, { categoryId, filter, search: search || undefined }) };
-  });
-}
-
-export async function imageDetail(ctx: AppContext, { id }: InvokeParsedArgs<'images:get'>): Promise<ImageDetail> {
-  return storeOf(ctx).read((db) => {
-      const repo = new ImagesRepo(db);
-      const img = repo.get(id);
-      if (!img) throw new AppError('NOT_FOUND', `no image with id ${id}`);
-      return {
-        id: img.id,
-        datasetId: img.datasetId,
-        path: img.path,
-        width: img.width,
-        height: img.height,
-        format: img.format,
-        bytes: img.bytes,
-        categoryId: img.categoryId,
-        annotations: repo.annotations(id).map((a) => ({ categoryId: a.categoryId, instance: a.instance, bbox: a.bbox, keypoints: a.keypoints })),
-      };
-    });
-}
-
-export async function listFiles(_ctx: AppContext, { dir, files }: InvokeParsedArgs<'files:list'>): Promise<DirectoryListing> {
-    const target = path.resolve(dir && dir.trim() ? dir.trim() : os.homedir());
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(target, { withFileTypes: true });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new FieldError('NOT_FOUND', 'dir', `${target} does not exist`);
-      if (code === 'ENOTDIR') throw new FieldError('INVALID_ARGUMENT', 'dir', `${target} is a file, not a folder`);
-      if (code === 'EACCES' || code === 'EPERM') throw new FieldError('FORBIDDEN', 'dir', `${target}: permission denied`);
-      throw err;
-    }
-    const wanted = (name: string) => files === 'all' || (files === 'json' && name.toLowerCase().endsWith('.json'));
-    const list: FileEntry[] = [];
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      let isDir = e.isDirectory();
-      if (e.isSymbolicLink()) {
-        try {
-          isDir = fs.statSync(path.join(target, e.name)).isDirectory();
-        } catch {
-          continue; // broken link
-        }
-      }
-      if (isDir) list.push({ name: e.name, kind: 'dir' });
-      else if (wanted(e.name)) list.push({ name: e.name, kind: 'file' });
-    }
-    list.sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name, undefined, { numeric: true }) : a.kind === 'dir' ? -1 : 1));
-    const parent = path.dirname(target);
-    return { dir: target, parent: parent === target ? null : parent, entries: list.slice(0, MAX_LISTING), truncated: list.length > MAX_LISTING, places: places() };
-  }

@@ -9,7 +9,7 @@ import { carryError } from '../../shared/errors.js';
 import { RateMeter, SharedFlagToken, type TaskContext } from '../../engine/jobs/progress.js';
 import type { WorkerData, WorkerMessage } from '../../engine/jobs/worker.js';
 import { setProviderChoice } from '../../engine/onnx/providers.js';
-import { WORKER_TASKS } from './worker-tasks.js';
+import { workerTask } from './worker-tasks.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker-entry must run in a worker thread');
@@ -32,7 +32,7 @@ const ctx: TaskContext = {
   log: (message) => post({ type: 'log', message }),
 };
 
-const run = WORKER_TASKS[task];
+const run = workerTask(task);
 (async () => {
   if (!run) throw new Error(`unknown worker task '${task}'`);
   const result = await run(payload, ctx, (name, p) => post({ type: 'event', name, payload: p }));

@@ -6,32 +6,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CompiledModel } from '../jobs/worker-tasks.js';
-import { capabilityForPrompt, goneCapabilities, probeSdParts, requireCapability, sdCapabilities } from '../../engine/models/capabilities.js';
-import type { CapabilityName } from '../../engine/models/facts.js';
 import { validateModelFolder } from '../../engine/models/validate.js';
-import type { PromptSpec } from '../../engine/sd4match/features/pipeline.js';
 import type { ModelRecord } from '../../store/repositories/models.js';
 import { ModelsRepo } from '../../store/repositories/models.js';
-import type { ModelCapabilities, ModelFacts, ModelInfo, InvokeParsedArgs } from '../../contract/index.js';
+import type { ModelFacts, ModelInfo } from '../../contract/index.js';
 import { AppError, FieldError } from '../../shared/errors.js';
 import type { AppContext } from '../app/app.js';
 import { storeOf } from '../app/catalog.js';
-import type { Services } from '../app/context.js';
-
+import { capabilitiesOf, hasDino } from './capabilities.js';
 
 const FACT_KEYS = ['hiddenSize', 'latentChannels', 'scalingFactor', 'tokenizer', 'patch'] as const;
-
-/** What a registered model can do as its folder is now (null for DINOv2). */
-function capabilitiesOf(m: ModelRecord, dinoRegistered: boolean): ModelCapabilities | null {
-  if (m.kind !== 'stable-diffusion') return null;
-  if (!fs.existsSync(m.folder)) return goneCapabilities(m.folder);
-  return sdCapabilities(probeSdParts(m.folder), { registered: dinoRegistered });
-}
-
-function hasDino(models: ModelRecord[]): boolean {
-  return models.some((m) => m.kind === 'dinov2');
-}
 
 function toModelInfo(m: ModelRecord, cacheDir: string, dinoRegistered: boolean): ModelInfo {
   const facts: ModelFacts = {};
@@ -58,33 +42,10 @@ function toModelInfo(m: ModelRecord, cacheDir: string, dinoRegistered: boolean):
   };
 }
 
-/**
- * Refuses (INVALID_ARGUMENT, with the reason naming the missing part) what the registered Stable
- * Diffusion model `modelId` cannot do.
- */
-export function requireModelCan(svc: Services, modelId: number, cap: CapabilityName): void {
-  const models = svc.repos.models.list();
-  const m = models.find((x) => x.id === modelId);
-  if (!m) throw new AppError('NOT_FOUND', `no model with id ${modelId}`);
-  const caps = capabilitiesOf(m, hasDino(models));
-  if (caps) requireCapability(caps, cap, `model '${m.name}'`);
-}
-
-/**
- * Refuses what the Stable Diffusion folder `dir` cannot do (a registered folder is named by its
- * model's name; the CLI's folders by their path).
- */
-export function requireFolderCan(svc: Services, dir: string, cap: CapabilityName): void {
-  const models = svc.repos.models.list();
-  const m = models.find((x) => x.folder === path.resolve(dir));
-  if (m) return requireModelCan(svc, m.id, cap);
-  requireCapability(fs.existsSync(dir) ? sdCapabilities(probeSdParts(dir), { registered: hasDino(models) }) : goneCapabilities(dir), cap, `model folder ${dir}`);
-}
-
-/** Refuses a prompt the Stable Diffusion folder `dir` cannot compute (text prompts without a tokenizer). */
-export function requirePromptSupported(svc: Services, dir: string, spec: PromptSpec): void {
-  const cap = capabilityForPrompt(spec);
-  if (cap) requireFolderCan(svc, dir, cap);
+/** A model folder of a kind (`models:add` also takes the name to give it, or the model whose folder it replaces). */
+export interface ModelFolder {
+  kind: 'stable-diffusion' | 'dinov2';
+  folder: string;
 }
 
 /** Compile jobs running per engine, by model id (one compile of a model at a time). */
@@ -102,12 +63,12 @@ export async function listModels(ctx: AppContext) {
   });
 }
 
-export async function validateModel(ctx: AppContext, { kind, folder }: InvokeParsedArgs<'models:validate'>) {
+export async function validateModel(ctx: AppContext, { kind, folder }: ModelFolder) {
   const dinoRegistered = await storeOf(ctx).read((db) => hasDino(new ModelsRepo(db).list()));
   return validateModelFolder(kind, folder, { dinoRegistered });
 }
 
-export async function addModel(ctx: AppContext, { kind, folder, name, id }: InvokeParsedArgs<'models:add'>) {
+export async function addModel(ctx: AppContext, { kind, folder, name, id }: ModelFolder & { name?: string; id?: number }) {
   const store = storeOf(ctx);
   const dinoRegistered = kind === 'dinov2' || (await store.read((db) => hasDino(new ModelsRepo(db).list())));
   const validation = validateModelFolder(kind, folder, { dinoRegistered });
@@ -160,7 +121,7 @@ export async function addModel(ctx: AppContext, { kind, folder, name, id }: Invo
   return { model: toModelInfo(record, dir, hasDino(models)), validation, updated };
 }
 
-export async function startCompile(ctx: AppContext, { id }: InvokeParsedArgs<'models:compile'>) {
+export async function startCompile(ctx: AppContext, id: number) {
     const store = storeOf(ctx);
     const dir = cacheDir(ctx);
     const model = await store.read((db) => new ModelsRepo(db).get(id));
@@ -173,7 +134,7 @@ export async function startCompile(ctx: AppContext, { id }: InvokeParsedArgs<'mo
     if (current !== undefined && ctx.jobs.get(current)?.state === 'running') throw new AppError('CONFLICT', `${model.name} is already compiling`);
     const { job, done } = ctx.jobs.run('compile', `Compile ${model.name}`, async (task) => {
       // a compile checkpoints nothing: a cancelled one that does not reach a check soon is stopped
-      const compiled = await ctx.jobs.inProcess<CompiledModel>('compile', { folder: model.folder, cacheDir: dir }, task, { cancelGraceMs: 3000 });
+      const compiled = await ctx.jobs.inProcess('compile', { folder: model.folder, cacheDir: dir }, task, { cancelGraceMs: 3000 });
       await store.write((db) => {
         const repo = new ModelsRepo(db);
         const current = repo.get(id);
@@ -192,7 +153,7 @@ export async function startCompile(ctx: AppContext, { id }: InvokeParsedArgs<'mo
     return { jobId: job.id };
   }
 
-export async function removeModel(ctx: AppContext, { id }: InvokeParsedArgs<'models:remove'>) {
+export async function removeModel(ctx: AppContext, id: number) {
     const removed = await storeOf(ctx).write((db) => {
       const repo = new ModelsRepo(db);
       if (!repo.get(id)) return false;

@@ -1,22 +1,39 @@
 /** Use cases of the pairs domain: list with filters, one pair, build from annotations (job), move, delete. */
-import { planPairs, writePairs } from './build.js';
+import { type BuildPairsRequest, planPairs, writePairs } from './build.js';
+import type { Split } from '../../store/repositories/datasets.js';
 import { DatasetsRepo } from '../../store/repositories/datasets.js';
 import { ImagesRepo } from '../../store/repositories/images.js';
 import { PairsRepo } from '../../store/repositories/pairs.js';
-import type { PairDetail, InvokeParsedArgs } from '../../contract/index.js';
+import type { PairDetail } from '../../contract/index.js';
 import { AppError } from '../../shared/errors.js';
 import type { AppContext } from '../app/app.js';
 import { storeOf } from '../app/catalog.js';
 
+/** A page of a dataset's pairs (split order, then list order), filtered. */
+export interface PairPageQuery {
+  datasetId: number;
+  split?: Split;
+  categoryId?: number;
+  search?: string;
+  minPoints?: number;
+  offset: number;
+  limit: number;
+}
 
-export async function listPairs(ctx: AppContext, { datasetId, split, categoryId, search, minPoints, offset, limit }: InvokeParsedArgs<'pairs:list'>) {
+/** Pairs of a dataset by id. */
+export interface PairSelection {
+  datasetId: number;
+  ids: number[];
+}
+
+export async function listPairs(ctx: AppContext, { datasetId, split, categoryId, search, minPoints, offset, limit }: PairPageQuery) {
   return storeOf(ctx).read((db) => {
     if (!new DatasetsRepo(db).find(datasetId)) throw new AppError('NOT_FOUND', `no dataset with id ${datasetId}`);
     return new PairsRepo(db).summaries({ datasetId, split, categoryId, search: search || undefined, minPoints, offset, limit });
   });
 }
 
-export async function pairDetail(ctx: AppContext, { id }: InvokeParsedArgs<'pairs:get'>): Promise<PairDetail> {
+export async function pairDetail(ctx: AppContext, id: number): Promise<PairDetail> {
   return storeOf(ctx).read((db) => {
       const p = new PairsRepo(db).get(id);
       if (!p) throw new AppError('NOT_FOUND', `no pair with id ${id}`);
@@ -45,7 +62,7 @@ export async function pairDetail(ctx: AppContext, { id }: InvokeParsedArgs<'pair
     });
 }
 
-export async function startPairBuild(ctx: AppContext, args: InvokeParsedArgs<'pairs:build'>) {
+export async function startPairBuild(ctx: AppContext, args: BuildPairsRequest) {
     const store = storeOf(ctx);
     const plan = await store.read((db) => planPairs(db, args));
     const title = `Build ${plan.pairs.length.toLocaleString('en-US')} ${plan.category.name} pair${plan.pairs.length === 1 ? '' : 's'} (${args.split})`;
@@ -57,7 +74,7 @@ export async function startPairBuild(ctx: AppContext, args: InvokeParsedArgs<'pa
     return { jobId: job.id, planned: plan.pairs.length, skipped: plan.skipped };
   }
 
-export async function movePairs(ctx: AppContext, { datasetId, ids, split }: InvokeParsedArgs<'pairs:set-split'>) {
+export async function movePairs(ctx: AppContext, { datasetId, ids, split }: PairSelection & { split: Split }) {
     const moved = await storeOf(ctx).write((db) => {
       if (!new DatasetsRepo(db).find(datasetId)) throw new AppError('NOT_FOUND', `no dataset with id ${datasetId}`);
       const repo = new PairsRepo(db);
@@ -78,7 +95,7 @@ export async function movePairs(ctx: AppContext, { datasetId, ids, split }: Invo
     return { moved };
   }
 
-export async function deletePairs(ctx: AppContext, { datasetId, ids }: InvokeParsedArgs<'pairs:delete'>) {
+export async function deletePairs(ctx: AppContext, { datasetId, ids }: PairSelection) {
     const deleted = await storeOf(ctx).write((db) => {
       if (!new DatasetsRepo(db).find(datasetId)) throw new AppError('NOT_FOUND', `no dataset with id ${datasetId}`);
       return new PairsRepo(db).deleteInDataset(datasetId, ids);

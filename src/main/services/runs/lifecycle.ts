@@ -13,9 +13,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { processAlive } from '../../shared/processes.js';
 import type { Store } from '../../store/db.js';
-import { repos } from '../../store/repositories/index.js';
+import { repos, type Repos } from '../../store/repositories/index.js';
 import type { RunRecord, RunStatus } from '../../store/repositories/runs.js';
-import type { Services } from '../app/context.js';
+
+/**
+ * What a run's life reads and writes: the store (whose file places the run folders) and its
+ * repositories. The application's services have both; so does a store just opened.
+ */
+export interface RunStore {
+  store: Store;
+  repos: Repos;
+}
 
 /** Statuses of a run that a process is (or should be) working on. */
 export const ACTIVE_STATUSES: readonly RunStatus[] = ['queued', 'running'];
@@ -25,12 +33,12 @@ export function isActive(status: RunStatus): boolean {
 }
 
 /** Where a run keeps its checkpoint and prompt file. */
-export function runDirOf(svc: Pick<Services, 'store'>, runId: number): string {
+export function runDirOf(svc: Pick<RunStore, 'store'>, runId: number): string {
   return path.join(path.dirname(svc.store.file), 'runs', String(runId));
 }
 
 /** The step of a run's checkpoint file (what a resume continues from), or null if it has none. */
-export function checkpointStep(svc: Pick<Services, 'store' | 'repos'>, runId: number): number | null {
+export function checkpointStep(svc: RunStore, runId: number): number | null {
   const file = path.join(runDirOf(svc, runId), 'checkpoint.safetensors');
   if (!fs.existsSync(file)) return null;
   let fd: number | null = null;
@@ -53,7 +61,7 @@ export function checkpointStep(svc: Pick<Services, 'store' | 'repos'>, runId: nu
 }
 
 /** What becomes of a run that stopped without finishing: resumable from its checkpoint, or not. */
-export function resumeOutcome(svc: Pick<Services, 'store' | 'repos'>, r: RunRecord, resumeHint?: (runId: number) => string): string {
+export function resumeOutcome(svc: RunStore, r: RunRecord, resumeHint?: (runId: number) => string): string {
   if (r.kind === 'eval') return 'evaluate again to get its results';
   const step = checkpointStep(svc, r.id);
   if (step === null) return 'no checkpoint was written yet, so start it again';
@@ -70,7 +78,7 @@ export function heldElsewhere(r: RunRecord): boolean {
  * reason and what to do next; returns their ids. Safe to call from any process at any time: a run
  * held by a live process is left alone, and so are this process's own runs.
  */
-export function recoverRuns(svc: Pick<Services, 'store' | 'repos'>, options: { isAlive?: (pid: number, since: number) => boolean; staleMs?: number } = {}): number[] {
+export function recoverRuns(svc: RunStore, options: { isAlive?: (pid: number, since: number) => boolean; staleMs?: number } = {}): number[] {
   /** The step it reached: the stored one, or its checkpoint's when that was written after the last store of progress. */
   const reached = (r: RunRecord) => Math.max(r.step, (r.kind === 'train' ? checkpointStep(svc, r.id) : null) ?? 0);
   const ids = svc.repos.runs.recoverInterrupted({
@@ -104,7 +112,7 @@ export function recoverRunsOnOpen(store: Store): void {
  * Ends an active run (queued or running) as `status` with `reason`; a run that already ended is
  * left as it is (its own process recorded how). Returns whether it changed the run.
  */
-export function endActiveRun(svc: Pick<Services, 'repos'>, runId: number, status: 'failed' | 'cancelled' | 'paused', reason: string | null): boolean {
+export function endActiveRun(svc: Pick<RunStore, 'repos'>, runId: number, status: 'failed' | 'cancelled' | 'paused', reason: string | null): boolean {
   const r = svc.repos.runs.get(runId);
   if (!r || !isActive(r.status)) return false;
   if (status === 'failed') svc.repos.runs.fail(runId, reason ?? 'unknown failure');
@@ -129,7 +137,7 @@ export function runJobs(owner: object): Map<number, string> {
  * The runs an app's jobs were running when it closed: its jobs were cancelled (training
  * checkpoints first), and each such run says so, with where a resume continues.
  */
-export function noteRunsStoppedByClose(svc: Pick<Services, 'store' | 'repos'>, runIds: readonly number[]): void {
+export function noteRunsStoppedByClose(svc: RunStore, runIds: readonly number[]): void {
   for (const id of runIds) {
     const r = svc.repos.runs.get(id);
     if (r?.status === 'cancelled' && r.failureReason === null) svc.repos.runs.setReason(id, `stopped when the workstation closed at step ${r.step}; ${resumeOutcome(svc, r)}`);

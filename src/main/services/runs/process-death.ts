@@ -8,7 +8,9 @@ import { AppError } from '../../shared/errors.js';
 import type { Services } from '../app/context.js';
 import { checkpointStep } from './lifecycle.js';
 import type { RunRecord } from '../../store/repositories/runs.js';
-import type { JobProcessGone } from '../../engine/jobs/job-process.js';
+import { JobProcessGone } from '../../engine/jobs/job-process.js';
+import type { TaskContext } from '../../engine/jobs/progress.js';
+import type { TaskName, TaskPayload, TaskResult, TaskRunner } from '../jobs/tasks.js';
 
 export interface ProcessDeathOptions {
   /** Runs created for the process that may not have started yet (still 'queued'). */
@@ -42,4 +44,18 @@ export async function recordProcessDeath(svc: Services, gone: JobProcessGone, op
     ),
   );
   return new AppError('PROCESS_GONE', [gone.message, ...told].join('; '));
+}
+
+/**
+ * Runs a task that trains or evaluates in a job process (`run`: the API's job manager, or a process
+ * a command supervises); if the process dies, the runs it was running (and `opts.runIds` not
+ * started yet) are marked failed here and the error says how to go on.
+ */
+export async function inRunProcess<K extends TaskName>(run: TaskRunner, svc: Services, name: K, payload: TaskPayload<K>, task: TaskContext, opts: ProcessDeathOptions = {}): Promise<TaskResult<K>> {
+  try {
+    return await run(name, payload, task);
+  } catch (e) {
+    if (e instanceof JobProcessGone) throw await recordProcessDeath(svc, e, opts);
+    throw e;
+  }
 }

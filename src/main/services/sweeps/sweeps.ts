@@ -4,52 +4,16 @@
  * other (its config names the sweep and the whole plan), run by the `sweep` worker task in one job
  * process that opens the model once. Read back as PCK against t per prompt.
  */
-import crypto from 'node:crypto';
-import type { InvokeParsedArgs, InvokeResult, SweepResult, SweepSummary } from '../../contract/index.js';
-import type { TaskContext } from '../../engine/jobs/progress.js';
+import type { SweepResult, SweepSummary } from '../../contract/index.js';
 import { MATCH_METHODS } from '../../engine/sd4match/matching/matching.js';
-import type { PromptSpec } from '../../engine/sd4match/features/pipeline.js';
-import { SdModel } from '../../engine/sd4match/model/sd-model.js';
 import { AppError } from '../../shared/errors.js';
-import type { Split } from '../../store/repositories/datasets.js';
 import type { RunRecord } from '../../store/repositories/runs.js';
-import type { AppContext } from '../app/app.js';
-import { promptSpecOf } from '../prompts/resolve.js';
-import { modelFolder, requireCategory, type Services } from '../app/context.js';
-import { requirePromptSupported } from '../models/models.js';
-import { type EvalOutcome, runEvaluation } from '../evaluation/evaluate.js';
-
-/** Everything a sweep job needs, checked, serialisable. */
-export interface SweepPlan {
-  id: string;
-  modelDir: string;
-  dinoDir?: string;
-  datasetId: number;
-  split: Split;
-  category?: string;
-  limit?: number;
-  size: number;
-  ensemble: number;
-  seed: number;
-  timesteps: number[];
-  /** Stored prompts (the API), or prompts as they are (the CLI: recorded on first use). */
-  prompts: ({ promptId: number; name: string } | { spec: PromptSpec; name: string })[];
-}
-
-/** What a plan is made from. */
-export interface SweepInput {
-  modelDir: string;
-  dinoDir?: string;
-  datasetId: number;
-  split: Split;
-  category?: string;
-  limit?: number;
-  size: number;
-  ensemble: number;
-  seed: number;
-  timesteps: number[];
-  prompts: SweepPlan['prompts'];
-}
+import { type AppContext, jobRunner } from '../app/app.js';
+import type { TaskContext } from '../../engine/jobs/progress.js';
+import type { TaskRunner } from '../jobs/tasks.js';
+import { inRunProcess, type ProcessDeathOptions } from '../runs/process-death.js';
+import { modelFolder, type Services } from '../app/context.js';
+import { planSweep, type SweepOutcome, type SweepPlan } from './plan.js';
 
 /** A sweep a job of this engine runs: its plan lists it before its first evaluation is stored. */
 interface RunningSweep {
@@ -68,85 +32,32 @@ function sweepJobs(ctx: AppContext): Map<string, RunningSweep> {
 }
 
 /**
- * Resolves and checks a sweep whole before anything runs: the dataset, its pairs in the split
- * (and category), the timesteps, and every stored prompt (DINOv2 for those that need it, a Class
- * prompt's categories covering the pairs').
+ * Runs a sweep's evaluations in a job process (the API's job, or a command's). With `death`, a
+ * process that dies has the runs it was running marked failed here with the reason (the command
+ * line); without, they are left to the recovery every process runs when it opens the store.
  */
-export function planSweep(svc: Services, a: SweepInput): SweepPlan {
-  const ds = svc.repos.datasets.find(a.datasetId);
-  if (!ds) throw new AppError('NOT_FOUND', `no dataset with id ${a.datasetId}`);
-  const categoryId = a.category ? requireCategory(svc, ds.id, ds.name, a.category) : undefined;
-  const pairs = svc.repos.pairs.list({ datasetId: ds.id, split: a.split, categoryId, limit: a.limit });
-  if (pairs.length === 0) throw new AppError('INVALID_ARGUMENT', `dataset '${ds.name}' has no ${a.split} pairs${a.category ? ` in category '${a.category}'` : ''}`);
-  const timesteps = [...new Set(a.timesteps)].sort((x, y) => x - y);
-  if (timesteps.length === 0) throw new AppError('INVALID_ARGUMENT', 'choose at least one timestep');
-  for (const t of timesteps) if (!Number.isInteger(t) || t < 0 || t > 999) throw new AppError('INVALID_ARGUMENT', `timestep ${t} is not an integer in 0..999`);
-  if (a.prompts.length === 0) throw new AppError('INVALID_ARGUMENT', 'choose at least one prompt');
-  const pairCategories = [...new Set(pairs.map((p) => p.category))];
-  const prompts = a.prompts.map((p) => {
-    if (!('promptId' in p)) {
-      requirePromptSupported(svc, a.modelDir, p.spec);
-      return p;
-    }
-    const { spec, name, needsDino } = promptSpecOf(svc, p.promptId);
-    requirePromptSupported(svc, a.modelDir, spec);
-    if (needsDino && !a.dinoDir) throw new AppError('INVALID_ARGUMENT', `${name} needs a DINOv2 model: choose one`);
-    if (spec.kind === 'learned' && spec.prompt.meta.kind === 'class') {
-      const missing = pairCategories.filter((c) => !spec.prompt.meta.categories.includes(c));
-      if (missing.length) throw new AppError('INVALID_ARGUMENT', `${name} has no prompt for categor${missing.length > 1 ? 'ies' : 'y'} ${missing.join(', ')} (it has: ${spec.prompt.meta.categories.join(', ')})`);
-    }
-    return { promptId: p.promptId, name };
-  });
-  const id = `sweep-${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
-  return { id, modelDir: a.modelDir, dinoDir: a.dinoDir, datasetId: ds.id, split: a.split, category: a.category, limit: a.limit, size: a.size, ensemble: a.ensemble, seed: a.seed, timesteps, prompts };
+export function sweepInProcess(run: TaskRunner, svc: Services, plan: SweepPlan, task: TaskContext, death?: ProcessDeathOptions): Promise<SweepOutcome> {
+  const payload = { db: svc.store.file, plan };
+  return death ? inRunProcess(run, svc, 'sweep', payload, task, death) : run('sweep', payload, task);
 }
 
-/**
- * Runs a sweep's evaluations, timestep by timestep (every prompt's line grows together), with one
- * model open for all of them; each is its own stored run, so a cancelled sweep keeps what it did.
- */
-export async function runSweep(svc: Services, plan: SweepPlan, task: TaskContext): Promise<{ sweepId: string; runs: { runId: number | null; promptId: number | null; timestep: number; pck: number }[] }> {
-  const sd = SdModel.open(plan.modelDir, { cacheDir: svc.cacheDir, task });
-  const evals = plan.timesteps.flatMap((timestep) => plan.prompts.map((prompt) => ({ timestep, prompt })));
-  const storedIds = plan.prompts.filter((p): p is { promptId: number; name: string } => 'promptId' in p).map((p) => p.promptId);
-  const runs: { runId: number | null; promptId: number | null; timestep: number; pck: number }[] = [];
-  try {
-    for (const [i, e] of evals.entries()) {
-      task.token.throwIfCancelled();
-      const stage = `sweep: t = ${e.timestep}, ${e.prompt.name} (${i + 1}/${evals.length})`;
-      const sub: TaskContext = { token: task.token, progress: (p) => task.progress({ ...p, stage, done: i * p.total + p.done, total: evals.length * p.total }), log: task.log };
-      const stored = 'promptId' in e.prompt ? { spec: promptSpecOf(svc, e.prompt.promptId).spec, promptId: e.prompt.promptId } : { spec: e.prompt.spec, promptId: undefined };
-      const r: EvalOutcome = await runEvaluation(
-        svc,
-        {
-          modelDir: plan.modelDir,
-          dinoDir: plan.dinoDir,
-          dataset: String(plan.datasetId),
-          split: plan.split,
-          category: plan.category,
-          prompt: stored.spec,
-          promptId: stored.promptId,
-          promptName: e.prompt.name,
-          timestep: e.timestep,
-          ensemble: plan.ensemble,
-          size: plan.size,
-          seed: plan.seed,
-          frame: 'resized',
-          limit: plan.limit,
-          sweep: { id: plan.id, timesteps: plan.timesteps, promptIds: storedIds },
-          sd,
-        },
-        sub,
-      );
-      runs.push({ runId: r.runId, promptId: r.promptId, timestep: e.timestep, pck: r.report.pck.kernelsoftmax?.['0.1']?.image ?? NaN });
-    }
-    return { sweepId: plan.id, runs };
-  } finally {
-    await sd.dispose();
-  }
+/** A sweep as a window asks for it: stored prompts on a registered model and a dataset split, at each timestep. */
+export interface SweepRequest {
+  modelId: number;
+  dinoModelId?: number;
+  datasetId: number;
+  split: 'trn' | 'val' | 'test';
+  promptIds: number[];
+  timesteps: number[];
+  category?: string;
+  /** Only the first N pairs of the split. */
+  limit?: number;
+  size: number;
+  ensemble: number;
+  seed: number;
 }
 
-export async function startSweep(ctx: AppContext, a: InvokeParsedArgs<'evals:sweep'>): Promise<InvokeResult<'evals:sweep'>> {
+export async function startSweep(ctx: AppContext, a: SweepRequest): Promise<{ jobId: string; sweepId: string }> {
   const svc = ctx.services();
   const plan = planSweep(svc, {
     modelDir: modelFolder(svc, a.modelId, 'stable-diffusion'),
@@ -163,7 +74,7 @@ export async function startSweep(ctx: AppContext, a: InvokeParsedArgs<'evals:swe
   });
   const ds = svc.repos.datasets.find(a.datasetId)!;
   const title = `timestep sweep of ${plan.prompts.length} prompt${plan.prompts.length > 1 ? 's' : ''} over ${plan.timesteps.length} timesteps on ${ds.name}/${a.split}`;
-  const { job, done } = ctx.jobs.run('sweep', title, (task) => ctx.jobs.inProcess('sweep', { db: svc.store.file, plan }, task));
+  const { job, done } = ctx.jobs.run('sweep', title, (task) => sweepInProcess(jobRunner(ctx), svc, plan, task));
   const jobs = sweepJobs(ctx);
   jobs.set(plan.id, { jobId: job.id, plan, createdAt: Date.now() });
   done.catch(() => {}).finally(() => jobs.delete(plan.id));
@@ -244,21 +155,21 @@ function plannedSummary(ctx: AppContext, id: string, s: RunningSweep): SweepSumm
   };
 }
 
-export async function listSweeps(ctx: AppContext, a: InvokeParsedArgs<'evals:sweeps'>): Promise<InvokeResult<'evals:sweeps'>> {
+export async function listSweeps(ctx: AppContext, datasetId: number): Promise<SweepSummary[]> {
   const svc = ctx.services();
-  if (!svc.repos.datasets.find(a.datasetId)) throw new AppError('NOT_FOUND', `no dataset with id ${a.datasetId}`);
-  const sweeps = sweepRuns(svc, (r) => r.datasetId === a.datasetId);
+  if (!svc.repos.datasets.find(datasetId)) throw new AppError('NOT_FOUND', `no dataset with id ${datasetId}`);
+  const sweeps = sweepRuns(svc, (r) => r.datasetId === datasetId);
   const stored = [...sweeps].map(([id, runs]) => summaryOf(ctx, id, runs));
-  const planned = [...sweepJobs(ctx)].filter(([id, s]) => s.plan.datasetId === a.datasetId && !sweeps.has(id)).map(([id, s]) => plannedSummary(ctx, id, s));
+  const planned = [...sweepJobs(ctx)].filter(([id, s]) => s.plan.datasetId === datasetId && !sweeps.has(id)).map(([id, s]) => plannedSummary(ctx, id, s));
   return [...stored, ...planned].sort((x, y) => y.createdAt - x.createdAt);
 }
 
-export async function sweepResult(ctx: AppContext, a: InvokeParsedArgs<'evals:sweepResult'>): Promise<SweepResult> {
+export async function sweepResult(ctx: AppContext, sweepId: string): Promise<SweepResult> {
   const svc = ctx.services();
-  const runs = sweepRuns(svc, (_, c) => c.sweep === a.sweepId).get(a.sweepId);
-  const planned = sweepJobs(ctx).get(a.sweepId);
-  if (!runs && !planned) throw new AppError('NOT_FOUND', `no timestep sweep '${a.sweepId}'`);
-  const summary = runs ? summaryOf(ctx, a.sweepId, runs) : plannedSummary(ctx, a.sweepId, planned!);
+  const runs = sweepRuns(svc, (_, c) => c.sweep === sweepId).get(sweepId);
+  const planned = sweepJobs(ctx).get(sweepId);
+  if (!runs && !planned) throw new AppError('NOT_FOUND', `no timestep sweep '${sweepId}'`);
+  const summary = runs ? summaryOf(ctx, sweepId, runs) : plannedSummary(ctx, sweepId, planned!);
   const latest = new Map<string, RunRecord>();
   for (const r of runs ?? []) {
     if (r.status !== 'completed' || r.promptId === null) continue;
