@@ -10,6 +10,9 @@
  * table of arrows; this config gives the same verdict in the editor, at the line.
  *
  * `npm run lint` runs it; `npm test` runs it as one test.
+ *
+ * Type-aware rules (no-floating-promises, no-misused-promises over the .ts files, projectService)
+ * were tried: no finding in the tree, and 4x the time (64 s against 14 s on two busy cores).
  */
 import { builtinModules } from 'node:module';
 import js from '@eslint/js';
