@@ -22,6 +22,10 @@ export const WS_PATH: WsPath = '/api';
 export type TokenParam = 'token';
 export const TOKEN_PARAM: TokenParam = 'token';
 
+/** Thumbnail sides the image route serves (`?size=N`, pixels); a size outside them is refused. */
+export const MIN_THUMBNAIL_SIDE = 16;
+export const MAX_THUMBNAIL_SIDE = 2048;
+
 export interface InvokeFrame {
   type: 'invoke';
   /** Chosen by the client, echoed in the response. */

@@ -12,7 +12,7 @@
  */
 import { AppError } from '../shared/errors.js';
 import type { Api } from '../api/handlers.js';
-import { displayImage, generatedImage, imageThumbnail, MAX_THUMBNAIL_SIDE, MIN_THUMBNAIL_SIDE, storedImage } from '../api/images.js';
+import { MAX_THUMBNAIL_SIDE, MIN_THUMBNAIL_SIDE } from '../contract/wire.js';
 
 /** Path prefix of the HTTP route. */
 export const IMAGE_ROUTE = '/images/';
@@ -83,26 +83,26 @@ export function parseImageUrl(url: string): ImageRequest | { status: 400; messag
 export async function resolveImage(api: Api, req: ImageRequest, ifNoneMatch?: string): Promise<ImageReply> {
   try {
     if (req.generated) {
-      const g = generatedImage(api, req.id);
+      const g = api.context.images.generated(req.id);
       // the file's content is decided by its cache key
       const etag = `"g-${g.record.cacheKey.slice(0, 32)}"`;
       if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((t) => t.trim() === etag)) return { kind: 'not-modified', status: 304, etag };
       return { kind: 'file', status: 200, file: g.file, contentType: 'image/png', etag, bytes: g.record.bytes };
     }
-    const img = await storedImage(api, req.id);
+    const img = await api.context.images.stored(req.id);
     const webSafe = img.format in CONTENT_TYPES;
     const size = req.size ?? (webSafe ? null : MAX_THUMBNAIL_SIDE);
     // Originals a browser would turn by EXIF orientation come as a copy in the image's frame; the
     // tag names the representation, so a client's cache of another one is not reused.
     if (size === null) {
-      const original = await displayImage(api, req.id);
+      const original = await api.context.images.display(req.id);
       const etag = `"${img.sha256.slice(0, 32)}-${original.reencoded ? 'f' : 'o'}"`;
       if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((t) => t.trim() === etag)) return { kind: 'not-modified', status: 304, etag };
       return { kind: 'file', status: 200, file: original.path, contentType: CONTENT_TYPES[original.format]!, etag, bytes: original.bytes };
     }
     const etag = `"${img.sha256.slice(0, 32)}-${size}${img.orient ? 'e' : ''}"`;
     if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((t) => t.trim() === etag)) return { kind: 'not-modified', status: 304, etag };
-    const thumb = await imageThumbnail(api, req.id, size);
+    const thumb = await api.context.images.thumbnail(req.id, size);
     return { kind: 'file', status: 200, file: thumb.path, contentType: 'image/jpeg', etag, bytes: thumb.bytes };
   } catch (err) {
     if (err instanceof AppError) {

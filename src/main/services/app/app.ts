@@ -10,6 +10,7 @@ import { JobManager } from '../../engine/jobs/manager.js';
 import { openServices, type Services } from './context.js';
 import { isEventName } from '../../contract/index.js';
 import { EventHub } from './events.js';
+import { type ImageFiles, imageFiles } from '../images/files.js';
 import { sourceJobRuntime } from '../jobs/runtime.js';
 import type { TaskMap, TaskRunner } from '../jobs/tasks.js';
 import { noteRunsStoppedByClose, runJobs } from '../runs/lifecycle.js';
@@ -34,6 +35,8 @@ export interface AppContext {
   services(): Services;
   /** The long-lived inference process (Compare), started on first use. */
   inference(): InferenceHost;
+  /** Image bytes for the image transports (the HTTP route, the Electron protocol). */
+  readonly images: ImageFiles;
 }
 
 export interface App {
@@ -61,6 +64,7 @@ export function createApp(options: AppOptions = {}): App {
     jobs,
     services: () => (services ??= openServices(options.db)),
     inference: () => (inference ??= new InferenceHost(runtime, { db: context.services().store.file })),
+    images: imageFiles(() => context.services()),
   };
   return {
     context,

@@ -9,23 +9,15 @@ import { PairsRepo } from '../../store/repositories/pairs.js';
 import type { CategoryInfo, DatasetSummary, ImportReportInfo } from '../../contract/index.js';
 import { EDITABLE_FORMATS } from '../annotations/editor.js';
 import type { AppContext } from './app.js';
-import { ImageAccess } from '../images/access.js';
+import { type ImageAccess, imageAccessOf } from '../images/access.js';
 
 export function storeOf(ctx: AppContext): Store {
   return ctx.services().store;
 }
 
-const access = new WeakMap<Store, ImageAccess>();
-
 /** The image access of the context's store (created on first use). */
 export function imageAccess(ctx: AppContext): ImageAccess {
-  const store = storeOf(ctx);
-  let a = access.get(store);
-  if (!a) {
-    a = new ImageAccess(store);
-    access.set(store, a);
-  }
-  return a;
+  return imageAccessOf(storeOf(ctx));
 }
 
 export function toDatasetSummary(d: StoreDatasetSummary): DatasetSummary {

@@ -19,6 +19,7 @@ import { CacheRepo } from '../../store/repositories/cache.js';
 import { ImagesRepo } from '../../store/repositories/images.js';
 import { appliesExifOrientation, browserShowsOtherFrame, exifOrientation, inFrame } from '../../engine/images/orientation.js';
 import { resolveInsideRoot } from '../../engine/images/safe-path.js';
+import { MAX_THUMBNAIL_SIDE, MIN_THUMBNAIL_SIDE } from '../../contract/wire.js';
 
 export interface ImageFile {
   id: number;
@@ -57,8 +58,6 @@ export interface Thumbnail {
 }
 
 export const THUMBNAIL_KIND = 'thumbnail';
-export const MIN_THUMBNAIL_SIDE = 16;
-export const MAX_THUMBNAIL_SIDE = 2048;
 
 export class ImageAccess {
   private readonly inflight = new Map<string, Promise<Thumbnail>>();
@@ -243,4 +242,19 @@ function fileSize(p: string): number {
   } catch {
     return -1;
   }
+}
+
+const accessOf = new WeakMap<Store, ImageAccess>();
+
+/**
+ * The one image access of a store (created on first use): thumbnail generation is shared between
+ * the HTTP route, the Electron protocol and concurrent requests.
+ */
+export function imageAccessOf(store: Store): ImageAccess {
+  let a = accessOf.get(store);
+  if (!a) {
+    a = new ImageAccess(store);
+    accessOf.set(store, a);
+  }
+  return a;
 }
