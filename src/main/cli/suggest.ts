@@ -1,6 +1,6 @@
 /**
  * `sd4match suggest`, `suggest-eval` and `suggest-queue`: matching-assisted annotation headless, on
- * the same services as the workstation (services/suggest.ts), in a supervised job process. None of
+ * the same services as the workstation (services/suggest/), in a supervised job process. None of
  * them writes to the database: suggestions print (and go to --json), they never become pending.
  */
 import fs from 'node:fs';

@@ -108,7 +108,7 @@ export function describeExit(what: string, exit: JobProcessExit): string {
 
 /**
  * A job process ended before its work did (killed, crashed, exited). Supervisors that know which
- * runs it was running catch it to mark them failed (see process-death.ts).
+ * runs it was running catch it to mark them failed (see services/runs/process-death.ts).
  */
 export class JobProcessGone extends AppError {
   constructor(
@@ -242,7 +242,7 @@ export interface RunInProcessOptions {
 }
 
 /**
- * Runs one named task (worker-tasks.ts) in a job process on behalf of a TaskContext, as
+ * Runs one named task (services/jobs/tasks.ts) in a job process on behalf of a TaskContext, as
  * a worker thread would: progress and logs go to the context, domain events to `onEvent`,
  * cancelling the context's token raises the worker's shared flag. A process that ends before its
  * task did rejects with a `JobProcessGone` saying what happened.

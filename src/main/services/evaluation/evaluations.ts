@@ -57,7 +57,7 @@ export interface PckTableQuery {
 function pckTable(ctx: AppContext, a: PckTableQuery): PckTable {
   const svc = ctx.services();
   if (!svc.repos.datasets.find(a.datasetId)) throw new AppError('NOT_FOUND', `no dataset with id ${a.datasetId}`);
-  // a timestep sweep's evaluations are read as sweeps (services/sweeps.ts), not as a prompt's latest PCK
+  // a timestep sweep's evaluations are read as sweeps (services/sweeps/), not as a prompt's latest PCK
   const runs = svc.repos.runs
     .list({ kind: 'eval', status: 'completed' })
     .filter((r) => r.datasetId === a.datasetId && (r.config as { split?: string }).split === a.split && !(r.config as { category?: string | null }).category && !(r.config as { sweep?: string }).sweep);

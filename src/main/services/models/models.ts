@@ -42,7 +42,7 @@ function toModelInfo(m: ModelRecord, cacheDir: string, dinoRegistered: boolean):
   };
 }
 
-/** A model folder of a kind (`models:add` also takes the name to give it, or the model whose folder it replaces). */
+/** A model folder of a kind (adding one also takes the name to give it, or the model whose folder it replaces). */
 export interface ModelFolder {
   kind: 'stable-diffusion' | 'dinov2';
   folder: string;

@@ -58,10 +58,10 @@ export function trainInProcess(run: TaskRunner, svc: Services, request: TrainReq
 }
 
 /**
- * What a training configuration refers to, checked as `runs:train` and `runs:estimate` need it:
- * registered model folders (the job opens them: parsing a UNet here would stall every window, and
- * a folder that became unusable fails the run with the reason), the dataset and category, and
- * enough training pairs for the batch.
+ * What a training configuration refers to, checked as starting a run and estimating its memory
+ * need it: registered model folders (the job opens them: parsing a UNet here would stall every
+ * window, and a folder that became unusable fails the run with the reason), the dataset and
+ * category, and enough training pairs for the batch.
  */
 function trainTarget(ctx: AppContext, a: Pick<TrainingEstimateInput, 'modelId' | 'dinoModelId' | 'datasetId' | 'prompt' | 'category' | 'batch'>) {
   const svc = ctx.services();
