@@ -1,7 +1,8 @@
-/** Handlers of `jobs:*`: the job manager's list and cancel. */
+/** Handlers of `jobs:*`: each maps the contract's arguments to a use case of services/jobs/jobs.ts. */
+import * as svc from '../../services/jobs/jobs.js';
 import type { DomainHandlers } from '../handler-types.js';
 
 export const jobHandlers: DomainHandlers<'jobs:list' | 'jobs:cancel'> = {
-  'jobs:list': async (_args, ctx) => ctx.jobs.list(),
-  'jobs:cancel': async ({ id }, ctx) => ({ cancelled: ctx.jobs.cancel(id) }),
+  'jobs:list': (_a, ctx) => svc.listJobs(ctx),
+  'jobs:cancel': ({ id }, ctx) => svc.cancelJob(ctx, id),
 };
