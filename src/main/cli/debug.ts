@@ -38,7 +38,7 @@ function cacheDirOf(cmd: Command, explicit?: string): string {
   return resolveStoreLocation(g.db).cacheDir;
 }
 
-function keypointsArg(file: string, name: string): { t: HostTensor; B: number; N: number } {
+function keypointsArg(file: string, _name: string): { t: HostTensor; B: number; N: number } {
   const t = readNpy(file);
   expectTensor(t, file, 'float32', [null, null, 2]);
   return { t, B: t.dims[0], N: t.dims[1] };
