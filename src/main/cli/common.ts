@@ -7,10 +7,6 @@ import { AppError, explainError } from '../shared/errors.js';
 import { formatError, worthLogging } from '../shared/log.js';
 import { CancellationToken, RateMeter, type TaskContext } from '../engine/jobs/progress.js';
 
-export function fail(message: string): never {
-  throw new AppError('INVALID_ARGUMENT', message);
-}
-
 /**
  * Prints an error for the user and returns the exit code. The CLI's log is its stderr: with
  * SD4MATCH_DEBUG set, the record the engine's log would get (shared/log.ts: code, detail, a bug's

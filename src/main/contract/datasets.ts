@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { method, noArgs, pathText } from './spec.js';
 
 export { DATASET_FORMATS, type DatasetFormat, SPLITS, type Split } from '../engine/datasets/domain.js';
-export { MAX_KEYPOINT_NAME_LENGTH, MAX_KEYPOINTS_PER_CATEGORY } from '../shared/limits.js';
+export { MAX_KEYPOINTS_PER_CATEGORY } from '../shared/limits.js';
 export { IMPORT_DIALOG_LABELS } from './import-dialog.js';
 import { DATASET_FORMATS, type DatasetFormat, type Split } from '../engine/datasets/domain.js';
 

@@ -8,7 +8,6 @@ import { SPLITS, type Split } from './datasets.js';
 import type { PairFlags } from '../engine/datasets/domain.js';
 import { method } from './spec.js';
 
-export type { PairFlags as PairFlagsInfo } from '../engine/datasets/domain.js';
 
 /** A row of a pairs page (the Pairs view's list). */
 export interface PairSummary {

@@ -418,11 +418,6 @@ function noPromise<T>(value: T): T {
   return value;
 }
 
-/** Opens the store; convenience for `Store.open`. */
-export function openStore(file: string, options: StoreOptions = {}): Store {
-  return Store.open(file, options);
-}
-
 /** Milliseconds since the epoch (every timestamp column). */
 export function now(): number {
   return Date.now();

@@ -105,7 +105,3 @@ export function ruleOnPath(node: Node, opset: number): BuildRule | ZeroRule {
   return r;
 }
 
-/** Op types with a registered rule of any kind. */
-export function registeredOps(): string[] {
-  return [...registry.keys()];
-}

@@ -45,16 +45,6 @@ export function readTextIfExists(file: string): string | null {
   }
 }
 
-/** The file's bytes, or null when it does not exist. */
-export function readBytesIfExists(file: string): Buffer | null {
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-}
-
 /** JSON.parse's message without the engine's prefix, nor the snippet of the input V8 quotes in it. */
 export function jsonError(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).replace(/^JSON\.parse: /, '').replace(/, ".*" is not valid JSON$/s, '');

@@ -158,21 +158,3 @@ export function renameUses(g: Graph, from: string, to: string): void {
   for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === from ? to : i));
 }
 
-/** A name not yet used by any tensor or node of the graph. */
-export function uniqueNamer(g: Graph): (base: string) => string {
-  const used = new Set<string>();
-  for (const n of g.nodes) {
-    used.add(n.name);
-    for (const o of n.outputs) used.add(o);
-    for (const i of n.inputs) used.add(i);
-  }
-  for (const k of g.initializers.keys()) used.add(k);
-  for (const i of g.inputs) used.add(i.name);
-  for (const o of g.outputs) used.add(o.name);
-  return (base: string) => {
-    let name = base;
-    for (let k = 1; used.has(name); k++) name = `${base}_${k}`;
-    used.add(name);
-    return name;
-  };
-}

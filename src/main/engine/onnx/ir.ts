@@ -153,13 +153,6 @@ export function tensorValueFromHost(name: string, t: HostTensor): TensorValue {
   return { name, dtype: t.dtype, dims: [...t.dims], data: { kind: 'bytes', bytes: bytesOf(t.data) } };
 }
 
-export function hostTensor(dtype: DType, dims: number[], data: TypedArray): HostTensor {
-  if (data.length !== numel(dims)) {
-    throw new Error(`host tensor of shape [${dims.join(', ')}] needs ${numel(dims)} values, got ${data.length}`);
-  }
-  return { dtype, dims, data };
-}
-
 /** Shallow structural clone: node and value objects are copied, tensor payloads are shared. */
 export function cloneGraph(g: Graph): Graph {
   return {

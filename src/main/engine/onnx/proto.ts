@@ -164,7 +164,6 @@ const root = protobuf.Root.fromJSON(onnxSchema);
 
 /** Reflection types for the ONNX messages we read and write. */
 export const ModelProtoType = root.lookupType('onnx.ModelProto');
-export const TensorProtoType = root.lookupType('onnx.TensorProto');
 
 /** Converts a protobufjs int64 value (number or Long) to a JS number, saturating at the safe range. */
 export function int64ToNumber(v: unknown): number {

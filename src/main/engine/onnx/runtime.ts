@@ -13,7 +13,7 @@ import ort from 'onnxruntime-node';
 import { AppError } from '../../shared/errors.js';
 import type { HostTensor, Model } from './ir.js';
 import { encodeModel, saveModel } from './model-io.js';
-import { candidateProviders, machineProbe, type MachineProbe, type OrtFacts, preflight, probeFileIn, probeKey, type ResolvedProviders, resolveProviderChoice, shortReason } from './provider-probe.js';
+import { machineProbe, type MachineProbe, type OrtFacts, preflight, probeFileIn, probeKey, type ResolvedProviders, resolveProviderChoice, shortReason } from './provider-probe.js';
 import { type ProviderChoice, type ProviderName, providerChoice } from './providers.js';
 
 export type { ProviderChoice, ProviderName } from './providers.js';
@@ -36,11 +36,6 @@ const ORT_FACTS: OrtFacts = {
 
 /** Providers that failed once in this process are not tried again (their reason is kept). */
 const failedProviders = new Map<ProviderName, string>();
-
-/** Providers worth trying on this platform, fastest first; CPU always last. */
-export function platformProviders(): ProviderName[] {
-  return candidateProviders(ORT_FACTS.backends);
-}
 
 let probeCacheFile: string | null = null;
 

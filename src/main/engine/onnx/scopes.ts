@@ -33,12 +33,6 @@ export function moduleChain(node: Node): string[] {
   return chain;
 }
 
-/** The innermost module path of a node ('' for the root). */
-export function modulePath(node: Node): string {
-  const chain = moduleChain(node);
-  return chain.length ? chain[chain.length - 1] : '';
-}
-
 /**
  * Module chains for every node. Exporters' graph rewriters add nodes without scope information
  * (a dynamo export's fused Split, say); such a node belongs to the innermost scope shared by the

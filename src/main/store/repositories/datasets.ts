@@ -7,7 +7,7 @@ import { type Db, now, prepareCached } from '../db.js';
 import { imageOfCategorySql } from './images.js';
 import type { DatasetFormat, KeypointDef, Split } from '../../engine/datasets/domain.js';
 
-export { DATASET_FORMATS, type DatasetFormat, defaultKeypointColor, KEYPOINT_PALETTE, type KeypointDef, SPLITS, type Split } from '../../engine/datasets/domain.js';
+export { DATASET_FORMATS, type DatasetFormat, type KeypointDef, SPLITS, type Split } from '../../engine/datasets/domain.js';
 
 
 export interface Dataset {
