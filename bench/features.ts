@@ -62,7 +62,7 @@ export async function run(args: string[]): Promise<void> {
     }
     const sessions = new SessionCache();
     const N = 12;
-    const kps = new Float32Array(N * 2).map((_, i) => 10 + (i * 7) % (size - 20));
+    const kps = new Float32Array(N * 2).map((_, i) => 10 + ((i * 7) % (size - 20)));
     await matchKeypoints(sessions, { srcFeatures: features[images[0]], trgFeatures: features[images[1]], srcKps: kps, N, srcFrame: { h: size, w: size }, trgFrame: { h: size, w: size } });
     for (const p of pairs) {
       const t0 = performance.now();

@@ -38,7 +38,10 @@ export async function run(args: string[]): Promise<void> {
   for (const size of sizes) {
     process.stderr.write(`${size}px...\n`);
     // a job process's environment (glibc tuned as generation jobs run)
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'run.ts'), 'generate', '--model-dir', modelDir, '--one-size', String(size), '--steps', flag(args, '--steps') ?? '2'], { encoding: 'utf8', env: jobProcessEnv() });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'run.ts'), 'generate', '--model-dir', modelDir, '--one-size', String(size), '--steps', flag(args, '--steps') ?? '2'], {
+      encoding: 'utf8',
+      env: jobProcessEnv(),
+    });
     const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
     if (!line) {
       rows.push([size, `failed (${r.signal ?? r.status}): ${(r.stderr || '').trim().split('\n').at(-1) ?? ''}`, '', '', '', '', '']);
@@ -76,26 +79,34 @@ async function measure(modelDir: string, size: number, steps: number): Promise<v
   const c = folder.latentChannels;
   const latents = { dtype: 'float32' as const, dims: [1, c, h, h], data: rng.normals(c * h * h) };
   // session creation and the first step untimed
-  await g.generate({ latents, cond, uncond, steps: 1000, guidance: 7.5 }, {
-    token: { throwIfCancelled: () => {}, cancelled: false } as never,
-    progress: (p) => {
-      if (p.stage === 'sampling' && p.done === 1) throw new StopAfter();
-    },
-  }).catch((e) => {
-    if (!(e instanceof StopAfter)) throw e;
-  });
+  await g
+    .generate(
+      { latents, cond, uncond, steps: 1000, guidance: 7.5 },
+      {
+        token: { throwIfCancelled: () => {}, cancelled: false } as never,
+        progress: (p) => {
+          if (p.stage === 'sampling' && p.done === 1) throw new StopAfter();
+        },
+      },
+    )
+    .catch((e) => {
+      if (!(e instanceof StopAfter)) throw e;
+    });
   const times: number[] = [];
   let t0 = performance.now();
   await g
-    .generate({ latents, cond, uncond, steps: 1000, guidance: 7.5 }, {
-      token: { throwIfCancelled: () => {}, cancelled: false } as never,
-      progress: (p) => {
-        if (p.stage !== 'sampling' || p.done === 0) return;
-        times.push(performance.now() - t0);
-        t0 = performance.now();
-        if (p.done >= steps) throw new StopAfter();
+    .generate(
+      { latents, cond, uncond, steps: 1000, guidance: 7.5 },
+      {
+        token: { throwIfCancelled: () => {}, cancelled: false } as never,
+        progress: (p) => {
+          if (p.stage !== 'sampling' || p.done === 0) return;
+          times.push(performance.now() - t0);
+          t0 = performance.now();
+          if (p.done >= steps) throw new StopAfter();
+        },
       },
-    })
+    )
     .catch((e) => {
       if (!(e instanceof StopAfter)) throw e;
     });

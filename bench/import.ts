@@ -52,14 +52,22 @@ export async function run(args: string[]): Promise<void> {
     const points = first.pairPoints;
     store.close();
 
-    printTable(`import of ${pairs.toLocaleString('en-US')} SPair-format pairs (${os.cpus().length} cores)`, ['run', 'stage', 'seconds', 'pairs/s'], [...rows('first import', first), ...rows('re-import (update)', second)]);
-    printTable('database', ['metric', 'value'], [
-      ['file size (after checkpoint)', `${(size / 1024 / 1024).toFixed(2)} MiB`],
-      ['bytes per pair', Math.round(size / pairs)],
-      ['correspondences per pair', (points / pairs).toFixed(1)],
-      ['images / annotations', `${first.images} / ${first.annotations}`],
-      ['peak RSS', mib(peak)],
-    ]);
+    printTable(
+      `import of ${pairs.toLocaleString('en-US')} SPair-format pairs (${os.cpus().length} cores)`,
+      ['run', 'stage', 'seconds', 'pairs/s'],
+      [...rows('first import', first), ...rows('re-import (update)', second)],
+    );
+    printTable(
+      'database',
+      ['metric', 'value'],
+      [
+        ['file size (after checkpoint)', `${(size / 1024 / 1024).toFixed(2)} MiB`],
+        ['bytes per pair', Math.round(size / pairs)],
+        ['correspondences per pair', (points / pairs).toFixed(1)],
+        ['images / annotations', `${first.images} / ${first.annotations}`],
+        ['peak RSS', mib(peak)],
+      ],
+    );
   } finally {
     if (!args.includes('--keep')) fs.rmSync(tmp, { recursive: true, force: true });
   }

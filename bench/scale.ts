@@ -25,7 +25,6 @@ const PYTORCH: Record<string, { s: number; gb?: number; note?: string }> = {
   'train:768:1': { s: 39.2, gb: 8.6 },
 };
 
-
 export async function run(args: string[]): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sd4match-bench-scale-'));
   try {
@@ -74,4 +73,3 @@ export async function run(args: string[]): Promise<void> {
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
-

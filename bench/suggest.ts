@@ -55,7 +55,7 @@ export async function run(args: string[]): Promise<void> {
     const say = (m: string) => process.stderr.write(`${m}\n`);
 
     // sessions (VAE, UNet, text, matching for every keypoint count) outside the timed regions
-    say('warming up sessions and caching the exemplars\' features...');
+    say("warming up sessions and caching the exemplars' features...");
     const t0 = performance.now();
     await suggestKeypoints(pipe, sessions, exemplars[0].ref, exemplars, 'object', opts);
     const cachingMs = performance.now() - t0;
@@ -163,7 +163,11 @@ async function runJobs(args: string[]): Promise<void> {
       await time('nothing cached (3 feature passes)', files[2]);
       await time('exemplars cached, new target (1 pass)', files[3]);
       await time('everything cached (0 passes)', files[3]);
-      printTable(`suggest:start jobs: ${modelDir} at ${size}x${size}, ensemble ${ensemble}, 2 exemplars x 10 keypoints (job process, model and sessions opened per job)`, ['job', 'wall time (s)'], rows);
+      printTable(
+        `suggest:start jobs: ${modelDir} at ${size}x${size}, ensemble ${ensemble}, 2 exemplars x 10 keypoints (job process, model and sessions opened per job)`,
+        ['job', 'wall time (s)'],
+        rows,
+      );
       process.stdout.write(`peak RSS of this process ${mib(rss.stop())} (the job process is separate)\n`);
     } finally {
       client.close();

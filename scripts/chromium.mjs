@@ -26,7 +26,10 @@ export function standardPaths(platform = process.platform, env = process.env) {
   }
   if (platform === 'win32') {
     const roots = [env.PROGRAMFILES, env['PROGRAMFILES(X86)'], env.LOCALAPPDATA].filter((r) => typeof r === 'string' && r !== '');
-    return roots.flatMap((r) => [path.win32.join(/** @type {string} */ (r), 'Google', 'Chrome', 'Application', 'chrome.exe'), path.win32.join(/** @type {string} */ (r), 'Chromium', 'Application', 'chrome.exe')]);
+    return roots.flatMap((r) => [
+      path.win32.join(/** @type {string} */ (r), 'Google', 'Chrome', 'Application', 'chrome.exe'),
+      path.win32.join(/** @type {string} */ (r), 'Chromium', 'Application', 'chrome.exe'),
+    ]);
   }
   return ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable', '/snap/bin/chromium', '/opt/google/chrome/chrome'];
 }
@@ -65,10 +68,11 @@ export function findChromium(env = process.env, installPaths = standardPaths(pro
     return chosen;
   }
   for (const p of installPaths) if (executable(p)) return p;
-  if (process.platform !== 'win32') for (const n of PATH_NAMES) {
-    const p = onPath(n, env);
-    if (p) return p;
-  }
+  if (process.platform !== 'win32')
+    for (const n of PATH_NAMES) {
+      const p = onPath(n, env);
+      if (p) return p;
+    }
   return null;
 }
 
@@ -104,7 +108,10 @@ export function ensureChromium(log = (line) => process.stdout.write(`${line}\n`)
   const sudo = rights === 'sudo' ? ['sudo', '-n'] : [];
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   log(`Chromium is missing: installing Debian's chromium (${[...sudo, 'apt-get', 'install', '-y', 'chromium'].join(' ')})`);
-  for (const args of [['apt-get', 'update', '-q'], ['apt-get', 'install', '-y', '-q', 'chromium']]) {
+  for (const args of [
+    ['apt-get', 'update', '-q'],
+    ['apt-get', 'install', '-y', '-q', 'chromium'],
+  ]) {
     const cmd = [...sudo, ...args];
     const r = spawnSync(cmd[0], cmd.slice(1), { stdio: 'inherit', env });
     if (r.status !== 0) return { error: `\`${cmd.join(' ')}\` failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`}); run: ${installHint()}` };

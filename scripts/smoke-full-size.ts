@@ -82,11 +82,41 @@ async function main(): Promise<void> {
       if (r.code !== 0) throw new Error('import failed');
     }
     const rows: [string, Awaited<ReturnType<typeof cli>>][] = [];
-    rows.push([`eval --size ${size} --ensemble ${ensemble} (2 val pairs)`, await cli(['--db', db, 'eval', '--model-dir', modelDir, '--dataset', 'smoke', '--split', 'val', '--size', String(size), '--ensemble', ensemble])]);
-    rows.push([`train --size ${size} --batch 1 --steps ${steps}`, await cli(['--db', db, 'train', '--model-dir', modelDir, '--dataset', 'smoke', '--prompt', 'single', '--size', String(size), '--batch', '1', '--steps', steps, '--val-every', steps, '--val-pairs', '1', '--checkpoint-every', steps])]);
+    rows.push([
+      `eval --size ${size} --ensemble ${ensemble} (2 val pairs)`,
+      await cli(['--db', db, 'eval', '--model-dir', modelDir, '--dataset', 'smoke', '--split', 'val', '--size', String(size), '--ensemble', ensemble]),
+    ]);
+    rows.push([
+      `train --size ${size} --batch 1 --steps ${steps}`,
+      await cli([
+        '--db',
+        db,
+        'train',
+        '--model-dir',
+        modelDir,
+        '--dataset',
+        'smoke',
+        '--prompt',
+        'single',
+        '--size',
+        String(size),
+        '--batch',
+        '1',
+        '--steps',
+        steps,
+        '--val-every',
+        steps,
+        '--val-pairs',
+        '1',
+        '--checkpoint-every',
+        steps,
+      ]),
+    ]);
     process.stdout.write('\nsmoke run (peak memory of the CLI and its job process together)\n');
     for (const [what, r] of rows) {
-      process.stdout.write(`${what.padEnd(48)} ${r.code === 0 ? 'ok    ' : `FAILED (${r.code})`} ${r.seconds.toFixed(0).padStart(6)} s   peak RSS ${(r.rss / 1e9).toFixed(2)} GB   peak PSS ${(r.pss / 1e9).toFixed(2)} GB\n`);
+      process.stdout.write(
+        `${what.padEnd(48)} ${r.code === 0 ? 'ok    ' : `FAILED (${r.code})`} ${r.seconds.toFixed(0).padStart(6)} s   peak RSS ${(r.rss / 1e9).toFixed(2)} GB   peak PSS ${(r.pss / 1e9).toFixed(2)} GB\n`,
+      );
     }
     if (rows.some(([, r]) => r.code !== 0)) process.exitCode = 1;
   } finally {

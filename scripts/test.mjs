@@ -99,14 +99,7 @@ steps.push(step('format: npm run format:check', isWindows ? 'npm.cmd' : 'npm', [
 const dirs = TEST_DIRS.filter((d) => existsSync(path.join(root, d)));
 mkdirSync(path.dirname(JSON_REPORT), { recursive: true });
 rmSync(JSON_REPORT, { force: true });
-const vitest = step('tests: vitest run ' + dirs.join(' '), bin('vitest'), [
-  'run',
-  ...dirs,
-  '--reporter=default',
-  '--reporter=json',
-  `--outputFile.json=${JSON_REPORT}`,
-  ...extraArgs,
-]);
+const vitest = step('tests: vitest run ' + dirs.join(' '), bin('vitest'), ['run', ...dirs, '--reporter=default', '--reporter=json', `--outputFile.json=${JSON_REPORT}`, ...extraArgs]);
 
 let passed = steps.filter((s) => s.ok).length;
 let failed = steps.filter((s) => !s.ok).length;

@@ -16,8 +16,7 @@ import { createMainWindow, hardenSession, isRendererUrl, type RendererSource } f
 const here = path.dirname(fileURLToPath(import.meta.url));
 const preloadPath = path.join(here, '../preload/index.cjs');
 const devServerUrl = process.env.ELECTRON_RENDERER_URL;
-const renderer: RendererSource =
-  !app.isPackaged && devServerUrl ? { kind: 'url', url: devServerUrl } : { kind: 'file', file: path.join(here, '../renderer/index.html') };
+const renderer: RendererSource = !app.isPackaged && devServerUrl ? { kind: 'url', url: devServerUrl } : { kind: 'file', file: path.join(here, '../renderer/index.html') };
 
 // Every renderer runs sandboxed, whatever a window's own preferences say.
 app.enableSandbox();

@@ -284,8 +284,7 @@ function listen(server: Server, host: string, port: number): Promise<void> {
       server.off('listening', onListening);
       const where = `${hostForUrl(host)}:${port}`;
       if (err.code === 'EADDRINUSE') reject(new AppError('INVALID_ARGUMENT', `cannot listen on ${where}: the port is already in use`));
-      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND')
-        reject(new AppError('INVALID_ARGUMENT', `cannot listen on ${where}: no such local address`));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new AppError('INVALID_ARGUMENT', `cannot listen on ${where}: no such local address`));
       else if (err.code === 'EACCES') reject(new AppError('INVALID_ARGUMENT', `cannot listen on ${where}: permission denied`));
       else reject(new AppError('RUNTIME_ERROR', `cannot listen on ${where}: ${err.message}`));
     };

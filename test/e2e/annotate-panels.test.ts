@@ -114,7 +114,10 @@ async function clippedText(root: Locator): Promise<string[]> {
         const range = win.document.createRange();
         range.selectNodeContents(child);
         for (const r of range.getClientRects()) {
-          if (r.bottom + 1 > box.bottom || r.top < box.top - 0.5) out.push(`${node.tagName.toLowerCase()}.${[...node.classList].join('.')}: "${child.textContent.trim()}" (text ${r.top.toFixed(1)}–${r.bottom.toFixed(1)}, box ${box.top.toFixed(1)}–${box.bottom.toFixed(1)})`);
+          if (r.bottom + 1 > box.bottom || r.top < box.top - 0.5)
+            out.push(
+              `${node.tagName.toLowerCase()}.${[...node.classList].join('.')}: "${child.textContent.trim()}" (text ${r.top.toFixed(1)}–${r.bottom.toFixed(1)}, box ${box.top.toFixed(1)}–${box.bottom.toFixed(1)})`,
+            );
         }
       }
     }
@@ -184,7 +187,17 @@ describe.skipIf(!HAVE_FIXTURES)('Annotate and Pairs panels in Chromium (browser 
 
   it('a Suggest job that fails (a model folder changed after it was added) says why in the panel; a retry clears it', async () => {
     // one labelled image as the exemplar
-    await call('annotations:save', { imageId: imageIds[0]!, categoryId, keypoints: [{ kp: 0, x: 200, y: 90, visibility: 2 }, { kp: 1, x: 230, y: 100, visibility: 2 }, { kp: 2, x: 60, y: 120, visibility: 2 }], baseVersion: 0, action: 'label' });
+    await call('annotations:save', {
+      imageId: imageIds[0]!,
+      categoryId,
+      keypoints: [
+        { kp: 0, x: 200, y: 90, visibility: 2 },
+        { kp: 1, x: 230, y: 100, visibility: 2 },
+        { kp: 2, x: 60, y: 120, visibility: 2 },
+      ],
+      baseVersion: 0,
+      action: 'label',
+    });
     await byTestId('suggest-model').selectOption({ label: 'sd-broken' });
     const details = byTestId('suggest-settings');
     if ((await details.getAttribute('open')) === null) await details.locator('summary').click();
@@ -263,7 +276,17 @@ describe.skipIf(!HAVE_FIXTURES)('Annotate and Pairs panels in Chromium (browser 
   });
 
   it('shows names with underscores whole in the Pairs view', async () => {
-    await call('annotations:save', { imageId: imageIds[1]!, categoryId, keypoints: [{ kp: 0, x: 190, y: 95, visibility: 2 }, { kp: 1, x: 220, y: 105, visibility: 2 }, { kp: 2, x: 70, y: 125, visibility: 2 }], baseVersion: (await call('annotations:get', { imageId: imageIds[1]!, categoryId })).version, action: 'label' });
+    await call('annotations:save', {
+      imageId: imageIds[1]!,
+      categoryId,
+      keypoints: [
+        { kp: 0, x: 190, y: 95, visibility: 2 },
+        { kp: 1, x: 220, y: 105, visibility: 2 },
+        { kp: 2, x: 70, y: 125, visibility: 2 },
+      ],
+      baseVersion: (await call('annotations:get', { imageId: imageIds[1]!, categoryId })).version,
+      action: 'label',
+    });
     const { jobId } = await call('pairs:build', { datasetId, categoryId, mode: 'all', split: 'trn' });
     await expect.poll(async () => (await call('jobs:list')).find((j) => j.id === jobId)?.state).toBe('completed');
     await page.goto(`${server.url}#/pairs?dataset=${datasetId}`);

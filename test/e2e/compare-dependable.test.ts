@@ -237,7 +237,11 @@ describe.skipIf(!HAVE_FIXTURES)('Compare in a user’s hands in Chromium at 1440
     // the chosen prompt has the same colour in the chart as on its chip
     const chipColour = await page.evaluate<string>(`getComputedStyle(document.querySelector('[data-testid="prompt-chip"][data-prompt-id="${second}"] .swatch')).backgroundColor`);
     const index = table.rows.findIndex((r) => r.promptId === second);
-    expect(await page.evaluate<string>(`(() => { const s = document.createElement('span'); s.style.color = ${JSON.stringify(colours[index])}; document.body.append(s); const c = getComputedStyle(s).color; s.remove(); return c; })()`)).toBe(chipColour);
+    expect(
+      await page.evaluate<string>(
+        `(() => { const s = document.createElement('span'); s.style.color = ${JSON.stringify(colours[index])}; document.body.append(s); const c = getComputedStyle(s).color; s.remove(); return c; })()`,
+      ),
+    ).toBe(chipColour);
     expect(problems).toEqual([]);
   }, 240_000);
 
@@ -284,9 +288,30 @@ describe.skipIf(!HAVE_FIXTURES)('Compare in a user’s hands in Chromium at 1440
   }, 240_000);
 
   it('lists a sweep as running from the moment it starts, from its plan, before its first evaluation is stored', async () => {
-    const { jobId, sweepId } = await call('evals:sweep', { modelId: (await call('models:list'))[0]!.id, datasetId, split: 'val', promptIds: [empty.id], timesteps: [50, 261], limit: 1, size: 128, ensemble: 1 });
+    const { jobId, sweepId } = await call('evals:sweep', {
+      modelId: (await call('models:list'))[0]!.id,
+      datasetId,
+      split: 'val',
+      promptIds: [empty.id],
+      timesteps: [50, 261],
+      limit: 1,
+      size: 128,
+      ensemble: 1,
+    });
     const listed = (await call('evals:sweeps', { datasetId })).find((x) => x.id === sweepId);
-    expect(listed).toMatchObject({ id: sweepId, running: true, jobId, completed: 0, total: 2, timesteps: [50, 261], split: 'val', limit: 1, size: 128, ensemble: 1, prompts: [{ promptId: empty.id, name: empty.name }] });
+    expect(listed).toMatchObject({
+      id: sweepId,
+      running: true,
+      jobId,
+      completed: 0,
+      total: 2,
+      timesteps: [50, 261],
+      split: 'val',
+      limit: 1,
+      size: 128,
+      ensemble: 1,
+      prompts: [{ promptId: empty.id, name: empty.name }],
+    });
     const result = await call('evals:sweepResult', { sweepId });
     expect(result.series).toEqual([{ promptId: empty.id, prompt: empty.name, trainTimestep: null, points: [] }]);
     await expect.poll(async () => (await call('jobs:list')).find((j) => j.id === jobId)?.state, SLOW).toBe('completed');

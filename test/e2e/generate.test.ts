@@ -330,17 +330,20 @@ describe.skipIf(!HAVE_FIXTURES)('Gallery, timestep sweeps and PCK per category i
     await setField('gallery-steps', String(STEPS));
     await setField('gallery-seeds', '0, 1');
     await compareAt({ prompts: `${learned.class},${learned.cpm},${template.id},${dino.id}`, tab: 'gallery' });
-    const rows = async () => byTestId('gallery-row').evaluateAll((els) => els.map((el) => `${el.getAttribute('data-row-key')}|${el.getAttribute('data-source')}|${el.querySelector('.name')?.textContent ?? ''}`));
+    const rows = async () =>
+      byTestId('gallery-row').evaluateAll((els) => els.map((el) => `${el.getAttribute('data-row-key')}|${el.getAttribute('data-source')}|${el.querySelector('.name')?.textContent ?? ''}`));
     const notes = async () => byTestId('gallery-note').evaluateAll((els) => els.map((el) => `${el.getAttribute('data-row-key')}: ${el.textContent?.trim()}`));
     // no pair, no category: the Class prompt's two categories, CPM and the template wait for a pair, DINOv2 cannot
-    await expect.poll(rows, SLOW).toEqual([
-      `${learned.class}:cat|0|class prompt · cat`,
-      `${learned.class}:dog|1|class prompt · dog`,
-      `${learned.cpm}:||cpm prompt`,
-      `${template.id}:||${template.name}`,
-      `${dino.id}:||DINOv2 features`,
-      `text:0|2|"${TEXT}"`,
-    ]);
+    await expect
+      .poll(rows, SLOW)
+      .toEqual([
+        `${learned.class}:cat|0|class prompt · cat`,
+        `${learned.class}:dog|1|class prompt · dog`,
+        `${learned.cpm}:||cpm prompt`,
+        `${template.id}:||${template.name}`,
+        `${dino.id}:||DINOv2 features`,
+        `text:0|2|"${TEXT}"`,
+      ]);
     expect(await notes()).toEqual([
       `${learned.cpm}:: Choose a pair on the left: a CPM prompt is conditioned on a pair’s two images.`,
       `${template.id}:: Choose a pair or a category: the template names the category.`,
@@ -353,14 +356,16 @@ describe.skipIf(!HAVE_FIXTURES)('Gallery, timestep sweeps and PCK per category i
     const dogPair = page.locator('[data-testid="compare-pair-row"]').filter({ hasText: ':dog' }).first();
     await dogPair.click();
     const pairName = (await dogPair.locator('.mono, .name').first().textContent())?.trim() ?? '';
-    await expect.poll(rows, SLOW).toEqual([
-      `${learned.class}:cat|0|class prompt · cat`,
-      `${learned.class}:dog|1|class prompt · dog`,
-      expect.stringMatching(new RegExp(`^${learned.cpm}:\\d+\\|2\\|cpm prompt · .*:dog$`)),
-      `${template.id}:dog|3|template "a photo of a dog"`,
-      `${dino.id}:||DINOv2 features`,
-      `text:0|4|"${TEXT}"`,
-    ]);
+    await expect
+      .poll(rows, SLOW)
+      .toEqual([
+        `${learned.class}:cat|0|class prompt · cat`,
+        `${learned.class}:dog|1|class prompt · dog`,
+        expect.stringMatching(new RegExp(`^${learned.cpm}:\\d+\\|2\\|cpm prompt · .*:dog$`)),
+        `${template.id}:dog|3|template "a photo of a dog"`,
+        `${dino.id}:||DINOv2 features`,
+        `text:0|4|"${TEXT}"`,
+      ]);
     expect(pairName).toMatch(/dog/);
     await expect.poll(async () => (await cells()).length).toBe(10);
     expect(await attr('gallery', 'data-total')).toBe('10');
@@ -368,13 +373,9 @@ describe.skipIf(!HAVE_FIXTURES)('Gallery, timestep sweeps and PCK per category i
 
     // a category filter: the Class prompt's row for that category only
     await byTestId('compare-category').selectOption('cat');
-    await expect.poll(rows, SLOW).toEqual([
-      `${learned.class}:cat|0|class prompt · cat`,
-      `${learned.cpm}:||cpm prompt`,
-      `${template.id}:cat|1|template "a photo of a cat"`,
-      `${dino.id}:||DINOv2 features`,
-      `text:0|2|"${TEXT}"`,
-    ]);
+    await expect
+      .poll(rows, SLOW)
+      .toEqual([`${learned.class}:cat|0|class prompt · cat`, `${learned.cpm}:||cpm prompt`, `${template.id}:cat|1|template "a photo of a cat"`, `${dino.id}:||DINOv2 features`, `text:0|2|"${TEXT}"`]);
     await byTestId('compare-category').selectOption('');
     // a row that cannot be generated is never asked for
     expect(problems).toEqual([]);

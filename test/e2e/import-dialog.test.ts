@@ -114,7 +114,9 @@ describe('the import dialog', () => {
     const real = fs.realpathSync(root);
     const error = await importFailing(root);
     expect(error).toMatch(/image file is missing/);
-    expect(error).toContain(`The images seem to be in ${path.join(real, 'images')}${path.sep}: choose that folder as the “${IMPORT_DIALOG_LABELS.root}” and ${path.join(real, 'annotations.json')} as the “${IMPORT_DIALOG_LABELS.annotations}”.`);
+    expect(error).toContain(
+      `The images seem to be in ${path.join(real, 'images')}${path.sep}: choose that folder as the “${IMPORT_DIALOG_LABELS.root}” and ${path.join(real, 'annotations.json')} as the “${IMPORT_DIALOG_LABELS.annotations}”.`,
+    );
     expect(error).not.toContain('--');
     await screenshot(page, 'import-dialog-subfolder-hint');
     // following the hint imports the dataset

@@ -115,7 +115,16 @@ async function writeCoco(root: string): Promise<void> {
     await writeScene(path.join(root, 'images', `bird_${i}.jpg`), W, H, i);
     images.push({ id: i + 1, file_name: `images/bird_${i}.jpg`, width: W, height: H });
   }
-  const annotations = images.map((img) => ({ id: 100 + img.id, image_id: img.id, category_id: 1, keypoints: [0, 0, 0, 0, 0, 0, 0, 0, 0], num_keypoints: 0, bbox: [10, 10, W - 20, H - 20], area: (W - 20) * (H - 20), iscrowd: 0 }));
+  const annotations = images.map((img) => ({
+    id: 100 + img.id,
+    image_id: img.id,
+    category_id: 1,
+    keypoints: [0, 0, 0, 0, 0, 0, 0, 0, 0],
+    num_keypoints: 0,
+    bbox: [10, 10, W - 20, H - 20],
+    area: (W - 20) * (H - 20),
+    iscrowd: 0,
+  }));
   const categories = [{ id: 1, name: 'bird', supercategory: 'animal', keypoints: ['beak', 'eye', 'tail'], skeleton: [[1, 2]] }];
   fs.writeFileSync(path.join(root, 'annotations.json'), JSON.stringify({ info: { description: 'birds from the garden' }, images, annotations, categories }));
 }
@@ -379,10 +388,13 @@ describe.skipIf(!HAVE_FIXTURES)('a newcomer’s journey in Chromium at 1440x900 
     await byTestId('run-failure').waitFor({ state: 'detached' });
     await screenshot(page, 'journey-17-resumed');
     await expect
-      .poll(async () => {
-        await runNotFailed(runId);
-        return attr('run-detail', 'data-status');
-      }, { timeout: 300_000, interval: 300 })
+      .poll(
+        async () => {
+          await runNotFailed(runId);
+          return attr('run-detail', 'data-status');
+        },
+        { timeout: 300_000, interval: 300 },
+      )
       .toBe('completed');
     expect(await byTestId('run-step').textContent()).toBe(`${STEPS} / ${STEPS}`);
     expect(await runRow(runId).getAttribute('data-status')).toBe('completed');

@@ -132,9 +132,25 @@ describe.skipIf(!HAVE_FIXTURES)('model capabilities in Chromium (browser mode)',
     await finished(jobId);
     const ds = (await call('datasets:list')).find((d) => d.name === 'birds')!;
     const cat = (await call('datasets:get', { id: ds.id })).categoryList[0]!;
-    await call('categories:set-schema', { categoryId: cat.id, keypoints: [{ name: 'beak', color: '#e6194b' }, { name: 'eye', color: '#3cb44b' }], skeleton: [] });
+    await call('categories:set-schema', {
+      categoryId: cat.id,
+      keypoints: [
+        { name: 'beak', color: '#e6194b' },
+        { name: 'eye', color: '#3cb44b' },
+      ],
+      skeleton: [],
+    });
     const images = (await call('images:list', { datasetId: ds.id, categoryId: cat.id })).items;
-    await call('annotations:save', { imageId: images[0]!.id, categoryId: cat.id, keypoints: [{ kp: 0, x: 200, y: 100, visibility: 2 }, { kp: 1, x: 180, y: 80, visibility: 2 }], baseVersion: 0, action: 'label' });
+    await call('annotations:save', {
+      imageId: images[0]!.id,
+      categoryId: cat.id,
+      keypoints: [
+        { kp: 0, x: 200, y: 100, visibility: 2 },
+        { kp: 1, x: 180, y: 80, visibility: 2 },
+      ],
+      baseVersion: 0,
+      action: 'label',
+    });
     const image = images[1]!;
     const empty = (await call('prompts:list', {})).find((p) => p.baseline === 'empty')!;
     await page.goto(`${server.url}#/annotate?dataset=${ds.id}&category=${cat.id}&image=${image.id}`);
@@ -164,7 +180,12 @@ describe.skipIf(!HAVE_FIXTURES)('model capabilities in Chromium (browser mode)',
     expect(await toast.textContent()).toMatch(/Updated sd full/);
     await screenshot(page, 'model-capabilities-updated');
     const after = await call('models:list');
-    expect(after.filter((m) => m.kind === 'stable-diffusion').map((m) => [m.id, m.name]).sort()).toEqual(
+    expect(
+      after
+        .filter((m) => m.kind === 'stable-diffusion')
+        .map((m) => [m.id, m.name])
+        .sort(),
+    ).toEqual(
       [
         [before.id, 'sd full'],
         [after.find((m) => m.name === 'sd without tokenizer')!.id, 'sd without tokenizer'],

@@ -21,7 +21,6 @@ function scripts(dir: string): string[] {
   });
 }
 
-
 /** The shape of vite's stand-in for a Node built-in in a browser build. */
 const BROWSER_STUB = /__commonJSMin\(\(\(exports, module\) => \{\s*module\.exports = \{\};\s*\}\)\)/;
 

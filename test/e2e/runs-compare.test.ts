@@ -289,9 +289,7 @@ describe.skipIf(!HAVE_FIXTURES)('Runs and Compare in Chromium (browser mode)', (
     await byTestId('compare-alpha').selectOption('0.15');
     const loose = await call('compare:predict', { pairId, promptIds: [learned.id, empty.id], modelId: (await call('models:list'))[0]!.id, size: 128, ensemble: 1, alpha: 0.15 });
     for (const p of loose.predictions) {
-      await expect
-        .poll(() => page.locator(`[data-testid="pred-marker"][data-prompt-id="${p.promptId}"][data-correct="true"]`).count())
-        .toBe(p.correct.filter(Boolean).length);
+      await expect.poll(() => page.locator(`[data-testid="pred-marker"][data-prompt-id="${p.promptId}"][data-correct="true"]`).count()).toBe(p.correct.filter(Boolean).length);
     }
     expect(await attr('compare-stage', 'data-state')).toBe('ready');
     await byTestId('compare-alpha').selectOption('0.1');
@@ -354,7 +352,7 @@ describe.skipIf(!HAVE_FIXTURES)('Runs and Compare in Chromium (browser mode)', (
     const evalRun = (await call('runs:list', { kind: 'eval' })).find((r) => r.promptId === learned.id)!;
     await byTestId('sort-eval').selectOption(String(evalRun.id));
     await expect.poll(async () => (await byTestId('compare-pair-row').first().getAttribute('data-error')) !== '').toBe(true);
-    const errors = (await byTestId('compare-pair-row').evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-error')))));
+    const errors = await byTestId('compare-pair-row').evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-error'))));
     expect(errors).toHaveLength(4);
     expect([...errors].sort((a, b) => b - a)).toEqual(errors);
 

@@ -178,7 +178,11 @@ describe.skipIf(!HAVE_FIXTURES)('Runs: failures, History and the launch form in 
     expect(await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
     const last = (await byTestId('runs-table').locator('thead th').last().boundingBox())!;
     if (last.x + last.width > panel.x + panel.width) {
-      expect(await byTestId('runs-table-scroll').evaluate((el) => el.scrollWidth > el.clientWidth && (globalThis as unknown as { getComputedStyle(e: unknown): { overflowX: string } }).getComputedStyle(el).overflowX !== 'hidden')).toBe(true);
+      expect(
+        await byTestId('runs-table-scroll').evaluate(
+          (el) => el.scrollWidth > el.clientWidth && (globalThis as unknown as { getComputedStyle(e: unknown): { overflowX: string } }).getComputedStyle(el).overflowX !== 'hidden',
+        ),
+      ).toBe(true);
     }
     await screenshot(page, 'runs-history');
   });
@@ -260,7 +264,9 @@ describe.skipIf(!HAVE_FIXTURES)('Runs: failures, History and the launch form in 
       }, SLOW)
       .toBe(true);
     // the card follows while the run goes on
-    await expect.poll(async () => (await byTestId('run-detail').getAttribute('data-status')) === 'running' && /^step \d+$/.test((await byTestId('run-checkpoint').textContent()) ?? ''), { timeout: 20_000 }).toBe(true);
+    await expect
+      .poll(async () => (await byTestId('run-detail').getAttribute('data-status')) === 'running' && /^step \d+$/.test((await byTestId('run-checkpoint').textContent()) ?? ''), { timeout: 20_000 })
+      .toBe(true);
     const shown = Number((await byTestId('run-checkpoint').textContent())!.replace(/\D/g, ''));
     const stored = (await call('runs:get', { id })).checkpoints.map((c) => c.step);
     expect(stored).toContain(shown);

@@ -294,7 +294,12 @@ describe.skipIf(!HAVE_FIXTURES)('Assisted annotation in Chromium (browser mode)'
     const coco = JSON.parse(fs.readFileSync(file, 'utf8')) as { images: { id: number; file_name: string }[]; annotations: { image_id: number; num_keypoints: number; keypoints: number[] }[] };
     const cocoId = (p: string) => coco.images.find((im) => im.file_name === p || im.file_name.endsWith(`/${p}`))?.id;
     const labelled = [0, 1, 2].map((i) => cocoId(imagePaths[i]!));
-    expect(coco.annotations.filter((a) => a.num_keypoints > 0).map((a) => a.image_id).sort()).toEqual([...labelled].sort());
+    expect(
+      coco.annotations
+        .filter((a) => a.num_keypoints > 0)
+        .map((a) => a.image_id)
+        .sort(),
+    ).toEqual([...labelled].sort());
     const fourth = cocoId(imagePaths[3]!);
     expect(coco.annotations.filter((a) => a.image_id === fourth && a.num_keypoints > 0)).toEqual([]);
     // the pending suggestions are still there to review
@@ -337,7 +342,7 @@ describe.skipIf(!HAVE_FIXTURES)('Assisted annotation in Chromium (browser mode)'
     await expect.poll(async () => (await byTestId('strip-item').first().getAttribute('data-image-id')) ?? '').toBe(String(imageIds[0]));
   });
 
-  it('suggests on opening an image when asked to, and Enter accepts the current keypoint\'s suggestion', async () => {
+  it("suggests on opening an image when asked to, and Enter accepts the current keypoint's suggestion", async () => {
     await byTestId('suggest-auto').check();
     expect(await page.evaluate<string | null>("localStorage.getItem('sd4match.suggest.auto')")).toBe('1');
     let target: number | undefined;

@@ -99,7 +99,9 @@ async function expectMarkers(expected: Record<number, readonly [number, number, 
 async function thumbnailsLoaded(): Promise<void> {
   await expect
     .poll(() =>
-      page.locator('[data-testid="grid-cell"] img').evaluateAll((imgs) => imgs.every((i) => (i as unknown as { complete: boolean; naturalWidth: number }).complete && (i as unknown as { naturalWidth: number }).naturalWidth > 0)),
+      page
+        .locator('[data-testid="grid-cell"] img')
+        .evaluateAll((imgs) => imgs.every((i) => (i as unknown as { complete: boolean; naturalWidth: number }).complete && (i as unknown as { naturalWidth: number }).naturalWidth > 0)),
     )
     .toBe(true);
 }
@@ -461,7 +463,6 @@ describe('the workstation in Chromium (browser mode)', () => {
     expect(await toast.textContent()).toMatch(/Compiling sd-tiny.*unet[\\/]model\.onnx is missing/s);
     await screenshot(page, 'models-error');
   });
-
 
   it('shows the provider, the database and the jobs in the status bar, and every view in both themes', async () => {
     expect(await byTestId('provider').textContent()).toBe('cpu');

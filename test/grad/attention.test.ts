@@ -67,7 +67,11 @@ describe('attention cores', () => {
 
     it(`are found in exported form (${label})`, () => {
       const spec = specialize(model, shapes);
-      const cores = findAttentionCores(spec.model.graph, (t) => spec.info.get(t), (t) => scalarInitializer(spec.model.graph, t));
+      const cores = findAttentionCores(
+        spec.model.graph,
+        (t) => spec.info.get(t),
+        (t) => scalarInitializer(spec.model.graph, t),
+      );
       expect(cores).toHaveLength(1);
       expect(cores[0]).toMatchObject({ lead: [2, 3], S: 12, T: 12, d: 4, dv: 4 });
       expect(cores[0].scale).toBeCloseTo(scale ?? 1, 6);

@@ -13,7 +13,6 @@ import type { Specialized } from '../../src/main/engine/onnx/specialize.js';
 import { expectFullyChecked, FORWARD_TOL, type GradCase, gradcheck } from '../helpers/gradcheck.js';
 import { handModel, node } from '../helpers/graphs.js';
 
-
 /**
  * A specialised graph written out by hand (shape inference does not know random ops): x -> nodes,
  * with every tensor [3] float32.
@@ -37,7 +36,10 @@ describe('ops without a gradient rule', () => {
     const c: GradCase = {
       op: 'Atan',
       name: 'Atan feeding a side output',
-      inputs: [{ shape: [2, 3], dtype: 'float32' }, { shape: [2, 3], dtype: 'float32' }],
+      inputs: [
+        { shape: [2, 3], dtype: 'float32' },
+        { shape: [2, 3], dtype: 'float32' },
+      ],
       arity: 1,
       then: [{ op: 'Mul', inputs: ['x0', 'x1'] }],
       sideOutputs: ['y0'],
@@ -57,9 +59,15 @@ describe('ops without a gradient rule', () => {
     const c: GradCase = {
       op: 'Sin',
       name: 'Atan on the path',
-      inputs: [{ shape: [3], dtype: 'float32' }, { shape: [3], dtype: 'float32' }],
+      inputs: [
+        { shape: [3], dtype: 'float32' },
+        { shape: [3], dtype: 'float32' },
+      ],
       arity: 1,
-      then: [{ op: 'Atan', inputs: ['y0'] }, { op: 'Mul', inputs: ['z0', 'x1'] }],
+      then: [
+        { op: 'Atan', inputs: ['y0'] },
+        { op: 'Mul', inputs: ['z0', 'x1'] },
+      ],
     };
     await expect(gradcheck(c)).rejects.toThrow("no gradient rule for op Atan at node 'Atan_then0'");
   });
@@ -68,7 +76,10 @@ describe('ops without a gradient rule', () => {
     const c: GradCase = {
       op: 'Atan',
       name: 'Atan on the branch of x0 only',
-      inputs: [{ shape: [3], dtype: 'float32', grad: false }, { shape: [3], dtype: 'float32' }],
+      inputs: [
+        { shape: [3], dtype: 'float32', grad: false },
+        { shape: [3], dtype: 'float32' },
+      ],
       arity: 1,
       then: [{ op: 'Mul', inputs: ['y0', 'x1'] }],
       tol: 2e-3,
@@ -84,16 +95,12 @@ describe('forbidden gradients', () => {
     for (const r of forbidden) if (r.kind === 'forbidden') expect(r.why.length).toBeGreaterThan(40);
     // Range of float operands is not a zero-gradient op: its start and delta move every value
     expect(ruleFor(node('r', 'Range', ['s', 'l', 'd'], ['y']), 17).kind).toBe('forbidden');
-    expect(() => ruleOnPath(node('r', 'Range', ['s', 'l', 'd'], ['y']), 17)).toThrow(
-      "the gradient of op Range at node 'r' must not be asked for: Range with float operands",
-    );
+    expect(() => ruleOnPath(node('r', 'Range', ['s', 'l', 'd'], ['y']), 17)).toThrow("the gradient of op Range at node 'r' must not be asked for: Range with float operands");
   });
 
   it('throw naming the op, the node and why when a random op is on the differentiated path', () => {
     const spec = handSpecialized([node('noise', 'RandomNormalLike', ['x'], ['e']), node('mix', 'Add', ['x', 'e'], ['y'])], ['y']);
-    expect(() => buildVjp(spec, { wrt: ['x'] })).toThrow(
-      /the gradient of op RandomNormalLike at node 'noise' must not be asked for: a random op on the differentiated path/,
-    );
+    expect(() => buildVjp(spec, { wrt: ['x'] })).toThrow(/the gradient of op RandomNormalLike at node 'noise' must not be asked for: a random op on the differentiated path/);
   });
 
   it('are no error off the path: a random op feeding only a side output', () => {

@@ -10,7 +10,6 @@ import { createModelSession } from '../../src/main/engine/onnx/runtime.js';
 import { constToTensorValue, specialize } from '../../src/main/engine/onnx/specialize.js';
 import { handModel, node as n } from '../helpers/graphs.js';
 
-
 /** y = Σ_j tanh(extra(sin(x · w))) + b (keepdims, [2, 1]), with the `extra` node optional. */
 function model(insert?: Node): Model {
   const nodes = [n('scale', 'Mul', ['x', 'w'], ['xw']), n('wave', 'Sin', ['xw'], ['s1'])];

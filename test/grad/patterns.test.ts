@@ -18,15 +18,19 @@ function layerNormModel(extraUseOfCentered: boolean): Model {
     n('div', 'Div', ['d', 'sd'], ['y']),
   ];
   if (extraUseOfCentered) nodes.push(n('leak', 'Add', ['y', 'd'], ['y2']));
-  return handModel('ln', {
-    nodes,
-    inputs: [{ name: 'x', dtype: 'float32', shape: [2, 8] }],
-    outputs: [{ name: extraUseOfCentered ? 'y2' : 'y', dtype: 'float32', shape: null }],
-    initializers: new Map([
-      ['two', constToTensorValue('two', { dtype: 'float32', dims: [], v: [2] })],
-      ['eps', constToTensorValue('eps', { dtype: 'float32', dims: [], v: [1e-5] })],
-    ]),
-  }, 14);
+  return handModel(
+    'ln',
+    {
+      nodes,
+      inputs: [{ name: 'x', dtype: 'float32', shape: [2, 8] }],
+      outputs: [{ name: extraUseOfCentered ? 'y2' : 'y', dtype: 'float32', shape: null }],
+      initializers: new Map([
+        ['two', constToTensorValue('two', { dtype: 'float32', dims: [], v: [2] })],
+        ['eps', constToTensorValue('eps', { dtype: 'float32', dims: [], v: [1e-5] })],
+      ]),
+    },
+    14,
+  );
 }
 
 describe('composite gradients', () => {

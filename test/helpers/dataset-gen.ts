@@ -231,7 +231,10 @@ export function spairJson(p: ExpectedPair, s: GenImage, t: GenImage, id: number)
  * A large SPair-format dataset for the crash test and the benchmark: `pairs` pairs over `images`
  * images (reused across pairs, as SPair has ~1,800 images for ~70k pairs), all in trn.
  */
-export async function genLargeSpair(root: string, opts: { pairs: number; images: number; categories?: number; seed?: number; size?: [number, number] }): Promise<{ root: string; pairs: number; images: number }> {
+export async function genLargeSpair(
+  root: string,
+  opts: { pairs: number; images: number; categories?: number; seed?: number; size?: [number, number] },
+): Promise<{ root: string; pairs: number; images: number }> {
   const rng = new Rng(opts.seed ?? 7);
   const nCat = opts.categories ?? 18;
   const cats = Array.from({ length: nCat }, (_, i) => `category${String(i).padStart(2, '0')}`);
@@ -285,8 +288,26 @@ export async function genLargeSpair(root: string, opts: { pairs: number; images:
 // ------------------------------------------------------------------------------------------------
 
 export const PASCAL = [
-  'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-  'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
+  'aeroplane',
+  'bicycle',
+  'bird',
+  'boat',
+  'bottle',
+  'bus',
+  'car',
+  'cat',
+  'chair',
+  'cow',
+  'diningtable',
+  'dog',
+  'horse',
+  'motorbike',
+  'person',
+  'pottedplant',
+  'sheep',
+  'sofa',
+  'train',
+  'tvmonitor',
 ];
 
 export interface PascalImage extends ImageKps {
@@ -301,7 +322,10 @@ export interface PascalImage extends ImageKps {
  * {trn,val,test}_pairs.csv (trn with flip). .mat files alternate: compressed / not, big-endian
  * once, bbox as uint16 or as a double stored with uint8/uint16 elements.
  */
-export async function genPfPascal(root: string, opts: { categories?: string[]; imagesPerCategory?: number; pairs?: Partial<Record<'trn' | 'val' | 'test', number>>; rows?: number; seed?: number } = {}): Promise<Generated & { pascal: PascalImage[] }> {
+export async function genPfPascal(
+  root: string,
+  opts: { categories?: string[]; imagesPerCategory?: number; pairs?: Partial<Record<'trn' | 'val' | 'test', number>>; rows?: number; seed?: number } = {},
+): Promise<Generated & { pascal: PascalImage[] }> {
   const rng = new Rng(opts.seed ?? 3);
   const cats = opts.categories ?? ['aeroplane', 'car', 'dog'];
   const perCat = opts.imagesPerCategory ?? 4;
@@ -329,10 +353,10 @@ export async function genPfPascal(root: string, opts: { categories?: string[]; i
           : variant === 2
             ? { name: 'bbox', class: 'double' as const, dims: [1, 4], data: entry.bbox, storeAs: Math.max(...entry.bbox) < 256 ? ('uint8' as const) : ('uint16' as const) }
             : { name: 'bbox', class: 'uint16' as const, dims: [1, 4], data: entry.bbox };
-      const mat = writeMat(
-        [{ name: 'class', class: 'char', text: cat }, kpsVar, bboxVar, { name: 'extra', class: 'cell', cells: [{ name: '', class: 'double', dims: [1, 1], data: [1] }] }],
-        { compress: variant !== 3, bigEndian: variant === 2 },
-      );
+      const mat = writeMat([{ name: 'class', class: 'char', text: cat }, kpsVar, bboxVar, { name: 'extra', class: 'cell', cells: [{ name: '', class: 'double', dims: [1, 1], data: [1] }] }], {
+        compress: variant !== 3,
+        bigEndian: variant === 2,
+      });
       writeText(root, entry.mat, '');
       fs.writeFileSync(path.join(root, ...entry.mat.split('/')), mat);
     }
@@ -399,7 +423,10 @@ export async function genPfWillow(root: string, opts: { categories?: string[]; i
     for (let i = 0; i < perCat; i++) {
       const img: GenImage = { rel: `PF-dataset/${cat}/${cat.replace(/\W/g, '')}_${String(i).padStart(3, '0')}a.png`, width: rng.int(40, 90), height: rng.int(40, 90), format: 'png' };
       images.set(img.rel, img);
-      kpsOf.set(img.rel, Array.from({ length: 10 }, () => [coord(rng, img.width), coord(rng, img.height)] as Pt));
+      kpsOf.set(
+        img.rel,
+        Array.from({ length: 10 }, () => [coord(rng, img.width), coord(rng, img.height)] as Pt),
+      );
     }
   }
   await Promise.all([...images.values()].map((img, i) => writeImage(root, img, i)));
@@ -484,8 +511,28 @@ export async function genCoco(root: string, spec: CocoSpec = {}): Promise<Genera
   const n = spec.images ?? 4;
   const dir = spec.imageDir ?? 'images';
   const categories = [
-    { id: 1, name: 'person', supercategory: 'person', keypoints: ['nose', 'left_eye', 'right_eye', 'left_hand', 'right_hand'], skeleton: [[1, 2], [1, 3], [2, 4], [3, 5]] },
-    { id: 7, name: 'widget', supercategory: 'thing', keypoints: ['tip', 'base', 'handle'], skeleton: [[1, 2], [2, 3]] },
+    {
+      id: 1,
+      name: 'person',
+      supercategory: 'person',
+      keypoints: ['nose', 'left_eye', 'right_eye', 'left_hand', 'right_hand'],
+      skeleton: [
+        [1, 2],
+        [1, 3],
+        [2, 4],
+        [3, 5],
+      ],
+    },
+    {
+      id: 7,
+      name: 'widget',
+      supercategory: 'thing',
+      keypoints: ['tip', 'base', 'handle'],
+      skeleton: [
+        [1, 2],
+        [2, 3],
+      ],
+    },
   ];
   const images = new Map<string, GenImage>();
   const cocoImages: Record<string, unknown>[] = [];
@@ -516,7 +563,16 @@ export async function genCoco(root: string, spec: CocoSpec = {}): Promise<Genera
       });
       const b = randomBox(rng, img.width, img.height);
       annotations.push({ image: img.rel, category: cat.name, bbox: b, keypoints: kps });
-      cocoAnns.push({ id: annId++, image_id: 100 + i, category_id: cat.id, keypoints: flat, num_keypoints: kps.size, bbox: [b[0], b[1], b[2] - b[0], b[3] - b[1]], area: (b[2] - b[0]) * (b[3] - b[1]), iscrowd: 0 });
+      cocoAnns.push({
+        id: annId++,
+        image_id: 100 + i,
+        category_id: cat.id,
+        keypoints: flat,
+        num_keypoints: kps.size,
+        bbox: [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+        area: (b[2] - b[0]) * (b[3] - b[1]),
+        iscrowd: 0,
+      });
     }
   });
   const json = { info: { description: 'test' }, images: cocoImages, annotations: cocoAnns, categories };

@@ -139,12 +139,7 @@ class Writer {
     const count = v.dims.reduce((a, b) => a * b, 1);
     if (count !== v.data.length) throw new Error(`mat writer: ${v.name} has ${v.data.length} values for dims ${v.dims}`);
     const store = v.storeAs ?? v.class;
-    return Buffer.concat([
-      this.element(MI.uint32, flagsWord(MX[v.class], v.logical ? 0x0200 : 0), false),
-      dimsOf(v.dims),
-      name,
-      this.element(MI[store], this.values(store, v.data)),
-    ]);
+    return Buffer.concat([this.element(MI.uint32, flagsWord(MX[v.class], v.logical ? 0x0200 : 0), false), dimsOf(v.dims), name, this.element(MI[store], this.values(store, v.data))]);
   }
 }
 

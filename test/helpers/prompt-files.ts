@@ -19,5 +19,9 @@ export function writePromptFile(
     for (const p of CPM_PARAMS) tensors[p] = t(shapes[p], p.startsWith('linear_') ? 0.05 : 0.5);
     tensors.sos_eos_embeds = t([1, 2, o.hidden]);
   }
-  saveLearnedPrompt(file, { kind, modelHash: o.modelHash, imageSize: o.imageSize, timestep: o.timestep ?? 261, categories: kind === 'class' ? (o.categories ?? []) : [], created: new Date(0).toISOString() }, tensors);
+  saveLearnedPrompt(
+    file,
+    { kind, modelHash: o.modelHash, imageSize: o.imageSize, timestep: o.timestep ?? 261, categories: kind === 'class' ? (o.categories ?? []) : [], created: new Date(0).toISOString() },
+    tensors,
+  );
 }

@@ -20,9 +20,7 @@ export interface ShiftedPair {
 /** A smooth random texture (sum of a few oriented sinusoids per channel) with distinct blobs. */
 function texture(rng: Rng, w: number, h: number): Buffer {
   const px = Buffer.alloc(w * h * 3);
-  const waves = Array.from({ length: 3 }, () =>
-    Array.from({ length: 3 }, () => ({ fx: rng.uniform(0.01, 0.08), fy: rng.uniform(0.01, 0.08), ph: rng.uniform(0, 6.28) })),
-  );
+  const waves = Array.from({ length: 3 }, () => Array.from({ length: 3 }, () => ({ fx: rng.uniform(0.01, 0.08), fy: rng.uniform(0.01, 0.08), ph: rng.uniform(0, 6.28) })));
   const blobs = Array.from({ length: 6 }, () => ({ x: rng.uniform(0, w), y: rng.uniform(0, h), r: rng.uniform(8, 24), c: [rng.int(0, 256), rng.int(0, 256), rng.int(0, 256)] }));
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -55,7 +53,10 @@ export async function writeShiftedPairs(dir: string, n: number, opts: { size?: n
     const trg = path.join(dir, `pair${i}_trg.jpg`);
     const img = () => sharp(tex, { raw: { width: big, height: big, channels: 3 } });
     await img().extract({ left: maxShift, top: maxShift, width: size, height: size }).jpeg({ quality: 95 }).toFile(src);
-    await img().extract({ left: maxShift - dx, top: maxShift - dy, width: size, height: size }).jpeg({ quality: 95 }).toFile(trg);
+    await img()
+      .extract({ left: maxShift - dx, top: maxShift - dy, width: size, height: size })
+      .jpeg({ quality: 95 })
+      .toFile(trg);
     const srcKps: [number, number][] = [];
     const trgKps: [number, number][] = [];
     while (srcKps.length < nPts) {

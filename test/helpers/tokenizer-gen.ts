@@ -53,10 +53,7 @@ export function writeTinyClipTokenizer(dir: string, words: string[] = ['a', 'pho
   vocab['<|endoftext|>'] = 999;
   fs.writeFileSync(path.join(dir, 'vocab.json'), JSON.stringify(vocab));
   fs.writeFileSync(path.join(dir, 'merges.txt'), `#version: 0.2\n${merges.join('\n')}\n`);
-  fs.writeFileSync(
-    path.join(dir, 'tokenizer_config.json'),
-    JSON.stringify({ bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: '!', model_max_length: 77, do_lower_case: true }),
-  );
+  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: '!', model_max_length: 77, do_lower_case: true }));
 }
 
 /** A copy of the tiny SD folder (weights hard-linked or copied) with a tokenizer added. */

@@ -108,8 +108,10 @@ export async function canvasPoint(page: Page, x: number, y: number): Promise<{ x
 
 /** The keypoint markers on the canvas: kp -> image x, y, visibility. */
 export async function markers(page: Page): Promise<Map<number, { x: number; y: number; visibility: number }>> {
-  const list = await page.getByTestId('kp-marker').evaluateAll((els) =>
-    els.map((el) => ({ kp: Number(el.getAttribute('data-kp')), x: Number(el.getAttribute('data-x')), y: Number(el.getAttribute('data-y')), visibility: Number(el.getAttribute('data-visibility')) })),
-  );
+  const list = await page
+    .getByTestId('kp-marker')
+    .evaluateAll((els) =>
+      els.map((el) => ({ kp: Number(el.getAttribute('data-kp')), x: Number(el.getAttribute('data-x')), y: Number(el.getAttribute('data-y')), visibility: Number(el.getAttribute('data-visibility')) })),
+    );
   return new Map(list.map((m) => [m.kp, { x: m.x, y: m.y, visibility: m.visibility }]));
 }

@@ -168,7 +168,15 @@ describe('SPair-71k bad input', () => {
     fs.writeFileSync(bad.abs, '{');
     const outside = firstPairJson(root, 'test');
     editJson(outside.abs, (j) => ((j.trg_kps as number[][])[0] = [-3, 2]));
-    const total = ['trn', 'val', 'test'].reduce((n, s) => n + fs.readFileSync(path.join(root, `Layout/large/${s}.txt`), 'utf8').trim().split('\n').length, 0);
+    const total = ['trn', 'val', 'test'].reduce(
+      (n, s) =>
+        n +
+        fs
+          .readFileSync(path.join(root, `Layout/large/${s}.txt`), 'utf8')
+          .trim()
+          .split('\n').length,
+      0,
+    );
     const report = await importDataset(store, { format: 'spair', root, skipInvalid: true, name: 'partial' });
     expect(report.pairs).toBe(total - 2);
     expect(report.skipped).toEqual([
@@ -239,7 +247,13 @@ describe('PF-Pascal bad input', () => {
     const root = copyOf('pfpascal');
     const { src, cls } = firstRow(root);
     const mat = matOf(src, cls);
-    fs.writeFileSync(path.join(root, mat), writeMat([{ name: 'kps', class: 'double', dims: [2, 2], data: [1, 2, 3, 4] }, { name: 'bbox', class: 'double', dims: [1, 4], data: [0, 0, 5, 5] }]));
+    fs.writeFileSync(
+      path.join(root, mat),
+      writeMat([
+        { name: 'kps', class: 'double', dims: [2, 2], data: [1, 2, 3, 4] },
+        { name: 'bbox', class: 'double', dims: [1, 4], data: [0, 0, 5, 5] },
+      ]),
+    );
     await expectRejected({ format: 'pfpascal', root }, new RegExp(`^trn_pairs\\.csv: line 2: keypoint counts differ: ${esc(mat)} has 2 kps rows, .+\\.mat has 9`));
   });
 });

@@ -101,7 +101,13 @@ describe('an import killed mid-write', () => {
     // Change the source so a completed re-import would differ: drop every tenth pair.
     const layout = path.join(bigRoot, 'Layout/large/trn.txt');
     const original = fs.readFileSync(layout, 'utf8');
-    fs.writeFileSync(layout, original.split('\n').filter((_, i) => i % 10 !== 0).join('\n'));
+    fs.writeFileSync(
+      layout,
+      original
+        .split('\n')
+        .filter((_, i) => i % 10 !== 0)
+        .join('\n'),
+    );
     const before = snapshotDb(db);
     try {
       const r = await importAndKill(db, bigRoot, 200);

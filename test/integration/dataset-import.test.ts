@@ -253,7 +253,14 @@ describe('folder import', () => {
     const [cat] = await store.read((db) => new DatasetsRepo(db).categories(first.datasetId));
     const img = (await store.read((db) => new ImagesRepo(db).list(first.datasetId)))[0]!;
     await store.write((db) => {
-      new DatasetsRepo(db).setKeypointSchema(cat!.id, [{ name: 'tip', color: '#ff0000' }, { name: 'base', color: '#00ff00' }], [[0, 1]]);
+      new DatasetsRepo(db).setKeypointSchema(
+        cat!.id,
+        [
+          { name: 'tip', color: '#ff0000' },
+          { name: 'base', color: '#00ff00' },
+        ],
+        [[0, 1]],
+      );
       new ImagesRepo(db).saveAnnotation({ imageId: img.id, categoryId: cat!.id, instance: 0, bbox: null, keypoints: [{ kp: 1, x: 3.25, y: 4.5, visibility: 2 }] });
     });
     await writeImage(g.root, { rel: 'new_one.png', width: 20, height: 30, format: 'png' });
@@ -278,17 +285,34 @@ describe('COCO keypoints', () => {
     expect(report).toMatchObject({ name: 'coco-set', images: 4, categories: 2, annotations: g.annotations.length, skipped: [] });
     await expectDatasetMatches(report.datasetId, g);
     const cats = await store.read((db) => new DatasetsRepo(db).categories(report.datasetId));
-    expect(cats[0]).toMatchObject({ name: 'person', externalId: 1, supercategory: 'person', skeleton: [[0, 1], [0, 2], [1, 3], [2, 4]] });
+    expect(cats[0]).toMatchObject({
+      name: 'person',
+      externalId: 1,
+      supercategory: 'person',
+      skeleton: [
+        [0, 1],
+        [0, 2],
+        [1, 3],
+        [2, 4],
+      ],
+    });
     expect(cats[0]!.keypoints.map((k) => k.name)).toEqual(['nose', 'left_eye', 'right_eye', 'left_hand', 'right_hand']);
   });
 
   it('exports what it imported: the same COCO images, categories and annotations', async () => {
     const doc = await store.read((db) => exportCoco(db, report.datasetId));
-    const src = g.json as { images: unknown[]; annotations: { id: number; image_id: number; category_id: number; keypoints: number[]; bbox: number[] }[]; categories: { id: number; name: string; keypoints: string[]; skeleton: number[][] }[] };
-    expect(doc.categories.map((c) => ({ id: c.id, name: c.name, keypoints: c.keypoints, skeleton: c.skeleton }))).toEqual(src.categories.map((c) => ({ id: c.id, name: c.name, keypoints: c.keypoints, skeleton: c.skeleton })));
+    const src = g.json as {
+      images: unknown[];
+      annotations: { id: number; image_id: number; category_id: number; keypoints: number[]; bbox: number[] }[];
+      categories: { id: number; name: string; keypoints: string[]; skeleton: number[][] }[];
+    };
+    expect(doc.categories.map((c) => ({ id: c.id, name: c.name, keypoints: c.keypoints, skeleton: c.skeleton }))).toEqual(
+      src.categories.map((c) => ({ id: c.id, name: c.name, keypoints: c.keypoints, skeleton: c.skeleton })),
+    );
     const fileOf = new Map((src.images as { id: number; file_name: string }[]).map((i) => [i.id, i.file_name]));
     const expOut = new Map(doc.images.map((i) => [i.id, i.file_name]));
-    const norm = (a: { image: string; category_id: number; keypoints: number[]; bbox: number[] }) => JSON.stringify([a.image, a.category_id, a.keypoints.map((v) => +v.toFixed(6)), a.bbox.map((v) => +v.toFixed(6))]);
+    const norm = (a: { image: string; category_id: number; keypoints: number[]; bbox: number[] }) =>
+      JSON.stringify([a.image, a.category_id, a.keypoints.map((v) => +v.toFixed(6)), a.bbox.map((v) => +v.toFixed(6))]);
     expect(doc.annotations.map((a) => norm({ ...a, image: expOut.get(a.image_id)! })).sort()).toEqual(src.annotations.map((a) => norm({ ...a, image: fileOf.get(a.image_id)! })).sort());
   });
 

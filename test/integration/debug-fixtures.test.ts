@@ -39,10 +39,26 @@ describe.skipIf(!HAVE_FIXTURES)('debug commands reproduce the reference', () => 
       const out = path.join(dir, `features_t${t}.npy`);
       const inter = path.join(dir, `inter_t${t}`);
       await ok([
-        'debug', 'features', '--model-dir', modelPath('sd'), '--pixels', c('image_to_features', 'image'),
-        '--encoder-hidden-states', c('image_to_features', 'encoder_hidden_states'), '--timestep', String(t),
-        '--vae-eps', c('image_to_features', 'eps_vae'), '--noise', c('image_to_features', 'noise'),
-        '--cache-dir', cache, '--save-intermediates', inter, '--out', out,
+        'debug',
+        'features',
+        '--model-dir',
+        modelPath('sd'),
+        '--pixels',
+        c('image_to_features', 'image'),
+        '--encoder-hidden-states',
+        c('image_to_features', 'encoder_hidden_states'),
+        '--timestep',
+        String(t),
+        '--vae-eps',
+        c('image_to_features', 'eps_vae'),
+        '--noise',
+        c('image_to_features', 'noise'),
+        '--cache-dir',
+        cache,
+        '--save-intermediates',
+        inter,
+        '--out',
+        out,
       ]);
       expect(relErr(readNpy(out), caseTensor('image_to_features', `features_t${t}`))).toBeLessThan(1e-4);
       expect(relErr(readNpy(path.join(inter, 'latent_parameters.npy')), caseTensor('image_to_features', 'latent_parameters'))).toBeLessThan(1e-4);
@@ -54,9 +70,26 @@ describe.skipIf(!HAVE_FIXTURES)('debug commands reproduce the reference', () => 
     it(`debug match --method ${method}: matches within 1e-3 px, PCK equal`, async () => {
       const out = path.join(dir, `matches_${method}.npy`);
       await ok([
-        'debug', 'match', '--src-features', c('matching', 'src_featmaps'), '--trg-features', c('matching', 'trg_featmaps'),
-        '--src-kps', c('matching', 'src_kps'), '--n-pts', c('matching', 'n_pts'), '--image-size', '256x256', '--method', method,
-        '--trg-kps', c('matching', 'trg_kps'), '--pckthres', c('matching', 'pckthres'), '--out', out,
+        'debug',
+        'match',
+        '--src-features',
+        c('matching', 'src_featmaps'),
+        '--trg-features',
+        c('matching', 'trg_featmaps'),
+        '--src-kps',
+        c('matching', 'src_kps'),
+        '--n-pts',
+        c('matching', 'n_pts'),
+        '--image-size',
+        '256x256',
+        '--method',
+        method,
+        '--trg-kps',
+        c('matching', 'trg_kps'),
+        '--pckthres',
+        c('matching', 'pckthres'),
+        '--out',
+        out,
       ]);
       const got = readNpy(out).data as Float32Array;
       const ref = caseTensor('matching', `matches_${method}`).data as Float32Array;
@@ -67,9 +100,7 @@ describe.skipIf(!HAVE_FIXTURES)('debug commands reproduce the reference', () => 
       });
       expect(worst).toBeLessThan(1e-3);
       for (const a of ['0.05', '0.1', '0.15']) {
-        expect(Array.from(readNpy(out.replace(/\.npy$/, `.pck_${a}.npy`)).data as Float32Array)).toEqual(
-          Array.from(caseTensor('matching', `pck_${method}_${a}`).data as Float32Array),
-        );
+        expect(Array.from(readNpy(out.replace(/\.npy$/, `.pck_${a}.npy`)).data as Float32Array)).toEqual(Array.from(caseTensor('matching', `pck_${method}_${a}`).data as Float32Array));
       }
     });
   }
@@ -77,8 +108,22 @@ describe.skipIf(!HAVE_FIXTURES)('debug commands reproduce the reference', () => 
   it('debug loss: loss and both feature gradients', async () => {
     const out = path.join(dir, 'loss');
     await ok([
-      'debug', 'loss', '--src-features', c('loss', 'src_featmaps'), '--trg-features', c('loss', 'trg_featmaps'),
-      '--src-kps', c('loss', 'src_kps'), '--trg-kps', c('loss', 'trg_kps'), '--n-pts', c('loss', 'n_pts'), '--image-size', '256x256', '--out', out,
+      'debug',
+      'loss',
+      '--src-features',
+      c('loss', 'src_featmaps'),
+      '--trg-features',
+      c('loss', 'trg_featmaps'),
+      '--src-kps',
+      c('loss', 'src_kps'),
+      '--trg-kps',
+      c('loss', 'trg_kps'),
+      '--n-pts',
+      c('loss', 'n_pts'),
+      '--image-size',
+      '256x256',
+      '--out',
+      out,
     ]);
     expect(relErr(readNpy(path.join(out, 'loss.npy')), caseTensor('loss', 'loss'))).toBeLessThan(1e-4);
     expect(relErr(readNpy(path.join(out, 'grad_src_featmaps.npy')), caseTensor('loss', 'grad_src_featmaps'))).toBeLessThan(1e-3);
@@ -88,8 +133,20 @@ describe.skipIf(!HAVE_FIXTURES)('debug commands reproduce the reference', () => 
   it('debug cpm: token embeddings and every parameter gradient', async () => {
     const out = path.join(dir, 'cpm');
     await ok([
-      'debug', 'cpm', '--params', caseDir('cpm'), '--src-patches', c('cpm', 'src_dino_patches'), '--trg-patches', c('cpm', 'trg_dino_patches'),
-      '--sos-eos', c('cpm', 'sos_eos_embeds'), '--cotangent', c('cpm', 'cotangent'), '--out', out,
+      'debug',
+      'cpm',
+      '--params',
+      caseDir('cpm'),
+      '--src-patches',
+      c('cpm', 'src_dino_patches'),
+      '--trg-patches',
+      c('cpm', 'trg_dino_patches'),
+      '--sos-eos',
+      c('cpm', 'sos_eos_embeds'),
+      '--cotangent',
+      c('cpm', 'cotangent'),
+      '--out',
+      out,
     ]);
     expect(relErr(readNpy(path.join(out, 'token_embeds.npy')), caseTensor('cpm', 'token_embeds'))).toBeLessThan(1e-4);
     for (const p of ['global_embeds', 'positional_embedding', 'alpha_cond', 'linear_C_weight', 'linear_C_bias', 'linear_N_weight', 'linear_N_bias']) {
@@ -100,9 +157,30 @@ describe.skipIf(!HAVE_FIXTURES)('debug commands reproduce the reference', () => 
   it('debug step: one SD4Match-Single step end to end', async () => {
     const out = path.join(dir, 'step');
     await ok([
-      'debug', 'step', '--model-dir', modelPath('sd'), '--prompt-ids', c('single_step', 'prompt_ids'), '--noisy-latents', c('single_step', 'noisy_latents'),
-      '--src-kps', c('single_step', 'src_kps'), '--trg-kps', c('single_step', 'trg_kps'), '--n-pts', c('single_step', 'n_pts'),
-      '--image-size', '256x256', '--timestep', '261', '--lr', '1e-2', '--cache-dir', cache, '--out', out,
+      'debug',
+      'step',
+      '--model-dir',
+      modelPath('sd'),
+      '--prompt-ids',
+      c('single_step', 'prompt_ids'),
+      '--noisy-latents',
+      c('single_step', 'noisy_latents'),
+      '--src-kps',
+      c('single_step', 'src_kps'),
+      '--trg-kps',
+      c('single_step', 'trg_kps'),
+      '--n-pts',
+      c('single_step', 'n_pts'),
+      '--image-size',
+      '256x256',
+      '--timestep',
+      '261',
+      '--lr',
+      '1e-2',
+      '--cache-dir',
+      cache,
+      '--out',
+      out,
     ]);
     expect(relErr(readNpy(path.join(out, 'loss_before.npy')), caseTensor('single_step', 'loss_before'))).toBeLessThan(1e-4);
     expect(relErr(readNpy(path.join(out, 'grad_learnable.npy')), caseTensor('single_step', 'grad_learnable'))).toBeLessThan(1e-3);
@@ -110,4 +188,3 @@ describe.skipIf(!HAVE_FIXTURES)('debug commands reproduce the reference', () => 
     expect(relErr(readNpy(path.join(out, 'loss_after.npy')), caseTensor('single_step', 'loss_after'))).toBeLessThan(1e-3);
   });
 });
-

@@ -136,19 +136,26 @@ describe('the sd4match-image protocol', () => {
     const res = await handler(new Request(`sd4match-image://image/${imageId}`));
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/png');
-    expect(Buffer.from(await res.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+    expect(
+      Buffer.from(await res.arrayBuffer())
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('PNG');
     const thumb = await handler(new Request(`sd4match-image://image/${imageId}?size=16`));
     expect(thumb.headers.get('content-type')).toBe('image/jpeg');
   });
 
-  it.each(['sd4match-image://image/..%2f..%2fsecret.png', 'sd4match-image://image/%2e%2e%2fsecret.png', 'sd4match-image://image/%252e%252e%252fsecret.png', 'sd4match-image://image/..%5csecret.png', 'sd4match-image://other/1'])(
-    'refuses %s',
-    async (url) => {
-      const res = await handler(new Request(url));
-      expect(res.status).toBe(400);
-      expect(await res.text()).not.toContain('secret');
-    },
-  );
+  it.each([
+    'sd4match-image://image/..%2f..%2fsecret.png',
+    'sd4match-image://image/%2e%2e%2fsecret.png',
+    'sd4match-image://image/%252e%252e%252fsecret.png',
+    'sd4match-image://image/..%5csecret.png',
+    'sd4match-image://other/1',
+  ])('refuses %s', async (url) => {
+    const res = await handler(new Request(url));
+    expect(res.status).toBe(400);
+    expect(await res.text()).not.toContain('secret');
+  });
 
   it('refuses a stored path that leaves the dataset root', async () => {
     const res = await handler(new Request(`sd4match-image://image/${escapingId}`));

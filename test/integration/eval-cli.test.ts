@@ -46,7 +46,11 @@ describe.skipIf(!HAVE_FIXTURES)('eval through the CLI', () => {
     await genSpair(path.join(dir, 'spair'), { categories: ['cat', 'dog'], imagesPerCategory: 4, pairs: { trn: 6, val: 2, test: 6 }, size: [64, 160] });
     await genPfPascal(path.join(dir, 'pfpascal'), { categories: ['car', 'dog'], imagesPerCategory: 3, pairs: { trn: 4, val: 2, test: 4 } });
     await genPfWillow(path.join(dir, 'pfwillow'), { pairs: 5 });
-    for (const [format, name] of [['spair', 'spair'], ['pfpascal', 'pfpascal'], ['pfwillow', 'pfwillow']]) {
+    for (const [format, name] of [
+      ['spair', 'spair'],
+      ['pfpascal', 'pfpascal'],
+      ['pfwillow', 'pfwillow'],
+    ]) {
       const r = await cli(['import', '--format', format, '--root', path.join(dir, name), '--name', name, '--quiet']);
       expect(r.code, r.stderr).toBe(0);
     }

@@ -202,7 +202,10 @@ describe('datasets, annotation, thumbnails, serving and COCO export', () => {
   let api: Api;
   let client: InMemoryClient;
 
-  const { ok, fail, finished } = apiCalls(() => client, () => api);
+  const { ok, fail, finished } = apiCalls(
+    () => client,
+    () => api,
+  );
   async function importJob(args: InvokeArgs<'datasets:import'>): Promise<JobInfo> {
     const { jobId } = await ok('datasets:import', args);
     return finished(jobId);
@@ -336,7 +339,11 @@ describe('datasets, annotation, thumbnails, serving and COCO export', () => {
     it('thumbnails are not rotated', async () => {
       const t = await imageAccess(api.context).thumbnail(imageId, 256);
       expect([t.width, t.height]).toEqual([w, h]);
-      const want = await rgb(await sharp(path.join(tmp, 'spair', ...rel.split('/'))).jpeg({ quality: 82 }).toBuffer());
+      const want = await rgb(
+        await sharp(path.join(tmp, 'spair', ...rel.split('/')))
+          .jpeg({ quality: 82 })
+          .toBuffer(),
+      );
       expect(meanAbsDiff((await rgb(t.path)).data, want.data)).toBeLessThan(4);
     });
 

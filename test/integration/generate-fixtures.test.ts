@@ -22,10 +22,27 @@ describe.skipIf(!HAVE_FIXTURES)('generation parity with diffusers (tiny fixtures
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('debug generate: every step\'s latents and the image within 1e-4 of diffusers', async () => {
+  it("debug generate: every step's latents and the image within 1e-4 of diffusers", async () => {
     const c = caseDir('generate');
     const out = path.join(dir, 'gen');
-    const r = await runCli(['debug', 'generate', '--model-dir', modelPath('sd'), '--initial-latents', path.join(c, 'initial_latents.npy'), '--cond', path.join(c, 'cond_hidden_states.npy'), '--uncond', path.join(c, 'uncond_hidden_states.npy'), '--steps', '4', '--guidance', '7.5', '--out', out]);
+    const r = await runCli([
+      'debug',
+      'generate',
+      '--model-dir',
+      modelPath('sd'),
+      '--initial-latents',
+      path.join(c, 'initial_latents.npy'),
+      '--cond',
+      path.join(c, 'cond_hidden_states.npy'),
+      '--uncond',
+      path.join(c, 'uncond_hidden_states.npy'),
+      '--steps',
+      '4',
+      '--guidance',
+      '7.5',
+      '--out',
+      out,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const ts = Array.from(caseTensor('generate', 'timesteps').data as BigInt64Array, Number);
     expect(r.stdout).toContain(`timesteps ${ts.join(' ')}`);
@@ -46,7 +63,13 @@ describe.skipIf(!HAVE_FIXTURES)('generation parity with diffusers (tiny fixtures
         const ops = model.graph.nodes.map((n) => n.opType);
         expect(ops.includes(mode === 'fused' ? 'MultiHeadAttention' : 'Scan'), mode).toBe(true);
         expect(ops.includes('Softmax') && mode === 'fused', `${mode}: a softmax core is left`).toBe(false);
-        const r = await g.generate({ latents: caseTensor('generate', 'initial_latents'), cond: caseTensor('generate', 'cond_hidden_states'), uncond: caseTensor('generate', 'uncond_hidden_states'), steps: 4, guidance: 7.5 });
+        const r = await g.generate({
+          latents: caseTensor('generate', 'initial_latents'),
+          cond: caseTensor('generate', 'cond_hidden_states'),
+          uncond: caseTensor('generate', 'uncond_hidden_states'),
+          steps: 4,
+          guidance: 7.5,
+        });
         r.perStep.forEach((t, i) => expect(relErr(t, caseTensor('generate', `latents_after_step${i}`)), `${mode} step ${i}`).toBeLessThan(1e-4));
         expect(relErr(r.image, caseTensor('generate', 'image')), `${mode} image`).toBeLessThan(1e-4);
         const decoder = g.decoderGraph(h, w).model.graph.nodes.map((n) => n.opType);
@@ -72,7 +95,21 @@ describe.skipIf(!HAVE_FIXTURES)('generation parity with diffusers (tiny fixtures
     const noDecoder = path.join(dir, 'sd-no-decoder');
     fs.cpSync(modelPath('sd'), noDecoder, { recursive: true });
     fs.rmSync(path.join(noDecoder, 'vae_decoder'), { recursive: true });
-    const args = (model: string, extra: string[]) => ['debug', 'generate', '--model-dir', model, '--initial-latents', path.join(c, 'initial_latents.npy'), '--cond', path.join(c, 'cond_hidden_states.npy'), '--uncond', path.join(c, 'uncond_hidden_states.npy'), '--out', path.join(dir, 'x'), ...extra];
+    const args = (model: string, extra: string[]) => [
+      'debug',
+      'generate',
+      '--model-dir',
+      model,
+      '--initial-latents',
+      path.join(c, 'initial_latents.npy'),
+      '--cond',
+      path.join(c, 'cond_hidden_states.npy'),
+      '--uncond',
+      path.join(c, 'uncond_hidden_states.npy'),
+      '--out',
+      path.join(dir, 'x'),
+      ...extra,
+    ];
     const a = await runCli(args(noDecoder, ['--steps', '2']));
     expect(a.code).not.toBe(0);
     expect(a.stderr).toMatch(/has no vae_decoder\/model\.onnx: generating images needs the VAE decoder/);

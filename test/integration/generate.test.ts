@@ -151,13 +151,21 @@ describe.skipIf(!HAVE_FIXTURES)('generation from prompts and timestep sweeps', (
     }
     expect((await resolveImage(api, { id: 999_999, size: null, generated: true })).kind).toBe('error');
     // different seeds and different prompts give different images
-    const pixels = await Promise.all(after.cells.map(async (c) => (await sharp((await resolveImage(api, { id: c.image!.id, size: null, generated: true }) as { file: string }).file).raw().toBuffer()).toString('base64')));
+    const pixels = await Promise.all(
+      after.cells.map(async (c) =>
+        (
+          await sharp(((await resolveImage(api, { id: c.image!.id, size: null, generated: true })) as { file: string }).file)
+            .raw()
+            .toBuffer()
+        ).toString('base64'),
+      ),
+    );
     expect(new Set(pixels).size).toBe(4);
     // asked again: nothing runs
     expect(await ok('generate:start', request)).toEqual({ jobId: null, cached: 4, queued: 0 });
   }, 180_000);
 
-  it('stores what the engine samples for the seed: the same pixels as Generator on the seed\'s initial noise', async () => {
+  it("stores what the engine samples for the seed: the same pixels as Generator on the seed's initial noise", async () => {
     const request = { modelId, sources: [{ text: 'a photo of a dog' }], seeds: [7], ...settings };
     const { jobId } = await ok('generate:start', request);
     expect((await finished(jobId!)).state).toBe('completed');
@@ -186,7 +194,13 @@ describe.skipIf(!HAVE_FIXTURES)('generation from prompts and timestep sweeps', (
     const request = {
       modelId,
       dinoModelId: dinoId,
-      sources: [{ promptId: prompts.single! }, { promptId: prompts.class!, category: 'cat' }, { promptId: prompts.class!, category: 'dog' }, { promptId: prompts.cpm!, pairId }, { promptId: prompts['template "a photo of a {category}"']!, pairId }],
+      sources: [
+        { promptId: prompts.single! },
+        { promptId: prompts.class!, category: 'cat' },
+        { promptId: prompts.class!, category: 'dog' },
+        { promptId: prompts.cpm!, pairId },
+        { promptId: prompts['template "a photo of a {category}"']!, pairId },
+      ],
       seeds: [3],
       ...settings,
     };
@@ -343,7 +357,27 @@ describe.skipIf(!HAVE_FIXTURES)('generation from prompts and timestep sweeps', (
     const file = await runCli(['--db', db, 'generate', '--model-dir', sd, '--prompt', klass, '--category', 'dog', '--seeds', '1', '--steps', '2', '--size', String(SIZE), '--out', out]);
     expect(file.code, file.stderr).toBe(0);
     expect(file.stdout.trim()).toBe(path.join(out, 'class_prompt_dog-seed1.png'));
-    const s = await runCli(['--db', db, 'eval', '--model-dir', sd, '--dataset', 'spair', '--split', 'val', '--prompt', 'empty', '--timesteps', '0,50', '--limit', '2', '--size', '256', '--ensemble', '1']);
+    const s = await runCli([
+      '--db',
+      db,
+      'eval',
+      '--model-dir',
+      sd,
+      '--dataset',
+      'spair',
+      '--split',
+      'val',
+      '--prompt',
+      'empty',
+      '--timesteps',
+      '0,50',
+      '--limit',
+      '2',
+      '--size',
+      '256',
+      '--ensemble',
+      '1',
+    ]);
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout).toMatch(/PCK \(%\) per image against the timestep/);
     expect(s.stdout).toMatch(/^\s+0\s+[\d.]+\s+[\d.]+\s+[\d.]+$/m);

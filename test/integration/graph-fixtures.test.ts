@@ -86,10 +86,7 @@ describe.skipIf(!HAVE_FIXTURES)('the same parity through the CLI', () => {
         expect(run.code, run.stderr).toBe(0);
         expect(relErr(readNpy(path.join(runOut, 'features.npy')), caseTensor(c, 'features'))).toBeLessThan(1e-4);
         const vjpOut = path.join(dir, `${c}-vjp-${path.basename(tapped)}`);
-        const v = await runCli([
-          'graph', 'vjp', tapped, '--wrt', 'encoder_hidden_states', '--cotangent', path.join(caseDir(c), 'cotangent.npy'),
-          '--inputs', caseDir(c), '--out', vjpOut,
-        ]);
+        const v = await runCli(['graph', 'vjp', tapped, '--wrt', 'encoder_hidden_states', '--cotangent', path.join(caseDir(c), 'cotangent.npy'), '--inputs', caseDir(c), '--out', vjpOut]);
         expect(v.code, v.stderr).toBe(0);
         expect(relErr(readNpy(path.join(vjpOut, 'features.npy')), caseTensor(c, 'features'))).toBeLessThan(1e-4);
         expect(relErr(readNpy(path.join(vjpOut, 'grad_encoder_hidden_states.npy')), caseTensor(c, 'grad_encoder_hidden_states'))).toBeLessThan(1e-3);
@@ -104,8 +101,17 @@ describe.skipIf(!HAVE_FIXTURES)('the same parity through the CLI', () => {
     expect(c.stdout).toContain("dropped output 'pooler_output'");
     const out = path.join(dir, 'text-vjp');
     const v = await runCli([
-      'graph', 'vjp', cutFile, '--wrt', 'inputs_embeds', '--cotangent', path.join(caseDir('text_embeds_vjp'), 'cotangent.npy'),
-      '--inputs', caseDir('text_embeds_vjp'), '--out', out,
+      'graph',
+      'vjp',
+      cutFile,
+      '--wrt',
+      'inputs_embeds',
+      '--cotangent',
+      path.join(caseDir('text_embeds_vjp'), 'cotangent.npy'),
+      '--inputs',
+      caseDir('text_embeds_vjp'),
+      '--out',
+      out,
     ]);
     expect(v.code, v.stderr).toBe(0);
     expect(relErr(readNpy(path.join(out, 'last_hidden_state.npy')), caseTensor('text_embeds_vjp', 'last_hidden_state'))).toBeLessThan(1e-4);

@@ -49,7 +49,10 @@ afterAll(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-const { ok, fail, finished } = apiCalls(() => client, () => api);
+const { ok, fail, finished } = apiCalls(
+  () => client,
+  () => api,
+);
 
 /** A fresh copy of the COCO template, its annotations.json edited by `edit`. */
 function cocoCopy(edit?: (j: Record<string, unknown[]>) => void): string {
@@ -117,7 +120,9 @@ describe('keypoints per category: one limit for the importers and the schema edi
     await genPfPascal(root, { categories: ['dog'], imagesPerCategory: 2, pairs: { trn: 1, val: 1, test: 1 }, rows: MAX_KEYPOINTS_PER_CATEGORY + 1 });
     const err = await importFails({ format: 'pfpascal', root });
     expect(err.code).toBe('DATASET_INVALID');
-    expect(err.message).toMatch(new RegExp(`^PF-dataset-PASCAL/Annotations/dog/\\w+\\.mat: .*variable 'kps' has ${MAX_KEYPOINTS_PER_CATEGORY + 1} rows; a category has at most ${MAX_KEYPOINTS_PER_CATEGORY} keypoints`));
+    expect(err.message).toMatch(
+      new RegExp(`^PF-dataset-PASCAL/Annotations/dog/\\w+\\.mat: .*variable 'kps' has ${MAX_KEYPOINTS_PER_CATEGORY + 1} rows; a category has at most ${MAX_KEYPOINTS_PER_CATEGORY} keypoints`),
+    );
   });
 
   it('the schema editor refuses one keypoint more than the limit, with the same number', async () => {
@@ -155,11 +160,19 @@ describe('a NUL byte in a path is INVALID_ARGUMENT, never INTERNAL', () => {
   it('in the services the CLI calls (argv itself cannot carry a NUL byte)', async () => {
     const store = Store.open(path.join(tmp, 'cli-nul.db'));
     try {
-      await expect(importDataset(store, { format: 'folder', root: path.join(tmp, 'a\0b') }, silentTask())).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/NUL byte/) });
+      await expect(importDataset(store, { format: 'folder', root: path.join(tmp, 'a\0b') }, silentTask())).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/NUL byte/),
+      });
       const root = cocoCopy();
-      await expect(importDataset(store, { format: 'coco', root, annotations: path.join(root, 'x\0.json') })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/NUL byte/) });
+      await expect(importDataset(store, { format: 'coco', root, annotations: path.join(root, 'x\0.json') })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/NUL byte/),
+      });
       const { datasetId } = await importDataset(store, { format: 'coco', root });
-      expect(() => store.readSync((db) => writeCocoFile(db, datasetId, path.join(tmp, 'out\0.json')))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/NUL byte/) }));
+      expect(() => store.readSync((db) => writeCocoFile(db, datasetId, path.join(tmp, 'out\0.json')))).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/NUL byte/) }),
+      );
     } finally {
       store.close();
     }
@@ -262,7 +275,12 @@ describe('an annotation file that is not JSON', () => {
   it('says what the file seems to be, without echoing its bytes', async () => {
     const root = cocoCopy();
     const jpeg = path.join(root, 'photo.json');
-    fs.writeFileSync(jpeg, await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).jpeg().toBuffer());
+    fs.writeFileSync(
+      jpeg,
+      await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } })
+        .jpeg()
+        .toBuffer(),
+    );
     const e1 = await importFails({ format: 'coco', root, annotations: jpeg });
     expect(e1.message).toMatch(/photo\.json: not a JSON file: it looks like a JPEG image/);
     expect(e1.message).not.toMatch(/JFIF|\uFFFD|Unexpected token/);

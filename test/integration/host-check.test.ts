@@ -167,10 +167,14 @@ describe('sd4match serve --allowed-host', () => {
   });
 
   it('adds a name the server answers to', async () => {
-    child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src/main/cli.ts'), '--db', path.join(tmp, 'serve.db'), 'serve', '--host', '0.0.0.0', '--allowed-host', 'workstation.lan', '--port', '0', '--no-open'], {
-      cwd: REPO,
-      env: { ...process.env },
-    });
+    child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO, 'src/main/cli.ts'), '--db', path.join(tmp, 'serve.db'), 'serve', '--host', '0.0.0.0', '--allowed-host', 'workstation.lan', '--port', '0', '--no-open'],
+      {
+        cwd: REPO,
+        env: { ...process.env },
+      },
+    );
     let out = '';
     let err = '';
     child.stderr!.on('data', (d) => (err += d));

@@ -38,27 +38,48 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(tmp, 'secret.txt'), SECRET);
   fs.writeFileSync(path.join(tmp, 'secret.jpg'), SECRET);
   fs.symlinkSync(path.join(tmp, 'secret.jpg'), path.join(root, 'cats', 'link.jpg'));
-  await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } }).tiff().toFile(path.join(root, 'scan.tif'));
+  await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } })
+    .tiff()
+    .toFile(path.join(root, 'scan.tif'));
 
   const dbFile = path.join(tmp, 'w.db');
   const store = Store.open(dbFile);
   ids = store.writeSync((db) => {
     const d = new DatasetsRepo(db).create({ name: 'cats', format: 'folder', root: fs.realpathSync(root) });
     const images = new ImagesRepo(db);
-    const row = (p: string, format = 'jpeg') =>
-      images.upsert(d.id, { path: p, categoryId: null, width: 120, height: 80, format, bytes: 1, sha256: createHash('sha256').update(p).digest('hex') });
+    const row = (p: string, format = 'jpeg') => images.upsert(d.id, { path: p, categoryId: null, width: 120, height: 80, format, bytes: 1, sha256: createHash('sha256').update(p).digest('hex') });
     // Rows a damaged or hostile database could hold: the image route must not follow them out.
     return { good: row('cats/a.jpg'), escaping: row('../secret.jpg'), symlinked: row('cats/link.jpg'), missing: row('cats/gone.jpg'), tiff: row('scan.tif', 'tiff') };
   });
   // generated images: PNGs in the cache folder's generated/, and rows a damaged database could hold
   fs.mkdirSync(path.join(store.cacheDir, 'generated'), { recursive: true });
-  pngBytes = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#336699' } }).png().toBuffer();
+  pngBytes = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#336699' } })
+    .png()
+    .toBuffer();
   fs.writeFileSync(path.join(store.cacheDir, 'generated', 'a.png'), pngBytes);
   fs.writeFileSync(path.join(store.cacheDir, 'secret.png'), SECRET);
   generated = store.writeSync((db) => {
     const g = new GeneratedImagesRepo(db);
     const row = (key: string, rel: string) =>
-      g.put({ cacheKey: key, modelId: null, promptId: null, label: 'x', text: 'x', category: null, pairId: null, seed: 0, steps: 1, guidance: 1, width: 32, height: 32, settings: {}, path: rel, bytes: 1, seconds: 0, provider: 'cpu' }).id;
+      g.put({
+        cacheKey: key,
+        modelId: null,
+        promptId: null,
+        label: 'x',
+        text: 'x',
+        category: null,
+        pairId: null,
+        seed: 0,
+        steps: 1,
+        guidance: 1,
+        width: 32,
+        height: 32,
+        settings: {},
+        path: rel,
+        bytes: 1,
+        seconds: 0,
+        provider: 'cpu',
+      }).id;
     return { good: row('k1', path.join('generated', 'a.png')), escaping: row('k2', path.join('generated', '..', 'secret.png')), missing: row('k3', path.join('generated', 'gone.png')) };
   });
   store.close();
@@ -164,7 +185,7 @@ describe('GET /generated/<id>', () => {
     expect((await rawGet(server.origin, `/generated/${generated.good}`)).status).toBe(401);
   });
 
-  it('never serves a file outside the cache folder\'s generated/, and 404s what is not there', async () => {
+  it("never serves a file outside the cache folder's generated/, and 404s what is not there", async () => {
     const escaping = await rawGet(server.origin, withToken(`/generated/${generated.escaping}`));
     expect(escaping.status).toBe(403);
     expect(escaping.body).not.toContain(SECRET);
@@ -179,7 +200,7 @@ describe('GET /generated/<id>', () => {
 });
 
 describe('sd4match-image:// URLs (Electron)', () => {
-  it('reads a generated image\'s id', () => {
+  it("reads a generated image's id", () => {
     expect(parseImageUrl('sd4match-image://generated/7')).toEqual({ id: 7, size: null, generated: true });
     expect(parseImageUrl('sd4match-image://generated/..%2fsecret')).toMatchObject({ status: 400 });
     expect(parseImageUrl('sd4match-image://generated/7/8')).toMatchObject({ status: 400 });

@@ -59,28 +59,34 @@ describe('two processes importing the same dataset at once', () => {
   it.each([
     ['folder', genFolder],
     ['coco', genCoco],
-  ] as const)('%s: one creates it, the other fails with CONFLICT and writes nothing', async (format, gen) => {
-    const root = path.join(tmp, `${format}-data`);
-    const generated = await gen(root);
-    const db = path.join(tmp, `${format}.db`);
-    Store.open(db).close();
-    const outcomes = await race(db, format, root);
-    const created = outcomes.filter((o) => o.report);
-    const refused = outcomes.filter((o) => o.error);
-    expect(created, JSON.stringify(outcomes)).toHaveLength(1);
-    expect(created[0]!.report).toMatchObject({ created: true, images: generated.images.size });
-    expect(refused).toHaveLength(1);
-    expect(refused[0]!.error!.code).toBe('CONFLICT');
-    expect(refused[0]!.error!.message).toMatch(new RegExp(`another import created dataset '${created[0]!.report!.name}' \\(id ${created[0]!.report!.datasetId}\\).*while this one was reading it; nothing was written`));
-    const store = Store.open(db);
-    try {
-      const list = store.readSync((d) => new DatasetsRepo(d).list());
-      expect(list).toHaveLength(1);
-      expect(list[0]!.images).toBe(generated.images.size);
-    } finally {
-      store.close();
-    }
-  }, 120_000);
+  ] as const)(
+    '%s: one creates it, the other fails with CONFLICT and writes nothing',
+    async (format, gen) => {
+      const root = path.join(tmp, `${format}-data`);
+      const generated = await gen(root);
+      const db = path.join(tmp, `${format}.db`);
+      Store.open(db).close();
+      const outcomes = await race(db, format, root);
+      const created = outcomes.filter((o) => o.report);
+      const refused = outcomes.filter((o) => o.error);
+      expect(created, JSON.stringify(outcomes)).toHaveLength(1);
+      expect(created[0]!.report).toMatchObject({ created: true, images: generated.images.size });
+      expect(refused).toHaveLength(1);
+      expect(refused[0]!.error!.code).toBe('CONFLICT');
+      expect(refused[0]!.error!.message).toMatch(
+        new RegExp(`another import created dataset '${created[0]!.report!.name}' \\(id ${created[0]!.report!.datasetId}\\).*while this one was reading it; nothing was written`),
+      );
+      const store = Store.open(db);
+      try {
+        const list = store.readSync((d) => new DatasetsRepo(d).list());
+        expect(list).toHaveLength(1);
+        expect(list[0]!.images).toBe(generated.images.size);
+      } finally {
+        store.close();
+      }
+    },
+    120_000,
+  );
 
   it('a re-import of an existing dataset by two processes at once updates it (both were asked to)', async () => {
     const root = path.join(tmp, 'again');

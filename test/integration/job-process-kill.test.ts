@@ -131,7 +131,7 @@ describe.skipIf(!HAVE_FIXTURES)('a job process killed for memory', () => {
     expect(loss.map((l) => l.step)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
   });
 
-  it("fails the Compare request in hand when the inference process is killed, and the next request starts a new one", async () => {
+  it('fails the Compare request in hand when the inference process is killed, and the next request starts a new one', async () => {
     ok(await predict());
     const first = api.context.inference().pid!;
     process.kill(first, 'SIGKILL');
@@ -144,7 +144,10 @@ describe.skipIf(!HAVE_FIXTURES)('a job process killed for memory', () => {
     process.kill(second, 'SIGKILL');
     const e = await pending;
     expect(e).toMatchObject({
-      error: { code: 'PROCESS_GONE', message: 'the Compare inference process was killed by the operating system (SIGKILL), most likely because it ran out of memory; the next request starts a new one' },
+      error: {
+        code: 'PROCESS_GONE',
+        message: 'the Compare inference process was killed by the operating system (SIGKILL), most likely because it ran out of memory; the next request starts a new one',
+      },
     });
 
     // the next request starts a third process and is served

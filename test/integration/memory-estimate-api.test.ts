@@ -109,7 +109,9 @@ describe.skipIf(!HAVE_FIXTURES)('memory estimates through the API', () => {
       expect(t.fits).toBe(false);
       expect(t.available).toBe(0.01e9);
       expect(t.bytes).toBeGreaterThan(t.weights);
-      expect(t.message).toMatch(/^training at 128 px with batch 2 needs about \d+\.\d+ GB \(weights \d+\.\d+ GB, activations \d+\.\d+ GB\), 0\.0\d? GB are available \(SD4MATCH_AVAILABLE_MEMORY_GB\): /);
+      expect(t.message).toMatch(
+        /^training at 128 px with batch 2 needs about \d+\.\d+ GB \(weights \d+\.\d+ GB, activations \d+\.\d+ GB\), 0\.0\d? GB are available \(SD4MATCH_AVAILABLE_MEMORY_GB\): /,
+      );
       expect(t.message).toMatch(/no batch or image size fits/);
 
       const f = ok(await client.invoke('compare:estimate', { modelId, size: 128, ensemble: 1 }));

@@ -25,7 +25,10 @@ let full: string;
 let bare: string;
 let datasetId: number;
 
-const { ok, fail, finished } = apiCalls(() => client, () => api);
+const { ok, fail, finished } = apiCalls(
+  () => client,
+  () => api,
+);
 
 async function model(id: number): Promise<ModelInfo> {
   const m = (await ok('models:list')).find((x) => x.id === id);
@@ -162,7 +165,11 @@ describe.skipIf(!HAVE_FIXTURES)('model capabilities and records', () => {
     // a new folder is added, not updated; pointing a record at a folder another model has is refused
     const fresh = await ok('models:add', { kind: 'stable-diffusion', folder: path.join(tmp, 'no-decoder') });
     expect(fresh.updated).toBe(false);
-    expect(await fail('models:add', { kind: 'stable-diffusion', folder: bare, id: before.id })).toMatchObject({ code: 'CONFLICT', field: 'folder', message: expect.stringMatching(/'no tokenizer' already uses/) });
+    expect(await fail('models:add', { kind: 'stable-diffusion', folder: bare, id: before.id })).toMatchObject({
+      code: 'CONFLICT',
+      field: 'folder',
+      message: expect.stringMatching(/'no tokenizer' already uses/),
+    });
     expect(await fail('models:add', { kind: 'stable-diffusion', folder: moved, id: 9999 })).toMatchObject({ code: 'NOT_FOUND' });
   });
 });

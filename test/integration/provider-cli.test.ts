@@ -121,12 +121,18 @@ describe.skipIf(!HAVE_FIXTURES)('the provider probe seen from the CLI', () => {
 
   it('refuses an unknown provider name and a provider that cannot run here, naming the option', async () => {
     const db = freshDb('bad-name');
-    expectCleanFailure(await runCli(['--db', db, '--provider', 'gpu', 'datasets', 'list']), /^error: unknown execution provider 'gpu' in --provider; expected one of: auto, cpu, webgpu, cuda, tensorrt, dml, coreml$/);
+    expectCleanFailure(
+      await runCli(['--db', db, '--provider', 'gpu', 'datasets', 'list']),
+      /^error: unknown execution provider 'gpu' in --provider; expected one of: auto, cpu, webgpu, cuda, tensorrt, dml, coreml$/,
+    );
     expectCleanFailure(await runCli(['--db', db, 'datasets', 'list'], { env: { SD4MATCH_PROVIDER: 'nvidia' } }), /unknown execution provider 'nvidia' in SD4MATCH_PROVIDER/);
     const probe = JSON.parse(fs.readFileSync(probeFileOf(freshDb('probe-once')), 'utf8')) as MachineProbe;
     const cuda = probe.providers.find((p) => p.provider === 'cuda');
     if (cuda && !cuda.ok) {
-      expectCleanFailure(await runCli(['--db', db, '--provider', 'cuda', 'datasets', 'list']), new RegExp(`^error: the cuda execution provider \\(--provider\\) cannot run on this machine: ${cuda.reason!.replace(/[()]/g, '\\$&')}$`));
+      expectCleanFailure(
+        await runCli(['--db', db, '--provider', 'cuda', 'datasets', 'list']),
+        new RegExp(`^error: the cuda execution provider \\(--provider\\) cannot run on this machine: ${cuda.reason!.replace(/[()]/g, '\\$&')}$`),
+      );
     }
   });
 });

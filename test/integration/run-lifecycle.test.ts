@@ -38,7 +38,19 @@ function runRow(id: number) {
   }
 }
 
-const launch = (over: Record<string, unknown> = {}) => ({ modelId, datasetId, prompt: 'single' as const, steps: 400, batch: 1, lr: 1e-2, size: 64, valEvery: 0, valPairs: 0, checkpointEvery: 1, ...over });
+const launch = (over: Record<string, unknown> = {}) => ({
+  modelId,
+  datasetId,
+  prompt: 'single' as const,
+  steps: 400,
+  batch: 1,
+  lr: 1e-2,
+  size: 64,
+  valEvery: 0,
+  valPairs: 0,
+  checkpointEvery: 1,
+  ...over,
+});
 
 describe.skipIf(!HAVE_FIXTURES)('one run lifecycle', () => {
   beforeAll(async () => {
@@ -67,7 +79,11 @@ describe.skipIf(!HAVE_FIXTURES)('one run lifecycle', () => {
       const c = await TestClient.connect(wsUrl(first.url));
       runId = ok<{ runId: number }>(await c.invoke('runs:train', launch())).runId;
       // the train:step events come as they happen: kill the server at step 4
-      await waitFor(() => c.events.some((e) => e.event === 'train:step' && (e.payload as { runId: number; step: number }).runId === runId && (e.payload as { step: number }).step >= 4), 120_000, 'step 4');
+      await waitFor(
+        () => c.events.some((e) => e.event === 'train:step' && (e.payload as { runId: number; step: number }).runId === runId && (e.payload as { step: number }).step >= 4),
+        120_000,
+        'step 4',
+      );
       jobPid = runRow(runId).pid!;
       expect(runRow(runId).status).toBe('running');
       await first.kill('SIGKILL');
@@ -106,7 +122,14 @@ describe.skipIf(!HAVE_FIXTURES)('one run lifecycle', () => {
     let queuedId: number;
     try {
       const r = repos(store.db);
-      queuedId = r.runs.create({ kind: 'train', name: 'orphan', config: { args: { modelDir: sdDir, dataset: String(datasetId), prompt: 'single', steps: 3, batch: 1, lr: 0.01 } }, modelId, datasetId, totalSteps: 3 }).id;
+      queuedId = r.runs.create({
+        kind: 'train',
+        name: 'orphan',
+        config: { args: { modelDir: sdDir, dataset: String(datasetId), prompt: 'single', steps: 3, batch: 1, lr: 0.01 } },
+        modelId,
+        datasetId,
+        totalSteps: 3,
+      }).id;
       store.db.prepare('UPDATE runs SET pid = ? WHERE id = ?').run(2 ** 22 + 12345, queuedId);
     } finally {
       store.close();
@@ -150,14 +173,22 @@ describe.skipIf(!HAVE_FIXTURES)('one run lifecycle', () => {
         store.close();
       }
       const { runId, jobId } = ok<{ runId: number; jobId: string }>(await client.invoke('runs:train', launch({ modelId: brokenId, steps: 3 })));
-      await waitFor(async () => {
-        const jobs = ok<{ id: string; state: string }[]>(await client.invoke('jobs:list', {}));
-        return jobs.find((j) => j.id === jobId)?.state === 'failed';
-      }, 120_000, 'the job to fail');
-      const r = await waitFor(async () => {
-        const x = ok<RunSummary>(await client.invoke('runs:get', { id: runId }));
-        return x.status !== 'queued' && x.status !== 'running' ? x : undefined;
-      }, 10_000, 'the run to end');
+      await waitFor(
+        async () => {
+          const jobs = ok<{ id: string; state: string }[]>(await client.invoke('jobs:list', {}));
+          return jobs.find((j) => j.id === jobId)?.state === 'failed';
+        },
+        120_000,
+        'the job to fail',
+      );
+      const r = await waitFor(
+        async () => {
+          const x = ok<RunSummary>(await client.invoke('runs:get', { id: runId }));
+          return x.status !== 'queued' && x.status !== 'running' ? x : undefined;
+        },
+        10_000,
+        'the run to end',
+      );
       expect(r.status).toBe('failed');
       expect(r.failureReason).toMatch(/unet/i);
       expect(r.resumable).toBe(false);
@@ -167,10 +198,14 @@ describe.skipIf(!HAVE_FIXTURES)('one run lifecycle', () => {
       const { runId } = ok<{ runId: number }>(await client.invoke('runs:train', launch({ steps: 2000 })));
       // cancel at once: the job process may still be opening the model
       expect(ok<{ cancelled: boolean }>(await client.invoke('runs:cancel', { id: runId })).cancelled).toBe(true);
-      const r = await waitFor(async () => {
-        const x = ok<RunSummary>(await client.invoke('runs:get', { id: runId }));
-        return x.status !== 'queued' && x.status !== 'running' ? x : undefined;
-      }, 60_000, 'the run to end');
+      const r = await waitFor(
+        async () => {
+          const x = ok<RunSummary>(await client.invoke('runs:get', { id: runId }));
+          return x.status !== 'queued' && x.status !== 'running' ? x : undefined;
+        },
+        60_000,
+        'the run to end',
+      );
       expect(r.status).toBe('cancelled');
 
       const second = ok<{ runId: number }>(await client.invoke('runs:train', launch({ steps: 2000 })));

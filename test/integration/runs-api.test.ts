@@ -32,7 +32,19 @@ async function run(id: number): Promise<RunSummary> {
   return ok(await client.invoke('runs:get', { id }));
 }
 
-const launch = (over: Record<string, unknown> = {}) => ({ modelId, datasetId, prompt: 'single' as const, steps: 30, batch: 2, lr: 1e-2, size: 128, valEvery: 10, valPairs: 4, checkpointEvery: 5, ...over });
+const launch = (over: Record<string, unknown> = {}) => ({
+  modelId,
+  datasetId,
+  prompt: 'single' as const,
+  steps: 30,
+  batch: 2,
+  lr: 1e-2,
+  size: 128,
+  valEvery: 10,
+  valPairs: 4,
+  checkpointEvery: 5,
+  ...over,
+});
 
 describe.skipIf(!HAVE_FIXTURES)('runs, evaluations and Compare through the API', () => {
   beforeAll(async () => {
@@ -86,7 +98,9 @@ describe.skipIf(!HAVE_FIXTURES)('runs, evaluations and Compare through the API',
     const p99 = lag.percentile(99) / 1e6;
     latencies.sort((a, b) => a - b);
     const apiP95 = latencies[Math.floor(latencies.length * 0.95)];
-    console.log(`event-loop lag during training: p50 ${(lag.percentile(50) / 1e6).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${(lag.max / 1e6).toFixed(1)} ms; API round trip p95 ${apiP95.toFixed(1)} ms over ${latencies.length} calls`);
+    console.log(
+      `event-loop lag during training: p50 ${(lag.percentile(50) / 1e6).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${(lag.max / 1e6).toFixed(1)} ms; API round trip p95 ${apiP95.toFixed(1)} ms over ${latencies.length} calls`,
+    );
     expect(p99).toBeLessThan(100);
     expect(apiP95).toBeLessThan(100);
 
@@ -127,7 +141,12 @@ describe.skipIf(!HAVE_FIXTURES)('runs, evaluations and Compare through the API',
     const learned = prompts.find((p) => p.kind === 'single')!;
     const empty = prompts.find((p) => p.name === 'empty prompt')!;
     expect(learned).toBeDefined();
-    expect(prompts.filter((p) => p.kind === 'baseline').map((p) => p.name).sort()).toEqual(['DINOv2 features', 'empty prompt', 'template "a photo of a {category}"']);
+    expect(
+      prompts
+        .filter((p) => p.kind === 'baseline')
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(['DINOv2 features', 'empty prompt', 'template "a photo of a {category}"']);
     for (const p of [learned, empty]) {
       const { jobId } = ok(await client.invoke('evals:start', { modelId, datasetId, split: 'val', promptId: p.id, size: 128, ensemble: 1 }));
       await waitFor(async () => {

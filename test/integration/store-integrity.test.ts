@@ -51,7 +51,10 @@ beforeAll(async () => {
 
   const api = createApi({ db: good });
   const client = createInMemoryClient(api);
-  const { ok, finished } = apiCalls(() => client, () => api);
+  const { ok, finished } = apiCalls(
+    () => client,
+    () => api,
+  );
   expect((await finished((await ok('datasets:import', { format: 'spair', root: spair })).jobId)).state).toBe('completed');
   const job = await finished((await ok('datasets:import', { format: 'coco', root: coco, name: 'people' })).jobId);
   expect(job.state).toBe('completed');
@@ -226,7 +229,10 @@ describe('damage met at run time is STORE_INVALID with the way out, never INTERN
     const backup = path.join(`${file}-backups`, path.basename(goodBackup));
     api = createApi({ db: file });
     client = createInMemoryClient(api);
-    const { ok, fail } = apiCalls(() => client, () => api);
+    const { ok, fail } = apiCalls(
+      () => client,
+      () => api,
+    );
     await ok('datasets:list'); // opens (and checks) the sound store
     // the disk garbles every page of the history while the server runs; another process's write
     // makes this connection drop the pages it had cached, as it would after any other writer
@@ -281,7 +287,12 @@ describe('backups', () => {
     expect(report.errors).toEqual([]);
 
     const kept = listBackups(file);
-    expect(kept.map((b) => b.file)).toEqual(made.slice(2).reverse().map((b) => b.file));
+    expect(kept.map((b) => b.file)).toEqual(
+      made
+        .slice(2)
+        .reverse()
+        .map((b) => b.file),
+    );
     for (const b of kept) expect(checkFile(b.file, { maxBytes: Infinity }).ok).toBe(true);
     // each is one consistent snapshot of a store being written: the metrics only grow
     const counts = kept.map((b) => metrics(b.file)).reverse();
@@ -289,7 +300,12 @@ describe('backups', () => {
     for (let i = 1; i < counts.length; i++) expect(counts[i]).toBeGreaterThanOrEqual(counts[i - 1]!);
     expect(counts[counts.length - 1]).toBeGreaterThan(counts[0]!);
     // one self-contained file each (no -wal or -shm beside it)
-    expect(fs.readdirSync(`${file}-backups`).filter((n) => !n.startsWith('.')).sort()).toEqual(kept.map((b) => path.basename(b.file)).sort());
+    expect(
+      fs
+        .readdirSync(`${file}-backups`)
+        .filter((n) => !n.startsWith('.'))
+        .sort(),
+    ).toEqual(kept.map((b) => path.basename(b.file)).sort());
 
     const chosen = kept[2]!;
     const expected = metrics(chosen.file);
@@ -381,7 +397,10 @@ describe('temporary files and full disks (item 9)', () => {
     });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, { code: string; message: string } | string[]>;
-    expect(out.tensor).toEqual({ code: 'DISK_FULL', message: expect.stringContaining(`could not write the vae cache entry ${'ab'.repeat(16)} in ${path.join(mnt, 'tensors', 'vae', 'ab')}: the disk is full`) });
+    expect(out.tensor).toEqual({
+      code: 'DISK_FULL',
+      message: expect.stringContaining(`could not write the vae cache entry ${'ab'.repeat(16)} in ${path.join(mnt, 'tensors', 'vae', 'ab')}: the disk is full`),
+    });
     expect(out.tensorLeftovers).toEqual([]);
     expect(out.sqlite).toEqual({ code: 'DISK_FULL', message: expect.stringContaining(`could not write to the database ${path.join(mnt, 'w.db')} in ${mnt}: the disk is full`) });
   });

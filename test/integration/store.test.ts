@@ -28,7 +28,9 @@ describe('opening a database', () => {
       expect(store.cacheDir).toBe(`${file}-cache`);
       const tables = (store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
       // later migrations add tables; the core schema of 0001 is always there
-      expect(tables).toEqual(expect.arrayContaining(['annotations', 'cache_entries', 'categories', 'checkpoints', 'datasets', 'images', 'keypoints', 'metrics', 'models', 'pairs', 'prompt_tensors', 'prompts', 'runs']));
+      expect(tables).toEqual(
+        expect.arrayContaining(['annotations', 'cache_entries', 'categories', 'checkpoints', 'datasets', 'images', 'keypoints', 'metrics', 'models', 'pairs', 'prompt_tensors', 'prompts', 'runs']),
+      );
     } finally {
       store.close();
     }
@@ -47,7 +49,9 @@ describe('opening a database', () => {
     expect(() => Store.open(file)).toThrow(
       expect.objectContaining({
         code: 'STORE_VERSION',
-        message: expect.stringMatching(new RegExp(`written by a newer version of SD4Match Workstation \\(database schema version 42\\); this version understands schema versions up to ${latestSchemaVersion()}`)),
+        message: expect.stringMatching(
+          new RegExp(`written by a newer version of SD4Match Workstation \\(database schema version 42\\); this version understands schema versions up to ${latestSchemaVersion()}`),
+        ),
       }),
     );
   });
@@ -113,7 +117,14 @@ describe('repositories', () => {
   const r = () => repos(store.db);
 
   it('models: registers a folder once; a later record keeps its name and merges what it knows; update changes it in place', () => {
-    const a = r().models.upsert({ name: 'SD 2-1', kind: 'stable-diffusion', folder: '/models/sd21', hashes: { 'unet/model.onnx': 'abc' }, info: { tokenizer: true, hiddenSize: 1024 }, validated: true });
+    const a = r().models.upsert({
+      name: 'SD 2-1',
+      kind: 'stable-diffusion',
+      folder: '/models/sd21',
+      hashes: { 'unet/model.onnx': 'abc' },
+      info: { tokenizer: true, hiddenSize: 1024 },
+      validated: true,
+    });
     const b = r().models.upsert({ name: 'sd21', kind: 'stable-diffusion', folder: '/models/sd21', hashes: { 'unet/model.onnx': 'def' }, info: { compiled: 'k1' } });
     expect(b.id).toBe(a.id);
     expect(b).toMatchObject({ name: 'SD 2-1', hashes: { 'unet/model.onnx': 'def' }, info: { tokenizer: true, hiddenSize: 1024, compiled: 'k1' }, validatedAt: a.validatedAt });
@@ -136,7 +147,11 @@ describe('repositories', () => {
     expect(t.rows!.dims).toEqual([75, 4]);
     expect([...t.rows!.data]).toEqual([...rows]);
     expect([...t.step!.data]).toEqual([30000n]);
-    expect(r().prompts.list({ kind: 'single' }).map((x) => x.id)).toContain(p.id);
+    expect(
+      r()
+        .prompts.list({ kind: 'single' })
+        .map((x) => x.id),
+    ).toContain(p.id);
     expect(() => r().prompts.putTensor(p.id, 'bad', { dtype: 'float32', dims: [3], data: new Float32Array(2) })).toThrow(/2 elements but dims \[3\] need 3/);
   });
 
@@ -157,7 +172,11 @@ describe('repositories', () => {
     expect(ck.step).toBe(5);
     expect(r().runs.bestCheckpoint(run.id)!.step).toBe(3);
     r().runs.truncateMetricsAfter(run.id, 3);
-    expect(r().runs.metricSeries(run.id, 'loss').map((m) => m.step)).toEqual([1, 2, 3]);
+    expect(
+      r()
+        .runs.metricSeries(run.id, 'loss')
+        .map((m) => m.step),
+    ).toEqual([1, 2, 3]);
     expect(r().runs.start(run.id, { provider: 'webgpu' })).toMatchObject({ status: 'running', failureReason: null, provider: 'webgpu' });
     r().runs.complete(run.id);
     expect(() => r().runs.start(run.id, { provider: 'cpu' })).toThrow(/run \d+ is completed/);
@@ -202,13 +221,11 @@ describe('repositories', () => {
     expect(r().runs.get(lost.id)!.activeMs).toBe(6_000);
   });
 
-  it('runs: migrating to schema 4 takes a finished run\'s wall time as its active time', () => {
+  it("runs: migrating to schema 4 takes a finished run's wall time as its active time", () => {
     const file = dbFile();
     Store.open(file, { migrations: MIGRATIONS.slice(0, 3) }).close();
     const raw = new Database(file);
-    raw
-      .prepare("INSERT INTO runs (kind, name, status, config, step, created_at, started_at, updated_at, finished_at) VALUES ('train', 'old', 'completed', '{}', 5, 0, 1000, 0, 61000)")
-      .run();
+    raw.prepare("INSERT INTO runs (kind, name, status, config, step, created_at, started_at, updated_at, finished_at) VALUES ('train', 'old', 'completed', '{}', 5, 0, 1000, 0, 61000)").run();
     raw.close();
     const store4 = Store.open(file);
     try {

@@ -68,7 +68,9 @@ async function noisePng(file: string, seed: number): Promise<void> {
       for (let y = by * cell; y < (by + 1) * cell; y++) for (let x = bx * cell; x < (bx + 1) * cell; x++) for (let c = 0; c < 3; c++) px[(y * W + x) * 3 + c] = rgb[c];
     }
   }
-  await sharp(px, { raw: { width: W, height: H, channels: 3 } }).png().toFile(file);
+  await sharp(px, { raw: { width: W, height: H, channels: 3 } })
+    .png()
+    .toFile(file);
 }
 
 let datasetId: number;
@@ -128,7 +130,7 @@ describe.skipIf(!HAVE_FIXTURES)('suggested keypoints from annotated exemplars', 
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a byte-identical copy of an exemplar gets that exemplar\'s keypoints, more confidently than an unrelated image; nothing becomes an annotation', async () => {
+  it("a byte-identical copy of an exemplar gets that exemplar's keypoints, more confidently than an unrelated image; nothing becomes an annotation", async () => {
     const changed: number[] = [];
     client.on('suggest:changed', (e) => changed.push(e.imageId));
     const { jobId } = await ok('suggest:start', { ...settings(), imageIds: [ids.c_copy_of_a, ids.d_unrelated] });
@@ -199,7 +201,11 @@ describe.skipIf(!HAVE_FIXTURES)('suggested keypoints from annotated exemplars', 
     expect(r.perImage.map((i) => i.path)).toEqual(['b_exemplar.png']);
     expect(r.perImage.map((i) => i.points)).toEqual([3]);
     expect(r.images).toBe(1);
-    expect(r.perKeypoint.map((k) => [k.name, k.points])).toEqual([['beak', 1], ['eye', 1], ['tail', 1]]);
+    expect(r.perKeypoint.map((k) => [k.name, k.points])).toEqual([
+      ['beak', 1],
+      ['eye', 1],
+      ['tail', 1],
+    ]);
     expect(Object.keys(r.pck)).toEqual(['0.05', '0.1', '0.15']);
     expect(r.pck['0.05']).toBeLessThanOrEqual(r.pck['0.1']);
     expect(r.pck['0.1']).toBeLessThanOrEqual(r.pck['0.15']);
@@ -294,7 +300,10 @@ describe.skipIf(!HAVE_FIXTURES)('suggested keypoints from annotated exemplars', 
 
     const q = await runCli(['suggest-queue', ...common, '--category', 'birds']);
     expect(q.code, q.stderr).toBe(0);
-    const order = q.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)[1]);
+    const order = q.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[1]);
     expect(order).toEqual(['d_unrelated.png', 'c_copy_of_a.png']);
     expect(snapshotDb(db)).toEqual(snap);
   }, 300_000);

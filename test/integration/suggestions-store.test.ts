@@ -144,7 +144,16 @@ describe('pending suggestion sets', () => {
     r.suggestions.put(input(a, dog, [kp(0), kp(1)]));
     // new order: k2, a new keypoint, k0 (k1 deleted)
     store.writeSync((db) =>
-      setSchema(db, cat, [{ name: 'k2', color: '#e6194b', from: 2 }, { name: 'new', color: '#3cb44b', from: null }, { name: 'k0', color: '#e6194b', from: 0 }], []),
+      setSchema(
+        db,
+        cat,
+        [
+          { name: 'k2', color: '#e6194b', from: 2 },
+          { name: 'new', color: '#3cb44b', from: null },
+          { name: 'k0', color: '#e6194b', from: 0 },
+        ],
+        [],
+      ),
     );
     const after = r.suggestions.get(a, cat)!;
     expect(after.keypoints.map((k) => [k.kp, k.x])).toEqual([
@@ -182,7 +191,7 @@ describe('migration 0005', () => {
     const raw = new Database(file);
     expect(raw.pragma('user_version', { simple: true })).toBe(4);
     raw.prepare("INSERT INTO datasets (id, name, format, root, created_at, updated_at) VALUES (1, 'old', 'coco', '/old', 0, 0)").run();
-    raw.prepare("INSERT INTO categories (id, dataset_id, name, ordinal, keypoints) VALUES (1, 1, 'bird', 0, '[{\"name\":\"beak\",\"color\":\"#fff\"}]')").run();
+    raw.prepare('INSERT INTO categories (id, dataset_id, name, ordinal, keypoints) VALUES (1, 1, \'bird\', 0, \'[{"name":"beak","color":"#fff"}]\')').run();
     raw.prepare("INSERT INTO images (id, dataset_id, path, width, height, format, bytes, sha256) VALUES (1, 1, 'x.jpg', 10, 10, 'jpeg', 1, 'h')").run();
     raw.close();
     const store = Store.open(file, { migrations: MIGRATIONS.slice(0, 5) });
@@ -308,7 +317,12 @@ describe('images of a category', () => {
       expect(c.images).toBe(own.length);
       // the keypoints SPair derives from its pairs count as labels
       const labelled = new Set(r.images.keypointRowsOfCategory(spair.datasetId, c.id).map((k) => k.id));
-      expect(r.images.imagesOfCategory(spair.datasetId, c.id).filter((m) => m.labelled).map((m) => m.id)).toEqual(own.filter((id) => labelled.has(id)));
+      expect(
+        r.images
+          .imagesOfCategory(spair.datasetId, c.id)
+          .filter((m) => m.labelled)
+          .map((m) => m.id),
+      ).toEqual(own.filter((id) => labelled.has(id)));
       expect(c.annotated).toBe(labelled.size);
     }
   });
@@ -390,7 +404,10 @@ describe('COCO export and pending suggestions', () => {
   it('the API takes includePending (default off) and lists a category by the same membership', async () => {
     const api = createApi({ db: store.file });
     const client = createInMemoryClient(api);
-    const { ok } = apiCalls(() => client, () => api);
+    const { ok } = apiCalls(
+      () => client,
+      () => api,
+    );
     try {
       const plain = await ok('datasets:export-coco', { id: datasetId, file: path.join(tmp, 'api-plain.json') });
       const pending = await ok('datasets:export-coco', { id: datasetId, file: path.join(tmp, 'api-pending.json'), includePending: true });

@@ -101,7 +101,9 @@ describe.skipIf(!HAVE_FIXTURES)('train through the CLI', () => {
       await new Promise((r) => setTimeout(r, 150));
       const store = Store.open(db);
       try {
-        const latest = repos(store.db).runs.list({ kind: 'train' }).sort((x, y) => y.id - x.id)[0];
+        const latest = repos(store.db)
+          .runs.list({ kind: 'train' })
+          .sort((x, y) => y.id - x.id)[0];
         if (latest && latest.status === 'running' && latest.step >= 6 && latest.config && (latest.config as { args: { out?: string } }).args.out === killed) {
           runId = latest.id;
           break;

@@ -36,7 +36,10 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-const { ok, fail, finished } = apiCalls(() => client, () => api);
+const { ok, fail, finished } = apiCalls(
+  () => client,
+  () => api,
+);
 
 function collect<E extends EventName>(event: E): EventPayload<E>[] {
   const seen: EventPayload<E>[] = [];
@@ -165,10 +168,40 @@ describe('keypoint schema', () => {
 
   it.each([
     ['an empty name', [{ name: ' ', color: '#112233' }], [], 'keypoints.0.name', /keypoint 1 has no name/],
-    ['duplicate names (case-insensitive)', [{ name: 'Eye', color: '#112233' }, { name: 'eye ', color: '#445566' }], [], 'keypoints.1.name', /both named 'eye'/],
+    [
+      'duplicate names (case-insensitive)',
+      [
+        { name: 'Eye', color: '#112233' },
+        { name: 'eye ', color: '#445566' },
+      ],
+      [],
+      'keypoints.1.name',
+      /both named 'eye'/,
+    ],
     ['a colour that is not #rrggbb', [{ name: 'a', color: 'red' }], [], 'keypoints.0.color', /#rrggbb/],
-    ['an edge to itself', [{ name: 'a', color: '#112233' }, { name: 'b', color: '#112233' }], [[1, 1]], 'skeleton.0', /to itself/],
-    ['an edge listed twice', [{ name: 'a', color: '#112233' }, { name: 'b', color: '#112233' }], [[0, 1], [1, 0]], 'skeleton.1', /listed twice/],
+    [
+      'an edge to itself',
+      [
+        { name: 'a', color: '#112233' },
+        { name: 'b', color: '#112233' },
+      ],
+      [[1, 1]],
+      'skeleton.0',
+      /to itself/,
+    ],
+    [
+      'an edge listed twice',
+      [
+        { name: 'a', color: '#112233' },
+        { name: 'b', color: '#112233' },
+      ],
+      [
+        [0, 1],
+        [1, 0],
+      ],
+      'skeleton.1',
+      /listed twice/,
+    ],
     ['an edge to a missing keypoint', [{ name: 'a', color: '#112233' }], [[0, 3]], 'skeleton.0', /does not join/],
   ] as const)('refuses %s, naming the entry, and saves nothing', async (_what, keypoints, skeleton, field, message) => {
     const before = snapshotDb(dbFile);
@@ -348,7 +381,10 @@ describe('annotations with undo and redo in the store', () => {
     const img = (await ok('images:list', { datasetId: spairId, limit: 1 })).items[0]!;
     const cat = details.categoryList[0]!;
     const state: AnnotationState = await ok('annotations:get', { imageId: img.id, categoryId: cat.id });
-    expect(await fail('annotations:save', { imageId: img.id, categoryId: cat.id, keypoints: [], baseVersion: state.version })).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/read-only/) });
+    expect(await fail('annotations:save', { imageId: img.id, categoryId: cat.id, keypoints: [], baseVersion: state.version })).toMatchObject({
+      code: 'FORBIDDEN',
+      message: expect.stringMatching(/read-only/),
+    });
     expect(await fail('categories:set-schema', { categoryId: cat.id, keypoints: [], skeleton: [] })).toMatchObject({ code: 'FORBIDDEN' });
     expect(await fail('annotations:get', { imageId: img.id, categoryId })).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/does not belong/) });
   });
@@ -466,7 +502,14 @@ describe('pairs built from annotations', () => {
 
   it('drops the correspondences of a keypoint deleted from the schema', async () => {
     const p = (await ok('pairs:list', { datasetId, minPoints: 2 })).items[0]!;
-    const r = await ok('categories:set-schema', { categoryId, keypoints: [{ name: 'a', color: '#123456', from: 0 }, { name: 'c', color: '#123456', from: 2 }], skeleton: [] });
+    const r = await ok('categories:set-schema', {
+      categoryId,
+      keypoints: [
+        { name: 'a', color: '#123456', from: 0 },
+        { name: 'c', color: '#123456', from: 2 },
+      ],
+      skeleton: [],
+    });
     expect(r.pairs).toBeGreaterThan(0);
     const after = await ok('pairs:get', { id: p.id });
     expect(after).toMatchObject({ nPts: 1, kpIds: [0], points: [[1, 2, 7, 8]] });
@@ -510,5 +553,4 @@ describe('models', () => {
     expect(await ok('models:remove', { id: dino.model!.id })).toEqual({ removed: true });
     expect((await ok('models:list')).map((m) => m.name)).toEqual(['tiny sd']);
   });
-
 });

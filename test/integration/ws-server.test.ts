@@ -42,7 +42,7 @@ describe('sd4match serve: WebSocket API', () => {
     expect(server.token.length).toBeGreaterThanOrEqual(40);
   });
 
-  it("answers app:info with the engine version and the CPU provider", async () => {
+  it('answers app:info with the engine version and the CPU provider', async () => {
     const client = await TestClient.connect(wsUrl(server.url), server.origin);
     try {
       const response = await client.invoke('app:info', {});

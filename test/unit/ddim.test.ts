@@ -40,7 +40,7 @@ describe('DdimSampler.step', () => {
     const prev = s.step(out, t, x);
     for (let i = 0; i < 4; i++) expect(prev[i]).toBeCloseTo(Math.sqrt(aPrev) * x0[i] + Math.sqrt(1 - aPrev) * eps[i], 5);
   });
-  it("the last step uses ᾱ_0, or 1 with set_alpha_to_one; clip_sample clamps x0", () => {
+  it('the last step uses ᾱ_0, or 1 with set_alpha_to_one; clip_sample clamps x0', () => {
     const t = 1;
     for (const setAlphaToOne of [false, true]) {
       const s = new DdimSampler({ ...SD21, predictionType: 'sample', setAlphaToOne }, 4);

@@ -21,11 +21,7 @@ function model(graph: Partial<Graph>, opset = 14): Model {
 
 describe('module scopes', () => {
   it('reads TorchScript node names as module paths', () => {
-    expect(moduleChain(node('/up_blocks.1/upsamplers.0/conv/Conv', 'Conv', [], []))).toEqual([
-      'up_blocks.1',
-      'up_blocks.1.upsamplers.0',
-      'up_blocks.1.upsamplers.0.conv',
-    ]);
+    expect(moduleChain(node('/up_blocks.1/upsamplers.0/conv/Conv', 'Conv', [], []))).toEqual(['up_blocks.1', 'up_blocks.1.upsamplers.0', 'up_blocks.1.upsamplers.0.conv']);
     expect(moduleChain(node('Constant_12', 'Constant', [], []))).toEqual([]);
   });
 
@@ -41,11 +37,7 @@ describe('module scopes', () => {
     const g = model({
       inputs: [{ name: 'x', dtype: 'float32', shape: [2] }],
       outputs: [{ name: 'y', dtype: 'float32', shape: null }],
-      nodes: [
-        node('a', 'Relu', ['x'], ['t'], ns('blocks.0: B/blocks.0.ff')),
-        node('split', 'Split', ['t'], ['u', 'v']),
-        node('b', 'Add', ['u', 'v'], ['y'], ns('blocks.0: B/blocks.0.ff')),
-      ],
+      nodes: [node('a', 'Relu', ['x'], ['t'], ns('blocks.0: B/blocks.0.ff')), node('split', 'Split', ['t'], ['u', 'v']), node('b', 'Add', ['u', 'v'], ['y'], ns('blocks.0: B/blocks.0.ff'))],
     }).graph;
     const idx = scopeIndex(g);
     expect(idx.get(g.nodes[1])).toEqual(['blocks.0', 'blocks.0.ff']);
@@ -54,11 +46,7 @@ describe('module scopes', () => {
 
   it('resolves a unique suffix and refuses an ambiguous one', () => {
     const g = model({
-      nodes: [
-        node('/text_model/embeddings/Add', 'Add', [], ['e']),
-        node('/a/norm/Mul', 'Mul', [], ['m']),
-        node('/b/norm/Mul', 'Mul', [], ['n']),
-      ],
+      nodes: [node('/text_model/embeddings/Add', 'Add', [], ['e']), node('/a/norm/Mul', 'Mul', [], ['m']), node('/b/norm/Mul', 'Mul', [], ['n'])],
     }).graph;
     expect(resolveScope(g, 'embeddings')).toBe('text_model.embeddings');
     expect(() => resolveScope(g, 'norm')).toThrow(/module scope 'norm' is ambiguous; it matches a\.norm, b\.norm/);

@@ -12,7 +12,21 @@ import { FieldError } from '../../src/main/shared/errors.js';
 import { checkLaunch, defaultDraft, LAUNCH_FIELDS, type LaunchDraft, type LaunchField, NAME_MAX_LENGTH, PAPER_DEFAULTS, ruleText } from '../../src/renderer/src/lib/components/runs/launch.js';
 
 function model(id: number, kind: ModelInfo['kind'], folderExists = true): ModelInfo {
-  return { id, name: `${kind}-${id}`, kind, folder: `/models/${id}`, folderExists, facts: {}, warnings: [], capabilities: null, compiled: null, provider: null, validatedAt: null, createdAt: 0, updatedAt: 0 };
+  return {
+    id,
+    name: `${kind}-${id}`,
+    kind,
+    folder: `/models/${id}`,
+    folderExists,
+    facts: {},
+    warnings: [],
+    capabilities: null,
+    compiled: null,
+    provider: null,
+    validatedAt: null,
+    createdAt: 0,
+    updatedAt: 0,
+  };
 }
 
 function category(name: string, trn: number, val: number): CategoryInfo {
@@ -51,7 +65,23 @@ describe('checkLaunch', () => {
   it('accepts the paper settings and produces arguments the engine accepts unchanged', () => {
     const r = checkLaunch(draft({ name: '  my run ' }), ctx);
     expect(r.errors).toEqual({});
-    expect(r.args).toEqual({ modelId: 1, datasetId: 1, prompt: 'single', steps: 30000, batch: 9, lr: 0.01, schedule: 'constant', accumulate: 1, timestep: 261, size: 768, valEvery: 1000, valPairs: 200, checkpointEvery: 500, seed: 0, name: 'my run' });
+    expect(r.args).toEqual({
+      modelId: 1,
+      datasetId: 1,
+      prompt: 'single',
+      steps: 30000,
+      batch: 9,
+      lr: 0.01,
+      schedule: 'constant',
+      accumulate: 1,
+      timestep: 261,
+      size: 768,
+      valEvery: 1000,
+      valPairs: 200,
+      checkpointEvery: 500,
+      seed: 0,
+      name: 'my run',
+    });
     expect(trainLaunchSchema.parse(r.args)).toMatchObject(r.args!);
     // only 5 validation pairs: a note, not an error
     expect(r.notes.valPairs).toBe('Only 5 validation pairs: all of them are used.');
@@ -85,7 +115,16 @@ describe('checkLaunch', () => {
   }
 
   it('accepts in-range values the engine accepts', () => {
-    for (const [field, v] of [['steps', '1'], ['batch', '20'], ['size', '64'], ['size', '2048'], ['timestep', '0'], ['lr', '1e-2'], ['valEvery', '0'], ['seed', '2147483647']] as const) {
+    for (const [field, v] of [
+      ['steps', '1'],
+      ['batch', '20'],
+      ['size', '64'],
+      ['size', '2048'],
+      ['timestep', '0'],
+      ['lr', '1e-2'],
+      ['valEvery', '0'],
+      ['seed', '2147483647'],
+    ] as const) {
       const r = checkLaunch(draft({ [field]: v }), ctx);
       expect(r.errors, `${field} = ${v}`).toEqual({});
       expect(trainLaunchSchema.safeParse(r.args).success).toBe(true);

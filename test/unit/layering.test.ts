@@ -91,9 +91,7 @@ describe('layering', () => {
   });
 
   it("only the Electron adapter, the Electron entry and the preload import 'electron'", () => {
-    const offenders = files.flatMap((f) =>
-      ELECTRON_ALLOWED(f.rel) ? [] : f.facts.refs.filter((r) => isElectron(r.specifier)).map((r) => `${f.rel}:${r.line}`),
-    );
+    const offenders = files.flatMap((f) => (ELECTRON_ALLOWED(f.rel) ? [] : f.facts.refs.filter((r) => isElectron(r.specifier)).map((r) => `${f.rel}:${r.line}`)));
     expect(offenders).toEqual([]);
   });
 
@@ -123,13 +121,14 @@ describe('layering', () => {
       for (const r of f.facts.refs) {
         const t = target(f.rel, r.specifier);
         if (t === null || !t.startsWith('src/main/')) continue;
-        if (!t.startsWith('src/main/contract/') && !t.startsWith('src/main/shared/')) offenders.push(`${f.rel}:${r.line} reaches ${t} (only src/main/contract/** and src/main/shared/** may be imported)`);
+        if (!t.startsWith('src/main/contract/') && !t.startsWith('src/main/shared/'))
+          offenders.push(`${f.rel}:${r.line} reaches ${t} (only src/main/contract/** and src/main/shared/** may be imported)`);
       }
     }
     expect(offenders).toEqual([]);
   });
 
-  it("what the renderer loads from src/main reaches no Node built-in, native module or Node-side file, transitively", () => {
+  it('what the renderer loads from src/main reaches no Node built-in, native module or Node-side file, transitively', () => {
     const roots = new Set<string>();
     for (const f of files.filter((x) => x.rel.startsWith('src/renderer/'))) {
       for (const r of f.facts.refs) {
@@ -213,10 +212,7 @@ describe('layering checker', () => {
   });
 
   it('reads the script blocks of Svelte components and ignores comments', () => {
-    const facts = analyseSource(
-      'X.svelte',
-      '<script lang="ts">\n  // ipcMain in a comment\n  import { ipcRenderer } from "electron";\n</script>\n<p>ipcMain</p>',
-    );
+    const facts = analyseSource('X.svelte', '<script lang="ts">\n  // ipcMain in a comment\n  import { ipcRenderer } from "electron";\n</script>\n<p>ipcMain</p>');
     expect(facts.refs.map((r) => r.specifier)).toEqual(['electron']);
     expect(facts.identifiers.has('ipcRenderer')).toBe(true);
     expect(facts.identifiers.has('ipcMain')).toBe(false);

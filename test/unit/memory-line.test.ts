@@ -10,7 +10,21 @@ import { checkLaunch, defaultDraft, estimateArgs, type LaunchDraft } from '../..
 import { gigabytes, memorySummary } from '../../src/renderer/src/lib/format.js';
 
 function model(id: number, kind: ModelInfo['kind']): ModelInfo {
-  return { id, name: `${kind}-${id}`, kind, folder: `/models/${id}`, folderExists: true, facts: {}, warnings: [], capabilities: null, compiled: null, provider: null, validatedAt: null, createdAt: 0, updatedAt: 0 };
+  return {
+    id,
+    name: `${kind}-${id}`,
+    kind,
+    folder: `/models/${id}`,
+    folderExists: true,
+    facts: {},
+    warnings: [],
+    capabilities: null,
+    compiled: null,
+    provider: null,
+    validatedAt: null,
+    createdAt: 0,
+    updatedAt: 0,
+  };
 }
 
 const DATASET: DatasetDetails = {
@@ -70,6 +84,8 @@ describe('the memory line', () => {
 
   it('says what is needed against what is free, and what it is made of', () => {
     expect(memorySummary({ bytes: 8.6e9, weights: 4.5e9, activations: 3.9e9, available: 21e9 })).toBe('Memory: about 8.6 GB of 21 GB free (weights 4.5 GB, activations 3.9 GB)');
-    expect(memorySummary({ bytes: 8.6e9, weights: 4.5e9, activations: 3.9e9, available: null })).toBe('Memory: about 8.6 GB (weights 4.5 GB, activations 3.9 GB); the execution provider does not report its free memory');
+    expect(memorySummary({ bytes: 8.6e9, weights: 4.5e9, activations: 3.9e9, available: null })).toBe(
+      'Memory: about 8.6 GB (weights 4.5 GB, activations 3.9 GB); the execution provider does not report its free memory',
+    );
   });
 });

@@ -15,7 +15,10 @@ const D = 384;
 function chain() {
   const m = new ModelBuilder('chain');
   let x = m.input('x', 'float32', [D, D]);
-  const w = m.floats(Array.from({ length: D * D }, (_, i) => ((i * 7919) % 13) / 13 - 0.5), [D, D]);
+  const w = m.floats(
+    Array.from({ length: D * D }, (_, i) => ((i * 7919) % 13) / 13 - 0.5),
+    [D, D],
+  );
   for (let i = 0; i < 8; i++) x = m.op1('Tanh', [m.op1('MatMul', [x, w])]);
   m.output('y', x);
   return m.build();

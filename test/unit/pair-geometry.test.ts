@@ -6,9 +6,20 @@ import type { PairRecord } from '../../src/main/store/repositories/pairs.js';
 function pair(over: Partial<PairRecord>): PairRecord {
   const side = { imageId: 1, path: '/a.jpg', width: 100, height: 60, sha256: 'a', bbox: [10, 5, 40, 50] as [number, number, number, number], kps: Float64Array.from([10, 20, 30, 40]) };
   return {
-    id: 1, datasetId: 1, format: 'spair', split: 'trn', name: 'p', ordinal: 0, categoryId: 1, category: 'cat', nPts: 2,
-    src: side, trg: { ...side, width: 200, height: 80, sha256: 'b', bbox: [0, 0, 50, 70], kps: Float64Array.from([5, 6, 65, 16]) },
-    kpIds: [0, 1], flip: 0, flags: { viewpointVariation: 0, scaleVariation: 0, truncation: 0, occlusion: 0, mirror: 0 },
+    id: 1,
+    datasetId: 1,
+    format: 'spair',
+    split: 'trn',
+    name: 'p',
+    ordinal: 0,
+    categoryId: 1,
+    category: 'cat',
+    nPts: 2,
+    src: side,
+    trg: { ...side, width: 200, height: 80, sha256: 'b', bbox: [0, 0, 50, 70], kps: Float64Array.from([5, 6, 65, 16]) },
+    kpIds: [0, 1],
+    flip: 0,
+    flags: { viewpointVariation: 0, scaleVariation: 0, truncation: 0, occlusion: 0, mirror: 0 },
     ...over,
   };
 }
@@ -40,6 +51,9 @@ describe('pair geometry', () => {
     expect(applyFlip(q)).toBe(q);
     const e = toEvalPair(p);
     expect(e.src.flip).toBe(true);
-    expect(e.srcKps).toEqual([[90, 20], [70, 40]]);
+    expect(e.srcKps).toEqual([
+      [90, 20],
+      [70, 40],
+    ]);
   });
 });

@@ -46,7 +46,9 @@ describe('a dead job process and its runs', () => {
     const err = await recordProcessDeath(svc, killed(), { resumeHint: (id) => `sd4match train --resume ${id}` });
     const head = 'the training process was killed by the operating system (SIGKILL), most likely because it ran out of memory';
     expect(err.code).toBe('PROCESS_GONE');
-    expect(err.message).toBe(`${head}; run ${train} is marked failed and can be resumed from its checkpoint at step 500 (sd4match train --resume ${train}); evaluation run ${evalRun} is marked failed`);
+    expect(err.message).toBe(
+      `${head}; run ${train} is marked failed and can be resumed from its checkpoint at step 500 (sd4match train --resume ${train}); evaluation run ${evalRun} is marked failed`,
+    );
     const t = svc.repos.runs.get(train)!;
     expect(t.status).toBe('failed');
     expect(t.failureReason).toBe(`${head}; run ${train} is marked failed and can be resumed from its checkpoint at step 500 (sd4match train --resume ${train})`);

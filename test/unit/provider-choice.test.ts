@@ -74,7 +74,12 @@ describe('the adapter WebGPU gets', () => {
 
   it('infers a software adapter when only software Vulkan drivers are installed', () => {
     expect(softwareOnlyIcd([{ file: '/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', library: 'libvulkan_lvp.so' }])).toMatchObject({ type: 'cpu' });
-    expect(softwareOnlyIcd([{ file: 'lvp_icd.json', library: 'libvulkan_lvp.so' }, { file: 'nvidia_icd.json', library: 'libGLX_nvidia.so.0' }])).toBeNull();
+    expect(
+      softwareOnlyIcd([
+        { file: 'lvp_icd.json', library: 'libvulkan_lvp.so' },
+        { file: 'nvidia_icd.json', library: 'libGLX_nvidia.so.0' },
+      ]),
+    ).toBeNull();
     expect(softwareOnlyIcd([])).toBeNull();
   });
 });
@@ -149,7 +154,10 @@ describe('sessions follow the machine probe', () => {
       probedAt: 1,
       ortVersion: 'test',
       platform: `${process.platform}-${process.arch}`,
-      providers: [{ provider: 'webgpu', ok: true, adapter: llvmpipe }, { provider: 'cpu', ok: true }],
+      providers: [
+        { provider: 'webgpu', ok: true, adapter: llvmpipe },
+        { provider: 'cpu', ok: true },
+      ],
       log: {},
     };
     fs.writeFileSync(path.join(dir, 'provider-probe.json'), JSON.stringify(probe));

@@ -20,9 +20,15 @@ describe('provider label', () => {
   });
 
   it('copes with a failure that has no reason', () => {
-    expect(providerText({ provider: 'cpu', providerAttempts: [{ provider: 'dml', ok: false }, { provider: 'cpu', ok: true }] })).toBe(
-      'cpu (dml: unavailable)',
-    );
+    expect(
+      providerText({
+        provider: 'cpu',
+        providerAttempts: [
+          { provider: 'dml', ok: false },
+          { provider: 'cpu', ok: true },
+        ],
+      }),
+    ).toBe('cpu (dml: unavailable)');
   });
 });
 

@@ -38,7 +38,7 @@ function apiCalls(source: string): string[] {
 
 describe('the renderer calls the API from its state modules only', () => {
   it('finds a call in a component (the check itself)', () => {
-    const component = ["<script lang=\"ts\">", "  import { getApi } from '../lib/api.js';", '  const api = getApi();', "  const p = api.invoke('compare:pair', { pairId: 1 });", '</script>'].join('\n');
+    const component = ['<script lang="ts">', "  import { getApi } from '../lib/api.js';", '  const api = getApi();', "  const p = api.invoke('compare:pair', { pairId: 1 });", '</script>'].join('\n');
     expect(apiCalls(component)).toEqual([
       "line 2 gets the API client: import { getApi } from '../lib/api.js';",
       'line 3 gets the API client: const api = getApi();',

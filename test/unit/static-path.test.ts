@@ -12,10 +12,7 @@ describe('safeRelativePath', () => {
     expect(safeRelativePath('/%252e%252e')).toBe('%2e%2e');
   });
 
-  it.each(['/..', '/../x', '/a/../../x', '/%2e%2e/x', '/%2E%2e%2Fx', '/.%2e/x', '/./x', '/a%5c..%5cx', '/x%00', '/%E0%A4%A', 'x', ''])(
-    'refuses %j',
-    (raw) => {
-      expect(safeRelativePath(raw)).toBeNull();
-    },
-  );
+  it.each(['/..', '/../x', '/a/../../x', '/%2e%2e/x', '/%2E%2e%2Fx', '/.%2e/x', '/./x', '/a%5c..%5cx', '/x%00', '/%E0%A4%A', 'x', ''])('refuses %j', (raw) => {
+    expect(safeRelativePath(raw)).toBeNull();
+  });
 });

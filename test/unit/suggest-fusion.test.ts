@@ -32,7 +32,13 @@ describe('fuseCandidates', () => {
   });
 
   it('the better candidate wins a tie of two: quality decides the anchor', () => {
-    const f = fuseCandidates([{ x: 10, y: 10, peak: 0.4, cycle: 0 }, { x: 150, y: 150, peak: 0.95, cycle: 0 }], { scale: 200 })!;
+    const f = fuseCandidates(
+      [
+        { x: 10, y: 10, peak: 0.4, cycle: 0 },
+        { x: 150, y: 150, peak: 0.95, cycle: 0 },
+      ],
+      { scale: 200 },
+    )!;
     expect([f.x, f.y]).toEqual([150, 150]);
     expect(f.agreement).toBeCloseTo(0.95 / 1.35, 6);
   });
@@ -55,7 +61,13 @@ describe('fuseCandidates', () => {
     expect(candidateQuality({ x: 0, y: 0, peak: Number.NaN, cycle: 0 })).toBe(0);
     expect(candidateQuality({ x: 0, y: 0, peak: 1, cycle: Number.POSITIVE_INFINITY })).toBe(0);
     expect(candidateQuality({ x: 0, y: 0, peak: 1, cycle: 0.5 })).toBeLessThan(1e-5);
-    const f = fuseCandidates([{ x: 1, y: 1, peak: 0, cycle: 0 }, { x: 1, y: 2, peak: 0, cycle: 0 }], { scale: 100 })!;
+    const f = fuseCandidates(
+      [
+        { x: 1, y: 1, peak: 0, cycle: 0 },
+        { x: 1, y: 2, peak: 0, cycle: 0 },
+      ],
+      { scale: 100 },
+    )!;
     expect(f.confidence).toBe(0);
     expect(f.agreement).toBe(1);
     expect(Number.isFinite(f.x) && Number.isFinite(f.y)).toBe(true);
@@ -131,7 +143,7 @@ describe('rankQueue', () => {
 });
 
 describe('globalDescriptor', () => {
-  it('is the normalised mean of normalised cells, whatever the cells\' norms', () => {
+  it("is the normalised mean of normalised cells, whatever the cells' norms", () => {
     // C = 2, 1×2 grid: cells (3, 0) and (0, 0.5) → normalised (1,0), (0,1) → mean (0.5, 0.5) → unit
     const d = globalDescriptor(Float32Array.from([3, 0, 0, 0.5]), [1, 2, 1, 2]);
     expect(d[0]).toBeCloseTo(Math.SQRT1_2, 5);

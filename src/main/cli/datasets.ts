@@ -77,7 +77,10 @@ export function formatReport(r: ImportReport): string {
 }
 
 function when(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 }
 
 export function registerDatasetCommands(program: Command): void {
@@ -128,7 +131,12 @@ export function registerDatasetCommands(program: Command): void {
         const list = await store.read((db) => new DatasetsRepo(db).list());
         if (opts.json) return json(list);
         if (list.length === 0) return out(`no datasets in ${store.file} (add one with \`sd4match import\`)`);
-        out(formatTable(['id', 'name', 'format', 'images', 'categories', 'pairs', 'annotations', 'root'], list.map((d) => [d.id, d.name, d.format, d.images, d.categories, d.pairs, d.annotations, d.root])));
+        out(
+          formatTable(
+            ['id', 'name', 'format', 'images', 'categories', 'pairs', 'annotations', 'root'],
+            list.map((d) => [d.id, d.name, d.format, d.images, d.categories, d.pairs, d.annotations, d.root]),
+          ),
+        );
       });
     });
 
@@ -199,7 +207,9 @@ export function registerDatasetCommands(program: Command): void {
         });
         if (opts.json) return json(result);
         const suggested = opts.includePending ? ` of which ${n(result.suggested)} suggested` : '';
-        out(`wrote ${result.file}: ${n(result.images)} images, ${n(result.annotations)} annotations (${n(result.keypoints)} keypoints${suggested}), ${n(result.categories)} categories; file_name is relative to ${result.root}`);
+        out(
+          `wrote ${result.file}: ${n(result.images)} images, ${n(result.annotations)} annotations (${n(result.keypoints)} keypoints${suggested}), ${n(result.categories)} categories; file_name is relative to ${result.root}`,
+        );
       });
     });
 }

@@ -147,33 +147,53 @@ export function registerDebugCommands(program: Command): void {
     .option('--pckthres <file>', '.npy [B] PCK thresholds (pixels) for --trg-kps')
     .option('--alphas <list>', 'PCK alphas', '0.05,0.1,0.15')
     .requiredOption('--out <file>', 'output .npy [B, N, 2]; with --trg-kps also <out>.pck_<alpha>.npy [B]')
-    .action(async (o: { srcFeatures: string; trgFeatures: string; srcKps: string; nPts: string; imageSize: string; method: string; temperature: number; sigma: number; trgKps?: string; pckthres?: string; alphas: string; out: string }) => {
-      if (!(MATCH_METHODS as readonly string[]).includes(o.method)) {
-        throw new AppError('INVALID_ARGUMENT', `--method must be one of ${MATCH_METHODS.join(', ')}, got '${o.method}'`);
-      }
-      const src = readNpy(o.srcFeatures);
-      const trg = readNpy(o.trgFeatures);
-      expectTensor(src, o.srcFeatures, 'float32', [null, null, null, null]);
-      expectTensor(trg, o.trgFeatures, 'float32', [src.dims[0], src.dims[1], null, null]);
-      const kps = keypointsArg(o.srcKps, 'src');
-      if (kps.B !== src.dims[0]) throw new AppError('INVALID_ARGUMENT', `${o.srcKps}: ${kps.B} pairs, but the features hold ${src.dims[0]}`);
-      nPtsArg(o.nPts, kps.B, kps.N);
-      const frame = parseImageSize(o.imageSize);
-      const res = await matchKeypoints(new SessionCache(), { srcFeatures: src, trgFeatures: trg, srcKps: kps.t.data as Float32Array, N: kps.N, srcFrame: frame, trgFrame: frame }, [o.method as MatchMethod], { temperature: o.temperature, sigma: o.sigma });
-      const matches = res.matches[o.method as MatchMethod]!;
-      writeOut(o.out, { dtype: 'float32', dims: [kps.B, kps.N, 2], data: matches });
-      if (o.trgKps || o.pckthres) {
-        if (!o.trgKps || !o.pckthres) throw new AppError('INVALID_ARGUMENT', 'PCK needs both --trg-kps and --pckthres');
-        const tk = keypointsArg(o.trgKps, 'trg');
-        if (tk.B !== kps.B || tk.N !== kps.N) throw new AppError('INVALID_ARGUMENT', `${o.trgKps}: shape [${tk.t.dims}] does not match the source keypoints [${kps.t.dims}]`);
-        const thres = readNpy(o.pckthres);
-        expectTensor(thres, o.pckthres, ['float32', 'float64'], [kps.B]);
-        const alphas = o.alphas.split(',').map(Number);
-        const nPts = nPtsArg(o.nPts, kps.B, kps.N);
-        const p = pckPerPair(matches, tk.t.data as Float32Array, nPts, kps.N, Array.from(thres.data as Float32Array, Number), alphas);
-        alphas.forEach((a, k) => writeOut(o.out.replace(/\.npy$/, '') + `.pck_${a}.npy`, { dtype: 'float32', dims: [kps.B], data: Float32Array.from(p.perPair.map((row) => row[k])) }));
-      }
-    });
+    .action(
+      async (o: {
+        srcFeatures: string;
+        trgFeatures: string;
+        srcKps: string;
+        nPts: string;
+        imageSize: string;
+        method: string;
+        temperature: number;
+        sigma: number;
+        trgKps?: string;
+        pckthres?: string;
+        alphas: string;
+        out: string;
+      }) => {
+        if (!(MATCH_METHODS as readonly string[]).includes(o.method)) {
+          throw new AppError('INVALID_ARGUMENT', `--method must be one of ${MATCH_METHODS.join(', ')}, got '${o.method}'`);
+        }
+        const src = readNpy(o.srcFeatures);
+        const trg = readNpy(o.trgFeatures);
+        expectTensor(src, o.srcFeatures, 'float32', [null, null, null, null]);
+        expectTensor(trg, o.trgFeatures, 'float32', [src.dims[0], src.dims[1], null, null]);
+        const kps = keypointsArg(o.srcKps, 'src');
+        if (kps.B !== src.dims[0]) throw new AppError('INVALID_ARGUMENT', `${o.srcKps}: ${kps.B} pairs, but the features hold ${src.dims[0]}`);
+        nPtsArg(o.nPts, kps.B, kps.N);
+        const frame = parseImageSize(o.imageSize);
+        const res = await matchKeypoints(
+          new SessionCache(),
+          { srcFeatures: src, trgFeatures: trg, srcKps: kps.t.data as Float32Array, N: kps.N, srcFrame: frame, trgFrame: frame },
+          [o.method as MatchMethod],
+          { temperature: o.temperature, sigma: o.sigma },
+        );
+        const matches = res.matches[o.method as MatchMethod]!;
+        writeOut(o.out, { dtype: 'float32', dims: [kps.B, kps.N, 2], data: matches });
+        if (o.trgKps || o.pckthres) {
+          if (!o.trgKps || !o.pckthres) throw new AppError('INVALID_ARGUMENT', 'PCK needs both --trg-kps and --pckthres');
+          const tk = keypointsArg(o.trgKps, 'trg');
+          if (tk.B !== kps.B || tk.N !== kps.N) throw new AppError('INVALID_ARGUMENT', `${o.trgKps}: shape [${tk.t.dims}] does not match the source keypoints [${kps.t.dims}]`);
+          const thres = readNpy(o.pckthres);
+          expectTensor(thres, o.pckthres, ['float32', 'float64'], [kps.B]);
+          const alphas = o.alphas.split(',').map(Number);
+          const nPts = nPtsArg(o.nPts, kps.B, kps.N);
+          const p = pckPerPair(matches, tk.t.data as Float32Array, nPts, kps.N, Array.from(thres.data as Float32Array, Number), alphas);
+          alphas.forEach((a, k) => writeOut(o.out.replace(/\.npy$/, '') + `.pck_${a}.npy`, { dtype: 'float32', dims: [kps.B], data: Float32Array.from(p.perPair.map((row) => row[k])) }));
+        }
+      },
+    );
 
   debug
     .command('loss')
@@ -201,7 +221,11 @@ export function registerDebugCommands(program: Command): void {
       const [B, C, h, w] = src.dims;
       const d = { B, N: sk.N, C, h, w, h2: trg.dims[2], w2: trg.dims[3] };
       const settings = { temperature: o.temperature, kernel: 7, sigma: 1.5 };
-      const feeds = { src_features: src, trg_features: trg, ...lossFeeds({ srcKps: sk.t.data as Float32Array, trgKps: tk.t.data as Float32Array, nPts, N: sk.N, srcFrame: frame, trgFrame: frame }, d, settings) };
+      const feeds = {
+        src_features: src,
+        trg_features: trg,
+        ...lossFeeds({ srcKps: sk.t.data as Float32Array, trgKps: tk.t.data as Float32Array, nPts, N: sk.N, srcFrame: frame, trgFrame: frame }, d, settings),
+      };
       const r = await runVjp(buildLossGraph(d, settings), feeds, { dtype: 'float32', dims: [], data: Float32Array.from([1]) }, { wrt: ['src_features', 'trg_features'] });
       fs.mkdirSync(o.out, { recursive: true });
       writeOut(path.join(o.out, 'loss.npy'), r.outputs.loss);
@@ -257,7 +281,10 @@ export function registerDebugCommands(program: Command): void {
     .option('--lr <lr>', 'Adam learning rate', parseFloatOption('--lr'), TRAIN_DEFAULTS.lr)
     .option('--cache-dir <dir>', 'where compiled graphs are cached')
     .requiredOption('--out <dir>', 'writes loss_before.npy, grad_learnable.npy, learnable_after_adam.npy, loss_after.npy')
-    .action(async function (this: Command, o: { modelDir: string; promptIds: string; noisyLatents: string; srcKps: string; trgKps: string; nPts: string; imageSize: string; timestep: number; lr: number; cacheDir?: string; out: string }) {
+    .action(async function (
+      this: Command,
+      o: { modelDir: string; promptIds: string; noisyLatents: string; srcKps: string; trgKps: string; nPts: string; imageSize: string; timestep: number; lr: number; cacheDir?: string; out: string },
+    ) {
       const task = cliTask();
       try {
         const sd = SdModel.open(o.modelDir, { cacheDir: cacheDirOf(this, o.cacheDir), task });

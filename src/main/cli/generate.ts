@@ -52,7 +52,12 @@ function sourceOf(svc: Services, o: { prompt?: string; text?: string; category?:
 }
 
 function slug(s: string): string {
-  return s.replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 60) || 'empty';
+  return (
+    s
+      .replace(/[^\w.-]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, 60) || 'empty'
+  );
 }
 
 export function registerGenerateCommand(program: Command): void {
@@ -70,44 +75,52 @@ export function registerGenerateCommand(program: Command): void {
     .option('--guidance <g>', 'classifier-free guidance scale', parseFloatOption('--guidance'), GENERATE_DEFAULTS.guidance)
     .option('--size <S>', "image side in pixels (default: the model's own, 768 for SD 2-1)", parseIntOption('--size'))
     .requiredOption('--out <dir>', 'where the PNGs are written')
-    .action(async (o: { modelDir: string; dinoDir?: string; prompt?: string; text?: string; category?: string; pair?: number; seeds: number[]; steps: number; guidance: number; size?: number; out: string }, cmd: Command) => {
-      if (o.steps < 1) throw new AppError('INVALID_ARGUMENT', `--steps must be at least 1, got ${o.steps}`);
-      if (o.guidance < 0) throw new AppError('INVALID_ARGUMENT', `--guidance must be >= 0, got ${o.guidance}`);
-      const svc = openServices((cmd.optsWithGlobals() as { db?: string }).db);
-      const task = cliTask();
-      try {
-        const modelDir = path.resolve(o.modelDir);
-        let source = sourceOf(svc, o);
-        const modelId = svc.repos.models.list().find((m) => m.folder === modelDir)?.id ?? null;
-        if ('promptId' in source && source.promptId === -1) {
-          // a prompt file is recorded like `eval` records it, so its images attach to a stored
-          // prompt; what the plan would refuse is refused first, so a bad request records nothing
-          const learned = loadLearnedPrompt(path.resolve(o.prompt!));
-          if (learned.meta.kind === 'class' && (!o.category || !learned.meta.categories.includes(o.category))) {
-            throw new AppError('INVALID_ARGUMENT', `${o.prompt} is a Class prompt: give --category, one of ${learned.meta.categories.join(', ')}`);
+    .action(
+      async (
+        o: { modelDir: string; dinoDir?: string; prompt?: string; text?: string; category?: string; pair?: number; seeds: number[]; steps: number; guidance: number; size?: number; out: string },
+        cmd: Command,
+      ) => {
+        if (o.steps < 1) throw new AppError('INVALID_ARGUMENT', `--steps must be at least 1, got ${o.steps}`);
+        if (o.guidance < 0) throw new AppError('INVALID_ARGUMENT', `--guidance must be >= 0, got ${o.guidance}`);
+        const svc = openServices((cmd.optsWithGlobals() as { db?: string }).db);
+        const task = cliTask();
+        try {
+          const modelDir = path.resolve(o.modelDir);
+          let source = sourceOf(svc, o);
+          const modelId = svc.repos.models.list().find((m) => m.folder === modelDir)?.id ?? null;
+          if ('promptId' in source && source.promptId === -1) {
+            // a prompt file is recorded like `eval` records it, so its images attach to a stored
+            // prompt; what the plan would refuse is refused first, so a bad request records nothing
+            const learned = loadLearnedPrompt(path.resolve(o.prompt!));
+            if (learned.meta.kind === 'class' && (!o.category || !learned.meta.categories.includes(o.category))) {
+              throw new AppError('INVALID_ARGUMENT', `${o.prompt} is a Class prompt: give --category, one of ${learned.meta.categories.join(', ')}`);
+            }
+            if (learned.meta.kind === 'cpm' && (o.pair === undefined || !o.dinoDir))
+              throw new AppError('INVALID_ARGUMENT', `${o.prompt} is a CPM prompt, conditioned on an image pair: give --pair and --dino-dir`);
+            if (o.pair !== undefined && !svc.repos.pairs.get(o.pair)) throw new AppError('NOT_FOUND', `--pair: no pair with id ${o.pair}`);
+            source = { ...source, promptId: await storeLearnedPrompt(svc, learned, { modelId }) };
           }
-          if (learned.meta.kind === 'cpm' && (o.pair === undefined || !o.dinoDir)) throw new AppError('INVALID_ARGUMENT', `${o.prompt} is a CPM prompt, conditioned on an image pair: give --pair and --dino-dir`);
-          if (o.pair !== undefined && !svc.repos.pairs.get(o.pair)) throw new AppError('NOT_FOUND', `--pair: no pair with id ${o.pair}`);
-          source = { ...source, promptId: await storeLearnedPrompt(svc, learned, { modelId }) };
+          const plan = planGeneration(svc, { modelDir, modelId, dinoDir: o.dinoDir && path.resolve(o.dinoDir), sources: [source], seeds: o.seeds, steps: o.steps, guidance: o.guidance, size: o.size });
+          if (plan.todo.length > 0) await generateInProcess(processRunner(sourceJobRuntime()), svc, plan, task);
+          task.finish();
+          const stored = svc.repos.generated.byKeys(plan.keys[0]);
+          fs.mkdirSync(o.out, { recursive: true });
+          const label = slug(plan.sources[0].label);
+          plan.keys[0].forEach((key, j) => {
+            const r = stored.get(key);
+            if (!r) throw new AppError('INTERNAL', `the image for seed ${plan.seeds[j]} was not stored`);
+            const file = path.join(o.out, `${label}-seed${plan.seeds[j]}.png`);
+            fs.copyFileSync(path.join(svc.cacheDir, r.path), file);
+            process.stdout.write(`${file}\n`);
+          });
+          const cached = plan.keys[0].length - plan.todo.length;
+          process.stderr.write(
+            `${plan.keys[0].length} image${plan.keys[0].length > 1 ? 's' : ''} at ${plan.size} px, ${plan.steps} steps, guidance ${plan.guidance}${cached ? ` (${cached} from the cache in ${path.join(svc.cacheDir, GENERATED_DIR)})` : ''}\n`,
+          );
+        } finally {
+          task.finish();
+          svc.close();
         }
-        const plan = planGeneration(svc, { modelDir, modelId, dinoDir: o.dinoDir && path.resolve(o.dinoDir), sources: [source], seeds: o.seeds, steps: o.steps, guidance: o.guidance, size: o.size });
-        if (plan.todo.length > 0) await generateInProcess(processRunner(sourceJobRuntime()), svc, plan, task);
-        task.finish();
-        const stored = svc.repos.generated.byKeys(plan.keys[0]);
-        fs.mkdirSync(o.out, { recursive: true });
-        const label = slug(plan.sources[0].label);
-        plan.keys[0].forEach((key, j) => {
-          const r = stored.get(key);
-          if (!r) throw new AppError('INTERNAL', `the image for seed ${plan.seeds[j]} was not stored`);
-          const file = path.join(o.out, `${label}-seed${plan.seeds[j]}.png`);
-          fs.copyFileSync(path.join(svc.cacheDir, r.path), file);
-          process.stdout.write(`${file}\n`);
-        });
-        const cached = plan.keys[0].length - plan.todo.length;
-        process.stderr.write(`${plan.keys[0].length} image${plan.keys[0].length > 1 ? 's' : ''} at ${plan.size} px, ${plan.steps} steps, guidance ${plan.guidance}${cached ? ` (${cached} from the cache in ${path.join(svc.cacheDir, GENERATED_DIR)})` : ''}\n`);
-      } finally {
-        task.finish();
-        svc.close();
-      }
-    });
+      },
+    );
 }

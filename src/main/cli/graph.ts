@@ -71,7 +71,13 @@ function writeOutputs(dir: string, tensors: Record<string, HostTensor>, rename: 
 }
 
 function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
 }
 
 export function registerGraphCommands(program: Command): void {

@@ -94,7 +94,12 @@ export function registerModelCommands(program: Command): void {
       for (const w of sd.warnings) process.stdout.write(`  warning: ${w}\n`);
       for (const [c, v] of Object.entries(capabilities)) if (!v.ok) process.stdout.write(`  cannot ${CAPABILITY_VERBS[c as CapabilityName]}: ${v.reason}\n`);
       if (dino) process.stdout.write(`${dino.dir}: OK (DINOv2 width ${dino.hiddenSize})\n`);
-      process.stdout.write(`execution provider: ${provider.provider}${provider.attempts.filter((a) => !a.ok).map((a) => ` (${a.provider}: ${a.reason})`).join('')}\n`);
+      process.stdout.write(
+        `execution provider: ${provider.provider}${provider.attempts
+          .filter((a) => !a.ok)
+          .map((a) => ` (${a.provider}: ${a.reason})`)
+          .join('')}\n`,
+      );
     });
 
   models
@@ -140,7 +145,13 @@ export function registerModelCommands(program: Command): void {
         const sd = SdModel.open(String(o.modelDir), { cacheDir, task });
         const dino = o.dinoDir ? inspectDinoFolder(String(o.dinoDir)) : null;
         const size = Number(o.size);
-        const pipe = new Pipeline(sd, parsePromptArg(String(o.prompt)), { size, timestep: Number(o.timestep), ensemble: Number(o.ensemble), seed: Number(o.seed) }, new TensorCache(path.join(cacheDir, 'tensors')), dino);
+        const pipe = new Pipeline(
+          sd,
+          parsePromptArg(String(o.prompt)),
+          { size, timestep: Number(o.timestep), ensemble: Number(o.ensemble), seed: Number(o.seed) },
+          new TensorCache(path.join(cacheDir, 'tensors')),
+          dino,
+        );
         const src = await imageRef(String(o.src));
         const trg = await imageRef(String(o.trg));
         for (const [i, [x, y]] of pts.entries()) {
@@ -150,13 +161,24 @@ export function registerModelCommands(program: Command): void {
         }
         const feats = await pipe.pairFeatures(src, trg, String(o.category));
         const kps = new Float32Array(pts.flatMap(([x, y]) => [(x * size) / src.width, (y * size) / src.height]));
-        const res = await matchKeypoints(new SessionCache(), { srcFeatures: feats.src, trgFeatures: feats.trg, srcKps: kps, N: pts.length, srcFrame: { h: size, w: size }, trgFrame: { h: size, w: size } }, [method]);
+        const res = await matchKeypoints(
+          new SessionCache(),
+          { srcFeatures: feats.src, trgFeatures: feats.trg, srcKps: kps, N: pts.length, srcFrame: { h: size, w: size }, trgFrame: { h: size, w: size } },
+          [method],
+        );
         const m = res.matches[method]!;
         const out = pts.map((p, i) => ({ src: p, match: [(m[2 * i] * trg.width) / size, (m[2 * i + 1] * trg.height) / size] as [number, number] }));
         if (o.json) process.stdout.write(`${JSON.stringify({ method, prompt: pipe.label, matches: out }, null, 2)}\n`);
         else for (const [i, r] of out.entries()) process.stdout.write(`${i + 1}: (${r.src[0].toFixed(1)}, ${r.src[1].toFixed(1)}) -> (${r.match[0].toFixed(1)}, ${r.match[1].toFixed(1)})\n`);
         if (o.out) {
-          await drawMatches(src.file, trg.file, out.map((r) => ({ src: r.src, pred: r.match })), String(o.out), undefined, { orient: true });
+          await drawMatches(
+            src.file,
+            trg.file,
+            out.map((r) => ({ src: r.src, pred: r.match })),
+            String(o.out),
+            undefined,
+            { orient: true },
+          );
           if (!o.json) process.stdout.write(`wrote ${o.out}\n`);
         }
         await pipe.dispose();

@@ -55,7 +55,12 @@ export function formatEvalReport(r: EvalReport): string {
   const flags = r.pck[m][String(r.alphas[Math.min(1, r.alphas.length - 1)])].flags;
   if (Object.keys(flags).length) {
     lines.push('', `per SPair difficulty flag (${m}, PCK@${r.alphas[Math.min(1, r.alphas.length - 1)]})`);
-    for (const [f, levels] of Object.entries(flags)) lines.push(`  ${f.padEnd(11)} ${Object.entries(levels).map(([l, v]) => `${l}: ${pct(v)}`).join('   ')}`);
+    for (const [f, levels] of Object.entries(flags))
+      lines.push(
+        `  ${f.padEnd(11)} ${Object.entries(levels)
+          .map(([l, v]) => `${l}: ${pct(v)}`)
+          .join('   ')}`,
+      );
   }
   lines.push(`cache: ${(100 * r.cache.hitRate).toFixed(0)}% hits (${r.cache.hits}/${r.cache.hits + r.cache.misses})`);
   return lines.join('\n');
@@ -98,44 +103,91 @@ export function registerRunCommands(program: Command): void {
     .option('--methods <list>', `comma-separated subset of ${MATCH_METHODS.join(',')}`, MATCH_METHODS.join(','))
     .option('--limit <N>', 'only the first N pairs', parseIntOption('--limit'))
     .option('--json <file>', 'also write the full report (per pair included) as JSON')
-    .action(async (o: { modelDir: string; dinoDir?: string; dataset: string; split: string; category?: string; prompt: string; timestep: number; timesteps?: number[]; ensemble: number; size: number; seed: number; frame: string; methods: string; limit?: number; json?: string }, cmd: Command) => {
-      if (!['trn', 'val', 'test'].includes(o.split)) throw new AppError('INVALID_ARGUMENT', `--split must be trn, val or test, got '${o.split}'`);
-      if (o.frame !== 'resized' && o.frame !== 'original') throw new AppError('INVALID_ARGUMENT', `--frame must be resized or original, got '${o.frame}'`);
-      const methods = o.methods.split(',').map((s) => s.trim()) as MatchMethod[];
-      for (const m of methods) if (!MATCH_METHODS.includes(m)) throw new AppError('INVALID_ARGUMENT', `unknown matching method '${m}' (${MATCH_METHODS.join(', ')})`);
-      const svc = openServices((cmd.optsWithGlobals() as { db?: string }).db);
-      const task = cliTask();
-      try {
-        if (o.timesteps) {
-          const spec = parsePromptArg(o.prompt);
-          const ds = svc.repos.datasets.resolve(o.dataset);
-          const plan = planSweep(svc, { modelDir: path.resolve(o.modelDir), dinoDir: o.dinoDir && path.resolve(o.dinoDir), datasetId: ds.id, split: o.split as Split, category: o.category, limit: o.limit, size: o.size, ensemble: o.ensemble, seed: o.seed, timesteps: o.timesteps, prompts: [{ spec, name: describePrompt(spec) }] });
-          const r = await sweepInProcess(processRunner(sourceJobRuntime()), svc, plan, task, RESUME_HINT);
-          task.finish();
-          process.stdout.write(`${formatSweep(svc, describePrompt(spec), r.runs)}
+    .action(
+      async (
+        o: {
+          modelDir: string;
+          dinoDir?: string;
+          dataset: string;
+          split: string;
+          category?: string;
+          prompt: string;
+          timestep: number;
+          timesteps?: number[];
+          ensemble: number;
+          size: number;
+          seed: number;
+          frame: string;
+          methods: string;
+          limit?: number;
+          json?: string;
+        },
+        cmd: Command,
+      ) => {
+        if (!['trn', 'val', 'test'].includes(o.split)) throw new AppError('INVALID_ARGUMENT', `--split must be trn, val or test, got '${o.split}'`);
+        if (o.frame !== 'resized' && o.frame !== 'original') throw new AppError('INVALID_ARGUMENT', `--frame must be resized or original, got '${o.frame}'`);
+        const methods = o.methods.split(',').map((s) => s.trim()) as MatchMethod[];
+        for (const m of methods) if (!MATCH_METHODS.includes(m)) throw new AppError('INVALID_ARGUMENT', `unknown matching method '${m}' (${MATCH_METHODS.join(', ')})`);
+        const svc = openServices((cmd.optsWithGlobals() as { db?: string }).db);
+        const task = cliTask();
+        try {
+          if (o.timesteps) {
+            const spec = parsePromptArg(o.prompt);
+            const ds = svc.repos.datasets.resolve(o.dataset);
+            const plan = planSweep(svc, {
+              modelDir: path.resolve(o.modelDir),
+              dinoDir: o.dinoDir && path.resolve(o.dinoDir),
+              datasetId: ds.id,
+              split: o.split as Split,
+              category: o.category,
+              limit: o.limit,
+              size: o.size,
+              ensemble: o.ensemble,
+              seed: o.seed,
+              timesteps: o.timesteps,
+              prompts: [{ spec, name: describePrompt(spec) }],
+            });
+            const r = await sweepInProcess(processRunner(sourceJobRuntime()), svc, plan, task, RESUME_HINT);
+            task.finish();
+            process.stdout.write(`${formatSweep(svc, describePrompt(spec), r.runs)}
 sweep ${r.sweepId}: runs ${r.runs.map((x) => x.runId).join(', ')}
 `);
+            if (o.json) {
+              fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
+              fs.writeFileSync(o.json, JSON.stringify(r, null, 2));
+              process.stdout.write(`wrote ${o.json}\n`);
+            }
+            return;
+          }
+          const args: EvalTaskArgs = {
+            modelDir: o.modelDir,
+            dinoDir: o.dinoDir,
+            dataset: o.dataset,
+            split: o.split as Split,
+            category: o.category,
+            prompt: parsePromptArg(o.prompt),
+            timestep: o.timestep,
+            ensemble: o.ensemble,
+            size: o.size,
+            seed: o.seed,
+            frame: o.frame as Frame,
+            limit: o.limit,
+            methods,
+          };
+          const r = await evaluateReportInProcess(processRunner(sourceJobRuntime()), svc, args, task, RESUME_HINT);
+          task.finish();
+          process.stdout.write(`${formatEvalReport(r.report)}\nrun ${r.runId}\n`);
           if (o.json) {
             fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
-            fs.writeFileSync(o.json, JSON.stringify(r, null, 2));
+            fs.writeFileSync(o.json, JSON.stringify({ runId: r.runId, ...r.report }, null, 2));
             process.stdout.write(`wrote ${o.json}\n`);
           }
-          return;
+        } finally {
+          task.finish();
+          svc.close();
         }
-        const args: EvalTaskArgs = { modelDir: o.modelDir, dinoDir: o.dinoDir, dataset: o.dataset, split: o.split as Split, category: o.category, prompt: parsePromptArg(o.prompt), timestep: o.timestep, ensemble: o.ensemble, size: o.size, seed: o.seed, frame: o.frame as Frame, limit: o.limit, methods };
-        const r = await evaluateReportInProcess(processRunner(sourceJobRuntime()), svc, args, task, RESUME_HINT);
-        task.finish();
-        process.stdout.write(`${formatEvalReport(r.report)}\nrun ${r.runId}\n`);
-        if (o.json) {
-          fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
-          fs.writeFileSync(o.json, JSON.stringify({ runId: r.runId, ...r.report }, null, 2));
-          process.stdout.write(`wrote ${o.json}\n`);
-        }
-      } finally {
-        task.finish();
-        svc.close();
-      }
-    });
+      },
+    );
 
   program
     .command('train')

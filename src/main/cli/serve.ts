@@ -126,7 +126,9 @@ export async function runServe(options: ServeOptions = {}): Promise<void> {
   }
   if (!LOOPBACK.has(host)) {
     err.write(`warning: listening on ${host}: anyone who can reach this address and has the URL below can use the engine.\n`);
-    err.write(`note: the server answers only to this machine's addresses and host name${options.allowedHosts?.length ? ` and ${options.allowedHosts.join(', ')}` : ''}; add the names it is reached by with --allowed-host NAME[:PORT].\n`);
+    err.write(
+      `note: the server answers only to this machine's addresses and host name${options.allowedHosts?.length ? ` and ${options.allowedHosts.join(', ')}` : ''}; add the names it is reached by with --allowed-host NAME[:PORT].\n`,
+    );
   }
   out.write(`SD4Match Workstation is serving at ${server.url}\n`);
   out.write(`database: ${resolveStoreLocation(options.db).db}\n`);
@@ -159,7 +161,12 @@ export function registerServeCommand(program: Command): void {
     .description('serve the workstation to a web browser: the renderer over HTTP, the API over WebSocket (token in the URL)')
     .option('--port <port>', `TCP port (0 = a free port; default ${DEFAULT_SERVE_PORT}, or a free one when it is taken)`, parseIntOption('--port'))
     .option('--host <host>', 'interface to bind (keep 127.0.0.1 unless you mean to share it)', '127.0.0.1')
-    .option('--allowed-host <name>', 'another host name to answer to, NAME or NAME:PORT (e.g. the DNS name of a shared machine, or localhost:8080 through an SSH tunnel); repeatable', (v: string, list: string[]) => [...list, v], [] as string[])
+    .option(
+      '--allowed-host <name>',
+      'another host name to answer to, NAME or NAME:PORT (e.g. the DNS name of a shared machine, or localhost:8080 through an SSH tunnel); repeatable',
+      (v: string, list: string[]) => [...list, v],
+      [] as string[],
+    )
     .option('--no-open', 'do not open the URL in a browser')
     .option('--new-token', 'make a new access token (the URL printed before stops working); otherwise the store keeps its token, so the URL stays the same from one start to the next')
     .action(async (opts: { port?: number; host: string; open: boolean; allowedHost: string[]; newToken?: boolean }, cmd: Command) => {

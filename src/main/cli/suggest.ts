@@ -74,7 +74,10 @@ function categoryOf(svc: Services, ds: Dataset, name: string | undefined, imageI
   if (own) return own;
   const withSchema = svc.repos.datasets.categories(ds.id).filter((c) => c.keypoints.length > 0);
   if (withSchema.length === 1) return withSchema[0].id;
-  throw new AppError('INVALID_ARGUMENT', `dataset '${ds.name}' has ${withSchema.length} categories with a keypoint schema (${withSchema.map((c) => c.name).join(', ') || 'none'}): choose one with --category`);
+  throw new AppError(
+    'INVALID_ARGUMENT',
+    `dataset '${ds.name}' has ${withSchema.length} categories with a keypoint schema (${withSchema.map((c) => c.name).join(', ') || 'none'}): choose one with --category`,
+  );
 }
 
 function planInputOf(o: FeatureOptions, categoryId: number, extra: Partial<PlanInput>): PlanInput {
@@ -104,9 +107,14 @@ export function formatSuggestEval(r: SuggestEvalReport): string {
     `  accepted unchanged at confidence >= ${r.acceptThreshold}: ${pct(r.acceptedUnchanged)} (suggested at that confidence: ${pct(r.acceptedShare)})`,
     `  ${r.secondsPerImage.toFixed(2)} s per image`,
     '  per keypoint:',
-    ...r.perKeypoint.map((k) => `    ${k.name.padEnd(16)} ${String(k.points).padStart(4)} pts  ${r.alphas.map((a) => `@${a} ${pct(k.pck[String(a)]).padStart(6)}`).join('  ')}  mean confidence ${k.meanConfidence.toFixed(2)}`),
+    ...r.perKeypoint.map(
+      (k) =>
+        `    ${k.name.padEnd(16)} ${String(k.points).padStart(4)} pts  ${r.alphas.map((a) => `@${a} ${pct(k.pck[String(a)]).padStart(6)}`).join('  ')}  mean confidence ${k.meanConfidence.toFixed(2)}`,
+    ),
     '  per image:',
-    ...r.perImage.map((i) => `    ${i.path.padEnd(32)} ${String(i.points).padStart(3)} pts  ${r.alphas.map((a) => `@${a} ${pct(i.pck[String(a)]).padStart(6)}`).join('  ')}  ${i.seconds.toFixed(2)} s`),
+    ...r.perImage.map(
+      (i) => `    ${i.path.padEnd(32)} ${String(i.points).padStart(3)} pts  ${r.alphas.map((a) => `@${a} ${pct(i.pck[String(a)]).padStart(6)}`).join('  ')}  ${i.seconds.toFixed(2)} s`,
+    ),
   ];
   return lines.join('\n');
 }
@@ -127,7 +135,13 @@ export function registerSuggestCommands(program: Command): void {
       const ds = svc.repos.datasets.resolve(o.dataset);
       const imageId = resolveImage(svc, ds, o.image);
       const categoryId = categoryOf(svc, ds, o.category, imageId);
-      const exemplarIds = o.exemplars.trim() === 'all' ? undefined : o.exemplars.split(',').filter((s) => s.trim()).map((s) => resolveImage(svc, ds, s));
+      const exemplarIds =
+        o.exemplars.trim() === 'all'
+          ? undefined
+          : o.exemplars
+              .split(',')
+              .filter((s) => s.trim())
+              .map((s) => resolveImage(svc, ds, s));
       const plan = await planSuggestion(svc, planInputOf(o, categoryId, { imageIds: [imageId], exemplarIds }));
       const r = await previewSuggestionsInProcess(processRunner(sourceJobRuntime()), svc, plan, task);
       task.finish();
@@ -135,12 +149,21 @@ export function registerSuggestCommands(program: Command): void {
       const image = plan.targets[0].path;
       process.stdout.write(`${image} (${plan.category}, ${plan.promptName}, ${set.exemplars.length} exemplar(s), ${set.seconds.toFixed(2)} s)\n`);
       for (const k of set.keypoints) {
-        process.stdout.write(`  ${k.name.padEnd(16)} x ${k.x.toFixed(1).padStart(7)}  y ${k.y.toFixed(1).padStart(7)}  confidence ${k.confidence.toFixed(2)}  ${k.visible ? 'visible' : 'not visible'}\n`);
+        process.stdout.write(
+          `  ${k.name.padEnd(16)} x ${k.x.toFixed(1).padStart(7)}  y ${k.y.toFixed(1).padStart(7)}  confidence ${k.confidence.toFixed(2)}  ${k.visible ? 'visible' : 'not visible'}\n`,
+        );
       }
       const missing = plan.schema.filter((_, kp) => !set.keypoints.some((k) => k.kp === kp));
       if (missing.length) process.stdout.write(`  no exemplar has: ${missing.join(', ')}\n`);
       if (o.json) {
-        writeJson(o.json, { image, imageId, category: plan.category, prompt: plan.promptName, exemplars: set.exemplars, keypoints: set.keypoints.map((k) => ({ name: k.name, x: k.x, y: k.y, confidence: k.confidence, visible: k.visible })) });
+        writeJson(o.json, {
+          image,
+          imageId,
+          category: plan.category,
+          prompt: plan.promptName,
+          exemplars: set.exemplars,
+          keypoints: set.keypoints.map((k) => ({ name: k.name, x: k.x, y: k.y, confidence: k.confidence, visible: k.visible })),
+        });
       }
     } finally {
       task.finish();
@@ -165,10 +188,16 @@ export function registerSuggestCommands(program: Command): void {
     const task = cliTask();
     try {
       const ds = svc.repos.datasets.resolve(o.dataset);
-      const exemplarIds = o.exemplarImages?.split(',').filter((s) => s.trim()).map((s) => resolveImage(svc, ds, s));
+      const exemplarIds = o.exemplarImages
+        ?.split(',')
+        .filter((s) => s.trim())
+        .map((s) => resolveImage(svc, ds, s));
       const categories = o.category
         ? [requireCategory(svc, ds.id, ds.name, o.category)]
-        : svc.repos.datasets.categories(ds.id).filter((c) => c.keypoints.length > 0 && svc.repos.images.imagesOfCategory(ds.id, c.id).filter((i) => i.labelled).length >= 2).map((c) => c.id);
+        : svc.repos.datasets
+            .categories(ds.id)
+            .filter((c) => c.keypoints.length > 0 && svc.repos.images.imagesOfCategory(ds.id, c.id).filter((i) => i.labelled).length >= 2)
+            .map((c) => c.id);
       if (categories.length === 0) throw new AppError('INVALID_ARGUMENT', `dataset '${ds.name}' has no category with a keypoint schema and two labelled images`);
       // every plan is checked before any work starts
       const plans = [];
@@ -185,7 +214,9 @@ export function registerSuggestCommands(program: Command): void {
       }
       if (reports.length > 1) {
         const mean = (f: (r: SuggestEvalReport) => number) => reports.reduce((t, r) => t + f(r), 0) / reports.length;
-        process.stdout.write(`mean over ${reports.length} categories: PCK ${reports[0].alphas.map((a) => `@${a} ${pct(mean((r) => r.pck[String(a)]))}`).join('  ')}  accepted unchanged ${pct(mean((r) => r.acceptedUnchanged))}  ${mean((r) => r.secondsPerImage).toFixed(2)} s per image\n`);
+        process.stdout.write(
+          `mean over ${reports.length} categories: PCK ${reports[0].alphas.map((a) => `@${a} ${pct(mean((r) => r.pck[String(a)]))}`).join('  ')}  accepted unchanged ${pct(mean((r) => r.acceptedUnchanged))}  ${mean((r) => r.secondsPerImage).toFixed(2)} s per image\n`,
+        );
       }
       if (o.json) {
         writeJson(o.json, { dataset: ds.name, reports });
@@ -219,7 +250,11 @@ export function registerSuggestCommands(program: Command): void {
       const pathOf = new Map(plan.targets.map((t) => [t.imageId, t.path]));
       ranked.forEach((q, i) => process.stdout.write(`${String(i + 1).padStart(4)}  ${pathOf.get(q.id)}  score ${q.score.toFixed(3)}  (${q.reason})\n`));
       if (o.json) {
-        writeJson(o.json, { category: plan.category, prompt: plan.promptName, items: ranked.map((q) => ({ imageId: q.id, path: pathOf.get(q.id), score: q.score, confidence: q.confidence, novelty: q.novelty, reason: q.reason })) });
+        writeJson(o.json, {
+          category: plan.category,
+          prompt: plan.promptName,
+          items: ranked.map((q) => ({ imageId: q.id, path: pathOf.get(q.id), score: q.score, confidence: q.confidence, novelty: q.novelty, reason: q.reason })),
+        });
       }
     } finally {
       task.finish();

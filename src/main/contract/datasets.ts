@@ -204,7 +204,16 @@ export const datasetMethods = {
   'images:get': method<ImageDetail>()(z.object({ id }).strict()),
   /** Lists a folder on the engine's machine (path pickers). Without `dir`: the home folder. */
   'files:list': method<DirectoryListing>()(
-    z.object({ dir: z.string().max(4096).refine((s) => !s.includes('\0'), 'the path contains a NUL byte, which no file path can hold').optional(), files: z.enum(['none', 'json', 'all']).default('none') }).strict(),
+    z
+      .object({
+        dir: z
+          .string()
+          .max(4096)
+          .refine((s) => !s.includes('\0'), 'the path contains a NUL byte, which no file path can hold')
+          .optional(),
+        files: z.enum(['none', 'json', 'all']).default('none'),
+      })
+      .strict(),
   ),
 } as const;
 

@@ -8,7 +8,6 @@ import { SPLITS, type Split } from './datasets.js';
 import type { PairFlags } from '../engine/datasets/domain.js';
 import { method } from './spec.js';
 
-
 /** A row of a pairs page (the Pairs view's list). */
 export interface PairSummary {
   id: number;
@@ -48,7 +47,10 @@ export const buildPairsSchema = z
     mode: z.enum(['all', 'random', 'manual']),
     count: z.number().int().min(1, 'ask for at least one pair').max(100_000).optional(),
     seed: z.number().int().min(0).default(0),
-    manual: z.array(z.object({ src: id, trg: id }).strict()).max(10_000).optional(),
+    manual: z
+      .array(z.object({ src: id, trg: id }).strict())
+      .max(10_000)
+      .optional(),
     split,
     /** Count occluded keypoints (visibility 1) as correspondences too. */
     includeOccluded: z.boolean().default(false),

@@ -238,21 +238,40 @@ export const runMethods = {
   /** Evaluates a prompt on a dataset split as a job; results land in the store. */
   'evals:start': method<{ jobId: string }>()(evalLaunchSchema),
   /** PCK per category per prompt from the latest stored evaluation of each prompt. */
-  'evals:table': method<PckTable>()(z.object({ datasetId: id, split: z.enum(['trn', 'val', 'test']).default('test'), method: z.string().default('kernelsoftmax'), alpha: z.number().positive().default(0.1) }).strict()),
-  'evals:csv': method<{ csv: string; filename: string }>()(z.object({ datasetId: id, split: z.enum(['trn', 'val', 'test']).default('test'), method: z.string().default('kernelsoftmax'), alpha: z.number().positive().default(0.1) }).strict()),
+  'evals:table': method<PckTable>()(
+    z.object({ datasetId: id, split: z.enum(['trn', 'val', 'test']).default('test'), method: z.string().default('kernelsoftmax'), alpha: z.number().positive().default(0.1) }).strict(),
+  ),
+  'evals:csv': method<{ csv: string; filename: string }>()(
+    z.object({ datasetId: id, split: z.enum(['trn', 'val', 'test']).default('test'), method: z.string().default('kernelsoftmax'), alpha: z.number().positive().default(0.1) }).strict(),
+  ),
   /** Pairs to compare on, optionally sorted by error under an evaluation run (worst first). */
   'compare:pairs': method<{ pairs: ComparePairRow[]; total: number }>()(
-    z.object({ datasetId: id, split: z.enum(['trn', 'val', 'test']).default('test'), category: z.string().optional(), evalRunId: id.optional(), limit: z.number().int().min(1).max(1000).default(200), offset: z.number().int().min(0).default(0) }).strict(),
+    z
+      .object({
+        datasetId: id,
+        split: z.enum(['trn', 'val', 'test']).default('test'),
+        category: z.string().optional(),
+        evalRunId: id.optional(),
+        limit: z.number().int().min(1).max(1000).default(200),
+        offset: z.number().int().min(0).default(0),
+      })
+      .strict(),
   ),
   'compare:pair': method<PairView>()(z.object({ pairId: id }).strict()),
   /** Predictions of several prompts for the pair's source keypoints. */
   'compare:predict': method<{ predictions: Prediction[]; threshold: number }>()(
-    z.object({ pairId: id, promptIds: z.array(id).min(1).max(8), alpha: z.number().positive().default(0.1), method: z.enum(['kernelsoftmax', 'softmax', 'nn', 'bilinear']).default('kernelsoftmax'), ...evalSettings }).strict(),
+    z
+      .object({
+        pairId: id,
+        promptIds: z.array(id).min(1).max(8),
+        alpha: z.number().positive().default(0.1),
+        method: z.enum(['kernelsoftmax', 'softmax', 'nn', 'bilinear']).default('kernelsoftmax'),
+        ...evalSettings,
+      })
+      .strict(),
   ),
   /** Similarity of one source point with every target cell, per prompt. */
-  'compare:heatmap': method<{ heatmaps: Heatmap[] }>()(
-    z.object({ pairId: id, promptIds: z.array(id).min(1).max(8), point: z.tuple([z.number(), z.number()]), ...evalSettings }).strict(),
-  ),
+  'compare:heatmap': method<{ heatmaps: Heatmap[] }>()(z.object({ pairId: id, promptIds: z.array(id).min(1).max(8), point: z.tuple([z.number(), z.number()]), ...evalSettings }).strict()),
   /** The peak memory of computing features (predictions, heatmaps, evaluations) at these settings, against what is free. */
   'compare:estimate': method<MemoryCheck>()(z.object({ modelId: evalSettings.modelId, size: evalSettings.size, ensemble: evalSettings.ensemble }).strict()),
 } as const;

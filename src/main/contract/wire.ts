@@ -34,9 +34,7 @@ export interface InvokeFrame {
   args?: unknown;
 }
 
-export type ResponseFrame =
-  | { type: 'response'; id: number | null; result: unknown }
-  | { type: 'response'; id: number | null; error: SerializedError };
+export type ResponseFrame = { type: 'response'; id: number | null; result: unknown } | { type: 'response'; id: number | null; error: SerializedError };
 
 export type EventFrame = { [E in EventName]: { type: 'event'; event: E; payload: EventMap[E] } }[EventName];
 

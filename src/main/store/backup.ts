@@ -212,7 +212,10 @@ export function backupIfDue(db: Db, dbFile: string, policy: BackupPolicy = {}, n
     const size = fs.statSync(dbFile).size;
     const free = freeBytes(dir);
     if (free !== null && free < 2 * size + 64 * 1024 * 1024) {
-      logError(`backup of ${dbFile}`, new AppError('DISK_FULL', `skipped the backup of ${dbFile}: ${dir} has ${mb(free)} free, too little for a copy of ${mb(size)}`, `free ${free} bytes, database ${size} bytes`));
+      logError(
+        `backup of ${dbFile}`,
+        new AppError('DISK_FULL', `skipped the backup of ${dbFile}: ${dir} has ${mb(free)} free, too little for a copy of ${mb(size)}`, `free ${free} bytes, database ${size} bytes`),
+      );
       return null;
     }
     const release = takeLock(dir);

@@ -194,7 +194,11 @@ function explainStoreError(err: unknown): AppError | undefined {
   const message = err instanceof Error ? err.message : String(err);
   if (files.length > 1) {
     if (isDiskFullError(err)) return diskFullError(`one of the databases ${files.join(', ')}`, undefined, err);
-    return new AppError('STORE_INVALID', `one of the databases ${files.join(', ')} is damaged (SQLite reports "${message}"); close the workstation and run \`sd4match --db FILE db check\` on each`, message);
+    return new AppError(
+      'STORE_INVALID',
+      `one of the databases ${files.join(', ')} is damaged (SQLite reports "${message}"); close the workstation and run \`sd4match --db FILE db check\` on each`,
+      message,
+    );
   }
   const file = files[0]!;
   if (isDiskFullError(err)) return diskFullError(`to the database ${file}`, path.dirname(file), err);

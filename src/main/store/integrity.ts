@@ -49,7 +49,7 @@ function treeNames(db: Db): Map<number, string> {
 function pageRanges(pages: number[]): string {
   const sorted = [...new Set(pages)].sort((a, b) => a - b);
   const out: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let j = i;
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
     out.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
@@ -138,7 +138,13 @@ export function quickCheck(db: Db, file: string, options: { maxBytes?: number } 
     const code = (err as { code?: unknown } | null)?.code;
     if (typeof code === 'string' && (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT'))) {
       const message = err instanceof Error ? err.message : String(err);
-      return { ok: false, checked: 'full', problems: [message], summary: code === 'SQLITE_NOTADB' ? 'its header is not that of an SQLite database' : `SQLite reports "${message}"`, ms: Date.now() - t0 };
+      return {
+        ok: false,
+        checked: 'full',
+        problems: [message],
+        summary: code === 'SQLITE_NOTADB' ? 'its header is not that of an SQLite database' : `SQLite reports "${message}"`,
+        ms: Date.now() - t0,
+      };
     }
     throw err;
   }

@@ -75,7 +75,8 @@ export function parseImageUrl(url: string): ImageRequest | { status: 400; messag
   if (!URL.canParse(url)) return { status: 400, message: 'Bad Request: not a URL' };
   const u = new URL(url);
   if (u.protocol === `${IMAGE_SCHEME}:` && u.hostname === GENERATED_HOST) return parseGeneratedRequest(u.pathname.slice(1));
-  if (u.protocol !== `${IMAGE_SCHEME}:` || u.hostname !== IMAGE_HOST) return { status: 400, message: `Bad Request: expected ${IMAGE_SCHEME}://${IMAGE_HOST}/<id> or ${IMAGE_SCHEME}://${GENERATED_HOST}/<id>` };
+  if (u.protocol !== `${IMAGE_SCHEME}:` || u.hostname !== IMAGE_HOST)
+    return { status: 400, message: `Bad Request: expected ${IMAGE_SCHEME}://${IMAGE_HOST}/<id> or ${IMAGE_SCHEME}://${GENERATED_HOST}/<id>` };
   return parseImageRequest(u.pathname.slice(1), u.searchParams);
 }
 

@@ -105,8 +105,7 @@ export function attachWsApi(httpServer: HttpServer, api: Api, options: WsApiOpti
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
     const pathname = (req.url ?? '').split('?', 1)[0];
-    const refusal: UpgradeRefusal | null =
-      pathname === options.path ? options.verify(req) : { status: 404, reason: `no WebSocket endpoint at ${pathname}` };
+    const refusal: UpgradeRefusal | null = pathname === options.path ? options.verify(req) : { status: 404, reason: `no WebSocket endpoint at ${pathname}` };
     if (refusal) {
       refuseUpgrade(socket, refusal);
       return;

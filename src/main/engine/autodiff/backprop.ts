@@ -148,7 +148,15 @@ export function buildVjp(spec: Specialized, options: VjpOptions): VjpGraph {
   const view = { consumers: (t: string) => consumers.get(t) ?? [], gradOf: (t: string) => (active(t) ? total(t) : null) };
   // Subgraphs differentiated as a whole (see patterns.ts): their inner nodes are skipped.
   const policy = { ...REMAT_DEFAULTS, ...options.rematerialize };
-  const composites = findComposites(g, consumers, (t) => info.get(t)?.value?.v, (t) => info.get(t)!.dims, opset, policy, (t) => info.get(t)?.dtype);
+  const composites = findComposites(
+    g,
+    consumers,
+    (t) => info.get(t)?.value?.v,
+    (t) => info.get(t)!.dims,
+    opset,
+    policy,
+    (t) => info.get(t)?.dtype,
+  );
   const compositeAt = new Map<Node, Composite>();
   const inside = new Set<Node>();
   for (const c of composites) {
@@ -164,7 +172,13 @@ export function buildVjp(spec: Specialized, options: VjpOptions): VjpGraph {
     if (!node.outputs.some((o) => active(o) && contributions.has(o))) continue;
     const activeInputs = node.inputs.map((i) => active(i));
     if (!activeInputs.some(Boolean)) continue;
-    const ctx = new RuleContext(b, node, node.outputs.map((o) => (active(o) ? total(o) : null)), activeInputs, view);
+    const ctx = new RuleContext(
+      b,
+      node,
+      node.outputs.map((o) => (active(o) ? total(o) : null)),
+      activeInputs,
+      view,
+    );
     if (composite) {
       composite.build(ctx);
     } else {
@@ -193,10 +207,7 @@ export function buildVjp(spec: Specialized, options: VjpOptions): VjpGraph {
   g.nodes = [...g.nodes, ...b.nodes];
   for (const [k, v] of b.initializers) g.initializers.set(k, v);
   const keptOutputs = options.onlyDifferentiatedOutput ? g.outputs.filter((o) => o.name === output) : g.outputs;
-  g.outputs = [
-    ...keptOutputs,
-    ...options.wrt.map((w) => ({ name: gradOutputs[w], dtype: info.get(w)!.dtype, shape: [...info.get(w)!.dims] })),
-  ];
+  g.outputs = [...keptOutputs, ...options.wrt.map((w) => ({ name: gradOutputs[w], dtype: info.get(w)!.dtype, shape: [...info.get(w)!.dims] }))];
   for (const n of b.nodes) {
     for (const o of n.outputs) {
       const t = info.get(o);

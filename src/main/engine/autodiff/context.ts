@@ -75,10 +75,7 @@ export class RuleContext extends OpEmitter {
     const want = this.shape(this.I(i));
     const got = this.shape(grad);
     if (want.length !== got.length || want.some((d, k) => d !== got[k])) {
-      throw new AppError(
-        'INTERNAL',
-        `gradient rule for ${this.node.opType} (node '${this.node.name}') produced shape [${got}] for input ${i} of shape [${want}]`,
-      );
+      throw new AppError('INTERNAL', `gradient rule for ${this.node.opType} (node '${this.node.name}') produced shape [${got}] for input ${i} of shape [${want}]`);
     }
     if (this.dtype(grad) !== this.dtype(this.I(i))) {
       throw new AppError('INTERNAL', `gradient rule for ${this.node.opType} (node '${this.node.name}') produced ${this.dtype(grad)} for a ${this.dtype(this.I(i))} input`);

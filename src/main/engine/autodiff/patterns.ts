@@ -165,8 +165,7 @@ function findGelus(g: Graph, consumers: Map<string, Node[]>, valueOf: ValueOf, i
     const scale = producers[0];
     if (!scale) continue;
     const x = scale.inputs[0];
-    const ok =
-      (scale.opType === 'Div' && near(valueOf(scale.inputs[1]), Math.SQRT2)) || (scale.opType === 'Mul' && near(valueOf(scale.inputs[1]), Math.SQRT1_2));
+    const ok = (scale.opType === 'Div' && near(valueOf(scale.inputs[1]), Math.SQRT2)) || (scale.opType === 'Mul' && near(valueOf(scale.inputs[1]), Math.SQRT1_2));
     if (!ok) continue;
     const add = only(consumers.get(erf.outputs[0]));
     if (!add || add.opType !== 'Add' || !near(valueOf(other(add, erf.outputs[0])), 1)) continue;

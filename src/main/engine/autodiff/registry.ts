@@ -54,10 +54,51 @@ import { Where } from './rules/Where.js';
 import { zeroRules } from './zero-rules.js';
 
 export const GRADIENT_RULES: readonly GradRule[] = [
-  Abs, Add, Cast, Concat, Conv, Cos, Div, Dropout, Erf, Exp, Expand, Flatten, Gather, Gemm, GroupNormalization,
-  Identity, InstanceNormalization, LayerNormalization, Log, LogSoftmax, MatMul, Mul, Neg, Pad, Pow, Reciprocal,
-  ReduceMax, ReduceMean, ReduceSum, Relu, Reshape, Resize, Sigmoid, Sin, Slice, Softmax, Split, Sqrt, Squeeze, Sub,
-  Sum, Tanh, Transpose, Unsqueeze, Where,
+  Abs,
+  Add,
+  Cast,
+  Concat,
+  Conv,
+  Cos,
+  Div,
+  Dropout,
+  Erf,
+  Exp,
+  Expand,
+  Flatten,
+  Gather,
+  Gemm,
+  GroupNormalization,
+  Identity,
+  InstanceNormalization,
+  LayerNormalization,
+  Log,
+  LogSoftmax,
+  MatMul,
+  Mul,
+  Neg,
+  Pad,
+  Pow,
+  Reciprocal,
+  ReduceMax,
+  ReduceMean,
+  ReduceSum,
+  Relu,
+  Reshape,
+  Resize,
+  Sigmoid,
+  Sin,
+  Slice,
+  Softmax,
+  Split,
+  Sqrt,
+  Squeeze,
+  Sub,
+  Sum,
+  Tanh,
+  Transpose,
+  Unsqueeze,
+  Where,
   ...zeroRules,
   ...forbiddenRules,
 ];
@@ -79,16 +120,10 @@ const registry = buildRegistry(GRADIENT_RULES);
 export function ruleFor(node: Node, opset: number): GradRule {
   const r = node.domain && node.domain !== 'ai.onnx' ? undefined : registry.get(node.opType);
   if (!r) {
-    throw new AppError(
-      'NO_GRADIENT_RULE',
-      `no gradient rule for op ${node.opType}${node.domain ? ` (domain ${node.domain})` : ''} at node '${node.name}'`,
-    );
+    throw new AppError('NO_GRADIENT_RULE', `no gradient rule for op ${node.opType}${node.domain ? ` (domain ${node.domain})` : ''} at node '${node.name}'`);
   }
   if (opset < r.opsets[0] || opset > r.opsets[1]) {
-    throw new AppError(
-      'NO_GRADIENT_RULE',
-      `the gradient rule for ${node.opType} covers opsets ${r.opsets[0]}-${r.opsets[1]}; node '${node.name}' is in opset ${opset}`,
-    );
+    throw new AppError('NO_GRADIENT_RULE', `the gradient rule for ${node.opType} covers opsets ${r.opsets[0]}-${r.opsets[1]}; node '${node.name}' is in opset ${opset}`);
   }
   return r;
 }
@@ -104,4 +139,3 @@ export function ruleOnPath(node: Node, opset: number): BuildRule | ZeroRule {
   }
   return r;
 }
-

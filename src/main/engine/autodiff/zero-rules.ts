@@ -7,8 +7,27 @@
 import type { ZeroRule } from './rule.js';
 
 const ZERO_OPS = [
-  'Shape', 'Size', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor',
-  'ArgMax', 'ArgMin', 'Floor', 'Ceil', 'Round', 'Sign', 'NonZero', 'ConstantOfShape', 'IsNaN', 'IsInf',
+  'Shape',
+  'Size',
+  'Equal',
+  'Less',
+  'LessOrEqual',
+  'Greater',
+  'GreaterOrEqual',
+  'Not',
+  'And',
+  'Or',
+  'Xor',
+  'ArgMax',
+  'ArgMin',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'NonZero',
+  'ConstantOfShape',
+  'IsNaN',
+  'IsInf',
 ];
 
 export const zeroRules: ZeroRule[] = ZERO_OPS.map((opType) => ({ opType, opsets: [1, 99], kind: 'zero' }));

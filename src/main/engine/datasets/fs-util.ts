@@ -118,7 +118,7 @@ export function jsonSyntaxError(text: string): { offset: number; reason: string 
       if (c === 0x5c) {
         const e = text[i + 1];
         if (e === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) return "a \\u escape without 4 hex digits";
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) return 'a \\u escape without 4 hex digits';
           i += 6;
         } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
         else return 'an invalid escape sequence in a string';

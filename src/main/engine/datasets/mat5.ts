@@ -16,24 +16,7 @@ import zlib from 'node:zlib';
 import { AppError } from '../../shared/errors.js';
 
 export type MatClass =
-  | 'cell'
-  | 'struct'
-  | 'object'
-  | 'char'
-  | 'sparse'
-  | 'double'
-  | 'single'
-  | 'int8'
-  | 'uint8'
-  | 'int16'
-  | 'uint16'
-  | 'int32'
-  | 'uint32'
-  | 'int64'
-  | 'uint64'
-  | 'function'
-  | 'opaque'
-  | 'unknown';
+  'cell' | 'struct' | 'object' | 'char' | 'sparse' | 'double' | 'single' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'function' | 'opaque' | 'unknown';
 
 export interface MatVariable {
   name: string;

@@ -22,8 +22,26 @@ import { normalizeDatasetPath } from '../images/safe-path.js';
 import { imageFor, keypointDefs, NO_FLAGS, type ParsedDataset, type ParsedPair, type Reader } from './types.js';
 
 export const PASCAL_CLASSES = [
-  'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-  'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
+  'aeroplane',
+  'bicycle',
+  'bird',
+  'boat',
+  'bottle',
+  'bus',
+  'car',
+  'cat',
+  'chair',
+  'cow',
+  'diningtable',
+  'dog',
+  'horse',
+  'motorbike',
+  'person',
+  'pottedplant',
+  'sheep',
+  'sofa',
+  'train',
+  'tvmonitor',
 ];
 
 const BASE = 'PF-dataset-PASCAL';

@@ -203,7 +203,11 @@ export const readSpair: Reader = async (ctx) => {
         const size = sizes[side] as { width: number; height: number } | null;
         if (size) declareSize(img, size, origin);
       });
-      if (kpIds) kpCount.set(category, kpIds.reduce((m, k) => Math.max(m, k + 1), kpCount.get(category) ?? 0));
+      if (kpIds)
+        kpCount.set(
+          category,
+          kpIds.reduce((m, k) => Math.max(m, k + 1), kpCount.get(category) ?? 0),
+        );
       pairs.push({
         split,
         name: text,

@@ -71,13 +71,7 @@ export interface VjpRun {
  * Builds the VJP graph for the feeds' shapes and runs it once: the model's outputs and
  * d<output, cotangent>/d input for every input in `wrt`.
  */
-export async function runVjp(
-  model: Model,
-  feeds: Record<string, HostTensor>,
-  cotangent: HostTensor,
-  opts: { wrt: string[]; output?: string },
-  options: SessionOptions = {},
-): Promise<VjpRun> {
+export async function runVjp(model: Model, feeds: Record<string, HostTensor>, cotangent: HostTensor, opts: { wrt: string[]; output?: string }, options: SessionOptions = {}): Promise<VjpRun> {
   checkFeeds(model, feeds);
   const plan = planBatches(model.graph.inputs, shapesOf(feeds));
   const spec = specialize(model, plan.chunkShapes);
@@ -88,10 +82,7 @@ export async function runVjp(
     throw new AppError('INVALID_ARGUMENT', `the cotangent must be ${outInfo.dtype} like output '${graph.output}', got ${cotangent.dtype}`);
   }
   if (cotangent.dims.length !== expected.length || cotangent.dims.some((d, i) => d !== expected[i])) {
-    throw new AppError(
-      'INVALID_ARGUMENT',
-      `the cotangent must have the shape of output '${graph.output}' [${expected.join(', ')}], got [${cotangent.dims.join(', ')}]`,
-    );
+    throw new AppError('INVALID_ARGUMENT', `the cotangent must have the shape of output '${graph.output}' [${expected.join(', ')}], got [${cotangent.dims.join(', ')}]`);
   }
   const session = await createModelSession(graph.model, options);
   try {

@@ -45,7 +45,10 @@ export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set(['.jpg', '.jpeg', '
 
 function shortReason(err: unknown): string {
   const m = err instanceof Error ? err.message : String(err);
-  return m.split('\n')[0]!.replace(/^Input (buffer|file) /, '').trim();
+  return m
+    .split('\n')[0]!
+    .replace(/^Input (buffer|file) /, '')
+    .trim();
 }
 
 export interface ProbeOptions {

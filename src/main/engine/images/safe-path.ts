@@ -25,7 +25,7 @@ export function relativePathProblem(rel: string): string | null {
   if (rel.startsWith('/') || /^[A-Za-z]:/.test(rel)) return 'the path is absolute';
   for (const seg of rel.split('/')) {
     if (seg === '..') return "the path contains '..'";
-    if (seg === '.' || seg === '') return 'the path has an empty or \'.\' segment';
+    if (seg === '.' || seg === '') return "the path has an empty or '.' segment";
   }
   return null;
 }

@@ -122,10 +122,7 @@ export function expectTensor(t: HostTensor, file: string, dtype: DType | DType[]
   if (shape) {
     const ok = shape.length === t.dims.length && shape.every((d, i) => d === null || d === t.dims[i]);
     if (!ok) {
-      throw new AppError(
-        'NPY_INVALID',
-        `${file}: expected shape (${shape.map((d) => (d === null ? '*' : d)).join(', ')}), got (${t.dims.join(', ')})`,
-      );
+      throw new AppError('NPY_INVALID', `${file}: expected shape (${shape.map((d) => (d === null ? '*' : d)).join(', ')}), got (${t.dims.join(', ')})`);
     }
   }
 }

@@ -88,7 +88,14 @@ export interface JobRuntime {
 }
 
 /** What a task's process is called in messages to the user. */
-const TASK_TERMS: Record<string, string> = { train: 'training', eval: 'evaluation', 'eval-report': 'evaluation', 'suggest-preview': 'suggest', compile: 'model compilation', inference: 'Compare inference' };
+const TASK_TERMS: Record<string, string> = {
+  train: 'training',
+  eval: 'evaluation',
+  'eval-report': 'evaluation',
+  'suggest-preview': 'suggest',
+  compile: 'model compilation',
+  inference: 'Compare inference',
+};
 
 export function taskTerm(task: string): string {
   return TASK_TERMS[task] ?? task;

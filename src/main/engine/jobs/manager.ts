@@ -152,7 +152,13 @@ export class JobManager<M extends TaskMapShape = TaskMapShape> {
   }
 
   /** Runs a named task in a job process (ONNX Runtime work: compiling, evaluating, training). */
-  runInProcess<K extends keyof M & string>(kind: string, title: string, task: K, payload: M[K]['payload'], opts: Pick<RunInProcessOptions, 'cancelGraceMs'> = {}): { job: JobInfo; done: Promise<M[K]['result']> } {
+  runInProcess<K extends keyof M & string>(
+    kind: string,
+    title: string,
+    task: K,
+    payload: M[K]['payload'],
+    opts: Pick<RunInProcessOptions, 'cancelGraceMs'> = {},
+  ): { job: JobInfo; done: Promise<M[K]['result']> } {
     this.runtime(); // refuse before creating the job
     return this.run(kind, title, (ctx) => this.inProcess(task, payload, ctx, opts));
   }

@@ -201,10 +201,7 @@ export function scanOverQueryBlocks(
       scan_input_axes: scanInputs.map(() => axis),
       scan_output_axes: r.outputs.map(() => axis),
     } as Record<string, AttrValue>,
-    [
-      ...r.states.map((s) => ({ dtype: child.dtype(s), dims: child.shape(s) })),
-      ...r.outputs.map((o) => ({ dtype: child.dtype(o), dims: [...c.lead, nb, rows, child.shape(o).at(-1)!] })),
-    ],
+    [...r.states.map((s) => ({ dtype: child.dtype(s), dims: child.shape(s) })), ...r.outputs.map((o) => ({ dtype: child.dtype(o), dims: [...c.lead, nb, rows, child.shape(o).at(-1)!] }))],
   );
   return {
     states: outs.slice(0, r.states.length),

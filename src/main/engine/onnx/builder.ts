@@ -120,7 +120,6 @@ export function toAttrs(attrs: Record<string, AttrValue>): Record<string, Attr> 
 
 const FLOAT_ATTRS = new Set(['alpha', 'beta', 'epsilon', 'gamma', 'value_float', 'scale']);
 
-
 /**
  * Emit helpers shared by gradient rules and model builders: each returns the name of the tensor
  * it produced and skips work that would be a no-op (reshape to the same shape, sum over no axes).
@@ -241,7 +240,12 @@ export abstract class OpEmitter {
     const zero = this.b.constant(this.prefix, [0], [], 'int64');
     const wrapped = this.op1('Where', [this.op1('Less', [idx, zero]), this.add(idx, this.b.constant(this.prefix, [depth], [], 'int64')), idx]);
     const rangeDims = Array.from({ length: rank }, (_, i) => (i === axis ? depth : 1));
-    const range = this.b.constant(this.prefix, Array.from({ length: depth }, (_, j) => j), rangeDims, 'int64');
+    const range = this.b.constant(
+      this.prefix,
+      Array.from({ length: depth }, (_, j) => j),
+      rangeDims,
+      'int64',
+    );
     return this.op1('Cast', [this.op1('Equal', [wrapped, range])], { to: dtypeCode(dtype) });
   }
 

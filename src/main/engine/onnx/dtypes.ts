@@ -1,19 +1,5 @@
 /** ONNX element types, their byte sizes and typed-array carriers. */
-export type DType =
-  | 'float32'
-  | 'uint8'
-  | 'int8'
-  | 'uint16'
-  | 'int16'
-  | 'int32'
-  | 'int64'
-  | 'string'
-  | 'bool'
-  | 'float16'
-  | 'float64'
-  | 'uint32'
-  | 'uint64'
-  | 'bfloat16';
+export type DType = 'float32' | 'uint8' | 'int8' | 'uint16' | 'int16' | 'int32' | 'int64' | 'string' | 'bool' | 'float16' | 'float64' | 'uint32' | 'uint64' | 'bfloat16';
 
 const CODE_TO_DTYPE: Record<number, DType> = {
   1: 'float32',
@@ -32,10 +18,7 @@ const CODE_TO_DTYPE: Record<number, DType> = {
   16: 'bfloat16',
 };
 
-const DTYPE_TO_CODE = Object.fromEntries(Object.entries(CODE_TO_DTYPE).map(([k, v]) => [v, Number(k)])) as Record<
-  DType,
-  number
->;
+const DTYPE_TO_CODE = Object.fromEntries(Object.entries(CODE_TO_DTYPE).map(([k, v]) => [v, Number(k)])) as Record<DType, number>;
 
 export function dtypeFromCode(code: number): DType | undefined {
   return CODE_TO_DTYPE[code];
@@ -66,17 +49,7 @@ export function isFloat(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float16' || dtype === 'float64' || dtype === 'bfloat16';
 }
 
-export type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array;
+export type TypedArray = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
 
 /** A typed array of the carrier type ONNX Runtime uses for `dtype`, sharing or copying `bytes`. */
 export function typedArrayFromBytes(dtype: DType, bytes: Uint8Array, count: number): TypedArray {

@@ -157,4 +157,3 @@ export function validateGraph(g: Graph): void {
 export function renameUses(g: Graph, from: string, to: string): void {
   for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === from ? to : i));
 }
-

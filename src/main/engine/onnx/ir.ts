@@ -7,10 +7,7 @@ import fs from 'node:fs';
 import { AppError } from '../../shared/errors.js';
 import { DTYPE_SIZE, type DType, type TypedArray, bytesOf, typedArrayFromBytes } from './dtypes.js';
 
-export type TensorData =
-  | { kind: 'bytes'; bytes: Uint8Array }
-  | { kind: 'external'; file: string; offset: number; length: number }
-  | { kind: 'strings'; values: Uint8Array[] };
+export type TensorData = { kind: 'bytes'; bytes: Uint8Array } | { kind: 'external'; file: string; offset: number; length: number } | { kind: 'strings'; values: Uint8Array[] };
 
 /** A named constant tensor: an initializer or a Constant node's value. */
 export interface TensorValue {
@@ -115,10 +112,7 @@ export function readTensor(t: TensorValue): HostTensor {
   }
   const expected = count * DTYPE_SIZE[t.dtype];
   if (bytes.byteLength !== expected) {
-    throw new AppError(
-      'ONNX_INVALID',
-      `tensor '${t.name}' has ${bytes.byteLength} bytes of data but its shape [${t.dims.join(', ')}] of ${t.dtype} needs ${expected}`,
-    );
+    throw new AppError('ONNX_INVALID', `tensor '${t.name}' has ${bytes.byteLength} bytes of data but its shape [${t.dims.join(', ')}] of ${t.dtype} needs ${expected}`);
   }
   return { dtype: t.dtype, dims: [...t.dims], data: typedArrayFromBytes(t.dtype, bytes, count) };
 }
@@ -136,10 +130,7 @@ export function readExternalBytes(name: string, file: string, offset: number, le
     while (done < length) {
       const n = fs.readSync(fd, out, done, length - done, offset + done);
       if (n === 0) {
-        throw new AppError(
-          'ONNX_EXTERNAL_DATA',
-          `external data file ${file} ends before the ${length} bytes of tensor '${name}' at offset ${offset}`,
-        );
+        throw new AppError('ONNX_EXTERNAL_DATA', `external data file ${file} ends before the ${length} bytes of tensor '${name}' at offset ${offset}`);
       }
       done += n;
     }

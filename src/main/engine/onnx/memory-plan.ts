@@ -136,7 +136,10 @@ export function planMemory(g: Graph, shapeOfIn: (t: string) => TensorShape | und
     if (during > peak) {
       peak = during;
       peakAt = i;
-      snapshot = [...live].map(([name, v]) => ({ name, ...v })).sort((a, b) => b.bytes - a.bytes).slice(0, 20);
+      snapshot = [...live]
+        .map(([name, v]) => ({ name, ...v }))
+        .sort((a, b) => b.bytes - a.bytes)
+        .slice(0, 20);
     }
     for (const t of freeAt.get(i) ?? []) {
       current -= live.get(t)!.bytes;

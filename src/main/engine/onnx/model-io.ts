@@ -8,18 +8,7 @@ import path from 'node:path';
 import { AppError } from '../../shared/errors.js';
 import { readFileOrThrow } from '../io/files.js';
 import { DTYPE_SIZE, type DType, dtypeCode, dtypeFromCode } from './dtypes.js';
-import {
-  type Attr,
-  type Dim,
-  type Graph,
-  type Model,
-  type Node,
-  type TensorValue,
-  type ValueInfo,
-  numel,
-  readExternalBytes,
-  tensorByteLength,
-} from './ir.js';
+import { type Attr, type Dim, type Graph, type Model, type Node, type TensorValue, type ValueInfo, numel, readExternalBytes, tensorByteLength } from './ir.js';
 import { ModelProtoType, int64ToNumber } from './proto.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- decoded protobuf messages are untyped */
@@ -36,10 +25,7 @@ export function decodeModel(buf: Uint8Array, source: string, baseDir: string): M
   try {
     msg = ModelProtoType.decode(buf);
   } catch (e) {
-    throw new AppError(
-      'ONNX_INVALID',
-      `${source} is not a valid ONNX model: the protobuf data is truncated or corrupt (${(e as Error).message})`,
-    );
+    throw new AppError('ONNX_INVALID', `${source} is not a valid ONNX model: the protobuf data is truncated or corrupt (${(e as Error).message})`);
   }
   if (!msg.graph || !msg.opsetImport || msg.opsetImport.length === 0 || int64ToNumber(msg.irVersion) <= 0) {
     throw new AppError('ONNX_INVALID', `${source} is not an ONNX model (no graph, IR version or opset import)`);
@@ -185,18 +171,12 @@ function decodeTensor(t: any, ctx: DecodeCtx): TensorValue {
       try {
         fileSize = fs.statSync(file).size;
       } catch {
-        throw new AppError(
-          'ONNX_EXTERNAL_DATA',
-          `${ctx.source}: external data file '${location}' (tensor '${name}') is missing; expected it at ${file}`,
-        );
+        throw new AppError('ONNX_EXTERNAL_DATA', `${ctx.source}: external data file '${location}' (tensor '${name}') is missing; expected it at ${file}`);
       }
       ctx.externalSizes.set(file, fileSize);
     }
     if (offset + length > fileSize) {
-      throw new AppError(
-        'ONNX_EXTERNAL_DATA',
-        `${ctx.source}: external data file '${location}' is ${fileSize} bytes but tensor '${name}' needs bytes ${offset}..${offset + length}`,
-      );
+      throw new AppError('ONNX_EXTERNAL_DATA', `${ctx.source}: external data file '${location}' is ${fileSize} bytes but tensor '${name}' needs bytes ${offset}..${offset + length}`);
     }
     if (length !== count * size) {
       throw new AppError('ONNX_INVALID', `${ctx.source}: tensor '${name}' declares ${length} bytes of external data, its shape needs ${count * size}`);
@@ -217,15 +197,7 @@ function typedFieldsToBytes(t: any, dtype: DType, count: number, name: string, c
   const out = new Uint8Array(count * DTYPE_SIZE[dtype]);
   const dv = new DataView(out.buffer);
   const src: any[] | undefined =
-    dtype === 'float32'
-      ? t.floatData
-      : dtype === 'float64'
-        ? t.doubleData
-        : dtype === 'int64'
-          ? t.int64Data
-          : dtype === 'uint64' || dtype === 'uint32'
-            ? t.uint64Data
-            : t.int32Data;
+    dtype === 'float32' ? t.floatData : dtype === 'float64' ? t.doubleData : dtype === 'int64' ? t.int64Data : dtype === 'uint64' || dtype === 'uint32' ? t.uint64Data : t.int32Data;
   const values = src ?? [];
   if (values.length !== count) {
     throw new AppError('ONNX_INVALID', `${ctx.source}: tensor '${name}' has ${values.length} values, its shape needs ${count}`);

@@ -170,8 +170,7 @@ export async function createSession(model: string | Uint8Array, options: Session
     so.extra = { session };
     if (options.constantFolding === false) so.extra.optimization = { disable_specified_optimizers: 'ConstantFolding' };
     try {
-      const s =
-        typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
+      const s = typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
       attempts.push({ provider, ok: true });
       return wrap(s, provider, attempts);
     } catch (e) {

@@ -50,17 +50,11 @@ export function checkInputShapes(model: Model, shapes: Record<string, number[]>)
     if (!s) throw new AppError('INVALID_ARGUMENT', `no shape given for graph input '${input.name}'`);
     if (input.shape) {
       if (input.shape.length !== s.length) {
-        throw new AppError(
-          'SHAPE_ERROR',
-          `input '${input.name}' has rank ${input.shape.length} ([${input.shape.join(', ')}]); got shape [${s.join(', ')}]`,
-        );
+        throw new AppError('SHAPE_ERROR', `input '${input.name}' has rank ${input.shape.length} ([${input.shape.join(', ')}]); got shape [${s.join(', ')}]`);
       }
       input.shape.forEach((d, i) => {
         if (typeof d === 'number' && d !== s[i]) {
-          throw new AppError(
-            'SHAPE_ERROR',
-            `input '${input.name}' is declared [${input.shape!.join(', ')}]; got [${s.join(', ')}] (dimension ${i} must be ${d})`,
-          );
+          throw new AppError('SHAPE_ERROR', `input '${input.name}' is declared [${input.shape!.join(', ')}]; got [${s.join(', ')}] (dimension ${i} must be ${d})`);
         }
       });
     }
@@ -130,11 +124,7 @@ export function specialize(model: Model, inputShapes: Record<string, number[]>, 
       values = [{ dtype: 'int64', dims: [Math.max(0, end - start)], v: dims.slice(start, end) }];
     } else if (node.opType === 'Size') {
       values = [{ dtype: 'int64', dims: [], v: [numel(ins[0]!.dims)] }];
-    } else if (
-      EVALUABLE.has(node.opType) &&
-      ins.every((t, i) => !node.inputs[i] || (t && (t.value || initValue(node.inputs[i])))) &&
-      outs.every((o) => numel(o.dims) <= maxFold)
-    ) {
+    } else if (EVALUABLE.has(node.opType) && ins.every((t, i) => !node.inputs[i] || (t && (t.value || initValue(node.inputs[i])))) && outs.every((o) => numel(o.dims) <= maxFold)) {
       const cins = node.inputs.map((name, i) => (name ? (ins[i]!.value ?? initValue(name)) : undefined));
       values = evalNode(node, cins, outs, opset);
     }

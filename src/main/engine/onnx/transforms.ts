@@ -85,10 +85,7 @@ export function cut(model: Model, scopeArg: string, inputName: string): CutResul
     return needs.length === 0;
   });
   if (keep.length === 0) {
-    throw new AppError(
-      'INVALID_ARGUMENT',
-      `after cutting '${scope}' every output still needs ${[...upstream].join(', ')}; there is nothing left to compute`,
-    );
+    throw new AppError('INVALID_ARGUMENT', `after cutting '${scope}' every output still needs ${[...upstream].join(', ')}; there is nothing left to compute`);
   }
   g.outputs = keep;
   pruneDead(g);

@@ -37,33 +37,33 @@ async function change(ctx: AppContext, key: InstanceKey, fn: (db: Db) => EditorS
 }
 
 export async function setCategorySchema(ctx: AppContext, categoryId: number, { keypoints, skeleton }: CategorySchema) {
-    const result = await storeOf(ctx).write((db) => {
-      const r = setSchema(db, categoryId, keypoints, skeleton);
-      return { ...r, category: categoryInfo(db, r.category) };
-    });
-    ctx.events.emit('dataset:changed', { id: result.category.datasetId, reason: 'schema' });
-    return result;
-  }
+  const result = await storeOf(ctx).write((db) => {
+    const r = setSchema(db, categoryId, keypoints, skeleton);
+    return { ...r, category: categoryInfo(db, r.category) };
+  });
+  ctx.events.emit('dataset:changed', { id: result.category.datasetId, reason: 'schema' });
+  return result;
+}
 
 export async function getAnnotation(ctx: AppContext, { imageId, categoryId, instance }: InstanceKey) {
   return storeOf(ctx).read((db) => {
-      const key = { imageId, categoryId, instance };
-      editTarget(db, key, false);
-      return toState(key, readState(db, key));
-    });
+    const key = { imageId, categoryId, instance };
+    editTarget(db, key, false);
+    return toState(key, readState(db, key));
+  });
 }
 
 export async function saveAnnotation(ctx: AppContext, { imageId, categoryId, instance, keypoints, baseVersion, action }: AnnotationEdit) {
-    const key = { imageId, categoryId, instance };
-    return change(ctx, key, (db) => saveState(db, key, keypoints, baseVersion, action));
-  }
+  const key = { imageId, categoryId, instance };
+  return change(ctx, key, (db) => saveState(db, key, keypoints, baseVersion, action));
+}
 
 export async function undoAnnotation(ctx: AppContext, { imageId, categoryId, instance, baseVersion }: HistoryStep) {
-    const key = { imageId, categoryId, instance };
-    return change(ctx, key, (db) => stepHistory(db, key, -1, baseVersion));
-  }
+  const key = { imageId, categoryId, instance };
+  return change(ctx, key, (db) => stepHistory(db, key, -1, baseVersion));
+}
 
 export async function redoAnnotation(ctx: AppContext, { imageId, categoryId, instance, baseVersion }: HistoryStep) {
-    const key = { imageId, categoryId, instance };
-    return change(ctx, key, (db) => stepHistory(db, key, 1, baseVersion));
-  }
+  const key = { imageId, categoryId, instance };
+  return change(ctx, key, (db) => stepHistory(db, key, 1, baseVersion));
+}

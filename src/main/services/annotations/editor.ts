@@ -52,10 +52,7 @@ export function editTarget(db: Db, key: InstanceKey, forWriting: boolean): EditT
   }
   const dataset = datasets.find(image.datasetId)!;
   if (forWriting && !EDITABLE_FORMATS.has(dataset.format)) {
-    throw new AppError(
-      'FORBIDDEN',
-      `'${dataset.name}' is a ${dataset.format} benchmark: its keypoints come from its annotation files and are read-only here; annotate a folder or COCO dataset`,
-    );
+    throw new AppError('FORBIDDEN', `'${dataset.name}' is a ${dataset.format} benchmark: its keypoints come from its annotation files and are read-only here; annotate a folder or COCO dataset`);
   }
   return { image, category, datasetId: dataset.id, format: dataset.format };
 }

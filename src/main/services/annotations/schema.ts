@@ -100,10 +100,12 @@ export function setSchema(db: Db, categoryId: number, entries: readonly SchemaEn
   if (!identity) {
     const images = new ImagesRepo(db);
     const remap = <K extends { kp: number }>(list: readonly K[]): K[] =>
-      list.flatMap((k) => {
-        const to = map[k.kp] ?? null;
-        return to === null ? [] : [{ ...k, kp: to }];
-      }).sort((a, b) => a.kp - b.kp);
+      list
+        .flatMap((k) => {
+          const to = map[k.kp] ?? null;
+          return to === null ? [] : [{ ...k, kp: to }];
+        })
+        .sort((a, b) => a.kp - b.kp);
     for (const id of images.annotationIdsOfCategory(categoryId)) {
       const before = images.keypointsOf(id);
       const after = remap(before);

@@ -43,7 +43,14 @@ export function categoryInfos(db: Db, datasetId: number): CategoryInfo[] {
   const images = repo.imageCounts(datasetId);
   const annotated = repo.annotatedImageCounts(datasetId);
   const pairRows = new PairsRepo(db).countsByCategory(datasetId);
-  return repo.categories(datasetId).map((c) => toCategoryInfo(c, images.get(c.id) ?? 0, annotated.get(c.id) ?? 0, pairRows.filter((p) => p.categoryId === c.id)));
+  return repo.categories(datasetId).map((c) =>
+    toCategoryInfo(
+      c,
+      images.get(c.id) ?? 0,
+      annotated.get(c.id) ?? 0,
+      pairRows.filter((p) => p.categoryId === c.id),
+    ),
+  );
 }
 
 export function categoryInfo(db: Db, category: Category): CategoryInfo {

@@ -26,33 +26,41 @@ export interface ComparePairsQuery {
 }
 
 export async function comparePairs(ctx: AppContext, a: ComparePairsQuery) {
-    const svc = ctx.services();
-    const ds = svc.repos.datasets.find(a.datasetId);
-    if (!ds) throw new AppError('NOT_FOUND', `no dataset with id ${a.datasetId}`);
-    const categoryId = a.category ? requireCategory(svc, ds.id, ds.name, a.category) : undefined;
-    const pairs = svc.repos.pairs.list({ datasetId: a.datasetId, split: a.split, categoryId });
-    const errors = new Map<number, number>();
-    if (a.evalRunId) for (const e of svc.repos.evalResults.list(a.evalRunId, 'kernelsoftmax')) errors.set(e.pairId, e.error);
-    const rows: ComparePairRow[] = pairs.map((p) => ({ id: p.id, name: p.name, category: p.category, srcImageId: p.src.imageId, trgImageId: p.trg.imageId, nPts: p.nPts, error: errors.get(p.id) ?? null }));
-    if (a.evalRunId) rows.sort((x, y) => (y.error ?? -1) - (x.error ?? -1));
-    return { pairs: rows.slice(a.offset, a.offset + a.limit), total: rows.length };
-  }
+  const svc = ctx.services();
+  const ds = svc.repos.datasets.find(a.datasetId);
+  if (!ds) throw new AppError('NOT_FOUND', `no dataset with id ${a.datasetId}`);
+  const categoryId = a.category ? requireCategory(svc, ds.id, ds.name, a.category) : undefined;
+  const pairs = svc.repos.pairs.list({ datasetId: a.datasetId, split: a.split, categoryId });
+  const errors = new Map<number, number>();
+  if (a.evalRunId) for (const e of svc.repos.evalResults.list(a.evalRunId, 'kernelsoftmax')) errors.set(e.pairId, e.error);
+  const rows: ComparePairRow[] = pairs.map((p) => ({
+    id: p.id,
+    name: p.name,
+    category: p.category,
+    srcImageId: p.src.imageId,
+    trgImageId: p.trg.imageId,
+    nPts: p.nPts,
+    error: errors.get(p.id) ?? null,
+  }));
+  if (a.evalRunId) rows.sort((x, y) => (y.error ?? -1) - (x.error ?? -1));
+  return { pairs: rows.slice(a.offset, a.offset + a.limit), total: rows.length };
+}
 
 export async function comparePair(ctx: AppContext, pairId: number): Promise<PairView> {
-    const r = ctx.services().repos.pairs.get(pairId);
-    if (!r) throw new AppError('NOT_FOUND', `no pair with id ${pairId}`);
-    const p = toEvalPair(r.split === 'trn' ? r : { ...r, flip: 0 });
-    return {
-      id: r.id,
-      name: r.name,
-      category: r.category,
-      split: r.split,
-      src: { imageId: r.src.imageId, width: r.src.width, height: r.src.height, kps: p.srcKps, bbox: r.src.bbox },
-      trg: { imageId: r.trg.imageId, width: r.trg.width, height: r.trg.height, kps: p.trgKps, bbox: r.trg.bbox },
-      flags: p.flags ?? {},
-      threshold: pckThreshold(p, benchmarkOf(r.format), 'original', FEATURE_DEFAULTS.size),
-    };
-  }
+  const r = ctx.services().repos.pairs.get(pairId);
+  if (!r) throw new AppError('NOT_FOUND', `no pair with id ${pairId}`);
+  const p = toEvalPair(r.split === 'trn' ? r : { ...r, flip: 0 });
+  return {
+    id: r.id,
+    name: r.name,
+    category: r.category,
+    split: r.split,
+    src: { imageId: r.src.imageId, width: r.src.width, height: r.src.height, kps: p.srcKps, bbox: r.src.bbox },
+    trg: { imageId: r.trg.imageId, width: r.trg.width, height: r.trg.height, kps: p.trgKps, bbox: r.trg.bbox },
+    flags: p.flags ?? {},
+    threshold: pckThreshold(p, benchmarkOf(r.format), 'original', FEATURE_DEFAULTS.size),
+  };
+}
 
 export async function predict(ctx: AppContext, a: PredictRequest): Promise<{ predictions: Prediction[]; threshold: number }> {
   return askInference(ctx, 'predict', a);
@@ -63,6 +71,6 @@ export async function heatmap(ctx: AppContext, a: HeatmapRequest): Promise<{ hea
 }
 
 export async function estimateCompare(ctx: AppContext, a: { modelId: number; size: number; ensemble: number }) {
-    modelFolder(ctx.services(), a.modelId, 'stable-diffusion');
-    return askInference(ctx, 'estimateFeatures', a);
-  }
+  modelFolder(ctx.services(), a.modelId, 'stable-diffusion');
+  return askInference(ctx, 'estimateFeatures', a);
+}

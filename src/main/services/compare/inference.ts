@@ -129,7 +129,9 @@ export class CompareService {
     for (const promptId of a.promptIds) {
       const { pipe } = await this.pipeline(promptId, a);
       const f = await pipe.pairFeatures(pair.src, pair.trg, pair.category);
-      const res = await matchKeypoints(this.sessions, { srcFeatures: f.src, trgFeatures: f.trg, srcKps: kps, N: 1, srcFrame: { h: S, w: S }, trgFrame: { h: S, w: S } }, ['kernelsoftmax'], undefined, { correlation: true });
+      const res = await matchKeypoints(this.sessions, { srcFeatures: f.src, trgFeatures: f.trg, srcKps: kps, N: 1, srcFrame: { h: S, w: S }, trgFrame: { h: S, w: S } }, ['kernelsoftmax'], undefined, {
+        correlation: true,
+      });
       const [, , h, w] = f.trg.dims;
       const m = res.matches.kernelsoftmax!;
       heatmaps.push({

@@ -67,78 +67,77 @@ export async function listDatasets(ctx: AppContext) {
 
 export async function datasetDetails(ctx: AppContext, id: number) {
   return storeOf(ctx).read((db) => {
-      const repo = new DatasetsRepo(db);
-      const d = repo.details(id);
-      const last = d.lastImport as ImportReportInfo | null;
-      return {
-        ...toDatasetSummary(d),
-        keypoints: d.keypoints,
-        pairsBySplit: d.pairsBySplit,
-        pairPoints: d.pairPoints,
-        categoryList: categoryInfos(db, id),
-        lastImport: last && capReport(last, DETAILS_SKIPPED),
-      };
-    });
+    const repo = new DatasetsRepo(db);
+    const d = repo.details(id);
+    const last = d.lastImport as ImportReportInfo | null;
+    return {
+      ...toDatasetSummary(d),
+      keypoints: d.keypoints,
+      pairsBySplit: d.pairsBySplit,
+      pairPoints: d.pairPoints,
+      categoryList: categoryInfos(db, id),
+      lastImport: last && capReport(last, DETAILS_SKIPPED),
+    };
+  });
 }
 
 export async function startImport(ctx: AppContext, args: DatasetImport) {
-    const store = storeOf(ctx);
-    // Checked now, so the form can say what is wrong next to the input; the import checks again.
-    const root = existingDir('root', args.root, 'dataset folder');
-    if (args.format === 'coco' && args.annotations !== undefined) {
-      const file = path.resolve(args.annotations);
-      if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new FieldError('NOT_FOUND', 'annotations', `annotation file ${file} does not exist`);
-    }
-    if (args.name !== undefined) {
-      const other = await store.read((db) => new DatasetsRepo(db).findByName(args.name!));
-      if (other && !(other.format === args.format && other.root === root)) {
-        throw new FieldError('CONFLICT', 'name', `a dataset named '${args.name}' already exists (${other.format} at ${other.root}); choose another name`);
-      }
-    }
-    const title = `Import ${FORMAT_NAMES[args.format]} from ${path.basename(root) || root}`;
-    const { job } = ctx.jobs.run('import', title, async (task) => {
-      const report = await importDataset(
-        store,
-        {
-          format: args.format,
-          root,
-          ...(args.name === undefined ? {} : { name: args.name }),
-          ...(args.annotations === undefined ? {} : { annotations: args.annotations }),
-          ...(args.category === undefined ? {} : { category: args.category }),
-          skipInvalid: args.skipInvalid,
-          wording: DIALOG_WORDING,
-        },
-        task,
-      );
-      const info: ImportReportInfo = report;
-      // committed: windows hear of the dataset before the job reports completion
-      ctx.events.emit('dataset:changed', { id: report.datasetId, reason: 'imported' });
-      return capReport(info, JOB_SKIPPED);
-    });
-    return { jobId: job.id };
+  const store = storeOf(ctx);
+  // Checked now, so the form can say what is wrong next to the input; the import checks again.
+  const root = existingDir('root', args.root, 'dataset folder');
+  if (args.format === 'coco' && args.annotations !== undefined) {
+    const file = path.resolve(args.annotations);
+    if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new FieldError('NOT_FOUND', 'annotations', `annotation file ${file} does not exist`);
   }
+  if (args.name !== undefined) {
+    const other = await store.read((db) => new DatasetsRepo(db).findByName(args.name!));
+    if (other && !(other.format === args.format && other.root === root)) {
+      throw new FieldError('CONFLICT', 'name', `a dataset named '${args.name}' already exists (${other.format} at ${other.root}); choose another name`);
+    }
+  }
+  const title = `Import ${FORMAT_NAMES[args.format]} from ${path.basename(root) || root}`;
+  const { job } = ctx.jobs.run('import', title, async (task) => {
+    const report = await importDataset(
+      store,
+      {
+        format: args.format,
+        root,
+        ...(args.name === undefined ? {} : { name: args.name }),
+        ...(args.annotations === undefined ? {} : { annotations: args.annotations }),
+        ...(args.category === undefined ? {} : { category: args.category }),
+        skipInvalid: args.skipInvalid,
+        wording: DIALOG_WORDING,
+      },
+      task,
+    );
+    const info: ImportReportInfo = report;
+    // committed: windows hear of the dataset before the job reports completion
+    ctx.events.emit('dataset:changed', { id: report.datasetId, reason: 'imported' });
+    return capReport(info, JOB_SKIPPED);
+  });
+  return { jobId: job.id };
+}
 
 export async function deleteDataset(ctx: AppContext, id: number) {
-    const deleted = await storeOf(ctx).write((db) => {
-      const repo = new DatasetsRepo(db);
-      if (!repo.find(id)) throw new AppError('NOT_FOUND', `no dataset with id ${id}`);
-      return repo.delete(id);
-    });
-    ctx.events.emit('dataset:changed', { id, reason: 'deleted' });
-    return { deleted };
-  }
+  const deleted = await storeOf(ctx).write((db) => {
+    const repo = new DatasetsRepo(db);
+    if (!repo.find(id)) throw new AppError('NOT_FOUND', `no dataset with id ${id}`);
+    return repo.delete(id);
+  });
+  ctx.events.emit('dataset:changed', { id, reason: 'deleted' });
+  return { deleted };
+}
 
 export async function exportCoco(ctx: AppContext, id: number, { file, overwrite, includePending }: CocoExport) {
-    const out = path.resolve(file);
-    const parent = path.dirname(out);
-    if (!fs.existsSync(parent) || !fs.statSync(parent).isDirectory()) throw new FieldError('NOT_FOUND', 'file', `folder ${parent} does not exist`);
-    if (fs.existsSync(out)) {
-      if (fs.statSync(out).isDirectory()) throw new FieldError('INVALID_ARGUMENT', 'file', `${out} is a folder; name a .json file`);
-      if (!overwrite) throw new FieldError('CONFLICT', 'file', `${out} already exists; tick "overwrite" to replace it`);
-    }
-    return storeOf(ctx).read((db) => {
-      if (!new DatasetsRepo(db).find(id)) throw new AppError('NOT_FOUND', `no dataset with id ${id}`);
-      return writeCocoFile(db, id, out, { includePending });
-    });
+  const out = path.resolve(file);
+  const parent = path.dirname(out);
+  if (!fs.existsSync(parent) || !fs.statSync(parent).isDirectory()) throw new FieldError('NOT_FOUND', 'file', `folder ${parent} does not exist`);
+  if (fs.existsSync(out)) {
+    if (fs.statSync(out).isDirectory()) throw new FieldError('INVALID_ARGUMENT', 'file', `${out} is a folder; name a .json file`);
+    if (!overwrite) throw new FieldError('CONFLICT', 'file', `${out} already exists; tick "overwrite" to replace it`);
   }
-
+  return storeOf(ctx).read((db) => {
+    if (!new DatasetsRepo(db).find(id)) throw new AppError('NOT_FOUND', `no dataset with id ${id}`);
+    return writeCocoFile(db, id, out, { includePending });
+  });
+}

@@ -137,7 +137,11 @@ async function checkImages(parsed: ParsedDataset, ctx: ReadContext, concurrency:
       if (err instanceof ImageProblem) ctx.problems.invalid({ file: img.path }, `${err.reason}${referenced}`, err.code);
       else if (err instanceof AppError && (err.code === 'NOT_FOUND' || err.code === 'FORBIDDEN')) {
         if (err.code === 'NOT_FOUND') missing.push(img.path);
-        ctx.problems.invalid({ file: img.path }, `${err.code === 'NOT_FOUND' ? 'image file is missing' : 'image path leaves the dataset root'}${referenced}`, err.code === 'NOT_FOUND' ? 'NOT_FOUND' : 'FORBIDDEN');
+        ctx.problems.invalid(
+          { file: img.path },
+          `${err.code === 'NOT_FOUND' ? 'image file is missing' : 'image path leaves the dataset root'}${referenced}`,
+          err.code === 'NOT_FOUND' ? 'NOT_FOUND' : 'FORBIDDEN',
+        );
       } else throw err;
     } finally {
       ctx.progress(STAGES.checking, ++done, list.length, img.path);
@@ -253,7 +257,10 @@ function deriveImageAnnotations(parsed: ParsedDataset, problems: Problems): void
           ann.keypoints.push({ kp, x, y, visibility: 2 });
           from.set(`${key}\n${kp}`, describeOrigin(pair.origin));
         } else if (Math.abs(existing.x - x) > 1e-6 || Math.abs(existing.y - y) > 1e-6) {
-          problems.skip(pair.origin, `keypoint ${kp} of ${imgPath} is (${fmt(x)}, ${fmt(y)}) here but (${fmt(existing.x)}, ${fmt(existing.y)}) in ${from.get(`${key}\n${kp}`)}; the image keeps the first`);
+          problems.skip(
+            pair.origin,
+            `keypoint ${kp} of ${imgPath} is (${fmt(x)}, ${fmt(y)}) here but (${fmt(existing.x)}, ${fmt(existing.y)}) in ${from.get(`${key}\n${kp}`)}; the image keeps the first`,
+          );
         }
       }
     }

@@ -61,7 +61,8 @@ export async function runEvaluation(svc: Services, a: EvalArgs, task: TaskContex
     const p = loadLearnedPrompt(a.prompt.file);
     if (p.meta.kind === 'class') {
       const missing = [...new Set(pairs.map((x) => x.category))].filter((c) => !p.meta.categories.includes(c));
-      if (missing.length) throw new AppError('INVALID_ARGUMENT', `${a.prompt.file} has no prompt for categor${missing.length > 1 ? 'ies' : 'y'} ${missing.join(', ')} (it has: ${p.meta.categories.join(', ')})`);
+      if (missing.length)
+        throw new AppError('INVALID_ARGUMENT', `${a.prompt.file} has no prompt for categor${missing.length > 1 ? 'ies' : 'y'} ${missing.join(', ')} (it has: ${p.meta.categories.join(', ')})`);
     }
   }
   const sd = a.sd ?? SdModel.open(a.modelDir, { cacheDir: svc.cacheDir, task });
@@ -79,7 +80,24 @@ export async function runEvaluation(svc: Services, a: EvalArgs, task: TaskContex
   const record = a.record ?? true;
   let runId: number | null = null;
   let promptId: number | null = null;
-  const config = { dataset: ds.name, split: a.split, category: a.category ?? null, prompt: a.promptName ?? describePrompt(a.prompt), promptFile: a.prompt.kind === 'file' ? a.prompt.file : null, timestep: a.timestep, ensemble: a.ensemble, size: a.size, seed: a.seed, frame: a.frame, limit: a.limit ?? null, methods, alphas, model: sd.folder.dir, modelHash: sd.compiled.modelHash, ...(a.sweep ? { sweep: a.sweep.id, sweepPlan: { timesteps: a.sweep.timesteps, promptIds: a.sweep.promptIds } } : {}) };
+  const config = {
+    dataset: ds.name,
+    split: a.split,
+    category: a.category ?? null,
+    prompt: a.promptName ?? describePrompt(a.prompt),
+    promptFile: a.prompt.kind === 'file' ? a.prompt.file : null,
+    timestep: a.timestep,
+    ensemble: a.ensemble,
+    size: a.size,
+    seed: a.seed,
+    frame: a.frame,
+    limit: a.limit ?? null,
+    methods,
+    alphas,
+    model: sd.folder.dir,
+    modelHash: sd.compiled.modelHash,
+    ...(a.sweep ? { sweep: a.sweep.id, sweepPlan: { timesteps: a.sweep.timesteps, promptIds: a.sweep.promptIds } } : {}),
+  };
   if (record) {
     const modelId = await modelRecord(svc, sd);
     promptId = a.promptId ?? (await findOrCreatePrompt(svc, a.prompt, modelId, sd));

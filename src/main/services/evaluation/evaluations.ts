@@ -60,7 +60,9 @@ function pckTable(ctx: AppContext, a: PckTableQuery): PckTable {
   // a timestep sweep's evaluations are read as sweeps (services/sweeps/), not as a prompt's latest PCK
   const runs = svc.repos.runs
     .list({ kind: 'eval', status: 'completed' })
-    .filter((r) => r.datasetId === a.datasetId && (r.config as { split?: string }).split === a.split && !(r.config as { category?: string | null }).category && !(r.config as { sweep?: string }).sweep);
+    .filter(
+      (r) => r.datasetId === a.datasetId && (r.config as { split?: string }).split === a.split && !(r.config as { category?: string | null }).category && !(r.config as { sweep?: string }).sweep,
+    );
   const latest = new Map<number, RunRecord>();
   for (const r of runs) {
     if (r.promptId === null) continue;
@@ -82,7 +84,15 @@ function pckTable(ctx: AppContext, a: PckTableQuery): PckTable {
         cats.add(c);
       }
     }
-    rows.push({ promptId, prompt: svc.repos.prompts.get(promptId)?.name ?? `prompt ${promptId}`, runId: r.id, overall: value(key), categories, pairs: r.totalSteps ?? 0, finishedAt: r.finishedAt ?? 0 });
+    rows.push({
+      promptId,
+      prompt: svc.repos.prompts.get(promptId)?.name ?? `prompt ${promptId}`,
+      runId: r.id,
+      overall: value(key),
+      categories,
+      pairs: r.totalSteps ?? 0,
+      finishedAt: r.finishedAt ?? 0,
+    });
   }
   rows.sort((x, y) => y.overall - x.overall);
   return { method: a.method, alpha: a.alpha, categories: [...cats].sort(), rows };
@@ -94,29 +104,45 @@ function csvCell(v: string | number): string {
 }
 
 export async function startEvaluation(ctx: AppContext, a: EvaluationSettings) {
-    const svc = ctx.services();
-    const modelDir = modelFolder(svc, a.modelId, 'stable-diffusion');
-    const p = svc.repos.prompts.get(a.promptId);
-    if (!p) throw new AppError('NOT_FOUND', `no prompt with id ${a.promptId}`);
-    const spec = p.kind === 'baseline' ? (p.config as { spec?: PromptSpec }).spec : undefined;
-    if (spec) requirePromptSupported(svc, modelDir, spec);
-    const needsDino = p.kind === 'cpm' || spec?.kind === 'dino';
-    if (needsDino && !a.dinoModelId) throw new AppError('INVALID_ARGUMENT', `${p.name} needs a DINOv2 model: choose one`);
-    const dinoDir = a.dinoModelId ? modelFolder(svc, a.dinoModelId, 'dinov2') : undefined;
-    const ds = svc.repos.datasets.find(a.datasetId);
-    if (!ds) throw new AppError('NOT_FOUND', `no dataset with id ${a.datasetId}`);
-    const args = { modelDir, dinoDir, dataset: String(ds.id), split: a.split, category: a.category, timestep: a.timestep, ensemble: a.ensemble, size: a.size, seed: a.seed, frame: a.frame, limit: a.limit, promptId: a.promptId };
-    const { job } = ctx.jobs.run('eval', `evaluating ${p.name} on ${ds.name}/${a.split}`, (task) => evaluateInProcess(jobRunner(ctx), svc, args, task));
-    return { jobId: job.id };
-  }
+  const svc = ctx.services();
+  const modelDir = modelFolder(svc, a.modelId, 'stable-diffusion');
+  const p = svc.repos.prompts.get(a.promptId);
+  if (!p) throw new AppError('NOT_FOUND', `no prompt with id ${a.promptId}`);
+  const spec = p.kind === 'baseline' ? (p.config as { spec?: PromptSpec }).spec : undefined;
+  if (spec) requirePromptSupported(svc, modelDir, spec);
+  const needsDino = p.kind === 'cpm' || spec?.kind === 'dino';
+  if (needsDino && !a.dinoModelId) throw new AppError('INVALID_ARGUMENT', `${p.name} needs a DINOv2 model: choose one`);
+  const dinoDir = a.dinoModelId ? modelFolder(svc, a.dinoModelId, 'dinov2') : undefined;
+  const ds = svc.repos.datasets.find(a.datasetId);
+  if (!ds) throw new AppError('NOT_FOUND', `no dataset with id ${a.datasetId}`);
+  const args = {
+    modelDir,
+    dinoDir,
+    dataset: String(ds.id),
+    split: a.split,
+    category: a.category,
+    timestep: a.timestep,
+    ensemble: a.ensemble,
+    size: a.size,
+    seed: a.seed,
+    frame: a.frame,
+    limit: a.limit,
+    promptId: a.promptId,
+  };
+  const { job } = ctx.jobs.run('eval', `evaluating ${p.name} on ${ds.name}/${a.split}`, (task) => evaluateInProcess(jobRunner(ctx), svc, args, task));
+  return { jobId: job.id };
+}
 
 export async function pckTableOf(ctx: AppContext, a: PckTableQuery) {
   return pckTable(ctx, a);
 }
 
 export async function pckCsv(ctx: AppContext, a: PckTableQuery) {
-    const t = pckTable(ctx, a);
-    const ds = ctx.services().repos.datasets.find(a.datasetId);
-    const lines = [['prompt', 'all', ...t.categories].map(csvCell).join(','), ...t.rows.map((r) => [csvCell(r.prompt), csvCell(r.overall), ...t.categories.map((c) => csvCell(r.categories[c] ?? NaN))].join(','))];
-    return { csv: `${lines.join('\n')}\n`, filename: `pck-${(ds?.name ?? 'dataset').replace(/\W+/g, '_')}-${a.split}-${a.method}-${a.alpha}.csv` };
-  }
+  const t = pckTable(ctx, a);
+  const ds = ctx.services().repos.datasets.find(a.datasetId);
+  const lines = [
+    ['prompt', 'all', ...t.categories].map(csvCell).join(','),
+    ...t.rows.map((r) => [csvCell(r.prompt), csvCell(r.overall), ...t.categories.map((c) => csvCell(r.categories[c] ?? NaN))].join(',')),
+  ];
+  return { csv: `${lines.join('\n')}\n`, filename: `pck-${(ds?.name ?? 'dataset').replace(/\W+/g, '_')}-${a.split}-${a.method}-${a.alpha}.csv` };
+}

@@ -44,33 +44,33 @@ function places(): DirectoryListing['places'] {
 }
 
 export async function listFiles({ dir, files }: FolderQuery): Promise<DirectoryListing> {
-    const target = path.resolve(dir && dir.trim() ? dir.trim() : os.homedir());
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(target, { withFileTypes: true });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new FieldError('NOT_FOUND', 'dir', `${target} does not exist`);
-      if (code === 'ENOTDIR') throw new FieldError('INVALID_ARGUMENT', 'dir', `${target} is a file, not a folder`);
-      if (code === 'EACCES' || code === 'EPERM') throw new FieldError('FORBIDDEN', 'dir', `${target}: permission denied`);
-      throw err;
-    }
-    const wanted = (name: string) => files === 'all' || (files === 'json' && name.toLowerCase().endsWith('.json'));
-    const list: FileEntry[] = [];
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      let isDir = e.isDirectory();
-      if (e.isSymbolicLink()) {
-        try {
-          isDir = fs.statSync(path.join(target, e.name)).isDirectory();
-        } catch {
-          continue; // broken link
-        }
-      }
-      if (isDir) list.push({ name: e.name, kind: 'dir' });
-      else if (wanted(e.name)) list.push({ name: e.name, kind: 'file' });
-    }
-    list.sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name, undefined, { numeric: true }) : a.kind === 'dir' ? -1 : 1));
-    const parent = path.dirname(target);
-    return { dir: target, parent: parent === target ? null : parent, entries: list.slice(0, MAX_LISTING), truncated: list.length > MAX_LISTING, places: places() };
+  const target = path.resolve(dir && dir.trim() ? dir.trim() : os.homedir());
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(target, { withFileTypes: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new FieldError('NOT_FOUND', 'dir', `${target} does not exist`);
+    if (code === 'ENOTDIR') throw new FieldError('INVALID_ARGUMENT', 'dir', `${target} is a file, not a folder`);
+    if (code === 'EACCES' || code === 'EPERM') throw new FieldError('FORBIDDEN', 'dir', `${target}: permission denied`);
+    throw err;
   }
+  const wanted = (name: string) => files === 'all' || (files === 'json' && name.toLowerCase().endsWith('.json'));
+  const list: FileEntry[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    let isDir = e.isDirectory();
+    if (e.isSymbolicLink()) {
+      try {
+        isDir = fs.statSync(path.join(target, e.name)).isDirectory();
+      } catch {
+        continue; // broken link
+      }
+    }
+    if (isDir) list.push({ name: e.name, kind: 'dir' });
+    else if (wanted(e.name)) list.push({ name: e.name, kind: 'file' });
+  }
+  list.sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name, undefined, { numeric: true }) : a.kind === 'dir' ? -1 : 1));
+  const parent = path.dirname(target);
+  return { dir: target, parent: parent === target ? null : parent, entries: list.slice(0, MAX_LISTING), truncated: list.length > MAX_LISTING, places: places() };
+}

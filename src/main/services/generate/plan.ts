@@ -240,7 +240,12 @@ async function conditioning(svc: Services, sd: SdModel, pipes: Map<number, Pipel
  * Generates a plan's images (the `generate` worker task): each is stored (PNG file, then its row)
  * as soon as it is done and announced with `generate:image`; cancelling keeps what is finished.
  */
-export async function runGenerationPlan(svc: Services, plan: GenerationPlan, task: TaskContext, emit: (name: string, payload: unknown) => void = () => {}): Promise<{ images: number; seconds: number; provider: string | null }> {
+export async function runGenerationPlan(
+  svc: Services,
+  plan: GenerationPlan,
+  task: TaskContext,
+  emit: (name: string, payload: unknown) => void = () => {},
+): Promise<{ images: number; seconds: number; provider: string | null }> {
   const started = Date.now();
   if (plan.todo.length === 0) return { images: 0, seconds: 0, provider: null };
   const sd = SdModel.open(plan.modelDir, { cacheDir: svc.cacheDir, task });

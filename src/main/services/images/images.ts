@@ -36,19 +36,19 @@ export async function locateImage(ctx: AppContext, { datasetId, categoryId, filt
 
 export async function imageDetail(ctx: AppContext, id: number): Promise<ImageDetail> {
   return storeOf(ctx).read((db) => {
-      const repo = new ImagesRepo(db);
-      const img = repo.get(id);
-      if (!img) throw new AppError('NOT_FOUND', `no image with id ${id}`);
-      return {
-        id: img.id,
-        datasetId: img.datasetId,
-        path: img.path,
-        width: img.width,
-        height: img.height,
-        format: img.format,
-        bytes: img.bytes,
-        categoryId: img.categoryId,
-        annotations: repo.annotations(id).map((a) => ({ categoryId: a.categoryId, instance: a.instance, bbox: a.bbox, keypoints: a.keypoints })),
-      };
-    });
+    const repo = new ImagesRepo(db);
+    const img = repo.get(id);
+    if (!img) throw new AppError('NOT_FOUND', `no image with id ${id}`);
+    return {
+      id: img.id,
+      datasetId: img.datasetId,
+      path: img.path,
+      width: img.width,
+      height: img.height,
+      format: img.format,
+      bytes: img.bytes,
+      categoryId: img.categoryId,
+      annotations: repo.annotations(id).map((a) => ({ categoryId: a.categoryId, instance: a.instance, bbox: a.bbox, keypoints: a.keypoints })),
+    };
+  });
 }

@@ -7,7 +7,17 @@
 import type { MemoryCheck } from '../../contract/index.js';
 import { toEvalPair } from '../../engine/datasets/pair-geometry.js';
 import { inspectDinoFolder } from '../../engine/sd4match/model/model-folder.js';
-import { availableMemory, checkFeaturesFit, checkGenerationFits, checkTrainingFits, estimateFeatureMemory, estimateGenerationMemory, estimateTrainingMemory, type MemoryEstimate, modelFileBytes } from '../../engine/sd4match/memory/memory-estimate.js';
+import {
+  availableMemory,
+  checkFeaturesFit,
+  checkGenerationFits,
+  checkTrainingFits,
+  estimateFeatureMemory,
+  estimateGenerationMemory,
+  estimateTrainingMemory,
+  type MemoryEstimate,
+  modelFileBytes,
+} from '../../engine/sd4match/memory/memory-estimate.js';
 import type { Generator } from '../../engine/sd4match/generation/generate.js';
 import { keypointRows } from '../../engine/sd4match/training/training-batch.js';
 import type { SdModel } from '../../engine/sd4match/model/sd-model.js';
@@ -44,7 +54,11 @@ function memoryCheck(check: () => MemoryEstimate, estimate: () => MemoryEstimate
  */
 export async function estimateFeatures(sd: SdModel, a: { size: number; ensemble: number }): Promise<MemoryCheck> {
   const provider = await sd.provider();
-  return memoryCheck(() => checkFeaturesFit(sd, a.size, a.ensemble, provider), () => estimateFeatureMemory(sd, a.size, a.ensemble), provider);
+  return memoryCheck(
+    () => checkFeaturesFit(sd, a.size, a.ensemble, provider),
+    () => estimateFeatureMemory(sd, a.size, a.ensemble),
+    provider,
+  );
 }
 
 /** What a training run with these settings will need (its step graph is built into the cache). */
@@ -55,11 +69,19 @@ export async function estimateTraining(svc: Services, sd: SdModel, a: TrainingEs
   if (train.length === 0) throw new AppError('INVALID_ARGUMENT', 'the dataset has no training (trn) pairs');
   const dino = a.dinoModelId ? svc.repos.models.get(a.dinoModelId) : null;
   const args = { size: a.size, batch: a.batch, accumulate: a.accumulate, prompt: a.prompt, N: keypointRows(train), extraWeights: dino ? modelFileBytes(inspectDinoFolder(dino.folder).model) : 0 };
-  return memoryCheck(() => checkTrainingFits(sd, args, provider), () => estimateTrainingMemory(sd, args), provider);
+  return memoryCheck(
+    () => checkTrainingFits(sd, args, provider),
+    () => estimateTrainingMemory(sd, args),
+    provider,
+  );
 }
 
 /** What generating at this size will need (full UNet on a batch of 2, then the decoder); nothing runs. */
 export async function estimateGeneration(sd: SdModel, gen: Generator, size: number): Promise<MemoryCheck> {
   const provider = await sd.provider();
-  return memoryCheck(() => checkGenerationFits(sd, gen, size, provider), () => estimateGenerationMemory(sd, gen, size), provider);
+  return memoryCheck(
+    () => checkGenerationFits(sd, gen, size, provider),
+    () => estimateGenerationMemory(sd, gen, size),
+    provider,
+  );
 }

@@ -21,7 +21,12 @@ export async function modelRecord(svc: Services, sd: SdModel): Promise<number> {
   return svc.store.write(() => {
     const dir = sd.folder.dir;
     // names are unique: two folders called 'sd' become 'sd' and 'sd (2)' (a registered folder keeps its own)
-    const taken = new Set(svc.repos.models.list().filter((m) => m.folder !== dir).map((m) => m.name));
+    const taken = new Set(
+      svc.repos.models
+        .list()
+        .filter((m) => m.folder !== dir)
+        .map((m) => m.name),
+    );
     let name = path.basename(dir);
     for (let k = 2; taken.has(name); k++) name = `${path.basename(dir)} (${k})`;
     const f = sd.folder;
@@ -41,7 +46,11 @@ export function toStored(t: HostTensor): StoredTensor {
 }
 
 /** Stores a learned prompt (from a file or a finished run); returns its id. */
-export async function storeLearnedPrompt(svc: Services, p: LearnedPrompt, extra: { modelId: number | null; datasetId?: number | null; runId?: number | null; step?: number | null; name?: string }): Promise<number> {
+export async function storeLearnedPrompt(
+  svc: Services,
+  p: LearnedPrompt,
+  extra: { modelId: number | null; datasetId?: number | null; runId?: number | null; step?: number | null; name?: string },
+): Promise<number> {
   return svc.store.write(() => {
     const existing = svc.repos.prompts.list({}).find((r) => r.provenance.file === p.file && r.provenance.created === p.meta.created && p.file !== '');
     if (existing) return existing.id;

@@ -73,22 +73,25 @@ export function requireRun(ctx: AppContext, id: number): RunRecord {
 }
 
 export async function listRuns(ctx: AppContext, { kind }: RunListQuery) {
-    const svc = ctx.services();
-    return svc.repos.runs.list(kind ? { kind } : {}).sort((a, b) => b.id - a.id).map((r) => runSummary(ctx, r));
-  }
+  const svc = ctx.services();
+  return svc.repos.runs
+    .list(kind ? { kind } : {})
+    .sort((a, b) => b.id - a.id)
+    .map((r) => runSummary(ctx, r));
+}
 
 export async function runDetails(ctx: AppContext, id: number): Promise<RunDetails> {
-    const r = requireRun(ctx, id);
-    const svc = ctx.services();
-    return { ...runSummary(ctx, r), checkpoints: svc.repos.runs.checkpoints(id).map((c) => ({ step: c.step, createdAt: c.createdAt })), metricNames: svc.repos.runs.metricNames(id) };
-  }
+  const r = requireRun(ctx, id);
+  const svc = ctx.services();
+  return { ...runSummary(ctx, r), checkpoints: svc.repos.runs.checkpoints(id).map((c) => ({ step: c.step, createdAt: c.createdAt })), metricNames: svc.repos.runs.metricNames(id) };
+}
 
 export async function runMetrics(ctx: AppContext, { id, names, afterStep }: RunMetricsQuery) {
-    requireRun(ctx, id);
-    const svc = ctx.services();
-    const wanted = names ?? svc.repos.runs.metricNames(id);
-    return Object.fromEntries(wanted.map((n) => [n, svc.repos.runs.metricSeries(id, n, afterStep)]));
-  }
+  requireRun(ctx, id);
+  const svc = ctx.services();
+  const wanted = names ?? svc.repos.runs.metricNames(id);
+  return Object.fromEntries(wanted.map((n) => [n, svc.repos.runs.metricSeries(id, n, afterStep)]));
+}
 
 /**
  * Cancels an active run: its job here is cancelled (a training run checkpoints first). A run whose

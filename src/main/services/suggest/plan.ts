@@ -172,7 +172,10 @@ export async function planSuggestion(svc: Services, input: PlanInput, mode: { ev
       if (!svc.repos.images.isImageOfCategory(id, cat.id)) throw new AppError('INVALID_ARGUMENT', `image ${id} (${rec.path}) is not an image of ${where}`);
     }
   } else {
-    targetIds = svc.repos.images.imagesOfCategory(ds.id, cat.id).filter((i) => !i.labelled).map((i) => i.id);
+    targetIds = svc.repos.images
+      .imagesOfCategory(ds.id, cat.id)
+      .filter((i) => !i.labelled)
+      .map((i) => i.id);
     if (targetIds.length === 0) throw new AppError('INVALID_ARGUMENT', `${where} has no unannotated images to suggest for`);
   }
 
@@ -184,7 +187,10 @@ export async function planSuggestion(svc: Services, input: PlanInput, mode: { ev
   const prompt = checkPrompt(svc, input, cat.name);
   requirePromptSupported(svc, input.modelDir, prompt.prompt ?? promptSpecOf(svc, prompt.promptId!).spec);
   if (prompt.needsDino && !input.dinoDir) throw new AppError('INVALID_ARGUMENT', `${prompt.name} needs a DINOv2 model: choose one`);
-  for (const [what, dir] of [['model', input.modelDir], ['DINOv2 model', input.dinoDir]] as const) {
+  for (const [what, dir] of [
+    ['model', input.modelDir],
+    ['DINOv2 model', input.dinoDir],
+  ] as const) {
     if (dir && !fs.existsSync(dir)) throw new AppError('NOT_FOUND', `the ${what} folder ${dir} is gone`);
   }
 

@@ -138,7 +138,12 @@ export function queueOf(svc: Services, categoryId: number): SuggestQueue {
   const sets = new Map(svc.repos.suggestions.listForCategory(categoryId).map((s) => [s.imageId, s]));
   const latest = [...sets.values()].sort((a, b) => b.createdAt - a.createdAt)[0];
   const key = (latest?.settings as { descriptorKey?: string } | undefined)?.descriptorKey;
-  const descriptors = key ? svc.repos.suggestions.descriptors(images.map((i) => i.id), key) : new Map<number, Float32Array>();
+  const descriptors = key
+    ? svc.repos.suggestions.descriptors(
+        images.map((i) => i.id),
+        key,
+      )
+    : new Map<number, Float32Array>();
   const ranked = rankQueue(
     unlabelled.map((i) => {
       const s = sets.get(i.id);

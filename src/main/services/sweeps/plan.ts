@@ -72,7 +72,8 @@ export function planSweep(svc: Services, a: SweepInput): SweepPlan {
     if (needsDino && !a.dinoDir) throw new AppError('INVALID_ARGUMENT', `${name} needs a DINOv2 model: choose one`);
     if (spec.kind === 'learned' && spec.prompt.meta.kind === 'class') {
       const missing = pairCategories.filter((c) => !spec.prompt.meta.categories.includes(c));
-      if (missing.length) throw new AppError('INVALID_ARGUMENT', `${name} has no prompt for categor${missing.length > 1 ? 'ies' : 'y'} ${missing.join(', ')} (it has: ${spec.prompt.meta.categories.join(', ')})`);
+      if (missing.length)
+        throw new AppError('INVALID_ARGUMENT', `${name} has no prompt for categor${missing.length > 1 ? 'ies' : 'y'} ${missing.join(', ')} (it has: ${spec.prompt.meta.categories.join(', ')})`);
     }
     return { promptId: p.promptId, name };
   });

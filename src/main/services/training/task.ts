@@ -30,7 +30,9 @@ export async function trainTask(p: { db: string; request: TrainRequest; narrate?
   try {
     const r = await runTraining(svc, p.request, task, {
       onStart: (s) => {
-        narrate(`run ${s.runId}: ${s.config.prompt} prompt, ${s.config.steps} steps of ${s.config.batch} pairs at ${s.config.size}px, provider ${s.provider}${s.resumedFrom ? `, resumed at step ${s.resumedFrom}` : ''}`);
+        narrate(
+          `run ${s.runId}: ${s.config.prompt} prompt, ${s.config.steps} steps of ${s.config.batch} pairs at ${s.config.size}px, provider ${s.provider}${s.resumedFrom ? `, resumed at step ${s.resumedFrom}` : ''}`,
+        );
         emit('train:started', { runId: s.runId, provider: s.provider, resumedFrom: s.resumedFrom, steps: s.config.steps });
       },
       onStep: (s) => emit('train:step', { runId: s.runId, step: s.step, loss: s.loss, lr: s.lr, stepsPerSecond: s.stepsPerSecond, etaSeconds: s.etaSeconds }),

@@ -159,13 +159,24 @@ export async function runTraining(svc: Services, req: TrainRequest, task: TaskCo
       const dino = args.dinoDir ? inspectDinoFolder(args.dinoDir) : null;
       // refuse what will not fit before anything is recorded (this builds the step graph into its cache)
       task.progress({ stage: 'planning memory', done: 0, total: 1, detail: `${cfg.size} px, batch ${cfg.batch}` });
-      checkTrainingFits(sd, { size: cfg.size, batch: cfg.batch, accumulate: cfg.accumulate, prompt: cfg.prompt, N: keypointRows(train), extraWeights: dino ? modelFileBytes(dino.model) : 0 }, await sd.provider());
+      checkTrainingFits(
+        sd,
+        { size: cfg.size, batch: cfg.batch, accumulate: cfg.accumulate, prompt: cfg.prompt, N: keypointRows(train), extraWeights: dino ? modelFileBytes(dino.model) : 0 },
+        await sd.provider(),
+      );
       modelId = await modelRecord(svc, sd);
       if (runId === -1) {
         // what was asked and what it resolved to, e.g. `auto -> cpu (webgpu skipped: software adapter ...)`
         const providerNote = (await resolveProviders(args.provider ?? providerChoice())).note;
         const created = await svc.store.write(() =>
-          svc.repos.runs.create({ kind: 'train', name: args.name ?? `${args.prompt} on ${ds.name}`, config: { args: { ...args, provider: args.provider ?? providerChoice() }, train: cfg, provider: providerNote }, modelId, datasetId: ds.id, totalSteps: cfg.steps }),
+          svc.repos.runs.create({
+            kind: 'train',
+            name: args.name ?? `${args.prompt} on ${ds.name}`,
+            config: { args: { ...args, provider: args.provider ?? providerChoice() }, train: cfg, provider: providerNote },
+            modelId,
+            datasetId: ds.id,
+            totalSteps: cfg.steps,
+          }),
         );
         runId = created.id;
       }
@@ -224,7 +235,13 @@ export async function runTraining(svc: Services, req: TrainRequest, task: TaskCo
   try {
     const result = await trainer.run(out);
     await flush();
-    const promptId = await storeLearnedPrompt(svc, result.prompt, { modelId, datasetId: ds.id, runId, step: result.bestStep ?? result.steps, name: args.name ?? `${args.prompt} prompt (run ${runId})` });
+    const promptId = await storeLearnedPrompt(svc, result.prompt, {
+      modelId,
+      datasetId: ds.id,
+      runId,
+      step: result.bestStep ?? result.steps,
+      name: args.name ?? `${args.prompt} prompt (run ${runId})`,
+    });
     await svc.store.write(() => svc.repos.runs.complete(runId, promptId));
     return { runId, promptId, result, seconds: (Date.now() - start) / 1000, provider };
   } catch (e) {

@@ -121,60 +121,60 @@ function startTrainJob(ctx: AppContext, request: Exclude<TrainRequest, { kind: '
 }
 
 export async function startTraining(ctx: AppContext, a: TrainSettings) {
-    const svc = ctx.services();
-    const { modelDir, dinoDir, ds } = trainTarget(ctx, a);
-    const args: TrainArgs = {
-      modelDir,
-      dinoDir,
-      dataset: String(ds.id),
-      prompt: a.prompt,
-      category: a.category,
-      steps: a.steps,
-      batch: a.batch,
-      lr: a.lr,
-      schedule: a.schedule,
-      accumulate: a.accumulate,
-      timestep: a.timestep,
-      size: a.size,
-      valEvery: a.valEvery,
-      valPairs: a.valPairs,
-      checkpointEvery: a.checkpointEvery,
-      seed: a.seed,
-      name: a.name,
-      // the request is recorded with the run (and a resume keeps it); one that cannot run here is refused now
-      provider: (await resolveProviders(a.provider ?? providerChoice(), a.provider ? 'the run form' : 'the Settings')).requested,
-    };
-    const name = a.name ?? `${a.prompt} on ${ds.name}`;
-    const run = await svc.store.write(() => svc.repos.runs.create({ kind: 'train', name, config: { args }, modelId: a.modelId, datasetId: ds.id, totalSteps: a.steps }));
-    const jobId = startTrainJob(ctx, { kind: 'queued', runId: run.id }, `training ${name}`);
-    return { runId: run.id, jobId };
-  }
+  const svc = ctx.services();
+  const { modelDir, dinoDir, ds } = trainTarget(ctx, a);
+  const args: TrainArgs = {
+    modelDir,
+    dinoDir,
+    dataset: String(ds.id),
+    prompt: a.prompt,
+    category: a.category,
+    steps: a.steps,
+    batch: a.batch,
+    lr: a.lr,
+    schedule: a.schedule,
+    accumulate: a.accumulate,
+    timestep: a.timestep,
+    size: a.size,
+    valEvery: a.valEvery,
+    valPairs: a.valPairs,
+    checkpointEvery: a.checkpointEvery,
+    seed: a.seed,
+    name: a.name,
+    // the request is recorded with the run (and a resume keeps it); one that cannot run here is refused now
+    provider: (await resolveProviders(a.provider ?? providerChoice(), a.provider ? 'the run form' : 'the Settings')).requested,
+  };
+  const name = a.name ?? `${a.prompt} on ${ds.name}`;
+  const run = await svc.store.write(() => svc.repos.runs.create({ kind: 'train', name, config: { args }, modelId: a.modelId, datasetId: ds.id, totalSteps: a.steps }));
+  const jobId = startTrainJob(ctx, { kind: 'queued', runId: run.id }, `training ${name}`);
+  return { runId: run.id, jobId };
+}
 
 export async function estimateTraining(ctx: AppContext, a: TrainingEstimateInput) {
-    trainTarget(ctx, a);
-    // the inference process plans it: building the step graph takes seconds on a full-size model
-    return askInference(ctx, 'estimateTraining', {
-      modelId: a.modelId,
-      ...(a.prompt === 'cpm' ? { dinoModelId: a.dinoModelId } : {}),
-      datasetId: a.datasetId,
-      ...(a.category ? { category: a.category } : {}),
-      prompt: a.prompt,
-      batch: a.batch,
-      accumulate: a.accumulate,
-      size: a.size,
-    });
-  }
+  trainTarget(ctx, a);
+  // the inference process plans it: building the step graph takes seconds on a full-size model
+  return askInference(ctx, 'estimateTraining', {
+    modelId: a.modelId,
+    ...(a.prompt === 'cpm' ? { dinoModelId: a.dinoModelId } : {}),
+    datasetId: a.datasetId,
+    ...(a.category ? { category: a.category } : {}),
+    prompt: a.prompt,
+    batch: a.batch,
+    accumulate: a.accumulate,
+    size: a.size,
+  });
+}
 
 export async function resumeTraining(ctx: AppContext, id: number) {
-    const svc = ctx.services();
-    await svc.store.write(() => recoverRuns(svc));
-    const r = requireRun(ctx, id);
-    if (r.kind !== 'train') throw new AppError('INVALID_ARGUMENT', `run ${id} is an evaluation; only training runs resume`);
-    // a run that just stopped may still be finishing its job (its process records the status first)
-    const previous = runJobs(ctx).get(id);
-    for (let waited = 0; previous && ctx.jobs.get(previous)?.state === 'running' && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
-    if (previous && ctx.jobs.get(previous)?.state === 'running') throw new AppError('INVALID_ARGUMENT', `run ${id} is still running`);
-    runJobs(ctx).delete(id);
-    if (!runSummary(ctx, r).resumable) throw new AppError('INVALID_ARGUMENT', `run ${id} is ${r.status} and cannot be resumed${r.status === 'completed' ? '' : ' (no checkpoint)'}`);
-    return { runId: id, jobId: startTrainJob(ctx, { kind: 'resume', runId: id }, `training ${r.name} (resumed)`) };
-  }
+  const svc = ctx.services();
+  await svc.store.write(() => recoverRuns(svc));
+  const r = requireRun(ctx, id);
+  if (r.kind !== 'train') throw new AppError('INVALID_ARGUMENT', `run ${id} is an evaluation; only training runs resume`);
+  // a run that just stopped may still be finishing its job (its process records the status first)
+  const previous = runJobs(ctx).get(id);
+  for (let waited = 0; previous && ctx.jobs.get(previous)?.state === 'running' && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  if (previous && ctx.jobs.get(previous)?.state === 'running') throw new AppError('INVALID_ARGUMENT', `run ${id} is still running`);
+  runJobs(ctx).delete(id);
+  if (!runSummary(ctx, r).resumable) throw new AppError('INVALID_ARGUMENT', `run ${id} is ${r.status} and cannot be resumed${r.status === 'completed' ? '' : ' (no checkpoint)'}`);
+  return { runId: id, jobId: startTrainJob(ctx, { kind: 'resume', runId: id }, `training ${r.name} (resumed)`) };
+}

@@ -40,8 +40,7 @@ export class AnnotationHistoryRepo {
 
   cursor(k: InstanceKey): HistoryCursor | undefined {
     return prepareCached(this.db, 'SELECT seq, version FROM annotation_cursor WHERE image_id = ? AND category_id = ? AND instance = ?').get(k.imageId, k.categoryId, k.instance) as
-      | HistoryCursor
-      | undefined;
+      HistoryCursor | undefined;
   }
 
   setCursor(k: InstanceKey, c: HistoryCursor): void {

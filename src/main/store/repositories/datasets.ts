@@ -9,7 +9,6 @@ import type { DatasetFormat, KeypointDef, Split } from '../../engine/datasets/do
 
 export { DATASET_FORMATS, type DatasetFormat, type KeypointDef, SPLITS, type Split } from '../../engine/datasets/domain.js';
 
-
 export interface Dataset {
   id: number;
   name: string;
@@ -27,7 +26,6 @@ export interface DatasetSummary extends Dataset {
   pairs: number;
   annotations: number;
 }
-
 
 export interface Category {
   id: number;
@@ -57,7 +55,6 @@ export interface DatasetDetails extends DatasetSummary {
   categoryStats: CategoryStats[];
   lastImport: unknown;
 }
-
 
 interface DatasetRow {
   id: number;
@@ -250,15 +247,7 @@ export class DatasetsRepo {
       : `INSERT INTO categories (dataset_id, name, ordinal, external_id, supercategory, keypoints, skeleton) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (dataset_id, name) DO UPDATE SET ordinal = excluded.ordinal, external_id = excluded.external_id,
            supercategory = excluded.supercategory, keypoints = excluded.keypoints, skeleton = excluded.skeleton RETURNING id`;
-    const r = prepareCached(this.db, sql).get(
-      datasetId,
-      c.name,
-      c.ordinal,
-      c.externalId ?? null,
-      c.supercategory ?? null,
-      JSON.stringify(c.keypoints),
-      JSON.stringify(c.skeleton),
-    ) as { id: number };
+    const r = prepareCached(this.db, sql).get(datasetId, c.name, c.ordinal, c.externalId ?? null, c.supercategory ?? null, JSON.stringify(c.keypoints), JSON.stringify(c.skeleton)) as { id: number };
     return r.id;
   }
 
@@ -274,10 +263,10 @@ export class DatasetsRepo {
 
   /** Per category of a dataset: its images (the membership rule of ImagesRepo, imageOfCategorySql). */
   imageCounts(datasetId: number): Map<number, number> {
-    const rows = prepareCached(
-      this.db,
-      `SELECT c.id AS c, count(*) AS n FROM categories c JOIN images i ON ${imageOfCategorySql('i', 'c')} WHERE c.dataset_id = ? GROUP BY c.id`,
-    ).all(datasetId) as { c: number; n: number }[];
+    const rows = prepareCached(this.db, `SELECT c.id AS c, count(*) AS n FROM categories c JOIN images i ON ${imageOfCategorySql('i', 'c')} WHERE c.dataset_id = ? GROUP BY c.id`).all(datasetId) as {
+      c: number;
+      n: number;
+    }[];
     return new Map(rows.map((r) => [r.c, r.n]));
   }
 

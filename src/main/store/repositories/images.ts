@@ -200,7 +200,6 @@ export interface CategoryKeypointRow {
   visibility: 1 | 2;
 }
 
-
 /** An image of a category (`imagesOfCategory`). */
 export interface CategoryImage {
   id: number;
@@ -216,8 +215,7 @@ export class ImagesRepo {
 
   get(id: number): ImageWithRoot | undefined {
     const r = prepareCached(this.db, 'SELECT i.*, d.root, d.format AS dataset_format FROM images i JOIN datasets d ON d.id = i.dataset_id WHERE i.id = ?').get(id) as
-      | (ImageRow & { root: string; dataset_format: DatasetFormat })
-      | undefined;
+      (ImageRow & { root: string; dataset_format: DatasetFormat }) | undefined;
     return r && { ...toImage(r), root: r.root, datasetFormat: r.dataset_format };
   }
 
@@ -315,10 +313,9 @@ export class ImagesRepo {
 
   /** Every annotation of a dataset with its keypoints, in (image path, category, instance) order: two queries, no N+1. */
   annotationsOfDataset(datasetId: number): Annotation[] {
-    const rows = prepareCached(
-      this.db,
-      `SELECT a.* FROM annotations a JOIN images i ON i.id = a.image_id WHERE i.dataset_id = ? ORDER BY i.path, a.category_id, a.instance`,
-    ).all(datasetId) as AnnotationRow[];
+    const rows = prepareCached(this.db, `SELECT a.* FROM annotations a JOIN images i ON i.id = a.image_id WHERE i.dataset_id = ? ORDER BY i.path, a.category_id, a.instance`).all(
+      datasetId,
+    ) as AnnotationRow[];
     const kps = prepareCached(
       this.db,
       `SELECT k.annotation_id, k.kp, k.x, k.y, k.visibility FROM keypoints k JOIN annotations a ON a.id = k.annotation_id JOIN images i ON i.id = a.image_id
@@ -406,8 +403,7 @@ export class ImagesRepo {
    */
   setInstanceKeypoints(imageId: number, categoryId: number, instance: number, keypoints: readonly Keypoint[]): void {
     const row = prepareCached(this.db, 'SELECT id, bbox_x1 FROM annotations WHERE image_id = ? AND category_id = ? AND instance = ?').get(imageId, categoryId, instance) as
-      | { id: number; bbox_x1: number | null }
-      | undefined;
+      { id: number; bbox_x1: number | null } | undefined;
     if (keypoints.length === 0) {
       if (!row) return;
       if (row.bbox_x1 === null) this.deleteAnnotation(row.id);

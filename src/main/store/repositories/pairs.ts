@@ -10,8 +10,6 @@ import type { Box, DatasetFormat, PairFlags, PairRecord, Split } from '../../eng
 
 export type { PairFlags, PairImage, PairRecord } from '../../engine/datasets/domain.js';
 
-
-
 export interface PairUpsert {
   split: Split;
   name: string;
@@ -27,8 +25,6 @@ export interface PairUpsert {
   flip: 0 | 1;
   flags: PairFlags;
 }
-
-
 
 export interface PairQuery {
   datasetId: number;
@@ -191,13 +187,7 @@ export class PairsRepo {
     const rows =
       q.categoryId === undefined
         ? prepareCached(this.db, `${LIST_SQL} WHERE p.dataset_id = ? AND p.split = ? ORDER BY p.ordinal LIMIT ? OFFSET ?`).all(q.datasetId, q.split, limit, offset)
-        : prepareCached(this.db, `${LIST_SQL} WHERE p.dataset_id = ? AND p.split = ? AND p.category_id = ? ORDER BY p.ordinal LIMIT ? OFFSET ?`).all(
-            q.datasetId,
-            q.split,
-            q.categoryId,
-            limit,
-            offset,
-          );
+        : prepareCached(this.db, `${LIST_SQL} WHERE p.dataset_id = ? AND p.split = ? AND p.category_id = ? ORDER BY p.ordinal LIMIT ? OFFSET ?`).all(q.datasetId, q.split, q.categoryId, limit, offset);
     return (rows as PairRow[]).map(toPair);
   }
 

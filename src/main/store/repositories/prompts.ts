@@ -86,10 +86,10 @@ export class PromptsRepo {
   constructor(private readonly db: Db) {}
 
   list(filter: { kind?: PromptKind; datasetId?: number } = {}): PromptRecord[] {
-    const rows = prepareCached(
-      this.db,
-      'SELECT * FROM prompts WHERE (@kind IS NULL OR kind = @kind) AND (@dataset IS NULL OR dataset_id = @dataset) ORDER BY created_at DESC, id DESC',
-    ).all({ kind: filter.kind ?? null, dataset: filter.datasetId ?? null }) as PromptRow[];
+    const rows = prepareCached(this.db, 'SELECT * FROM prompts WHERE (@kind IS NULL OR kind = @kind) AND (@dataset IS NULL OR dataset_id = @dataset) ORDER BY created_at DESC, id DESC').all({
+      kind: filter.kind ?? null,
+      dataset: filter.datasetId ?? null,
+    }) as PromptRow[];
     return rows.map(toPrompt);
   }
 
@@ -110,22 +110,23 @@ export class PromptsRepo {
     provenance?: Record<string, unknown>;
     tensors?: Record<string, StoredTensor>;
   }): PromptRecord {
-    const r = prepareCached(
-      this.db,
-      'INSERT INTO prompts (name, kind, model_id, dataset_id, run_id, step, config, provenance, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *',
-    ).get(p.name, p.kind, p.modelId ?? null, p.datasetId ?? null, p.runId ?? null, p.step ?? null, JSON.stringify(p.config ?? {}), JSON.stringify(p.provenance ?? {}), now()) as PromptRow;
+    const r = prepareCached(this.db, 'INSERT INTO prompts (name, kind, model_id, dataset_id, run_id, step, config, provenance, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *').get(
+      p.name,
+      p.kind,
+      p.modelId ?? null,
+      p.datasetId ?? null,
+      p.runId ?? null,
+      p.step ?? null,
+      JSON.stringify(p.config ?? {}),
+      JSON.stringify(p.provenance ?? {}),
+      now(),
+    ) as PromptRow;
     for (const [name, t] of Object.entries(p.tensors ?? {})) this.putTensor(r.id, name, t);
     return toPrompt(r);
   }
 
   putTensor(promptId: number, name: string, t: StoredTensor): void {
-    prepareCached(this.db, 'INSERT OR REPLACE INTO prompt_tensors (prompt_id, name, dtype, dims, data) VALUES (?, ?, ?, ?, ?)').run(
-      promptId,
-      name,
-      t.dtype,
-      JSON.stringify(t.dims),
-      tensorBytes(t),
-    );
+    prepareCached(this.db, 'INSERT OR REPLACE INTO prompt_tensors (prompt_id, name, dtype, dims, data) VALUES (?, ?, ?, ?, ?)').run(promptId, name, t.dtype, JSON.stringify(t.dims), tensorBytes(t));
   }
 
   tensors(promptId: number): Record<string, StoredTensor> {

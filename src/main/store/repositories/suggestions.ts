@@ -6,7 +6,6 @@
 import { type Db, now, prepareCached } from '../db.js';
 import type { StoredSuggestion } from '../../contract/suggest.js';
 
-
 export interface SuggestionSetInput {
   imageId: number;
   categoryId: number;
@@ -117,7 +116,10 @@ export class SuggestionsRepo {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       ).get(set.imageId, set.categoryId, set.promptId, set.prompt, JSON.stringify(set.settings), JSON.stringify(set.exemplars), set.seconds, now()) as SetRow;
       this.insertKeypoints(r.id, keypoints);
-      return toSet(r, keypoints.map((k) => ({ ...k })));
+      return toSet(
+        r,
+        keypoints.map((k) => ({ ...k })),
+      );
     })();
   }
 
@@ -135,14 +137,8 @@ export class SuggestionsRepo {
 
   /** Every pending set of the category, keypoints included, by image path: two queries, no N+1. */
   listForCategory(categoryId: number): SuggestionSetRecord[] {
-    const sets = prepareCached(
-      this.db,
-      'SELECT s.* FROM suggestion_sets s JOIN images i ON i.id = s.image_id WHERE s.category_id = ? ORDER BY i.path, s.image_id',
-    ).all(categoryId) as SetRow[];
-    const rows = prepareCached(
-      this.db,
-      'SELECT k.* FROM suggestions k JOIN suggestion_sets s ON s.id = k.set_id WHERE s.category_id = ? ORDER BY k.set_id, k.kp',
-    ).all(categoryId) as SuggestionRow[];
+    const sets = prepareCached(this.db, 'SELECT s.* FROM suggestion_sets s JOIN images i ON i.id = s.image_id WHERE s.category_id = ? ORDER BY i.path, s.image_id').all(categoryId) as SetRow[];
+    const rows = prepareCached(this.db, 'SELECT k.* FROM suggestions k JOIN suggestion_sets s ON s.id = k.set_id WHERE s.category_id = ? ORDER BY k.set_id, k.kp').all(categoryId) as SuggestionRow[];
     const bySet = new Map<number, StoredSuggestion[]>();
     for (const r of rows) {
       let list = bySet.get(r.set_id);
@@ -158,7 +154,10 @@ export class SuggestionsRepo {
    */
   setKeypoints(setId: number, keypoints: readonly StoredSuggestion[]): void {
     prepareCached(this.db, 'DELETE FROM suggestions WHERE set_id = ?').run(setId);
-    this.insertKeypoints(setId, [...keypoints].sort((a, b) => a.kp - b.kp));
+    this.insertKeypoints(
+      setId,
+      [...keypoints].sort((a, b) => a.kp - b.kp),
+    );
   }
 
   putDescriptor(imageId: number, settingsKey: string, data: Float32Array): void {
@@ -171,19 +170,17 @@ export class SuggestionsRepo {
   }
 
   getDescriptor(imageId: number, settingsKey: string): Float32Array | undefined {
-    const r = prepareCached(this.db, 'SELECT dims, data FROM image_descriptors WHERE image_id = ? AND settings_key = ?').get(imageId, settingsKey) as
-      | { dims: number; data: Buffer }
-      | undefined;
+    const r = prepareCached(this.db, 'SELECT dims, data FROM image_descriptors WHERE image_id = ? AND settings_key = ?').get(imageId, settingsKey) as { dims: number; data: Buffer } | undefined;
     return r && decodeDescriptor(r.data, r.dims);
   }
 
   /** The descriptors of those images that have one under the key. */
   descriptors(imageIds: readonly number[], settingsKey: string): Map<number, Float32Array> {
     // the ids travel as one JSON parameter: one statement for any number of them
-    const rows = prepareCached(
-      this.db,
-      'SELECT image_id, dims, data FROM image_descriptors WHERE settings_key = ? AND image_id IN (SELECT value FROM json_each(?))',
-    ).all(settingsKey, JSON.stringify(imageIds)) as { image_id: number; dims: number; data: Buffer }[];
+    const rows = prepareCached(this.db, 'SELECT image_id, dims, data FROM image_descriptors WHERE settings_key = ? AND image_id IN (SELECT value FROM json_each(?))').all(
+      settingsKey,
+      JSON.stringify(imageIds),
+    ) as { image_id: number; dims: number; data: Buffer }[];
     return new Map(rows.map((r) => [r.image_id, decodeDescriptor(r.data, r.dims)]));
   }
 

@@ -6,16 +6,7 @@
  *
  * Only types come from src/main/api (`import type`): no engine code reaches the browser bundle.
  */
-import type {
-  BridgeApi,
-  Envelope,
-  EventName,
-  EventPayload,
-  InvokeArgs,
-  InvokeMethod,
-  InvokeResult,
-  OptionalArgs,
-} from '../../../main/contract/index.js';
+import type { BridgeApi, Envelope, EventName, EventPayload, InvokeArgs, InvokeMethod, InvokeResult, OptionalArgs } from '../../../main/contract/index.js';
 import type { ErrorCode } from '../../../main/shared/errors.js';
 import type { InvokeFrame, ServerFrame, TokenParam, WsPath } from '../../../main/contract/wire.js';
 
@@ -194,9 +185,7 @@ class WebSocketClient implements ApiClient {
     if (this.opening) return this.opening;
     const url = this.url;
     if (url === null) {
-      return Promise.reject(
-        new ApiError('TRANSPORT', `this page's URL has no access token: open the URL printed by \`sd4match serve\` (it ends in ?${TOKEN_PARAM}=…)`),
-      );
+      return Promise.reject(new ApiError('TRANSPORT', `this page's URL has no access token: open the URL printed by \`sd4match serve\` (it ends in ?${TOKEN_PARAM}=…)`));
     }
     this.opening = new Promise<WebSocket>((resolve, reject) => {
       const socket = new WebSocket(url);
@@ -295,8 +284,6 @@ let client: ApiClient | null = null;
 
 /** The client for this page: IPC inside Electron, WebSocket in a browser. */
 export function getApi(): ApiClient {
-  client ??= window.api
-    ? bridgeClient(window.api)
-    : new WebSocketClient(webSocketUrl(window.location), window.location.host, new URLSearchParams(window.location.search).get(TOKEN_PARAM));
+  client ??= window.api ? bridgeClient(window.api) : new WebSocketClient(webSocketUrl(window.location), window.location.host, new URLSearchParams(window.location.search).get(TOKEN_PARAM));
   return client;
 }

@@ -49,7 +49,11 @@ export const Conv: GradRule = {
     const flippable = group === 1 && s.every((v) => v === 1) && d.every((v) => v === 1) && k.every((v, i) => pads[i] <= v - 1 && pads[i + nsp] <= v - 1);
     if (ctx.needs(0) && flippable) {
       const kn = k.reduce((p, q) => p * q, 1);
-      const reversal = ctx.floats(Array.from({ length: kn * kn }, (_, i) => (Math.floor(i / kn) + (i % kn) === kn - 1 ? 1 : 0)), [kn, kn], ctx.dtype(w));
+      const reversal = ctx.floats(
+        Array.from({ length: kn * kn }, (_, i) => (Math.floor(i / kn) + (i % kn) === kn - 1 ? 1 : 0)),
+        [kn, kn],
+        ctx.dtype(w),
+      );
       const swapped = ctx.transpose(w, [1, 0, ...Array.from({ length: nsp }, (_, i) => i + 2)]);
       const flipped = ctx.reshape(ctx.op1('MatMul', [ctx.reshape(swapped, [ws[1] * ws[0], kn]), reversal]), [ws[1], ws[0], ...k]);
       const backPads = [...k.map((v, i) => v - 1 - pads[i]), ...k.map((v, i) => v - 1 - pads[i + nsp])];

@@ -14,8 +14,7 @@ export const Gemm: GradRule = {
     const beta = ctx.attrFloat('beta', 1);
     const ta = ctx.attrInt('transA', 0);
     const tb = ctx.attrInt('transB', 0);
-    const gemm = (x: string, y: string, tx: number, ty: number) =>
-      ctx.op1('Gemm', [x, y], { alpha, transA: tx, transB: ty });
+    const gemm = (x: string, y: string, tx: number, ty: number) => ctx.op1('Gemm', [x, y], { alpha, transA: tx, transB: ty });
     if (ctx.needs(0)) {
       // transA=0: dA = dY·B'ᵀ ; transA=1: dA = B'·dYᵀ
       const d = ta === 0 ? gemm(g, b, 0, tb ? 0 : 1) : gemm(b, g, tb ? 1 : 0, 1);

@@ -20,8 +20,7 @@ export const GroupNormalization: GradRule = {
     const n = normalizeForward(ctx, xg, [2], ctx.attrFloat('epsilon', 1e-5));
     const xhat = ctx.reshape(n.xhat, xs);
     const bshape = [1, C, ...xs.slice(2).map(() => 1)];
-    const channelParam = (p: string) =>
-      perGroup ? ctx.reshape(ctx.expand(ctx.reshape(p, [G, 1]), [G, C / G]), bshape) : ctx.reshape(p, bshape);
+    const channelParam = (p: string) => (perGroup ? ctx.reshape(ctx.expand(ctx.reshape(p, [G, 1]), [G, C / G]), bshape) : ctx.reshape(p, bshape));
     const spaceAxes = xs.slice(2).map((_, i) => i + 2);
     const perChannelToParam = (t: string) => (perGroup ? ctx.reduceSum(ctx.reshape(t, [G, C / G]), [1], false) : t);
     if (ctx.needs(0)) {

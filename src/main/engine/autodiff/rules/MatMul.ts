@@ -29,7 +29,10 @@ export const MatMul: GradRule = {
     const gShape = ctx.shape(ctx.GO(0)!);
     const batch = sa.length === 1 || sb.length === 1 ? gShape.slice(0, gShape.length - (sa.length === 1 && sb.length === 1 ? 0 : 1)) : gShape.slice(0, -2);
     const g = ctx.reshape(ctx.GO(0)!, [...(sa.length === 1 && sb.length === 1 ? [] : batch), M, N]);
-    const rows = ctx.shape(g).slice(0, -1).reduce((p, q) => p * q, 1);
+    const rows = ctx
+      .shape(g)
+      .slice(0, -1)
+      .reduce((p, q) => p * q, 1);
     if (ctx.needs(0)) {
       let d: string;
       if (ctx.rank(b2) === 2) {
@@ -43,7 +46,13 @@ export const MatMul: GradRule = {
       let d: string;
       if (ctx.rank(b2) === 2 && ctx.rank(a2) > 2) {
         // One large GEMM instead of a batched product summed afterwards.
-        const af = ctx.reshape(a2, [ctx.shape(a2).slice(0, -1).reduce((p, q) => p * q, 1), K]);
+        const af = ctx.reshape(a2, [
+          ctx
+            .shape(a2)
+            .slice(0, -1)
+            .reduce((p, q) => p * q, 1),
+          K,
+        ]);
         const gf = ctx.reshape(g, [rows, N]);
         d = ctx.op1('Gemm', [af, gf], { transA: 1 });
       } else {

@@ -20,9 +20,6 @@ export const Pad: GradRule = {
       throw new AppError('ONNX_UNSUPPORTED', `gradient of Pad node '${ctx.node.name}' with negative pads is not supported`);
     }
     const begins = axes.map((_, i) => pads[i]);
-    ctx.GI(
-      0,
-      ctx.op1('Slice', [ctx.GO(0)!, ctx.ints(begins), ctx.ints(axes.map((a, i) => begins[i] + xs[a])), ctx.ints(axes)]),
-    );
+    ctx.GI(0, ctx.op1('Slice', [ctx.GO(0)!, ctx.ints(begins), ctx.ints(axes.map((a, i) => begins[i] + xs[a])), ctx.ints(axes)]));
   },
 };

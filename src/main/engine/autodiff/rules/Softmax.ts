@@ -12,12 +12,9 @@ export const Softmax: GradRule = {
     const axis = normalize(ctx.attrInt('axis', -1), ctx.rank(y));
     const g = ctx.GO(0)!;
     const users = ctx.consumers(y);
-    const attention =
-      axis === ctx.rank(y) - 1 && users.length === 1 && users[0].opType === 'MatMul' && users[0].inputs[0] === y && users[0].inputs[1] !== y;
+    const attention = axis === ctx.rank(y) - 1 && users.length === 1 && users[0].opType === 'MatMul' && users[0].inputs[0] === y && users[0].inputs[1] !== y;
     const dO = attention ? ctx.gradOf(users[0].outputs[0]) : null;
-    const s = dO && ctx.rank(dO) === ctx.rank(y)
-      ? ctx.reduceSum(ctx.mul(dO, users[0].outputs[0]), [axis], true)
-      : ctx.reduceSum(ctx.mul(g, y), [axis], true);
+    const s = dO && ctx.rank(dO) === ctx.rank(y) ? ctx.reduceSum(ctx.mul(dO, users[0].outputs[0]), [axis], true) : ctx.reduceSum(ctx.mul(g, y), [axis], true);
     ctx.GI(0, ctx.mul(y, ctx.sub(g, s)));
   },
 };

@@ -68,9 +68,11 @@ const IMAGENET_STD = [0.229, 0.224, 0.225];
  * the full frame so keypoints map onto its patch grid). [1, 3, 224, 224] float32.
  */
 export async function loadImageForDino(file: string, opts: LoadOptions & { fill?: boolean } = {}): Promise<HostTensor> {
-  const meta = await sharp(file).metadata().catch((e: Error) => {
-    throw new AppError('INVALID_ARGUMENT', `${file}: cannot be decoded as an image (${e.message})`);
-  });
+  const meta = await sharp(file)
+    .metadata()
+    .catch((e: Error) => {
+      throw new AppError('INVALID_ARGUMENT', `${file}: cannot be decoded as an image (${e.message})`);
+    });
   const orient = opts.orient ?? false;
   const { width: w, height: h } = frameSize(meta, orient);
   const scale = 256 / Math.min(w, h);

@@ -97,10 +97,7 @@ export class Pipeline {
     // text prompts need the tokenizer: fail before any work rather than at the first pair
     if (prompt.kind === 'empty' || prompt.kind === 'template') tokenizerOf(sd);
     if (prompt.kind === 'dino' && !dino) throw new AppError('INVALID_ARGUMENT', 'the DINOv2 baseline needs a DINOv2 model folder (--dino-dir)');
-    this.promptId =
-      prompt.kind === 'learned'
-        ? ''
-        : cacheKey(prompt.kind === 'file' ? { file: prompt.file, created: this.learned!.meta.created, runId: this.learned!.meta.runId } : prompt);
+    this.promptId = prompt.kind === 'learned' ? '' : cacheKey(prompt.kind === 'file' ? { file: prompt.file, created: this.learned!.meta.created, runId: this.learned!.meta.runId } : prompt);
   }
 
   /** Whether features depend on the pair (CPM) rather than on the image alone. */
@@ -194,28 +191,38 @@ export class Pipeline {
   async dinoPatches(img: ImageRef): Promise<HostTensor> {
     const provider = await this.sd.plannedProvider();
     const key = cacheKey('dino-patches', this.dino!.model, img.key, !!img.flip, ...frameKey(img), ...providerKey(provider));
-    return this.cache.getOrCompute('dino', key, async () => {
-      const pixels = await loadImageForDino(img.file, { flip: img.flip, orient: img.orient });
-      const out = (await (await this.dinoRunner()).run({ pixel_values: pixels }, ['last_hidden_state'])).last_hidden_state;
-      const [, T, D] = out.dims;
-      return { dtype: 'float32', dims: [1, T - 1, D], data: (out.data as Float32Array).slice(D) };
-    }, provider);
+    return this.cache.getOrCompute(
+      'dino',
+      key,
+      async () => {
+        const pixels = await loadImageForDino(img.file, { flip: img.flip, orient: img.orient });
+        const out = (await (await this.dinoRunner()).run({ pixel_values: pixels }, ['last_hidden_state'])).last_hidden_state;
+        const [, T, D] = out.dims;
+        return { dtype: 'float32', dims: [1, T - 1, D], data: (out.data as Float32Array).slice(D) };
+      },
+      provider,
+    );
   }
 
   /** The DINOv2-only baseline's feature grid [1, Dd, 16, 16] (whole image resized to 224). */
   async dinoGrid(img: ImageRef): Promise<HostTensor> {
     const provider = await this.sd.plannedProvider();
     const key = cacheKey('dino-grid', this.dino!.model, img.key, !!img.flip, ...frameKey(img), ...providerKey(provider));
-    return this.cache.getOrCompute('dino', key, async () => {
-      const pixels = await loadImageForDino(img.file, { flip: img.flip, orient: img.orient, fill: true });
-      const out = (await (await this.dinoRunner()).run({ pixel_values: pixels }, ['last_hidden_state'])).last_hidden_state;
-      const [, T, D] = out.dims;
-      const side = Math.round(Math.sqrt(T - 1));
-      const src = out.data as Float32Array;
-      const grid = new Float32Array(D * side * side);
-      for (let p = 0; p < side * side; p++) for (let d = 0; d < D; d++) grid[d * side * side + p] = src[(p + 1) * D + d];
-      return { dtype: 'float32', dims: [1, D, side, side], data: grid };
-    }, provider);
+    return this.cache.getOrCompute(
+      'dino',
+      key,
+      async () => {
+        const pixels = await loadImageForDino(img.file, { flip: img.flip, orient: img.orient, fill: true });
+        const out = (await (await this.dinoRunner()).run({ pixel_values: pixels }, ['last_hidden_state'])).last_hidden_state;
+        const [, T, D] = out.dims;
+        const side = Math.round(Math.sqrt(T - 1));
+        const src = out.data as Float32Array;
+        const grid = new Float32Array(D * side * side);
+        for (let p = 0; p < side * side; p++) for (let d = 0; d < D; d++) grid[d * side * side + p] = src[(p + 1) * D + d];
+        return { dtype: 'float32', dims: [1, D, side, side], data: grid };
+      },
+      provider,
+    );
   }
 
   /** CPM hidden states [1, 77, D] for a pair. */

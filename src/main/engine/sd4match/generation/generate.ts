@@ -165,7 +165,10 @@ export class Generator {
     if (c !== this.folder.latentChannels) throw new AppError('INVALID_ARGUMENT', `initial latents have ${c} channels; this model's UNet takes ${this.folder.latentChannels}`);
     const n = c * h * w;
     const [, L, D] = a.cond.dims;
-    for (const [name, t] of [['cond', a.cond], ['uncond', a.uncond]] as const) {
+    for (const [name, t] of [
+      ['cond', a.cond],
+      ['uncond', a.uncond],
+    ] as const) {
       if (t.dims.length !== 3 || t.dims[0] !== 1 || t.dims[1] !== CONTEXT_LENGTH || t.dims[2] !== this.folder.hiddenSize) {
         throw new AppError('INVALID_ARGUMENT', `${name} hidden states are [${t.dims.join(', ')}]; this model's UNet takes [1, ${CONTEXT_LENGTH}, ${this.folder.hiddenSize}]`);
       }
@@ -184,7 +187,9 @@ export class Generator {
       batch.set(x, 0);
       batch.set(x, n);
       const out = (
-        await unet.run({ sample: { dtype: 'float32', dims: [2, c, h, w], data: batch }, timestep: this.timestep(t).tensor, encoder_hidden_states: { dtype: 'float32', dims: [2, L, D], data: ehs } }, ['out_sample'])
+        await unet.run({ sample: { dtype: 'float32', dims: [2, c, h, w], data: batch }, timestep: this.timestep(t).tensor, encoder_hidden_states: { dtype: 'float32', dims: [2, L, D], data: ehs } }, [
+          'out_sample',
+        ])
       ).out_sample.data as Float32Array;
       const guided = new Float32Array(n);
       for (let k = 0; k < n; k++) guided[k] = out[k] + a.guidance * (out[n + k] - out[k]);
@@ -221,5 +226,7 @@ export async function imageToPng(image: HostTensor): Promise<Buffer> {
       rgb[3 * p + k] = Math.round(v * 255);
     }
   }
-  return sharp(rgb, { raw: { width: W, height: H, channels: 3 } }).png().toBuffer();
+  return sharp(rgb, { raw: { width: W, height: H, channels: 3 } })
+    .png()
+    .toBuffer();
 }

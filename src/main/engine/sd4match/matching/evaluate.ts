@@ -119,7 +119,12 @@ export async function evaluate(pipeline: Pipeline, pairs: EvalPair[], opts: Eval
       trgKps[2 * i] = opts.frame === 'resized' ? (x * S) / p.trg.width : x;
       trgKps[2 * i + 1] = opts.frame === 'resized' ? (y * S) / p.trg.height : y;
     });
-    const res = await matchKeypoints(sessions, { srcFeatures: feats.src, trgFeatures: feats.trg, srcKps, N, srcFrame: { h: S, w: S }, trgFrame: { h: S, w: S } }, opts.methods, opts.match ?? DEFAULT_MATCH);
+    const res = await matchKeypoints(
+      sessions,
+      { srcFeatures: feats.src, trgFeatures: feats.trg, srcKps, N, srcFrame: { h: S, w: S }, trgFrame: { h: S, w: S } },
+      opts.methods,
+      opts.match ?? DEFAULT_MATCH,
+    );
     const theta = pckThreshold(p, opts.benchmark, opts.frame, S);
     const result: PairResult = { id: p.id, category: p.category, nPts: n, pck: {}, error: {} };
     for (const m of opts.methods) {
@@ -138,7 +143,12 @@ export async function evaluate(pipeline: Pipeline, pairs: EvalPair[], opts: Eval
     for (let i = 0; i < n; i++) pointCats.push(p.category);
     perPair.push(result);
     done++;
-    task.progress({ stage: 'evaluating pairs', done, total: pairs.length, detail: `${opts.methods[0]} PCK@${opts.alphas[Math.min(1, opts.alphas.length - 1)]} ${(100 * mean(perPair.map((q) => q.pck[opts.methods[0]][Math.min(1, opts.alphas.length - 1)]))).toFixed(1)}%` });
+    task.progress({
+      stage: 'evaluating pairs',
+      done,
+      total: pairs.length,
+      detail: `${opts.methods[0]} PCK@${opts.alphas[Math.min(1, opts.alphas.length - 1)]} ${(100 * mean(perPair.map((q) => q.pck[opts.methods[0]][Math.min(1, opts.alphas.length - 1)]))).toFixed(1)}%`,
+    });
   }
   await sessions.clear();
 

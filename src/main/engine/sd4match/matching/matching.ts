@@ -61,9 +61,18 @@ export function buildMatchingModel(d: Dims, methods: readonly MatchMethod[], s: 
   const srcRows = m.reshape(m.transpose(m.reshape(src, [d.B, d.C, hw1]), [0, 2, 1]), [d.B * hw1, d.C]);
   const trgN = l2normalize(m, m.reshape(trg, [d.B, d.C, hw2]), 1);
 
-  const gridX = m.floats(Array.from({ length: hw2 }, (_, i) => i % d.w2), [hw2]);
-  const gridY = m.floats(Array.from({ length: hw2 }, (_, i) => Math.floor(i / d.w2)), [hw2]);
-  const grid2 = m.floats(Array.from({ length: hw2 * 2 }, (_, k) => (k % 2 === 0 ? Math.floor(k / 2) % d.w2 : Math.floor(Math.floor(k / 2) / d.w2))), [hw2, 2]);
+  const gridX = m.floats(
+    Array.from({ length: hw2 }, (_, i) => i % d.w2),
+    [hw2],
+  );
+  const gridY = m.floats(
+    Array.from({ length: hw2 }, (_, i) => Math.floor(i / d.w2)),
+    [hw2],
+  );
+  const grid2 = m.floats(
+    Array.from({ length: hw2 * 2 }, (_, k) => (k % 2 === 0 ? Math.floor(k / 2) % d.w2 : Math.floor(Math.floor(k / 2) / d.w2))),
+    [hw2, 2],
+  );
 
   const needsQuery = methods.some((x) => x !== 'bilinear');
   if (needsQuery) {

@@ -189,8 +189,5 @@ export function checkFeaturesFit(sd: SdModel, size: number, K: number, provider:
   const avail = availableMemory(provider);
   if (!avail || est.bytes <= avail.bytes) return est;
   const smaller = [640, 512, 384, 256].filter((s) => s < size).find((s) => estimateFeatureMemory(sd, s, K).bytes <= avail.bytes);
-  throw new AppError(
-    'OUT_OF_MEMORY',
-    `${est.what} needs about ${gb(est.bytes)}, ${gb(avail.bytes)} are free: ${smaller ? `use --size ${smaller}` : 'free memory first'}`,
-  );
+  throw new AppError('OUT_OF_MEMORY', `${est.what} needs about ${gb(est.bytes)}, ${gb(avail.bytes)} are free: ${smaller ? `use --size ${smaller}` : 'free memory first'}`);
 }

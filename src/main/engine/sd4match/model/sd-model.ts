@@ -87,7 +87,11 @@ export function buildFeatureGraph(
   const eps = m.input('eps', 'float32', [B, c, h, w]);
   const noise = m.input('noise', 'float32', [B, K, c, h, w]);
   const ehs = m.input('encoder_hidden_states', 'float32', [B, args.seq, args.hidden]);
-  const timestep = m.input('timestep', args.timestepDtype as 'int64', args.timestepShape.map((d) => (d === -1 ? B * K : d)));
+  const timestep = m.input(
+    'timestep',
+    args.timestepDtype as 'int64',
+    args.timestepShape.map((d) => (d === -1 ? B * K : d)),
+  );
   const coef = m.input('noise_coefficients', 'float32', [2]);
   const mean = m.op1('Slice', [moments, m.ints([0]), m.ints([c]), m.ints([1])]);
   const logvar = m.op1('Slice', [moments, m.ints([c]), m.ints([2 * c]), m.ints([1])]);

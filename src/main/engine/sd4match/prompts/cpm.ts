@@ -15,15 +15,7 @@ import { ModelBuilder } from '../../onnx/builder.js';
 import type { Model } from '../../onnx/ir.js';
 import { CONTEXT_LENGTH } from '../model/tokenizer.js';
 
-export const CPM_PARAMS = [
-  'global_embeds',
-  'positional_embedding',
-  'alpha_cond',
-  'linear_C_weight',
-  'linear_C_bias',
-  'linear_N_weight',
-  'linear_N_bias',
-] as const;
+export const CPM_PARAMS = ['global_embeds', 'positional_embedding', 'alpha_cond', 'linear_C_weight', 'linear_C_bias', 'linear_N_weight', 'linear_N_bias'] as const;
 export type CpmParam = (typeof CPM_PARAMS)[number];
 
 export interface CpmDims {
@@ -92,7 +84,7 @@ export function buildCpmGraph(d: CpmDims, opset = 17): Model {
   const x2 = m.transpose(y, [0, 2, 1]);
   const bins = adaptiveBins(d.patches, d.nCond);
   const idx = m.b.constant(m.prefix, bins.index, [d.nCond, bins.width], 'int64');
-  const pooled = m.op1('ReduceMax', [m.op1('Gather', [x2, idx], { axis: 1 })], { axes: [2], keepdims: 0 }, );
+  const pooled = m.op1('ReduceMax', [m.op1('Gather', [x2, idx], { axis: 1 })], { axes: [2], keepdims: 0 });
   const cond = m.mul(m.op1('Tanh', [p.alpha_cond]), m.add(p.positional_embedding, pooled));
   const sos = m.expand(m.op1('Slice', [sosEos, m.ints([0]), m.ints([1]), m.ints([1])]), [d.B, 1, d.hidden]);
   const eos = m.expand(m.op1('Slice', [sosEos, m.ints([1]), m.ints([2]), m.ints([1])]), [d.B, 1, d.hidden]);

@@ -43,10 +43,7 @@ export function tokenizerOf(sd: SdModel): ClipTokenizer {
   const hit = tokenizers.get(sd);
   if (hit) return hit;
   if (!sd.folder.tokenizer) {
-    throw new AppError(
-      'INVALID_ARGUMENT',
-      `text prompts need a tokenizer, but ${path.join(sd.folder.dir, 'tokenizer')} has neither vocab.json + merges.txt nor tokenizer.json`,
-    );
+    throw new AppError('INVALID_ARGUMENT', `text prompts need a tokenizer, but ${path.join(sd.folder.dir, 'tokenizer')} has neither vocab.json + merges.txt nor tokenizer.json`);
   }
   const t = loadClipTokenizer(sd.folder.tokenizer, sd.folder.dir);
   tokenizers.set(sd, t);
@@ -118,10 +115,7 @@ export function loadLearnedPrompt(file: string): LearnedPrompt {
 /** Refuses a prompt trained for another model or image size. */
 export function checkPromptFits(p: LearnedPrompt, sd: SdModel, imageSize: number): void {
   if (p.meta.modelHash !== sd.compiled.modelHash) {
-    throw new AppError(
-      'INVALID_ARGUMENT',
-      `${p.file} was trained for another model (hash ${p.meta.modelHash.slice(0, 12)}); ${sd.folder.dir} has hash ${sd.compiled.modelHash.slice(0, 12)}`,
-    );
+    throw new AppError('INVALID_ARGUMENT', `${p.file} was trained for another model (hash ${p.meta.modelHash.slice(0, 12)}); ${sd.folder.dir} has hash ${sd.compiled.modelHash.slice(0, 12)}`);
   }
   if (p.meta.imageSize !== imageSize) {
     throw new AppError('INVALID_ARGUMENT', `${p.file} was trained at image size ${p.meta.imageSize}; this evaluation uses ${imageSize} (pass --size ${p.meta.imageSize})`);

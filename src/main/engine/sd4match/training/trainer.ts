@@ -275,4 +275,3 @@ export class Trainer {
     return this.state.params;
   }
 }
-

@@ -72,7 +72,12 @@ export function readCheckpoint(file: string, owner: CheckpointOwner, paramNames:
   for (const k of RESUME_KEYS) {
     if (saved[k] !== owner.config[k]) throw new AppError('INVALID_ARGUMENT', `cannot resume: the run was started with ${k} = ${saved[k]}, now ${owner.config[k]}`);
   }
-  const pick = (prefix: string) => Object.fromEntries(Object.entries(st.tensors).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+  const pick = (prefix: string) =>
+    Object.fromEntries(
+      Object.entries(st.tensors)
+        .filter(([k]) => k.startsWith(prefix))
+        .map(([k, v]) => [k.slice(prefix.length), v]),
+    );
   const params = pick('param/');
   const m = pick('adam_m/');
   const v = pick('adam_v/');

@@ -99,11 +99,7 @@ class CompareState {
    * A page of a split's pairs (worst first under an evaluation run when one is given); rejects
    * with the engine's error.
    */
-  async pairRows(
-    q: { datasetId: number; split: Split; category: string; evalRunId: number | null },
-    offset: number,
-    limit: number,
-  ): Promise<{ total: number; items: ComparePairRow[] }> {
+  async pairRows(q: { datasetId: number; split: Split; category: string; evalRunId: number | null }, offset: number, limit: number): Promise<{ total: number; items: ComparePairRow[] }> {
     const r = await getApi().invoke('compare:pairs', {
       datasetId: q.datasetId,
       split: q.split,

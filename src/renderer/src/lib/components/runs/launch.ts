@@ -106,7 +106,26 @@ interface Context {
 }
 
 /** Every field of the form, spelled as the contract spells the arguments (server errors name them). */
-export const LAUNCH_FIELDS: readonly LaunchField[] = ['modelId', 'dinoModelId', 'datasetId', 'prompt', 'category', 'steps', 'batch', 'lr', 'schedule', 'accumulate', 'timestep', 'size', 'valEvery', 'valPairs', 'checkpointEvery', 'seed', 'name', 'provider'];
+export const LAUNCH_FIELDS: readonly LaunchField[] = [
+  'modelId',
+  'dinoModelId',
+  'datasetId',
+  'prompt',
+  'category',
+  'steps',
+  'batch',
+  'lr',
+  'schedule',
+  'accumulate',
+  'timestep',
+  'size',
+  'valEvery',
+  'valPairs',
+  'checkpointEvery',
+  'seed',
+  'name',
+  'provider',
+];
 
 const LABELS: Record<NumberField, string> = {
   steps: 'Steps',
