@@ -1,7 +1,7 @@
 /**
  * A run's life, owned in one place. A run is active while it is `queued` (created, its job not yet
  * training) or `running`; every way out of its job ends it in a state with its reason:
- * completed, failed (why), cancelled (by whom), paused (the app closed). Which process holds an
+ * completed, failed (why), cancelled (by the user, or when the app closed, saying so). Which process holds an
  * active run is its `pid` (the process that queued it, then the job process that runs it), so a
  * process that starts on the store (the app, `serve`, any CLI command, a job) finds the runs whose
  * process is gone and fails them with the reason and, where a checkpoint exists, the step a resume
