@@ -2,7 +2,8 @@
  * Special token ids come from the tokenizer, not from the text encoder's config: SD 2-1's
  * text_encoder/config.json says bos_token_id 0 and eos_token_id 2 (leftovers of the CLIP config
  * class), while its tokenizer uses <|startoftext|> = 49406, <|endoftext|> = 49407 and pads with
- * "!" = 0. Runs on the real SD 2-1 tokenizer files (small) when ../shared/full-size/sd21 exists.
+ * "!" = 0. Runs on the real SD 2-1 tokenizer files (small: test/fixtures/sd21, copied from the
+ * full-size SD 2-1 folder with its text encoder config).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { CONTEXT_LENGTH, loadClipTokenizer } from '../../src/main/engine/sd4match/model/tokenizer.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
-const SD21 = path.resolve(REPO_ROOT, '../shared/full-size/sd21');
+const SD21 = path.resolve(REPO_ROOT, 'test/fixtures/sd21');
 const TOKENIZER = path.join(SD21, 'tokenizer');
 const HAVE_TOKENIZER = fs.existsSync(path.join(TOKENIZER, 'vocab.json')) && fs.existsSync(path.join(TOKENIZER, 'merges.txt'));
 if (!HAVE_TOKENIZER) console.warn(`[skip] SD 2-1 tokenizer not found at ${TOKENIZER} (vocab.json + merges.txt); these tests need it`);
