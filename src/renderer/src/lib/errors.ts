@@ -4,7 +4,7 @@
  * blamed.
  */
 import { ApiError, describeError } from './api.js';
-import { engine } from './state/engine.svelte.js';
+import { backend } from './state/backend.svelte.js';
 import { toasts } from './state/toasts.svelte.js';
 
 export function isCancellation(err: unknown): boolean {
@@ -16,7 +16,7 @@ export function handleError(err: unknown, doing: string): void {
   const message = describeError(err);
   if (message === null) return;
   // the status bar says the engine is away (and everything is read again when it is back)
-  if (err instanceof ApiError && err.code === 'TRANSPORT' && engine.connectionLost !== null) return;
+  if (err instanceof ApiError && err.code === 'TRANSPORT' && backend.connectionLost !== null) return;
   if (!(err instanceof ApiError)) console.error(`${doing}:`, err);
   toasts.error(doing, message);
 }

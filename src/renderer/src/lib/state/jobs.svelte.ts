@@ -6,7 +6,7 @@
 import type { JobInfo } from '../../../../main/contract/index.js';
 import { ApiError, getApi } from '../api.js';
 import { attempt, handleError } from '../errors.js';
-import { engine } from './engine.svelte.js';
+import { backend } from './backend.svelte.js';
 
 type Waiter = (info: JobInfo) => void;
 
@@ -35,7 +35,7 @@ class Jobs {
     api.on('job:updated', (info) => this.update(info));
     void this.relist(false);
     // the engine came back (a restarted server has none of the old jobs): they ended with it
-    engine.onReconnect(() => void this.relist(true));
+    backend.onReconnect(() => void this.relist(true));
   }
 
   private async relist(afterLoss: boolean): Promise<void> {

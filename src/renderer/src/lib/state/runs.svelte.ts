@@ -12,7 +12,7 @@ import type { InvokeArgs, RunDetails, RunSummary, TrainStarted, TrainStep, Train
 import { describeError, getApi } from '../api.js';
 import { attempt } from '../errors.js';
 import { toasts } from './toasts.svelte.js';
-import { engine } from './engine.svelte.js';
+import { backend } from './backend.svelte.js';
 import { defaultDraft, type LaunchDraft, rememberedOf, restoreDraft } from '../components/runs/launch.js';
 
 /** The launch form's values per dataset (`…draft.<datasetId>`) and the dataset used last. */
@@ -91,7 +91,7 @@ class Runs {
       if (j.kind === 'eval' || j.kind === 'sweep') this.refreshSoon();
     });
     // the engine came back (a restarted server failed the runs its killed jobs held): read them again
-    engine.onReconnect(() => void this.refresh());
+    backend.onReconnect(() => void this.refresh());
     void this.refresh();
   }
 
@@ -295,7 +295,7 @@ export class RunMonitor {
         if (s.runId === this.runId) when(() => this.truncate(s.resumedFrom));
       }),
       // the engine came back: what it stored meanwhile (and before a failed read) is read again
-      engine.onReconnect(() => void this.load()),
+      backend.onReconnect(() => void this.load()),
     );
     void this.load();
   }

@@ -1,8 +1,11 @@
-/** What the status bar and Settings show about the engine: versions, provider, database path. */
+/**
+ * The backend process this window talks to (the UI calls it "the engine": the API with its jobs,
+ * not the src/main/engine library): versions, provider, database path, and the connection to it.
+ */
 import type { AppInfo, AppPaths } from '../../../../main/contract/index.js';
 import { describeError, getApi } from '../api.js';
 
-class Engine {
+class Backend {
   info = $state<AppInfo | null>(null);
   paths = $state<AppPaths | null>(null);
   /** Why the engine could not be reached (null while fine or loading). */
@@ -53,4 +56,4 @@ class Engine {
   }
 }
 
-export const engine = new Engine();
+export const backend = new Backend();

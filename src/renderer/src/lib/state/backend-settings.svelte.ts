@@ -5,7 +5,7 @@
  */
 import type { EngineSettings, ProviderChoice } from '../../../../main/contract/index.js';
 import { describeError, getApi } from '../api.js';
-import { engine } from './engine.svelte.js';
+import { backend } from './backend.svelte.js';
 
 /** What each provider choice means, for the Settings and run-form selects. */
 export const PROVIDER_LABELS: Record<ProviderChoice, string> = {
@@ -18,7 +18,7 @@ export const PROVIDER_LABELS: Record<ProviderChoice, string> = {
   coreml: 'Core ML (macOS)',
 };
 
-class EngineSettingsState {
+class BackendSettingsState {
   value = $state<EngineSettings | null>(null);
   saving = $state(false);
   /** Why the last load or save failed (null when fine). */
@@ -39,7 +39,7 @@ class EngineSettingsState {
     try {
       this.value = await getApi().invoke('app:setSettings', { provider });
       this.error = null;
-      await engine.load();
+      await backend.load();
     } catch (err) {
       this.error = describeError(err);
     } finally {
@@ -48,4 +48,4 @@ class EngineSettingsState {
   }
 }
 
-export const engineSettings = new EngineSettingsState();
+export const backendSettings = new BackendSettingsState();
