@@ -41,11 +41,16 @@ export function modelFolder(svc: Services, id: number, kind: 'stable-diffusion' 
   return m.folder;
 }
 
-export function openServices(db?: string): Services {
+/**
+ * Opens the store and its caches. A job process (`job`) opens a store the process supervising it
+ * has already checked: the start-up work (quick_check, a due backup, sweeping orphaned temporary
+ * files) is that process's, not done again for every job.
+ */
+export function openServices(db?: string, opts: { job?: boolean } = {}): Services {
   const loc = resolveStoreLocation(db);
-  const store = Store.open(loc.db, { cacheDir: loc.cacheDir });
+  const store = Store.open(loc.db, { cacheDir: loc.cacheDir, ...(opts.job ? { check: false, backups: false } : {}) });
   // temporary files of writes that a killed process never finished (tensors, images), at most hourly
-  sweepStaleTempFiles(loc.cacheDir);
+  if (!opts.job) sweepStaleTempFiles(loc.cacheDir);
   const r = repos(store.db);
   // the machine's provider probe lives with the caches; the store's provider setting is this
   // process's choice unless one was given explicitly (--provider, a job's start message)
@@ -60,9 +65,8 @@ export function openServices(db?: string): Services {
       }
     },
   });
-  const services: Services = { store, cacheDir: loc.cacheDir, tensors, repos: r, close: () => store.close() };
   // every process that opens the store (the app, `serve`, a CLI command, a job) fails the runs
   // whose process is gone, so none stays queued or running for ever
   recoverRunsOnOpen(store);
-  return services;
+  return { store, cacheDir: loc.cacheDir, tensors, repos: r, close: () => store.close() };
 }

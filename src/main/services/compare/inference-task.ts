@@ -12,7 +12,7 @@ export const INFERENCE_METHODS = ['predict', 'heatmap', 'estimateFeatures', 'est
 export type InferenceMethod = (typeof INFERENCE_METHODS)[number];
 
 export async function inferenceTask(p: { db?: string }): Promise<null> {
-  const svc = openServices(p.db);
+  const svc = openServices(p.db, { job: true });
   const compare = new CompareService(svc);
   const port = parentPort!;
   let queue: Promise<unknown> = Promise.resolve();

@@ -14,7 +14,7 @@ import { type EvalArgs, runEvaluation } from './evaluate.js';
 export type EvalTaskArgs = Omit<EvalArgs, 'prompt' | 'promptName' | 'promptId'> & { promptId?: number; prompt?: PromptSpec };
 
 async function evaluateIn(db: string, args: EvalTaskArgs, task: TaskContext) {
-  const svc = openServices(db);
+  const svc = openServices(db, { job: true });
   try {
     const { promptId, prompt, ...rest } = args;
     const spec = prompt ? { spec: prompt, name: undefined } : promptSpecOf(svc, promptId!);

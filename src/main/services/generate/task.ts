@@ -4,7 +4,7 @@ import { openServices } from '../app/context.js';
 import { type GenerationPlan, runGenerationPlan } from './plan.js';
 
 export async function generateTask(p: { db: string; plan: GenerationPlan }, task: TaskContext, emit: (name: string, payload: unknown) => void) {
-  const svc = openServices(p.db);
+  const svc = openServices(p.db, { job: true });
   try {
     return await runGenerationPlan(svc, p.plan, task, emit);
   } finally {

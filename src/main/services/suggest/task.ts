@@ -8,7 +8,7 @@ import { openServices } from '../app/context.js';
 import { runSuggestEval, runSuggestPlan, type SuggestPlan } from './plan.js';
 
 export async function suggestTask(p: { db: string; plan: SuggestPlan }, task: TaskContext, emit: (name: string, payload: unknown) => void) {
-  const svc = openServices(p.db);
+  const svc = openServices(p.db, { job: true });
   try {
     const r = await runSuggestPlan(svc, p.plan, task, { store: true, emit });
     return { images: r.sets.length, seconds: r.sets.reduce((t, s) => t + s.seconds, 0) };
@@ -18,7 +18,7 @@ export async function suggestTask(p: { db: string; plan: SuggestPlan }, task: Ta
 }
 
 export async function suggestPreviewTask(p: { db: string; plan: SuggestPlan }, task: TaskContext, emit: (name: string, payload: unknown) => void) {
-  const svc = openServices(p.db);
+  const svc = openServices(p.db, { job: true });
   try {
     return await runSuggestPlan(svc, p.plan, task, { store: false, emit });
   } finally {
@@ -27,7 +27,7 @@ export async function suggestPreviewTask(p: { db: string; plan: SuggestPlan }, t
 }
 
 export async function suggestEvalTask(p: { db: string; plan: SuggestPlan; acceptThreshold: number }, task: TaskContext) {
-  const svc = openServices(p.db);
+  const svc = openServices(p.db, { job: true });
   try {
     return await runSuggestEval(svc, p.plan, task, p.acceptThreshold);
   } finally {

@@ -4,7 +4,7 @@ import { openServices } from '../app/context.js';
 import { runSweep, type SweepPlan } from './plan.js';
 
 export async function sweepTask(p: { db: string; plan: SweepPlan }, task: TaskContext) {
-  const svc = openServices(p.db);
+  const svc = openServices(p.db, { job: true });
   try {
     return await runSweep(svc, p.plan, task);
   } finally {

@@ -25,7 +25,7 @@ export interface TrainedPrompt {
 }
 
 export async function trainTask(p: { db: string; request: TrainRequest; narrate?: boolean }, task: TaskContext, emit: (name: string, payload: unknown) => void): Promise<TrainedPrompt> {
-  const svc = openServices(p.db);
+  const svc = openServices(p.db, { job: true });
   const narrate = p.narrate ? (m: string) => task.log?.(m) : () => {};
   try {
     const r = await runTraining(svc, p.request, task, {
