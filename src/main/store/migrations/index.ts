@@ -10,7 +10,8 @@ import { migration as m0004 } from './0004-run-active-time.js';
 import { migration as m0005 } from './0005-suggestions.js';
 import { migration as m0006 } from './0006-generated-images.js';
 import { migration as m0007 } from './0007-provider.js';
+import { migration as m0008 } from './0008-flip-pairs.js';
 
 export type { Migration } from '../sql.js';
 
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008];
