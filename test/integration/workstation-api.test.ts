@@ -237,6 +237,67 @@ describe('keypoint schema', () => {
     ]);
     expect(changed).toEqual([{ id: r.category.datasetId, reason: 'schema' }]);
   });
+
+  const lr = [
+    { name: 'left_eye', color: '#112233' },
+    { name: 'right_eye', color: '#112233' },
+    { name: 'nose', color: '#112233' },
+    { name: 'left_ear', color: '#112233' },
+  ];
+  it.each([
+    ['a pair to a missing keypoint', [[0, 7]], 'flipPairs.0', /does not join two of the 4 keypoints/],
+    ['a keypoint paired with itself', [[2, 2]], 'flipPairs.0', /'nose' with itself/],
+    [
+      'a keypoint in two pairs',
+      [
+        [0, 1],
+        [3, 0],
+      ],
+      'flipPairs.1',
+      /'left_eye' is in symmetric pairs 1 and 2/,
+    ],
+  ] as const)('refuses symmetric pairs with %s, naming the entry, and saves nothing', async (_what, flipPairs, field, message) => {
+    const before = snapshotDb(dbFile);
+    const err = await fail('categories:set-schema', { categoryId, keypoints: lr, skeleton: [], flipPairs });
+    expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', field, message: expect.stringMatching(message) });
+    expect(snapshotDb(dbFile)).toEqual(before);
+  });
+
+  it('saves symmetric pairs, and pairs not sent follow renamed, reordered and deleted entries', async () => {
+    const saved = await ok('categories:set-schema', { categoryId, keypoints: lr, skeleton: [], flipPairs: [[1, 0]] });
+    expect(saved.category.flipPairs).toEqual([[0, 1]]);
+    // a client that sends no pairs (an older window, a script) keeps them, renumbered
+    const moved = await ok('categories:set-schema', {
+      categoryId,
+      keypoints: [
+        { name: 'nose', color: '#112233', from: 2 },
+        { name: 'right_eye', color: '#112233', from: 1 },
+        { name: 'left_eye', color: '#112233', from: 0 },
+      ],
+      skeleton: [],
+    });
+    expect(moved.category.flipPairs).toEqual([[1, 2]]);
+    const dropped = await ok('categories:set-schema', {
+      categoryId,
+      keypoints: [
+        { name: 'nose', color: '#112233', from: 0 },
+        { name: 'left_eye', color: '#112233', from: 2 },
+      ],
+      skeleton: [],
+    });
+    expect(dropped.category.flipPairs).toEqual([]);
+    const cleared = await ok('categories:set-schema', { categoryId, keypoints: lr, skeleton: [], flipPairs: [] });
+    expect(cleared.category.flipPairs).toEqual([]);
+    // the schema the next tests label with
+    await ok('categories:set-schema', {
+      categoryId,
+      keypoints: ['beak', 'eye', 'tail', 'foot'].map((name, i) => ({ name, color: ['#e6194b', '#3cb44b', '#ffe119', '#4363d8'][i]! })),
+      skeleton: [
+        [0, 1],
+        [2, 3],
+      ],
+    });
+  });
 });
 
 describe('annotations with undo and redo in the store', () => {

@@ -30,7 +30,7 @@ function model(id: number, kind: ModelInfo['kind'], folderExists = true): ModelI
 }
 
 function category(name: string, trn: number, val: number): CategoryInfo {
-  return { id: name.length, datasetId: 1, name, ordinal: 0, keypoints: [], skeleton: [], images: 10, annotated: 10, pairs: { trn, val, test: 0 } };
+  return { id: name.length, datasetId: 1, name, ordinal: 0, keypoints: [], skeleton: [], flipPairs: [], images: 10, annotated: 10, pairs: { trn, val, test: 0 } };
 }
 
 const DATASET: DatasetDetails = {

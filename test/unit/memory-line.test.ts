@@ -43,7 +43,7 @@ const DATASET: DatasetDetails = {
   keypoints: 300,
   pairsBySplit: { trn: 20, val: 5, test: 0 },
   pairPoints: 240,
-  categoryList: [{ id: 1, datasetId: 1, name: 'cat', ordinal: 0, keypoints: [], skeleton: [], images: 40, annotated: 40, pairs: { trn: 20, val: 5, test: 0 } }],
+  categoryList: [{ id: 1, datasetId: 1, name: 'cat', ordinal: 0, keypoints: [], skeleton: [], flipPairs: [], images: 40, annotated: 40, pairs: { trn: 20, val: 5, test: 0 } }],
   lastImport: null,
 };
 

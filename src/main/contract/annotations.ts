@@ -61,6 +61,11 @@ export const schemaArgs = z
       )
       .max(MAX_KEYPOINTS_PER_CATEGORY, `a category has at most ${MAX_KEYPOINTS_PER_CATEGORY} keypoints`),
     skeleton: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0)])).max(1000),
+    /**
+     * Symmetric pairs (left_eye <-> right_eye), indices into the new `keypoints`; each keypoint in
+     * at most one. Absent: the current pairs follow renamed, reordered and deleted entries.
+     */
+    flipPairs: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0)])).max(1000).optional(),
   })
   .strict();
 
@@ -69,7 +74,8 @@ export type SchemaArgs = z.input<typeof schemaArgs>;
 export const annotationMethods = {
   /**
    * Replaces a category's keypoint schema. Checked whole before anything is written (names present
-   * and unique, colours `#rrggbb`, skeleton edges between two different keypoints, no duplicates);
+   * and unique, colours `#rrggbb`, skeleton edges between two different keypoints, no duplicates,
+   * symmetric pairs of two different keypoints, each keypoint in at most one);
    * labelled keypoints and pair correspondences follow renamed, reordered and deleted entries.
    */
   'categories:set-schema': method<SchemaChange>()(schemaArgs),

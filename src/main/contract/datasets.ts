@@ -26,6 +26,8 @@ export interface CategoryInfo {
   keypoints: KeypointDef[];
   /** 0-based keypoint index pairs. */
   skeleton: [number, number][];
+  /** Symmetric pairs (0-based): their names swap when the image is mirrored (left_eye <-> right_eye). */
+  flipPairs: [number, number][];
   images: number;
   /** Images with at least one labelled keypoint of this category. */
   annotated: number;

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { AppError } from '../../shared/errors.js';
 import { MAX_KEYPOINT_NAME_LENGTH, MAX_KEYPOINTS_PER_CATEGORY } from '../../shared/limits.js';
 import { type Box, defaultKeypointColor } from './domain.js';
+import { flipPairsProblem } from './flip-pairs.js';
 import { normalizeDatasetPath, relativePathProblem } from '../images/safe-path.js';
 import { isDir, isFile, parseJsonBytes } from './fs-util.js';
 import { declareSize, type ImportWording, imageFor, isFiniteNumber, type ParsedCategory, type ParsedDataset, type Reader } from './types.js';
@@ -34,6 +35,8 @@ export interface CocoCategory {
   keypoints: string[];
   skeleton: [number, number][];
   keypoint_colors?: string[];
+  /** Symmetric pairs, 1-based (this workstation's extension; absent when none). */
+  flip_pairs?: [number, number][];
 }
 
 export interface CocoAnnotation {
@@ -167,6 +170,16 @@ export const readCoco: Reader = async (ctx, options) => {
         edges.push([(e[0] as number) - 1, (e[1] as number) - 1]);
       }
     }
+    // `flip_pairs` (1-based, like the skeleton) is this workstation's extension: COCO has no symmetric pairs
+    const flipPairs: [number, number][] = [];
+    if (!bad && c.flip_pairs !== undefined) {
+      if (!Array.isArray(c.flip_pairs) || !(c.flip_pairs as unknown[]).every((e) => Array.isArray(e) && e.length === 2 && e.every((k) => isId(k) && k >= 1 && k <= names.length))) {
+        bad = `'flip_pairs' must be a list of [a, b] pairs of the ${names.length} keypoints (1-based)`;
+      } else {
+        for (const e of c.flip_pairs as [number, number][]) flipPairs.push([e[0] - 1, e[1] - 1]);
+        bad = flipPairsProblem(flipPairs, names.length, names as string[]);
+      }
+    }
     if (bad) {
       refuse(bad);
       continue;
@@ -179,6 +192,7 @@ export const readCoco: Reader = async (ctx, options) => {
       supercategory: typeof c.supercategory === 'string' ? c.supercategory : null,
       keypoints: (names as string[]).map((name, k) => ({ name, color: typeof colors[k] === 'string' ? (colors[k] as string) : defaultKeypointColor(k) })),
       skeleton: edges,
+      flipPairs,
     });
     catNames.add(c.name);
   }

@@ -27,6 +27,8 @@ export interface ParsedCategory {
   supercategory?: string | null;
   keypoints: KeypointDef[];
   skeleton: [number, number][];
+  /** Symmetric pairs (0-based), from formats that carry them (YOLO's flip_idx); none when absent. */
+  flipPairs?: [number, number][];
 }
 
 export interface ParsedKeypoint {

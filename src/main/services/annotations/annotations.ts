@@ -15,6 +15,8 @@ function toState(key: InstanceKey, s: EditorState): AnnotationState {
 export interface CategorySchema {
   keypoints: readonly SchemaEntry[];
   skeleton: readonly (readonly [number, number])[];
+  /** Symmetric pairs (left_eye <-> right_eye); absent: the current ones follow the edit. */
+  flipPairs?: readonly (readonly [number, number])[];
 }
 
 /** An instance's keypoints as the editor saves them, on top of the version it read (`action` names the change in the history). */
@@ -36,9 +38,9 @@ async function change(ctx: AppContext, key: InstanceKey, fn: (db: Db) => EditorS
   return toState(key, state);
 }
 
-export async function setCategorySchema(ctx: AppContext, categoryId: number, { keypoints, skeleton }: CategorySchema) {
+export async function setCategorySchema(ctx: AppContext, categoryId: number, { keypoints, skeleton, flipPairs }: CategorySchema) {
   const result = await storeOf(ctx).write((db) => {
-    const r = setSchema(db, categoryId, keypoints, skeleton);
+    const r = setSchema(db, categoryId, keypoints, skeleton, flipPairs);
     return { ...r, category: categoryInfo(db, r.category) };
   });
   ctx.events.emit('dataset:changed', { id: result.category.datasetId, reason: 'schema' });

@@ -14,6 +14,7 @@ import { ImagesRepo } from '../../store/repositories/images.js';
 import { decodePoints, PairsRepo } from '../../store/repositories/pairs.js';
 import { SuggestionsRepo } from '../../store/repositories/suggestions.js';
 import { EDITABLE_FORMATS } from './editor.js';
+import { remapFlipPairs } from '../../engine/datasets/flip-pairs.js';
 
 export interface SchemaEntry {
   name: string;
@@ -33,12 +34,13 @@ const COLOR = /^#[0-9a-fA-F]{6}$/;
 /** The editor's name limit is the importers' too. */
 export const MAX_NAME_LENGTH = MAX_KEYPOINT_NAME_LENGTH;
 
-/** Checks names, colours, `from` indices and the skeleton; returns the cleaned schema. */
+/** Checks names, colours, `from` indices, the skeleton and the symmetric pairs; returns the cleaned schema. */
 export function checkSchema(
   entries: readonly SchemaEntry[],
   skeleton: readonly (readonly [number, number])[],
   previousLength: number,
-): { keypoints: KeypointDef[]; skeleton: [number, number][]; from: (number | null)[] } {
+  flipPairs: readonly (readonly [number, number])[] = [],
+): { keypoints: KeypointDef[]; skeleton: [number, number][]; flipPairs: [number, number][]; from: (number | null)[] } {
   const keypoints: KeypointDef[] = [];
   const byName = new Map<string, number>();
   const fromSeen = new Map<number, number>();
@@ -71,7 +73,20 @@ export function checkSchema(
     seenEdges.add(k);
     edges.push([a, b]);
   });
-  return { keypoints, skeleton: edges, from: entries.map((e) => e.from) };
+  const pairs: [number, number][] = [];
+  const partner = new Map<number, number>();
+  flipPairs.forEach(([a, b], i) => {
+    const field = `flipPairs.${i}`;
+    if (a >= keypoints.length || b >= keypoints.length) throw new FieldError('INVALID_ARGUMENT', field, `symmetric pair ${i + 1} [${a}, ${b}] does not join two of the ${keypoints.length} keypoints`);
+    if (a === b) throw new FieldError('INVALID_ARGUMENT', field, `symmetric pair ${i + 1} pairs '${keypoints[a]!.name}' with itself; a keypoint on the symmetry axis needs no pair`);
+    for (const k of [a, b]) {
+      const other = partner.get(k);
+      if (other !== undefined) throw new FieldError('INVALID_ARGUMENT', field, `'${keypoints[k]!.name}' is in symmetric pairs ${other + 1} and ${i + 1}; a keypoint has one mirror partner at most`);
+      partner.set(k, i);
+    }
+    pairs.push(a < b ? [a, b] : [b, a]);
+  });
+  return { keypoints, skeleton: edges, flipPairs: pairs.sort((x, y) => x[0] - y[0]), from: entries.map((e) => e.from) };
 }
 
 /** Old index -> new index (or null when deleted), and whether anything moves at all. */
@@ -84,7 +99,13 @@ function mapping(previousLength: number, from: readonly (number | null)[]): { ma
 }
 
 /** Replaces a category's schema in the caller's write transaction. */
-export function setSchema(db: Db, categoryId: number, entries: readonly SchemaEntry[], skeleton: readonly (readonly [number, number])[]): SchemaResult {
+export function setSchema(
+  db: Db,
+  categoryId: number,
+  entries: readonly SchemaEntry[],
+  skeleton: readonly (readonly [number, number])[],
+  flipPairs?: readonly (readonly [number, number])[],
+): SchemaResult {
   const datasets = new DatasetsRepo(db);
   const category = datasets.category(categoryId);
   if (!category) throw new AppError('NOT_FOUND', `no category with id ${categoryId}`);
@@ -92,8 +113,10 @@ export function setSchema(db: Db, categoryId: number, entries: readonly SchemaEn
   if (!EDITABLE_FORMATS.has(dataset.format)) {
     throw new AppError('FORBIDDEN', `'${dataset.name}' is a ${dataset.format} benchmark: its keypoint schema comes from its annotation files and is read-only here`);
   }
-  const checked = checkSchema(entries, skeleton, category.keypoints.length);
-  const { map, identity } = mapping(category.keypoints.length, checked.from);
+  const from = entries.map((e) => e.from);
+  const { map, identity } = mapping(category.keypoints.length, from);
+  // pairs not given follow the edit (a client that does not know them loses none)
+  const checked = checkSchema(entries, skeleton, category.keypoints.length, flipPairs ?? remapFlipPairs(category.flipPairs, map));
   let renumbered = 0;
   let removed = 0;
   let pairs = 0;
@@ -134,6 +157,6 @@ export function setSchema(db: Db, categoryId: number, entries: readonly SchemaEn
       pairs++;
     }
   }
-  datasets.setKeypointSchema(categoryId, checked.keypoints, checked.skeleton);
+  datasets.setKeypointSchema(categoryId, checked.keypoints, checked.skeleton, checked.flipPairs);
   return { category: datasets.category(categoryId)!, renumbered, removed, pairs };
 }

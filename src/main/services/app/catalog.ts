@@ -60,7 +60,7 @@ export function categoryInfo(db: Db, category: Category): CategoryInfo {
 function toCategoryInfo(c: Category, images: number, annotated: number, pairRows: { split: Split; n: number }[]): CategoryInfo {
   const pairs: Record<Split, number> = { trn: 0, val: 0, test: 0 };
   for (const p of pairRows) pairs[p.split] = p.n;
-  return { id: c.id, datasetId: c.datasetId, name: c.name, ordinal: c.ordinal, keypoints: c.keypoints, skeleton: c.skeleton, images, annotated, pairs };
+  return { id: c.id, datasetId: c.datasetId, name: c.name, ordinal: c.ordinal, keypoints: c.keypoints, skeleton: c.skeleton, flipPairs: c.flipPairs, images, annotated, pairs };
 }
 
 /** An import report with its skipped entries capped (job results and details travel as small JSON). */

@@ -118,6 +118,7 @@ export function exportCoco(db: Db, datasetId: number, options: CocoExportOptions
       keypoints: c.keypoints.map((k) => k.name),
       skeleton: c.skeleton.map(([a, b]) => [a + 1, b + 1] as [number, number]),
       keypoint_colors: c.keypoints.map((k) => k.color),
+      ...(c.flipPairs.length ? { flip_pairs: c.flipPairs.map(([a, b]) => [a + 1, b + 1] as [number, number]) } : {}),
     })),
     annotations: entries.map((a) => toCocoAnnotation(a, catById.get(a.categoryId)!, cocoId.get(a.categoryId)!)),
   };

@@ -5,6 +5,7 @@
 import { AppError } from '../../shared/errors.js';
 import { type Db, now, prepareCached } from '../db.js';
 import { imageOfCategorySql } from './images.js';
+import { flipPairsProblem, normaliseFlipPairs } from '../../engine/datasets/flip-pairs.js';
 import type { DatasetFormat, KeypointDef, Split } from '../../engine/datasets/domain.js';
 
 export { DATASET_FORMATS, type DatasetFormat, type KeypointDef, SPLITS, type Split } from '../../engine/datasets/domain.js';
@@ -37,6 +38,8 @@ export interface Category {
   keypoints: KeypointDef[];
   /** Pairs of 0-based keypoint indices. */
   skeleton: [number, number][];
+  /** Symmetric pairs (0-based): their names swap when the image is mirrored. */
+  flipPairs: [number, number][];
 }
 
 export interface CategoryStats {
@@ -75,6 +78,7 @@ interface CategoryRow {
   supercategory: string | null;
   keypoints: string;
   skeleton: string;
+  flip_pairs: string;
 }
 
 function toDataset(r: DatasetRow): Dataset {
@@ -91,6 +95,7 @@ function toCategory(r: CategoryRow): Category {
     supercategory: r.supercategory,
     keypoints: JSON.parse(r.keypoints) as KeypointDef[],
     skeleton: JSON.parse(r.skeleton) as [number, number][],
+    flipPairs: JSON.parse(r.flip_pairs) as [number, number][],
   };
 }
 
@@ -238,27 +243,40 @@ export class DatasetsRepo {
    */
   upsertCategory(
     datasetId: number,
-    c: { name: string; ordinal: number; externalId?: number | null; supercategory?: string | null; keypoints: KeypointDef[]; skeleton: [number, number][] },
+    c: { name: string; ordinal: number; externalId?: number | null; supercategory?: string | null; keypoints: KeypointDef[]; skeleton: [number, number][]; flipPairs?: [number, number][] },
     keepSchema = false,
   ): number {
     const sql = keepSchema
-      ? `INSERT INTO categories (dataset_id, name, ordinal, external_id, supercategory, keypoints, skeleton) VALUES (?, ?, ?, ?, ?, ?, ?)
+      ? `INSERT INTO categories (dataset_id, name, ordinal, external_id, supercategory, keypoints, skeleton, flip_pairs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (dataset_id, name) DO UPDATE SET ordinal = excluded.ordinal RETURNING id`
-      : `INSERT INTO categories (dataset_id, name, ordinal, external_id, supercategory, keypoints, skeleton) VALUES (?, ?, ?, ?, ?, ?, ?)
+      : `INSERT INTO categories (dataset_id, name, ordinal, external_id, supercategory, keypoints, skeleton, flip_pairs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (dataset_id, name) DO UPDATE SET ordinal = excluded.ordinal, external_id = excluded.external_id,
-           supercategory = excluded.supercategory, keypoints = excluded.keypoints, skeleton = excluded.skeleton RETURNING id`;
-    const r = prepareCached(this.db, sql).get(datasetId, c.name, c.ordinal, c.externalId ?? null, c.supercategory ?? null, JSON.stringify(c.keypoints), JSON.stringify(c.skeleton)) as { id: number };
+           supercategory = excluded.supercategory, keypoints = excluded.keypoints, skeleton = excluded.skeleton, flip_pairs = excluded.flip_pairs RETURNING id`;
+    const flip = checkFlipPairs(c.flipPairs ?? [], c.keypoints.length);
+    const r = prepareCached(this.db, sql).get(
+      datasetId,
+      c.name,
+      c.ordinal,
+      c.externalId ?? null,
+      c.supercategory ?? null,
+      JSON.stringify(c.keypoints),
+      JSON.stringify(c.skeleton),
+      JSON.stringify(flip),
+    ) as {
+      id: number;
+    };
     return r.id;
   }
 
-  /** Replaces a category's keypoint schema (annotation UI), checking the skeleton's indices. */
-  setKeypointSchema(categoryId: number, keypoints: KeypointDef[], skeleton: [number, number][]): void {
+  /** Replaces a category's keypoint schema (annotation UI), checking the skeleton's and the symmetric pairs' indices. */
+  setKeypointSchema(categoryId: number, keypoints: KeypointDef[], skeleton: [number, number][], flipPairs: [number, number][] = []): void {
     for (const [a, b] of skeleton) {
       if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0 || a >= keypoints.length || b >= keypoints.length) {
         throw new AppError('INVALID_ARGUMENT', `skeleton edge [${a}, ${b}] does not join two of the ${keypoints.length} keypoints`);
       }
     }
-    prepareCached(this.db, 'UPDATE categories SET keypoints = ?, skeleton = ? WHERE id = ?').run(JSON.stringify(keypoints), JSON.stringify(skeleton), categoryId);
+    const flip = checkFlipPairs(flipPairs, keypoints.length);
+    prepareCached(this.db, 'UPDATE categories SET keypoints = ?, skeleton = ?, flip_pairs = ? WHERE id = ?').run(JSON.stringify(keypoints), JSON.stringify(skeleton), JSON.stringify(flip), categoryId);
   }
 
   /** Per category of a dataset: its images (the membership rule of ImagesRepo, imageOfCategorySql). */
@@ -286,4 +304,11 @@ export class DatasetsRepo {
   deleteCategory(id: number): void {
     prepareCached(this.db, 'DELETE FROM categories WHERE id = ?').run(id);
   }
+}
+
+/** Symmetric pairs checked against the schema's size, in canonical order. */
+function checkFlipPairs(pairs: readonly (readonly [number, number])[], n: number): [number, number][] {
+  const problem = flipPairsProblem(pairs, n);
+  if (problem) throw new AppError('INVALID_ARGUMENT', problem);
+  return normaliseFlipPairs(pairs, n);
 }
