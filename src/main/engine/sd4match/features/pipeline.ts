@@ -79,6 +79,8 @@ export class Pipeline {
   private learned: LearnedPrompt | null = null;
   private dinoSession: Promise<Session> | null = null;
   private readonly promptId: string;
+  /** Pixel hashes of the images seen (the random draws' identity), by image, mirroring, frame and size. */
+  private readonly pixelKeys = new Map<string, Promise<string>>();
 
   constructor(
     readonly sd: SdModel,
@@ -117,7 +119,8 @@ export class Pipeline {
       'moments',
       key,
       async () => {
-        const { pixels } = await loadImageForVae(img.file, this.settings.size, { flip: img.flip, orient: img.orient });
+        const { pixels, pixelKey } = await loadImageForVae(img.file, this.settings.size, { flip: img.flip, orient: img.orient });
+        this.pixelKeys.set(this.pixelSlot(img), Promise.resolve(pixelKey));
         return this.sd.vaeMoments(pixels);
       },
       provider,
@@ -141,10 +144,32 @@ export class Pipeline {
     return hit;
   }
 
-  private draws(img: ImageRef, c: number, h: number, w: number): { eps: HostTensor; noise: HostTensor } {
+  private pixelSlot(img: ImageRef): string {
+    return cacheKey(img.key, !!img.flip, !!img.orient, this.settings.size);
+  }
+
+  /** The hash of the image's pixels at the pipeline's size (decoded again when its moments came from the cache). */
+  private pixelKey(img: ImageRef): Promise<string> {
+    const slot = this.pixelSlot(img);
+    let hit = this.pixelKeys.get(slot);
+    if (!hit) {
+      hit = loadImageForVae(img.file, this.settings.size, { flip: img.flip, orient: img.orient }).then((r) => r.pixelKey);
+      this.pixelKeys.set(slot, hit);
+      hit.catch(() => this.pixelKeys.delete(slot));
+    }
+    return hit;
+  }
+
+  /**
+   * The image's random draws (VAE sampling, diffusion noise), derived from the seed and its pixels:
+   * the same pixels get the same features whether they come from a file, a re-encoded copy or an
+   * exemplar mirrored in memory; a file's bytes or id play no part.
+   */
+  private async draws(img: ImageRef, c: number, h: number, w: number): Promise<{ eps: HostTensor; noise: HostTensor }> {
     const K = this.settings.ensemble;
-    const vae = Rng.derive(this.settings.seed, img.key, img.flip ? 'flip' : '', 'vae');
-    const diff = Rng.derive(this.settings.seed, img.key, img.flip ? 'flip' : '', 'noise', this.settings.timestep);
+    const px = await this.pixelKey(img);
+    const vae = Rng.derive(this.settings.seed, px, 'vae');
+    const diff = Rng.derive(this.settings.seed, px, 'noise', this.settings.timestep);
     return {
       eps: { dtype: 'float32', dims: [1, c, h, w], data: vae.normals(c * h * w) },
       noise: { dtype: 'float32', dims: [1, K, c, h, w], data: diff.normals(K * c * h * w) },
@@ -159,14 +184,15 @@ export class Pipeline {
     const compute = async () => {
       const moments = await this.moments(img);
       const [, c2, h, w] = moments.dims;
-      const { eps, noise } = this.draws(img, c2 / 2, h, w);
+      const { eps, noise } = await this.draws(img, c2 / 2, h, w);
       const hidden = typeof ehs === 'function' ? await ehs() : ehs;
       return (await this.sd.features({ moments, eps, noise, encoderHiddenStates: hidden, timestep: this.settings.timestep })).features;
     };
     if (ehsKey === null) return compute();
     const s = this.settings;
     const provider = await this.sd.plannedProvider();
-    const key = cacheKey('features', this.sd.key, img.key, !!img.flip, s.size, s.timestep, s.ensemble, s.seed, ehsKey, ...frameKey(img), ...providerKey(provider));
+    // 'pixel-draws': features from before the draws derived from pixels are not reused
+    const key = cacheKey('features', this.sd.key, img.key, !!img.flip, s.size, s.timestep, s.ensemble, s.seed, ehsKey, 'pixel-draws', ...frameKey(img), ...providerKey(provider));
     return this.cache.getOrCompute('features', key, compute, provider);
   }
 
