@@ -28,6 +28,7 @@ import { parseIntList } from './generate.js';
 import { describePrompt } from '../engine/sd4match/features/pipeline.js';
 import { SWEEP_TIMESTEPS } from '../contract/generate.js';
 import { planSweep } from '../services/sweeps/plan.js';
+import { DEFAULT_FUSION_WEIGHT, FEATURE_SOURCES, type FeatureSource, requireFeatureInputs } from '../engine/sd4match/features/fusion.js';
 
 function pct(v: number): string {
   return `${(100 * v).toFixed(1)}`;
@@ -94,6 +95,8 @@ export function registerRunCommands(program: Command): void {
     .option('--split <split>', 'trn | val | test', 'test')
     .option('--category <name>', 'only this category')
     .option('--prompt <p>', 'empty | template | template:<text with {category}> | dino | a prompt file', 'empty')
+    .option('--features <f>', `${FEATURE_SOURCES.join(' | ')}: SD features (the prompt's), DINOv2 resampled to the SD grid, or both fused`, 'sd')
+    .option('--fusion-weight <w>', "SD's share w in sd+dino (DINOv2 gets 1 - w)", parseFloatOption('--fusion-weight'), DEFAULT_FUSION_WEIGHT)
     .option('--timestep <t>', 'diffusion timestep', parseIntOption('--timestep'), FEATURE_DEFAULTS.timestep)
     .option('--timesteps <list>', `a timestep sweep instead: one evaluation per timestep (e.g. ${SWEEP_TIMESTEPS.join(',')}), PCK against t`, parseIntList('--timesteps'))
     .option('--ensemble <K>', 'noise draws averaged per image', parseIntOption('--ensemble'), FEATURE_DEFAULTS.ensemble)
@@ -112,6 +115,8 @@ export function registerRunCommands(program: Command): void {
           split: string;
           category?: string;
           prompt: string;
+          features: string;
+          fusionWeight: number;
           timestep: number;
           timesteps?: number[];
           ensemble: number;
@@ -128,6 +133,10 @@ export function registerRunCommands(program: Command): void {
         if (o.frame !== 'resized' && o.frame !== 'original') throw new AppError('INVALID_ARGUMENT', `--frame must be resized or original, got '${o.frame}'`);
         const methods = o.methods.split(',').map((s) => s.trim()) as MatchMethod[];
         for (const m of methods) if (!MATCH_METHODS.includes(m)) throw new AppError('INVALID_ARGUMENT', `unknown matching method '${m}' (${MATCH_METHODS.join(', ')})`);
+        const features = { features: o.features as FeatureSource, weight: o.fusionWeight };
+        // a missing DINOv2 folder or a wrong choice is said before any model is opened
+        requireFeatureInputs(features, parsePromptArg(o.prompt), !!o.dinoDir);
+        if (o.timesteps && features.features !== 'sd') throw new AppError('INVALID_ARGUMENT', '--timesteps sweeps SD features over the timestep: it takes --features sd only');
         const svc = openServices((cmd.optsWithGlobals() as { db?: string }).db);
         const task = cliTask();
         try {
@@ -166,6 +175,7 @@ sweep ${r.sweepId}: runs ${r.runs.map((x) => x.runId).join(', ')}
             split: o.split as Split,
             category: o.category,
             prompt: parsePromptArg(o.prompt),
+            features,
             timestep: o.timestep,
             ensemble: o.ensemble,
             size: o.size,

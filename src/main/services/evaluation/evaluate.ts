@@ -9,7 +9,8 @@ import type { TaskContext } from '../../engine/jobs/progress.js';
 import { type EvalReport, evaluate, type Frame } from '../../engine/sd4match/matching/evaluate.js';
 import { MATCH_METHODS, type MatchMethod } from '../../engine/sd4match/matching/matching.js';
 import { inspectDinoFolder } from '../../engine/sd4match/model/model-folder.js';
-import { describePrompt, Pipeline, type PromptSpec } from '../../engine/sd4match/features/pipeline.js';
+import { describePrompt, type PromptSpec } from '../../engine/sd4match/features/pipeline.js';
+import { createPipeline, type FeatureChoice, methodLabel, requireFeatureInputs } from '../../engine/sd4match/features/fusion.js';
 import { loadLearnedPrompt } from '../../engine/sd4match/prompts/prompts.js';
 import { checkFeaturesFit } from '../../engine/sd4match/memory/memory-estimate.js';
 import { SdModel } from '../../engine/sd4match/model/sd-model.js';
@@ -24,6 +25,8 @@ export interface EvalArgs {
   split: Split;
   category?: string;
   prompt: PromptSpec;
+  /** SD features (default), DINOv2 on the SD grid, or both fused (engine/sd4match/features/fusion.ts). */
+  features?: FeatureChoice;
   timestep: number;
   ensemble: number;
   size: number;
@@ -57,6 +60,7 @@ export async function runEvaluation(svc: Services, a: EvalArgs, task: TaskContex
   if (records.length === 0) throw new AppError('INVALID_ARGUMENT', `dataset '${ds.name}' has no ${a.split} pairs${a.category ? ` in category '${a.category}'` : ''}`);
   // test and val pairs are never flipped; PF-Pascal flips only training pairs
   const pairs = records.map((r) => toEvalPair(a.split === 'trn' ? r : { ...r, flip: 0 }));
+  if (a.features) requireFeatureInputs(a.features, a.prompt, !!a.dinoDir);
   if (a.prompt.kind === 'file') {
     const p = loadLearnedPrompt(a.prompt.file);
     if (p.meta.kind === 'class') {
@@ -74,7 +78,7 @@ export async function runEvaluation(svc: Services, a: EvalArgs, task: TaskContex
     if (ownModel) await sd.dispose();
     throw e;
   }
-  const pipe = new Pipeline(sd, a.prompt, { size: a.size, timestep: a.timestep, ensemble: a.ensemble, seed: a.seed }, svc.tensors, dino);
+  const pipe = createPipeline(sd, a.prompt, { size: a.size, timestep: a.timestep, ensemble: a.ensemble, seed: a.seed }, svc.tensors, dino, a.features);
   const methods = a.methods ?? [...MATCH_METHODS];
   const alphas = a.alphas ?? [0.05, 0.1, 0.15];
   const record = a.record ?? true;
@@ -85,6 +89,9 @@ export async function runEvaluation(svc: Services, a: EvalArgs, task: TaskContex
     split: a.split,
     category: a.category ?? null,
     prompt: a.promptName ?? describePrompt(a.prompt),
+    features: a.features?.features ?? 'sd',
+    fusionWeight: a.features?.features === 'sd+dino' ? a.features.weight : null,
+    method: methodLabel(a.promptName ?? describePrompt(a.prompt), a.features),
     promptFile: a.prompt.kind === 'file' ? a.prompt.file : null,
     timestep: a.timestep,
     ensemble: a.ensemble,
@@ -103,7 +110,7 @@ export async function runEvaluation(svc: Services, a: EvalArgs, task: TaskContex
     promptId = a.promptId ?? (await findOrCreatePrompt(svc, a.prompt, modelId, sd));
     const run = await svc.store.write((db) => {
       void db;
-      const r = svc.repos.runs.create({ kind: 'eval', name: `${config.prompt} on ${ds.name}/${a.split}`, config, modelId, datasetId: ds.id, promptId, totalSteps: pairs.length });
+      const r = svc.repos.runs.create({ kind: 'eval', name: `${config.method} on ${ds.name}/${a.split}`, config, modelId, datasetId: ds.id, promptId, totalSteps: pairs.length });
       return svc.repos.runs.start(r.id, { provider: 'pending' });
     });
     runId = run.id;
