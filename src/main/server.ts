@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { createApi, type Api } from './api/handlers.js';
 import { AppError } from './shared/errors.js';
 import { TOKEN_PARAM, WS_PATH } from './contract/wire.js';
+import { MAX_API_FRAME_BYTES } from './contract/dataset-images.js';
 import { GENERATED_ROUTE, IMAGE_ROUTE, parseGeneratedRequest, parseImageRequest, resolveImage } from './transport/image-route.js';
 import { attachWsApi, type UpgradeRefusal } from './transport/ws-server.js';
 import { allowedHosts as hostsFor, hostAllowed, MISDIRECTED, originsOf } from './transport/host-check.js';
@@ -362,7 +363,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     }
     return null;
   };
-  const ws = attachWsApi(http, api, { path: WS_PATH, verify });
+  // frames as large as a batch of images to add (datasets:add-images) carries
+  const ws = attachWsApi(http, api, { path: WS_PATH, verify, maxPayload: MAX_API_FRAME_BYTES });
 
   const displayHost = WILDCARD_HOSTS.has(host) ? '127.0.0.1' : hostForUrl(host);
   const origin = `http://${displayHost}:${port}`;

@@ -209,6 +209,7 @@ describe('an unknown dataset id is NOT_FOUND on every channel that takes one', (
     'datasets:get': () => ({ id: UNKNOWN }),
     'datasets:delete': () => ({ id: UNKNOWN }),
     'datasets:export-coco': () => ({ id: UNKNOWN, file: path.join(tmp, 'unknown.json') }),
+    'datasets:add-images': () => ({ datasetId: UNKNOWN, files: [{ name: 'a.png', data: 'iVBORw0KGgo=' }] }),
     'images:list': () => ({ datasetId: UNKNOWN }),
     'images:locate': () => ({ datasetId: UNKNOWN, imageId: 1 }),
     'pairs:list': () => ({ datasetId: UNKNOWN }),

@@ -12,6 +12,7 @@ import { appHandlers } from './handlers/app.js';
 import { jobHandlers } from './handlers/jobs.js';
 import { modelHandlers } from './handlers/models.js';
 import { datasetHandlers } from './handlers/datasets.js';
+import { datasetImageHandlers } from './handlers/dataset-images.js';
 import { imageHandlers } from './handlers/images.js';
 import { fileHandlers } from './handlers/files.js';
 import { categoryHandlers } from './handlers/categories.js';
@@ -42,6 +43,7 @@ export const handlers: Handlers = {
   ...jobHandlers,
   ...modelHandlers,
   ...datasetHandlers,
+  ...datasetImageHandlers,
   ...imageHandlers,
   ...fileHandlers,
   ...categoryHandlers,

@@ -17,6 +17,7 @@ import { APP_EVENTS, type AppEvents, appMethods } from './app.js';
 import { JOB_EVENTS, type JobEvents, jobMethods } from './jobs.js';
 import { MODEL_EVENTS, type ModelEvents, modelMethods } from './models.js';
 import { DATASET_EVENTS, type DatasetEvents, datasetMethods } from './datasets.js';
+import { datasetImageMethods } from './dataset-images.js';
 import { ANNOTATION_EVENTS, type AnnotationEvents, annotationMethods } from './annotations.js';
 import { pairMethods } from './pairs.js';
 import { RUN_EVENTS, type RunEvents, runMethods } from './runs.js';
@@ -29,6 +30,7 @@ export type * from './app.js';
 export type * from './jobs.js';
 export type * from './models.js';
 export type * from './datasets.js';
+export type * from './dataset-images.js';
 export type * from './annotations.js';
 export type * from './pairs.js';
 export type * from './runs.js';
@@ -44,6 +46,7 @@ export const invokeMethods = {
   ...jobMethods,
   ...modelMethods,
   ...datasetMethods,
+  ...datasetImageMethods,
   ...annotationMethods,
   ...pairMethods,
   ...runMethods,

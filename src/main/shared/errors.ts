@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'STORE_INVALID'
   /** The database stayed locked by another writer for longer than we wait. */
   | 'STORE_BUSY'
+  /** A request carries more than the engine accepts (the message names the limit): HTTP's 413. */
+  | 'TOO_LARGE'
   /** The disk (or the user's quota) is full: what could not be written and its folder are named. */
   | 'DISK_FULL'
   /** The work would need more memory than the machine has free (said before it starts). */

@@ -3,9 +3,22 @@
  * the engine says a dataset changed (an import finished, a schema or the pairs changed, in this
  * window or another).
  */
-import type { DatasetDetails, DatasetSummary, EventPayload, InvokeArgs, InvokeResult } from '../../../../main/contract/index.js';
+import type { AddImageCollision, DatasetDetails, DatasetSummary, EventPayload, InvokeArgs, InvokeResult } from '../../../../main/contract/index.js';
 import { getApi } from '../api.js';
 import { attempt, handleError } from '../errors.js';
+
+/** A file's bytes as base64 (the browser's own encoder: a data URL without its header). */
+function base64Of(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => {
+      const url = String(reader.result);
+      resolve(url.slice(url.indexOf(',') + 1));
+    };
+    reader.onerror = () => reject(new Error(`could not read ${file.name}: ${reader.error?.message ?? 'unknown error'}`));
+    reader.readAsDataURL(file);
+  });
+}
 
 class Datasets {
   list = $state<DatasetSummary[]>([]);
@@ -60,6 +73,16 @@ class Datasets {
   /** Starts an import (a job whose result is the import report). */
   import(args: InvokeArgs<'datasets:import'>): Promise<InvokeResult<'datasets:import'>> {
     return getApi().invoke('datasets:import', args);
+  }
+
+  /**
+   * Sends image files the user picked or dropped to be copied into a dataset's folder (a job whose
+   * result is an AddImagesReport). The bytes travel over the API as base64, the same way in
+   * Electron and in a browser: the renderer never touches the engine's file system.
+   */
+  async addImages(datasetId: number, files: readonly File[], onCollision: AddImageCollision): Promise<InvokeResult<'datasets:add-images'>> {
+    const encoded = await Promise.all(files.map(async (f) => ({ name: f.name, data: await base64Of(f) })));
+    return getApi().invoke('datasets:add-images', { datasetId, files: encoded, onCollision });
   }
 
   /** Writes a dataset's keypoints as a COCO file. */
