@@ -149,6 +149,10 @@ const evalSettings = {
   timestep: timestep.default(FEATURE_DEFAULTS.timestep),
   ensemble: z.number().int().min(1).max(32).default(FEATURE_DEFAULTS.ensemble),
   seed: seed.default(FEATURE_DEFAULTS.seed),
+  /** SD features (the prompt's), DINOv2 on the SD grid, or both fused (engine/sd4match/features/fusion.ts). */
+  features: z.enum(['sd', 'dino', 'sd+dino']).default('sd'),
+  /** SD's share w in `sd+dino` (DINOv2 gets 1 - w). */
+  fusionWeight: z.number().min(0).max(1).default(0.5),
 };
 
 export const evalLaunchSchema = z

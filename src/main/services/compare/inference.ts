@@ -11,7 +11,8 @@ import { SessionCache } from '../../engine/onnx/session-cache.js';
 import { type Benchmark, pckThreshold } from '../../engine/sd4match/matching/evaluate.js';
 import { type MatchMethod, matchKeypoints } from '../../engine/sd4match/matching/matching.js';
 import { inspectDinoFolder } from '../../engine/sd4match/model/model-folder.js';
-import { Pipeline } from '../../engine/sd4match/features/pipeline.js';
+import type { Pipeline } from '../../engine/sd4match/features/pipeline.js';
+import { createPipeline, DEFAULT_FUSION_WEIGHT, type FeatureChoice, type FeatureSource, methodLabel } from '../../engine/sd4match/features/fusion.js';
 import { checkFeaturesFit } from '../../engine/sd4match/memory/memory-estimate.js';
 import { Generator } from '../../engine/sd4match/generation/generate.js';
 import { SdModel } from '../../engine/sd4match/model/sd-model.js';
@@ -26,6 +27,14 @@ export interface CompareSettings {
   timestep: number;
   ensemble: number;
   seed: number;
+  /** SD features (default), DINOv2 on the SD grid, or both fused with SD's share `fusionWeight`. */
+  features?: FeatureSource;
+  fusionWeight?: number;
+}
+
+/** The feature choice of a request (SD alone when it names none). */
+function choiceOf(s: CompareSettings): FeatureChoice {
+  return { features: s.features ?? 'sd', weight: s.fusionWeight ?? DEFAULT_FUSION_WEIGHT };
 }
 
 /** Each prompt's predictions for a pair's source keypoints, judged at `alpha` under `method`. */
@@ -64,12 +73,15 @@ export class CompareService {
   }
 
   private async pipeline(promptId: number, s: CompareSettings): Promise<{ pipe: Pipeline; name: string }> {
-    const key = JSON.stringify([promptId, s.modelId, s.dinoModelId ?? null, s.size, s.timestep, s.ensemble, s.seed]);
-    const { spec, name, needsDino } = promptSpecOf(this.svc, promptId);
+    const choice = choiceOf(s);
+    const key = JSON.stringify([promptId, s.modelId, s.dinoModelId ?? null, s.size, s.timestep, s.ensemble, s.seed, choice.features, choice.weight]);
+    const resolved = promptSpecOf(this.svc, promptId);
+    const { spec } = resolved;
+    const name = methodLabel(resolved.name, choice);
     let pipe = this.pipelines.get(key);
     if (!pipe) {
       let dino = null;
-      if (needsDino) {
+      if (resolved.needsDino || choice.features !== 'sd') {
         if (!s.dinoModelId) throw new AppError('INVALID_ARGUMENT', `${name} needs a DINOv2 model: choose one`);
         const rec = this.svc.repos.models.get(s.dinoModelId);
         if (!rec) throw new AppError('NOT_FOUND', `no model with id ${s.dinoModelId}`);
@@ -78,7 +90,7 @@ export class CompareService {
       const sd = this.model(s.modelId);
       // say so before a request the machine cannot hold, rather than lose the inference process
       checkFeaturesFit(sd, s.size, s.ensemble, await sd.provider());
-      pipe = new Pipeline(sd, spec, { size: s.size, timestep: s.timestep, ensemble: s.ensemble, seed: s.seed }, this.svc.tensors, dino);
+      pipe = createPipeline(sd, spec, { size: s.size, timestep: s.timestep, ensemble: s.ensemble, seed: s.seed }, this.svc.tensors, dino, choice);
       this.pipelines.set(key, pipe);
     }
     return { pipe, name };

@@ -5,6 +5,7 @@
  */
 import { AppError } from '../../shared/errors.js';
 import type { PromptSpec } from '../../engine/sd4match/features/pipeline.js';
+import { DEFAULT_FUSION_WEIGHT, type FeatureSource, methodLabel } from '../../engine/sd4match/features/fusion.js';
 import type { RunRecord } from '../../store/repositories/runs.js';
 import type { PckTable } from '../../contract/index.js';
 import { type AppContext, jobRunner } from '../app/app.js';
@@ -44,6 +45,9 @@ export interface EvaluationSettings {
   timestep: number;
   ensemble: number;
   seed: number;
+  /** SD features (default), DINOv2 on the SD grid, or both fused with SD's share `fusionWeight`. */
+  features?: FeatureSource;
+  fusionWeight?: number;
 }
 
 /** Which PCK table: a dataset split, under a matching method at a threshold alpha. */
@@ -63,16 +67,21 @@ function pckTable(ctx: AppContext, a: PckTableQuery): PckTable {
     .filter(
       (r) => r.datasetId === a.datasetId && (r.config as { split?: string }).split === a.split && !(r.config as { category?: string | null }).category && !(r.config as { sweep?: string }).sweep,
     );
-  const latest = new Map<number, RunRecord>();
+  // one row per prompt and feature choice (SD alone, DINOv2, SD+DINOv2 at a weight): its latest run
+  const latest = new Map<string, RunRecord>();
   for (const r of runs) {
     if (r.promptId === null) continue;
-    const prev = latest.get(r.promptId);
-    if (!prev || (r.finishedAt ?? 0) > (prev.finishedAt ?? 0)) latest.set(r.promptId, r);
+    const c = r.config as { features?: string; fusionWeight?: number | null };
+    const k = JSON.stringify([r.promptId, c.features ?? 'sd', c.fusionWeight ?? null]);
+    const prev = latest.get(k);
+    if (!prev || (r.finishedAt ?? 0) > (prev.finishedAt ?? 0)) latest.set(k, r);
   }
   const key = `pck/${a.method}/${a.alpha}`;
   const cats = new Set<string>();
   const rows: PckTable['rows'] = [];
-  for (const [promptId, r] of latest) {
+  for (const r of latest.values()) {
+    const promptId = r.promptId!;
+    const c = r.config as { features?: FeatureSource; fusionWeight?: number | null };
     const names = svc.repos.runs.metricNames(r.id);
     if (!names.includes(key)) continue;
     const value = (n: string) => svc.repos.runs.metricSeries(r.id, n).at(-1)?.value ?? NaN;
@@ -86,7 +95,7 @@ function pckTable(ctx: AppContext, a: PckTableQuery): PckTable {
     }
     rows.push({
       promptId,
-      prompt: svc.repos.prompts.get(promptId)?.name ?? `prompt ${promptId}`,
+      prompt: methodLabel(svc.repos.prompts.get(promptId)?.name ?? `prompt ${promptId}`, { features: c.features ?? 'sd', weight: c.fusionWeight ?? DEFAULT_FUSION_WEIGHT }),
       runId: r.id,
       overall: value(key),
       categories,
@@ -112,6 +121,8 @@ export async function startEvaluation(ctx: AppContext, a: EvaluationSettings) {
   if (spec) requirePromptSupported(svc, modelDir, spec);
   const needsDino = p.kind === 'cpm' || spec?.kind === 'dino';
   if (needsDino && !a.dinoModelId) throw new AppError('INVALID_ARGUMENT', `${p.name} needs a DINOv2 model: choose one`);
+  const features = { features: a.features ?? 'sd', weight: a.fusionWeight ?? DEFAULT_FUSION_WEIGHT };
+  if (features.features !== 'sd' && !a.dinoModelId) throw new AppError('INVALID_ARGUMENT', `${methodLabel(p.name, features)} needs a DINOv2 model: choose one`);
   const dinoDir = a.dinoModelId ? modelFolder(svc, a.dinoModelId, 'dinov2') : undefined;
   const ds = svc.repos.datasets.find(a.datasetId);
   if (!ds) throw new AppError('NOT_FOUND', `no dataset with id ${a.datasetId}`);
@@ -128,8 +139,9 @@ export async function startEvaluation(ctx: AppContext, a: EvaluationSettings) {
     frame: a.frame,
     limit: a.limit,
     promptId: a.promptId,
+    features,
   };
-  const { job } = ctx.jobs.run('eval', `evaluating ${p.name} on ${ds.name}/${a.split}`, (task) => evaluateInProcess(jobRunner(ctx), svc, args, task));
+  const { job } = ctx.jobs.run('eval', `evaluating ${methodLabel(p.name, features)} on ${ds.name}/${a.split}`, (task) => evaluateInProcess(jobRunner(ctx), svc, args, task));
   return { jobId: job.id };
 }
 
