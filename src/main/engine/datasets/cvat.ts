@@ -57,10 +57,15 @@ function skeletonSvg(names: string[], edges: [number, number][]): string {
   return [...lines, ...circles].join('');
 }
 
-/** The CVAT for images 1.1 XML of a dataset: every category a skeleton (names and visibility per keypoint). */
-export function buildCvat(model: ToolExportModel, imageName: (p: string) => string): string {
+/**
+ * The CVAT for images 1.1 XML of a dataset: every category a skeleton (names and visibility per
+ * keypoint). Image names are the images' paths under `images/` (CVAT's export layout).
+ */
+export function buildCvat(model: ToolExportModel): string {
+  const imageName = (p: string) => (p.startsWith('images/') ? p.slice('images/'.length) : p);
   const out: string[] = ['<?xml version="1.0" encoding="utf-8"?>', '<annotations>', '  <version>1.1</version>', '  <meta>', '    <task>'];
-  out.push(`      <name>${escapeXml(model.name)}</name>`, `      <size>${model.images.length}</size>`, '      <mode>annotation</mode>', '      <labels>');
+  // no task <name>: it would be the dataset's, and an export imported back and exported again must be the same file
+  out.push(`      <size>${model.images.length}</size>`, '      <mode>annotation</mode>', '      <labels>');
   for (const c of model.categories) {
     const names = c.keypoints.map((k) => k.name);
     out.push(
