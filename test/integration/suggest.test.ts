@@ -264,6 +264,11 @@ describe.skipIf(!HAVE_FIXTURES)('suggested keypoints from annotated exemplars', 
       expect(r.images).toBe(2);
       expect(r.perImage.every((i) => i.points > 0 && !r.exemplars.some((e) => e.imageId === i.imageId))).toBe(true);
       expect(r.perKeypoint.reduce((t, k) => t + k.points, 0)).toBe(r.perImage.reduce((t, i) => t + i.points, 0));
+      // the reliability table covers every scored keypoint once, and its first 'at or above' row is the whole PCK
+      const points = r.perImage.reduce((t, i) => t + i.points, 0);
+      expect(r.reliability.bins.reduce((t, b) => t + b.points, 0)).toBe(points);
+      expect(r.reliability.atLeast[0]).toMatchObject({ from: 0, points });
+      expect(r.reliability.atLeast[0]!.pck['0.1']).toBeCloseTo(r.pck['0.1']!, 9);
     }
   }, 240_000);
 
@@ -296,6 +301,8 @@ describe.skipIf(!HAVE_FIXTURES)('suggested keypoints from annotated exemplars', 
     expect(ev.code, ev.stderr).toBe(0);
     expect(ev.stdout).toMatch(/^birds: empty prompt, 1 exemplar\(s\) \(a_exemplar\.png\), 1 image\(s\) evaluated$/m);
     expect(ev.stdout).toMatch(/PCK @0\.05 [\d.]+% {2}@0\.1 [\d.]+% {2}@0\.15 [\d.]+%/);
+    expect(ev.stdout).toMatch(/reliability \(visible keypoints by the confidence of their suggestion/);
+    expect(ev.stdout).toMatch(/^ {4}0\.8-1\.0 +\d+ +[-\d. ]+ +>= 0\.8 +\d+/m);
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'out', 'eval.json'), 'utf8')).reports).toHaveLength(1);
 
     const q = await runCli(['suggest-queue', ...common, '--category', 'birds']);

@@ -3,18 +3,22 @@ import { describe, expect, it } from 'vitest';
 import { candidateQuality, fuseCandidates } from '../../src/main/engine/suggest/fusion.js';
 import { cosine, globalDescriptor, rankQueue } from '../../src/main/engine/suggest/ranking.js';
 
-const good = (x: number, y: number) => ({ x, y, peak: 0.9, cycle: 0 });
+const good = (x: number, y: number) => ({ x, y, similarity: 0.9, cycle: 0 });
 
 describe('fuseCandidates', () => {
   it('agreeing candidates: their weighted mean, full agreement, confidence = their quality', () => {
-    const f = fuseCandidates([good(100, 100), good(102, 100), { x: 101, y: 103, peak: 0.6, cycle: 0 }], { scale: 200 })!;
+    const f = fuseCandidates([good(100, 100), good(102, 100), { x: 101, y: 103, similarity: 0.75, cycle: 0 }], { scale: 200 })!;
     expect(f.candidates).toBe(3);
     expect(f.agreement).toBeCloseTo(1, 12);
-    // q-weighted mean of x: (0.9·100 + 0.9·102 + 0.6·101) / 2.4
-    expect(f.x).toBeCloseTo((0.9 * 100 + 0.9 * 102 + 0.6 * 101) / 2.4, 6);
-    expect(f.y).toBeCloseTo((0.9 * 100 + 0.9 * 100 + 0.6 * 103) / 2.4, 6);
-    // Σq²/Σq = (0.81 + 0.81 + 0.36) / 2.4
-    expect(f.confidence).toBeCloseTo(1.98 / 2.4, 6);
+    // q-weighted mean of x: (0.9·100 + 0.9·102 + 0.75·101) / 2.55
+    expect(f.x).toBeCloseTo((0.9 * 100 + 0.9 * 102 + 0.75 * 101) / 2.55, 6);
+    expect(f.y).toBeCloseTo((0.9 * 100 + 0.9 * 100 + 0.75 * 103) / 2.55, 6);
+    // Σq²/Σq = (0.81 + 0.81 + 0.5625) / 2.55
+    expect(f.confidence).toBeCloseTo(2.1825 / 2.55, 6);
+    // a much weaker candidate (0.6 < 0.9 - 2 · 0.1) has no say in the position
+    const weak = fuseCandidates([good(100, 100), good(102, 100), { x: 140, y: 103, similarity: 0.6, cycle: 0 }], { scale: 200 })!;
+    expect(weak.x).toBeCloseTo(101, 9);
+    expect(weak.agreement).toBe(1);
   });
 
   it('a disagreeing candidate is outvoted and lowers the confidence by its weight', () => {
@@ -34,17 +38,52 @@ describe('fuseCandidates', () => {
   it('the better candidate wins a tie of two: quality decides the anchor', () => {
     const f = fuseCandidates(
       [
-        { x: 10, y: 10, peak: 0.4, cycle: 0 },
-        { x: 150, y: 150, peak: 0.95, cycle: 0 },
+        { x: 10, y: 10, similarity: 0.55, cycle: 0 },
+        { x: 150, y: 150, similarity: 0.7, cycle: 0 },
       ],
       { scale: 200 },
     )!;
     expect([f.x, f.y]).toEqual([150, 150]);
-    expect(f.agreement).toBeCloseTo(0.95 / 1.35, 6);
+    // 0.55 is comparable to 0.7 (floor 0.7 - 2 · 0.3 = 0.1): its disagreement counts
+    expect(f.agreement).toBeCloseTo(0.7 / 1.25, 6);
+  });
+
+  it('a near-perfect candidate decides position and confidence whatever unrelated exemplars say', () => {
+    const unrelated = [
+      { x: 20, y: 30, similarity: 0.8, cycle: 0.02 },
+      { x: 180, y: 40, similarity: 0.85, cycle: 0 },
+      { x: 60, y: 170, similarity: 0.7, cycle: 0.05 },
+      { x: 150, y: 150, similarity: 0.82, cycle: 0 },
+      { x: 90, y: 20, similarity: 0.75, cycle: 0 },
+    ];
+    for (let n = 1; n <= 5; n++) {
+      const f = fuseCandidates([{ x: 100, y: 100, similarity: 0.995, cycle: 0.001 }, ...unrelated.slice(0, n)], { scale: 200 })!;
+      expect([f.x, f.y]).toEqual([100, 100]);
+      expect(f.agreement).toBe(1);
+      expect(f.confidence).toBeCloseTo(candidateQuality({ x: 0, y: 0, similarity: 0.995, cycle: 0.001 }), 9);
+      expect(f.candidates).toBe(n + 1);
+    }
+    // the same unrelated candidates alone disagree among themselves: low confidence
+    const alone = fuseCandidates(unrelated, { scale: 200 })!;
+    expect(alone.confidence).toBeLessThan(0.3);
+  });
+
+  it('comparable candidates that disagree still lower the confidence of the best', () => {
+    const f = fuseCandidates(
+      [
+        { x: 100, y: 100, similarity: 0.95, cycle: 0 },
+        { x: 20, y: 20, similarity: 0.9, cycle: 0 },
+      ],
+      { scale: 200 },
+    )!;
+    // floor 0.95 - 2 · 0.05 = 0.85: 0.9 is comparable
+    expect([f.x, f.y]).toEqual([100, 100]);
+    expect(f.agreement).toBeCloseTo(0.95 / 1.85, 6);
+    expect(f.confidence).toBeCloseTo(0.95 * (0.95 / 1.85), 6);
   });
 
   it('one exemplar: its position, agreement 1, confidence its quality', () => {
-    const f = fuseCandidates([{ x: 5, y: 6, peak: 0.8, cycle: 0.1 }], { scale: 100 })!;
+    const f = fuseCandidates([{ x: 5, y: 6, similarity: 0.8, cycle: 0.1 }], { scale: 100 })!;
     expect(f.x).toBeCloseTo(5, 9);
     expect(f.y).toBeCloseTo(6, 9);
     expect([f.candidates, f.agreement]).toEqual([1, 1]);
@@ -56,15 +95,15 @@ describe('fuseCandidates', () => {
   });
 
   it('quality: cycle failures and negative or missing peaks give zero, never NaN', () => {
-    expect(candidateQuality({ x: 0, y: 0, peak: 1, cycle: 0 })).toBe(1);
-    expect(candidateQuality({ x: 0, y: 0, peak: -0.3, cycle: 0 })).toBe(0);
-    expect(candidateQuality({ x: 0, y: 0, peak: Number.NaN, cycle: 0 })).toBe(0);
-    expect(candidateQuality({ x: 0, y: 0, peak: 1, cycle: Number.POSITIVE_INFINITY })).toBe(0);
-    expect(candidateQuality({ x: 0, y: 0, peak: 1, cycle: 0.5 })).toBeLessThan(1e-5);
+    expect(candidateQuality({ x: 0, y: 0, similarity: 1, cycle: 0 })).toBe(1);
+    expect(candidateQuality({ x: 0, y: 0, similarity: -0.3, cycle: 0 })).toBe(0);
+    expect(candidateQuality({ x: 0, y: 0, similarity: Number.NaN, cycle: 0 })).toBe(0);
+    expect(candidateQuality({ x: 0, y: 0, similarity: 1, cycle: Number.POSITIVE_INFINITY })).toBe(0);
+    expect(candidateQuality({ x: 0, y: 0, similarity: 1, cycle: 0.5 })).toBeLessThan(1e-5);
     const f = fuseCandidates(
       [
-        { x: 1, y: 1, peak: 0, cycle: 0 },
-        { x: 1, y: 2, peak: 0, cycle: 0 },
+        { x: 1, y: 1, similarity: 0, cycle: 0 },
+        { x: 1, y: 2, similarity: 0, cycle: 0 },
       ],
       { scale: 100 },
     )!;

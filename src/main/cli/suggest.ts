@@ -106,6 +106,13 @@ export function formatSuggestEval(r: SuggestEvalReport): string {
     `  PCK ${r.alphas.map((a) => `@${a} ${pct(r.pck[String(a)])}`).join('  ')}`,
     `  accepted unchanged at confidence >= ${r.acceptThreshold}: ${pct(r.acceptedUnchanged)} (suggested at that confidence: ${pct(r.acceptedShare)})`,
     `  ${r.secondsPerImage.toFixed(2)} s per image`,
+    '  reliability (visible keypoints by the confidence of their suggestion; none suggested = 0):',
+    `    ${'confidence'.padEnd(12)} ${'points'.padStart(6)}  ${'mean'.padStart(5)}  ${['0.05', '0.1'].map((a) => `PCK@${a}`.padStart(9)).join('')}   ${'at or above'.padEnd(11)} ${'points'.padStart(6)}  ${['0.05', '0.1'].map((a) => `PCK@${a}`.padStart(9)).join('')}`,
+    ...r.reliability.bins.map((b, i) => {
+      const up = r.reliability.atLeast[i]!;
+      const cells = (row: typeof b) => ['0.05', '0.1'].map((a) => (row.points ? pct(row.pck[a] ?? 0) : '-').padStart(9)).join('');
+      return `    ${`${b.from.toFixed(1)}-${b.to.toFixed(1)}`.padEnd(12)} ${String(b.points).padStart(6)}  ${b.points ? b.meanConfidence.toFixed(2).padStart(5) : '    -'}  ${cells(b)}   ${`>= ${up.from.toFixed(1)}`.padEnd(11)} ${String(up.points).padStart(6)}  ${cells(up)}`;
+    }),
     '  per keypoint:',
     ...r.perKeypoint.map(
       (k) =>

@@ -15,6 +15,9 @@
 import { z } from 'zod';
 import { FEATURE_DEFAULTS, SEED_MAX } from './runs.js';
 import { method } from './spec.js';
+import type { Reliability } from '../engine/suggest/reliability.js';
+
+export type { Reliability, ReliabilityRow } from '../engine/suggest/reliability.js';
 
 /**
  * How suggestions are judged when the caller says nothing: below `visibleThreshold` a keypoint is
@@ -87,6 +90,8 @@ export interface SuggestEvalReport {
   /** Mean wall time per evaluated image (features of the image included). */
   secondsPerImage: number;
   images: number;
+  /** Confidence bins against PCK, and PCK of every suggestion at or above each bin's confidence (engine/suggest/reliability.ts). */
+  reliability: Reliability;
 }
 
 const id = z.number().int().positive();

@@ -2,30 +2,37 @@
  * Fusing one schema keypoint's candidates (one per exemplar that has it labelled visible) into a
  * suggested position with a confidence in [0, 1].
  *
- * Each candidate carries two signals of its own quality: the similarity peak (the largest cosine
- * between the exemplar's keypoint descriptor and the target's feature map) and the cycle error
+ * Each candidate carries two signals of its own quality: its similarity (the cosine between the
+ * exemplar's keypoint descriptor and the target's descriptor at the match) and its cycle error
  * (matching the candidate back into the exemplar lands how far from the labelled keypoint, as a
  * fraction of the exemplar's object size). Its quality is
  *
- *   q = max(0, peak) · exp(-½ (cycle / cycleSigma)²)
+ *   q = max(0, similarity) · exp(-½ (cycle / cycleSigma)²)
  *
- * The candidates then vote: the anchor is the candidate with the largest Σ_j q_j K(d_ij), K a
- * Gaussian of width σ = sigmaFraction · scale (scale: the target's object size, or its larger
- * side); the agreeing set A holds the candidates within 2σ of the anchor; the position is A's
- * q-weighted mean; agreement = Σ_A q / Σ q; and
+ * Only candidates of comparable quality vote: with q* the best quality, the comparable set is
+ *
+ *   C = { i : q_i ≥ q* − comparability · (1 − q*) }
+ *
+ * so next to a near-perfect candidate (an exemplar of the same object: q* → 1) only candidates as
+ * good count, and it decides the position and the confidence whatever unrelated exemplars say;
+ * among mediocre candidates every one counts. Within C the anchor is the candidate with the largest
+ * Σ_j q_j K(d_ij), K a Gaussian of width σ = sigmaFraction · scale (scale: the target's object
+ * size, or its larger side); the agreeing set A holds the candidates of C within 2σ of the anchor;
+ * the position is A's q-weighted mean; agreement = Σ_A q / Σ_C q; and
  *
  *   confidence = (Σ_A q² / Σ_A q) · agreement
  *
- * the agreeing candidates' q-weighted mean quality, discounted by the weight that disagrees. One
- * candidate agrees with itself (agreement 1, confidence q): nothing corroborates it.
+ * the agreeing candidates' q-weighted mean quality, discounted by the comparable weight that
+ * disagrees. One candidate agrees with itself (agreement 1, confidence q): nothing corroborates it.
+ * How often a confidence is right is measured, not assumed: `suggest-eval`'s reliability table.
  */
 
 export interface Candidate {
   /** Where the exemplar's keypoint matched in the target (target frame, pixels). */
   x: number;
   y: number;
-  /** Largest cosine similarity of the exemplar descriptor over the target, in [-1, 1]. */
-  peak: number;
+  /** Cosine similarity of the exemplar's keypoint descriptor and the target's at the match, in [-1, 1]. */
+  similarity: number;
   /** Cycle error: distance from the back-match to the labelled keypoint / the exemplar's object size. */
   cycle: number;
 }
@@ -37,6 +44,8 @@ export interface FuseOptions {
   sigmaFraction?: number;
   /** Cycle errors are judged on this scale, a fraction of the exemplar's size (default 0.1). */
   cycleSigma?: number;
+  /** How far below the best a comparable candidate may be, in units of the best's distance to 1 (default 2). */
+  comparability?: number;
 }
 
 export interface Fused {
@@ -47,13 +56,13 @@ export interface Fused {
   agreement: number;
 }
 
-export const FUSE_DEFAULTS = { sigmaFraction: 0.05, cycleSigma: 0.1 } as const;
+export const FUSE_DEFAULTS = { sigmaFraction: 0.05, cycleSigma: 0.1, comparability: 2 } as const;
 
 /** One candidate's quality in [0, 1]. */
 export function candidateQuality(c: Candidate, cycleSigma: number = FUSE_DEFAULTS.cycleSigma): number {
-  const peak = Math.min(1, Math.max(0, Number.isFinite(c.peak) ? c.peak : 0));
+  const similarity = Math.min(1, Math.max(0, Number.isFinite(c.similarity) ? c.similarity : 0));
   const cycle = Number.isFinite(c.cycle) ? Math.max(0, c.cycle) : Infinity;
-  return peak * Math.exp(-0.5 * (cycle / cycleSigma) ** 2);
+  return similarity * Math.exp(-0.5 * (cycle / cycleSigma) ** 2);
 }
 
 /** The fused suggestion of one keypoint; null when no exemplar has it. */
@@ -62,26 +71,29 @@ export function fuseCandidates(cands: readonly Candidate[], opts: FuseOptions): 
   if (!(opts.scale > 0)) throw new RangeError(`fuseCandidates: scale must be positive, got ${opts.scale}`);
   const sigma = (opts.sigmaFraction ?? FUSE_DEFAULTS.sigmaFraction) * opts.scale;
   const q = cands.map((c) => candidateQuality(c, opts.cycleSigma));
+  const best = Math.max(...q);
+  const floor = best - (opts.comparability ?? FUSE_DEFAULTS.comparability) * (1 - best);
+  const comparable = cands.map((_, i) => i).filter((i) => q[i] >= floor);
   const dist = (i: number, j: number) => Math.hypot(cands[i].x - cands[j].x, cands[i].y - cands[j].y);
   // every candidate counts a little, so all-zero qualities still vote by position
   const vote = q.map((v) => v + 1e-9);
-  let anchor = 0;
-  let best = -Infinity;
-  for (let i = 0; i < cands.length; i++) {
+  let anchor = comparable[0];
+  let top = -Infinity;
+  for (const i of comparable) {
     let s = 0;
-    for (let j = 0; j < cands.length; j++) s += vote[j] * Math.exp(-0.5 * (dist(i, j) / sigma) ** 2);
-    if (s > best + 1e-12) {
-      best = s;
+    for (const j of comparable) s += vote[j] * Math.exp(-0.5 * (dist(i, j) / sigma) ** 2);
+    if (s > top + 1e-12) {
+      top = s;
       anchor = i;
     }
   }
-  const agreeing = cands.map((_, j) => j).filter((j) => dist(anchor, j) <= 2 * sigma);
+  const agreeing = comparable.filter((j) => dist(anchor, j) <= 2 * sigma);
   const wA = agreeing.reduce((s, j) => s + vote[j], 0);
   const x = agreeing.reduce((s, j) => s + vote[j] * cands[j].x, 0) / wA;
   const y = agreeing.reduce((s, j) => s + vote[j] * cands[j].y, 0) / wA;
   const qA = agreeing.reduce((s, j) => s + q[j], 0);
-  const qAll = q.reduce((s, v) => s + v, 0);
-  const agreement = qAll > 0 ? qA / qAll : agreeing.length / cands.length;
+  const qC = comparable.reduce((s, j) => s + q[j], 0);
+  const agreement = qC > 0 ? qA / qC : agreeing.length / comparable.length;
   const meanQuality = qA > 0 ? agreeing.reduce((s, j) => s + q[j] * q[j], 0) / qA : 0;
   return { x, y, confidence: clamp01(meanQuality * agreement), candidates: cands.length, agreement: clamp01(agreement) };
 }

@@ -15,6 +15,7 @@ import { loadLearnedPrompt } from '../../engine/sd4match/prompts/prompts.js';
 import { SdModel } from '../../engine/sd4match/model/sd-model.js';
 import { SessionCache } from '../../engine/onnx/session-cache.js';
 import { type Exemplar, type ImageSuggestion, suggestKeypoints } from '../../engine/suggest/suggest.js';
+import { reliabilityTable, type ScoredPoint } from '../../engine/suggest/reliability.js';
 import { AppError } from '../../shared/errors.js';
 import { promptSpecOf } from '../prompts/resolve.js';
 import { type Services } from '../app/context.js';
@@ -45,6 +46,8 @@ export interface SuggestPlan {
   categoryId: number;
   category: string;
   schema: string[];
+  /** The schema's symmetric pairs: exemplars are matched mirrored too (engine/suggest/suggest.ts). */
+  flipPairs?: [number, number][];
   modelDir: string;
   dinoDir?: string;
   promptId: number | null;
@@ -214,6 +217,7 @@ export async function planSuggestion(svc: Services, input: PlanInput, mode: { ev
     categoryId: cat.id,
     category: cat.name,
     schema,
+    flipPairs: cat.flipPairs,
     modelDir: input.modelDir,
     dinoDir: input.dinoDir,
     promptId: prompt.promptId,
@@ -256,7 +260,7 @@ export class Suggester {
     const started = performance.now();
     const exemplars: Exemplar[] = this.plan.exemplars.filter((e) => e.imageId !== t.imageId);
     if (exemplars.length === 0) throw new AppError('INVALID_ARGUMENT', `image ${t.imageId} (${t.path}) is the only exemplar: suggestions need another labelled image`);
-    const r = await suggestKeypoints(this.pipe, this.sessions, t.ref, exemplars, this.plan.category, { visibleThreshold: this.plan.visibleThreshold }, task);
+    const r = await suggestKeypoints(this.pipe, this.sessions, t.ref, exemplars, this.plan.category, { visibleThreshold: this.plan.visibleThreshold, flipPairs: this.plan.flipPairs }, task);
     return { ...r, seconds: (performance.now() - started) / 1000 };
   }
 
@@ -346,6 +350,7 @@ export async function runSuggestEval(svc: Services, plan: SuggestPlan, task: Tas
   let accepted = 0;
   let acceptedRight = 0;
   let seconds = 0;
+  const scored: ScoredPoint[] = [];
   try {
     for (const [i, t] of plan.targets.entries()) {
       task.token.throwIfCancelled();
@@ -357,6 +362,7 @@ export async function runSuggestEval(svc: Services, plan: SuggestPlan, task: Tas
       for (const g of t.truth ?? []) {
         const sug = byKp.get(g.kp);
         const err = sug ? Math.hypot(sug.x - g.x, sug.y - g.y) : Infinity;
+        scored.push({ confidence: sug?.confidence ?? 0, error: err / t.scale });
         const row = perKp[g.kp];
         row.points++;
         row.confidence += sug?.confidence ?? 0;
@@ -393,6 +399,7 @@ export async function runSuggestEval(svc: Services, plan: SuggestPlan, task: Tas
     perKeypoint: perKp.filter((k) => k.points > 0).map((k) => ({ kp: k.kp, name: k.name, points: k.points, pck: pckRecord(alphas, k.hits, k.points), meanConfidence: k.confidence / k.points })),
     secondsPerImage: total ? seconds / total : 0,
     images: total,
+    reliability: reliabilityTable(scored, alphas),
   };
 }
 
