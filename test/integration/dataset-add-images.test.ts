@@ -178,11 +178,11 @@ describe('datasets:add-images', () => {
     expect(err.field).toBe('files.1');
     expect(err.message).toBe(`file 2 of 2 ('huge.jpg') is 32 MiB; an added image may be at most 32 MiB; nothing was added`);
     expect(listing(ds.root)).toEqual(before);
-    // the batch as a whole (the same check the handler runs, without building a 170 MB request here)
+    // the batch as a whole (the same check the handler runs, without building an 85 MB request here)
     const each = 'A'.repeat(Math.floor((MAX_ADDED_IMAGE_BYTES * 3) / 4 / 3) * 4);
     const n = Math.ceil(MAX_ADD_IMAGES_REQUEST_BYTES / ((each.length * 3) / 4)) + 1;
     expect(() => decodeFiles(Array.from({ length: n }, (_, i) => ({ name: `p${i}.jpg`, data: each })))).toThrow(
-      /^the \d+ files come to [\d.]+ MiB; one batch may carry at most 128 MiB; add them in several batches \(nothing was added\)$/,
+      /^the \d+ files come to [\d.]+ MiB; one batch may carry at most 64 MiB; add them in several batches \(nothing was added\)$/,
     );
   });
 

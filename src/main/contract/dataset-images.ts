@@ -12,8 +12,12 @@ const MiB = 1024 * 1024;
 
 /** The largest image file one may add (bytes). */
 export const MAX_ADDED_IMAGE_BYTES = 32 * MiB;
-/** The most bytes of image files one batch (one request) may carry. */
-export const MAX_ADD_IMAGES_REQUEST_BYTES = 128 * MiB;
+/**
+ * The most bytes of image files one batch (one request) may carry. Base64 makes the request 4/3 of
+ * it (85 MiB), below the 128 MiB where Chromium's IPC has refused single messages in Electron
+ * releases, and small enough to parse without stalling the engine for long.
+ */
+export const MAX_ADD_IMAGES_REQUEST_BYTES = 64 * MiB;
 /** The most files one batch may carry. */
 export const MAX_ADD_IMAGES_FILES = 1000;
 /**
@@ -21,7 +25,7 @@ export const MAX_ADD_IMAGES_FILES = 1000;
  * and JSON, with room above, so that a batch somewhat over the limit still reaches the engine and
  * is answered with TOO_LARGE naming the limit (a frame over this one drops the connection).
  */
-export const MAX_API_FRAME_BYTES = 224 * MiB;
+export const MAX_API_FRAME_BYTES = 128 * MiB;
 
 /** Extensions an added file may have: those a folder import picks up (engine/images/probe.ts IMAGE_EXTENSIONS). */
 export const ADDABLE_IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif'] as const;
