@@ -238,6 +238,24 @@ describe('datasets:add-images', () => {
     expect(fs.existsSync(path.join(ds.root, 'img_0 (3).jpg'))).toBe(true);
   });
 
+  it('a batch cancelled while it is checked or written leaves no file and no row behind', async () => {
+    const ds = await imported('folder');
+    const before = listing(ds.root);
+    const beforeRows = await rows(ds.id);
+    const files = await Promise.all(Array.from({ length: 24 }, async (_, i) => ({ name: `c${i}.png`, data: b64(await imageBytes(300 + i, 200, 'png', i)) })));
+    const { jobId } = await call.ok('datasets:add-images', { datasetId: ds.id, files });
+    await call.ok('jobs:cancel', { id: jobId });
+    const job = await call.finished(jobId);
+    // whichever step the cancellation met: all of the batch or none of it
+    if (job.state === 'completed') {
+      expect((await rows(ds.id)).size).toBe(beforeRows.size + files.length);
+    } else {
+      expect(job.state).toBe('cancelled');
+      expect(listing(ds.root)).toEqual(before);
+      expect(await rows(ds.id)).toEqual(beforeRows);
+    }
+  });
+
   it("adds to a COCO dataset's images folder and leaves its annotation file as it was", async () => {
     const ds = await imported('coco');
     const jsonBefore = fs.readFileSync(path.join(ds.root, 'annotations.json'));
