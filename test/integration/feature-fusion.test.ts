@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TensorCache } from '../../src/main/engine/cache/tensor-cache.js';
+import type { SuggestEvalReport } from '../../src/main/contract/index.js';
 import type { EvalReport } from '../../src/main/engine/sd4match/matching/evaluate.js';
 import { createPipeline, type FeatureChoice, FeaturePipeline } from '../../src/main/engine/sd4match/features/fusion.js';
 import { MATCH_METHODS, matchKeypoints } from '../../src/main/engine/sd4match/matching/matching.js';
@@ -17,7 +18,13 @@ import { inspectDinoFolder } from '../../src/main/engine/sd4match/model/model-fo
 import { SdModel } from '../../src/main/engine/sd4match/model/sd-model.js';
 import { SessionCache } from '../../src/main/engine/onnx/session-cache.js';
 import { openServices } from '../../src/main/services/app/context.js';
+import { createApi } from '../../src/main/api/handlers.js';
+import { importDataset } from '../../src/main/services/datasets/import.js';
+import { Store } from '../../src/main/store/db.js';
+import { repos } from '../../src/main/store/repositories/index.js';
+import { createInMemoryClient } from '../../src/main/transport/in-memory.js';
 import { expectCleanFailure, runCli } from '../helpers/cli.js';
+import { ok, waitFor } from '../helpers/waiting.js';
 import { genSpair } from '../helpers/dataset-gen.js';
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { writeShiftedPairs, type ShiftedPair } from '../helpers/shifted-pairs.js';
@@ -165,6 +172,27 @@ describe.skipIf(!HAVE_FIXTURES)('SD + DINOv2 features', () => {
       }
     }, 600_000);
 
+    it('suggest-eval --features: the report names the features; w = 1 scores as SD alone; no DINOv2 folder is refused', async () => {
+      const run = async (args: string[]) => {
+        const out = path.join(dir, `suggest-${Math.random().toString(36).slice(2)}.json`);
+        const common = ['--db', db, 'suggest-eval', '--model-dir', sdDir, '--dataset', 'spair', '--category', 'cat', '--exemplars', '1', '--limit', '2', '--size', '256', '--ensemble', '1'];
+        const r = await runCli([...common, '--json', out, ...args]);
+        expect(r.code, r.stderr).toBe(0);
+        return (JSON.parse(fs.readFileSync(out, 'utf8')) as { reports: SuggestEvalReport[] }).reports[0];
+      };
+      const sd = await run([]);
+      const w1 = await run(['--features', 'sd+dino', '--fusion-weight', '1', '--dino-dir', dinoDir]);
+      const half = await run(['--features', 'sd+dino', '--dino-dir', dinoDir]);
+      expect(sd.prompt).toBe('empty prompt');
+      expect(half.prompt).toBe('SD+DINOv2 (w=0.5), empty prompt');
+      expect(w1.pck).toEqual(sd.pck);
+      expect(w1.perKeypoint.map((k) => k.meanConfidence)).toEqual(sd.perKeypoint.map((k) => k.meanConfidence));
+      expectCleanFailure(
+        await runCli(['--db', db, 'suggest-eval', '--model-dir', sdDir, '--dataset', 'spair', '--category', 'cat', '--exemplars', '1', '--features', 'dino']),
+        /--features dino needs a DINOv2 model folder/,
+      );
+    }, 300_000);
+
     it('refuses DINOv2 features without a DINOv2 folder, a weight outside [0, 1], and the fusion on the DINOv2 baseline, before any work', async () => {
       const t0 = Date.now();
       expectCleanFailure(await runCli(['--db', db, 'eval', '--model-dir', sdDir, '--dataset', 'spair', '--features', 'sd+dino']), /--features sd\+dino needs a DINOv2 model folder \(--dino-dir/);
@@ -180,5 +208,60 @@ describe.skipIf(!HAVE_FIXTURES)('SD + DINOv2 features', () => {
       expectCleanFailure(await runCli(['--db', db, 'eval', '--model-dir', sdDir, '--dataset', 'spair', '--features', 'clip']), /--features must be one of sd, dino, sd\+dino, got 'clip'/);
       expect(Date.now() - t0).toBeLessThan(60_000);
     }, 120_000);
+  });
+  describe('the API: evaluations, the PCK table and Compare', () => {
+    it('evals:start with features; the table has a row per prompt and feature choice; compare:predict at w = 1 is SD alone', async () => {
+      const apiDb = path.join(dir, 'api.db');
+      const store = Store.open(apiDb);
+      let datasetId: number;
+      let modelId: number;
+      let dinoModelId: number;
+      try {
+        datasetId = (await importDataset(store, { format: 'spair', root: path.join(dir, 'spair'), name: 'spair' })).datasetId;
+        modelId = repos(store.db).models.upsert({ name: 'tiny', kind: 'stable-diffusion', folder: sdDir }).id;
+        dinoModelId = repos(store.db).models.upsert({ name: 'tiny dino', kind: 'dinov2', folder: dinoDir }).id;
+      } finally {
+        store.close();
+      }
+      const api = createApi({ db: apiDb });
+      const client = createInMemoryClient(api);
+      try {
+        const empty = ok(await client.invoke('prompts:list', {})).find((p) => p.name === 'empty prompt')!;
+        const settings = { modelId, size: 256, ensemble: 1 };
+        const refused = await client.invoke('evals:start', { ...settings, datasetId, promptId: empty.id, features: 'sd+dino' });
+        expect(refused).toMatchObject({ error: { code: 'INVALID_ARGUMENT', message: 'SD+DINOv2 (w=0.5), empty prompt needs a DINOv2 model: choose one' } });
+        for (const features of [{}, { features: 'sd+dino' as const, dinoModelId }, { features: 'sd+dino' as const, fusionWeight: 0.25, dinoModelId }]) {
+          const { jobId } = ok(await client.invoke('evals:start', { ...settings, datasetId, promptId: empty.id, ...features }));
+          await waitFor(async () => {
+            const j = ok(await client.invoke('jobs:list')).find((x) => x.id === jobId)!;
+            if (j.state === 'failed') throw new Error(j.error!.message);
+            return j.state === 'completed' ? true : undefined;
+          });
+        }
+        const table = ok(await client.invoke('evals:table', { datasetId }));
+        expect(table.rows.map((r) => r.prompt).sort()).toEqual(['SD+DINOv2 (w=0.25), empty prompt', 'SD+DINOv2 (w=0.5), empty prompt', 'empty prompt']);
+        const csv = ok(await client.invoke('evals:csv', { datasetId }));
+        expect(csv.csv).toContain('"SD+DINOv2 (w=0.5), empty prompt",');
+
+        const pairs = ok(await client.invoke('compare:pairs', { datasetId }));
+        const pairId = pairs.pairs[0].id;
+        const predict = async (extra: Record<string, unknown>) => ok(await client.invoke('compare:predict', { pairId, promptIds: [empty.id], ...settings, ...extra })).predictions[0];
+        const sdAlone = await predict({});
+        const w1 = await predict({ features: 'sd+dino', fusionWeight: 1, dinoModelId });
+        const half = await predict({ features: 'sd+dino', dinoModelId });
+        expect(sdAlone.prompt).toBe('empty prompt');
+        expect(half.prompt).toBe('SD+DINOv2 (w=0.5), empty prompt');
+        w1.matches.forEach(([x, y], i) => {
+          expect(Math.abs(x - sdAlone.matches[i][0])).toBeLessThanOrEqual(1e-3);
+          expect(Math.abs(y - sdAlone.matches[i][1])).toBeLessThanOrEqual(1e-3);
+        });
+        const heat = ok(await client.invoke('compare:heatmap', { pairId, promptIds: [empty.id], point: [10, 10], ...settings, features: 'dino', dinoModelId })).heatmaps[0];
+        // DINOv2 on the SD grid: 256 px gives the tiny model's 16 x 16 grid
+        expect([heat.width, heat.height]).toEqual([16, 16]);
+      } finally {
+        client.close();
+        await api.close();
+      }
+    }, 300_000);
   });
 });

@@ -19,6 +19,7 @@ import { evaluateSuggestionsInProcess, previewSuggestionsInProcess } from '../se
 import { type PlanInput, planSuggestion } from '../services/suggest/plan.js';
 import { cliTask, parseFloatOption, parseIntOption } from './common.js';
 import { parsePromptArg } from './models.js';
+import { DEFAULT_FUSION_WEIGHT, FEATURE_SOURCES, type FeatureSource, requireFeatureInputs } from '../engine/sd4match/features/fusion.js';
 
 interface FeatureOptions {
   modelDir: string;
@@ -26,6 +27,8 @@ interface FeatureOptions {
   dataset: string;
   category?: string;
   prompt: string;
+  features: string;
+  fusionWeight: number;
   size: number;
   timestep: number;
   ensemble: number;
@@ -39,6 +42,8 @@ function featureOptions(cmd: Command): Command {
     .option('--dino-dir <dir>', 'DINOv2 folder (CPM prompts, the DINOv2 baseline)')
     .requiredOption('--dataset <name>', 'dataset name or id (see `datasets list`)')
     .option('--prompt <p>', 'empty | template | template:<text with {category}> | dino | a prompt file', 'empty')
+    .option('--features <f>', `${FEATURE_SOURCES.join(' | ')}: SD features (the prompt's), DINOv2 resampled to the SD grid, or both fused`, 'sd')
+    .option('--fusion-weight <w>', "SD's share w in sd+dino (DINOv2 gets 1 - w)", parseFloatOption('--fusion-weight'), DEFAULT_FUSION_WEIGHT)
     .option('--size <S>', 'image size', parseIntOption('--size'), FEATURE_DEFAULTS.size)
     .option('--timestep <t>', 'diffusion timestep', parseIntOption('--timestep'), FEATURE_DEFAULTS.timestep)
     .option('--ensemble <K>', 'noise draws averaged per image', parseIntOption('--ensemble'), FEATURE_DEFAULTS.ensemble)
@@ -81,12 +86,17 @@ function categoryOf(svc: Services, ds: Dataset, name: string | undefined, imageI
 }
 
 function planInputOf(o: FeatureOptions, categoryId: number, extra: Partial<PlanInput>): PlanInput {
+  const features = { features: o.features as FeatureSource, weight: o.fusionWeight };
+  const spec = parsePromptArg(o.prompt);
+  // a missing DINOv2 folder or a wrong choice is said before any model is opened
+  requireFeatureInputs(features, spec, !!o.dinoDir);
   return {
     categoryId,
     modelDir: path.resolve(o.modelDir),
     dinoDir: o.dinoDir ? path.resolve(o.dinoDir) : undefined,
-    prompt: { spec: parsePromptArg(o.prompt) },
+    prompt: { spec },
     settings: { size: o.size, timestep: o.timestep, ensemble: o.ensemble, seed: o.seed },
+    features,
     visibleThreshold: o.visibleThreshold,
     ...extra,
   };

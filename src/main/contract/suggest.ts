@@ -106,6 +106,10 @@ export const suggestSettings = {
   timestep: z.number().int().min(0).max(999).default(FEATURE_DEFAULTS.timestep),
   ensemble: z.number().int().min(1).max(32).default(FEATURE_DEFAULTS.ensemble),
   seed: z.number().int().min(0).max(SEED_MAX).default(FEATURE_DEFAULTS.seed),
+  /** SD features (the prompt's), DINOv2 on the SD grid, or both fused (engine/sd4match/features/fusion.ts). */
+  features: z.enum(['sd', 'dino', 'sd+dino']).default('sd'),
+  /** SD's share w in `sd+dino` (DINOv2 gets 1 - w). */
+  fusionWeight: z.number().min(0).max(1).default(0.5),
   /** Exemplar image ids (default: every image of the category with a labelled visible keypoint). */
   exemplarIds: z.array(id).min(1).max(1000).optional(),
   visibleThreshold: z.number().min(0).max(1).default(SUGGEST_DEFAULTS.visibleThreshold),

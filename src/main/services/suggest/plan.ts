@@ -10,7 +10,8 @@ import { SUGGEST_DEFAULTS, SUGGEST_EVAL_ALPHAS } from '../../contract/suggest.js
 import type { TaskContext } from '../../engine/jobs/progress.js';
 import { inspectDinoFolder } from '../../engine/sd4match/model/model-folder.js';
 import { checkFeaturesFit } from '../../engine/sd4match/memory/memory-estimate.js';
-import { describePrompt, type ImageRef, Pipeline, type PromptSpec, type PipelineSettings } from '../../engine/sd4match/features/pipeline.js';
+import { describePrompt, type ImageRef, type Pipeline, type PromptSpec, type PipelineSettings } from '../../engine/sd4match/features/pipeline.js';
+import { createPipeline, type FeatureChoice, methodLabel, requireFeatureInputs } from '../../engine/sd4match/features/fusion.js';
 import { loadLearnedPrompt } from '../../engine/sd4match/prompts/prompts.js';
 import { SdModel } from '../../engine/sd4match/model/sd-model.js';
 import { SessionCache } from '../../engine/onnx/session-cache.js';
@@ -55,6 +56,8 @@ export interface SuggestPlan {
   prompt?: PromptSpec;
   promptName: string;
   settings: PipelineSettings;
+  /** SD features (absent: SD alone), DINOv2 on the SD grid, or both fused (engine/sd4match/features/fusion.ts). */
+  features?: FeatureChoice;
   visibleThreshold: number;
   exemplars: PlannedExemplar[];
   targets: PlannedTarget[];
@@ -72,6 +75,8 @@ export interface PlanInput {
   dinoDir?: string;
   prompt: { promptId: number } | { spec: PromptSpec };
   settings: PipelineSettings;
+  /** Which features match (default SD alone). */
+  features?: FeatureChoice;
   visibleThreshold?: number;
 }
 
@@ -190,6 +195,8 @@ export async function planSuggestion(svc: Services, input: PlanInput, mode: { ev
   const prompt = checkPrompt(svc, input, cat.name);
   requirePromptSupported(svc, input.modelDir, prompt.prompt ?? promptSpecOf(svc, prompt.promptId!).spec);
   if (prompt.needsDino && !input.dinoDir) throw new AppError('INVALID_ARGUMENT', `${prompt.name} needs a DINOv2 model: choose one`);
+  const features = input.features?.features === 'sd' ? undefined : input.features;
+  if (features) requireFeatureInputs(features, prompt.prompt ?? promptSpecOf(svc, prompt.promptId!).spec, !!input.dinoDir);
   for (const [what, dir] of [
     ['model', input.modelDir],
     ['DINOv2 model', input.dinoDir],
@@ -222,12 +229,21 @@ export async function planSuggestion(svc: Services, input: PlanInput, mode: { ev
     dinoDir: input.dinoDir,
     promptId: prompt.promptId,
     prompt: prompt.prompt,
-    promptName: prompt.name,
+    promptName: methodLabel(prompt.name, features),
+    ...(features ? { features } : {}),
     settings: s,
     visibleThreshold: input.visibleThreshold ?? SUGGEST_DEFAULTS.visibleThreshold,
     exemplars,
     targets,
-    descriptorKey: JSON.stringify({ model: input.modelDir, prompt: prompt.promptId ?? prompt.name, size: s.size, timestep: s.timestep, ensemble: s.ensemble, seed: s.seed }),
+    descriptorKey: JSON.stringify({
+      model: input.modelDir,
+      prompt: prompt.promptId ?? prompt.name,
+      size: s.size,
+      timestep: s.timestep,
+      ensemble: s.ensemble,
+      seed: s.seed,
+      ...(features ? { features } : {}),
+    }),
   };
 }
 
@@ -248,7 +264,7 @@ export class Suggester {
       // say so before a request the machine cannot hold, rather than lose the job process
       checkFeaturesFit(sd, plan.settings.size, plan.settings.ensemble, await sd.provider());
       const dino = plan.dinoDir ? inspectDinoFolder(plan.dinoDir) : null;
-      return new Suggester(plan, sd, new Pipeline(sd, spec, plan.settings, svc.tensors, dino));
+      return new Suggester(plan, sd, createPipeline(sd, spec, plan.settings, svc.tensors, dino, plan.features));
     } catch (e) {
       await sd.dispose();
       throw e;

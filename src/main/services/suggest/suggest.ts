@@ -8,6 +8,7 @@
  */
 import type { SuggestEvalReport, SuggestionSet, SuggestQueue } from '../../contract/index.js';
 import { rankQueue, schemaConfidence } from '../../engine/suggest/ranking.js';
+import { DEFAULT_FUSION_WEIGHT, type FeatureSource } from '../../engine/sd4match/features/fusion.js';
 import { AppError } from '../../shared/errors.js';
 import type { SuggestionSetRecord } from '../../store/repositories/suggestions.js';
 import { type AppContext, jobRunner } from '../app/app.js';
@@ -45,6 +46,9 @@ export interface SuggestSettings {
   timestep: number;
   ensemble: number;
   seed: number;
+  /** SD features (default), DINOv2 on the SD grid, or both fused with SD's share `fusionWeight`. */
+  features?: FeatureSource;
+  fusionWeight?: number;
   /** Exemplar image ids (default: every image of the category with a labelled visible keypoint). */
   exemplarIds?: number[];
   visibleThreshold: number;
@@ -77,6 +81,7 @@ function planInput(svc: Services, categoryId: number, a: SuggestSettings, imageI
     dinoDir: a.dinoModelId ? modelFolder(svc, a.dinoModelId, 'dinov2') : undefined,
     prompt: { promptId: a.promptId },
     settings: { size: a.size, timestep: a.timestep, ensemble: a.ensemble, seed: a.seed },
+    features: { features: a.features ?? 'sd', weight: a.fusionWeight ?? DEFAULT_FUSION_WEIGHT },
     visibleThreshold: a.visibleThreshold,
   };
 }

@@ -26,6 +26,28 @@ export interface FeatureSettings {
   /** Noise draws averaged per image (the reference evaluates with 8). */
   ensemble: number;
   seed: number;
+  /** SD features (the prompt's), DINOv2 on the SD grid, or both fused (the zero-shot SD+DINOv2 recipe). */
+  features: FeatureSource;
+  /** SD's share w in SD+DINOv2 (DINOv2 gets 1 - w). */
+  fusionWeight: number;
+}
+
+export type FeatureSource = 'sd' | 'dino' | 'sd+dino';
+
+export const FEATURE_LABELS: Record<FeatureSource, string> = {
+  sd: 'SD',
+  dino: 'DINOv2',
+  'sd+dino': 'SD+DINOv2',
+};
+
+/** The feature choice as requests take it (nothing for SD alone, the engine's default). */
+export function featureChoiceArgs(s: Pick<FeatureSettings, 'features' | 'fusionWeight'>): { features?: FeatureSource; fusionWeight?: number } {
+  return s.features === 'sd' ? {} : { features: s.features, fusionWeight: s.fusionWeight };
+}
+
+/** Whether a prompt under these settings needs the DINOv2 model: CPM, the DINOv2 baseline, or DINOv2 features. */
+export function needsDinoWith(s: Pick<FeatureSettings, 'features'>, prompt: { needsDino: boolean } | undefined): boolean {
+  return s.features !== 'sd' || !!prompt?.needsDino;
 }
 
 export type MatchMethod = 'kernelsoftmax' | 'softmax' | 'nn' | 'bilinear';
@@ -49,7 +71,7 @@ export const ALPHAS = [0.05, 0.1, 0.15] as const;
 
 const SETTINGS_KEY = 'sd4match.compare.settings';
 /** The engine's defaults for these settings (what an evaluation without them would use). */
-export const DEFAULT_SETTINGS: FeatureSettings = { modelId: null, dinoModelId: null, ...FEATURE_DEFAULTS };
+export const DEFAULT_SETTINGS: FeatureSettings = { modelId: null, dinoModelId: null, ...FEATURE_DEFAULTS, features: 'sd', fusionWeight: 0.5 };
 
 function loadSettings(): FeatureSettings {
   try {
@@ -138,7 +160,8 @@ class CompareState {
     try {
       const { jobId } = await getApi().invoke('evals:start', {
         modelId: s.modelId,
-        ...(prompt.needsDino && s.dinoModelId !== null ? { dinoModelId: s.dinoModelId } : {}),
+        ...(needsDinoWith(s, prompt) && s.dinoModelId !== null ? { dinoModelId: s.dinoModelId } : {}),
+        ...featureChoiceArgs(s),
         datasetId,
         split,
         promptId: prompt.id,

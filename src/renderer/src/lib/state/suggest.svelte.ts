@@ -27,6 +27,10 @@ export interface SuggestSettings {
   timestep: number;
   ensemble: number;
   seed: number;
+  /** SD features (the prompt's), DINOv2 on the SD grid, or both fused (the zero-shot SD+DINOv2 recipe). */
+  features: 'sd' | 'dino' | 'sd+dino';
+  /** SD's share w in SD+DINOv2 (DINOv2 gets 1 - w). */
+  fusionWeight: number;
   /** Below it a keypoint is suggested "not visible" (applies to the next suggestion run). */
   visibleThreshold: number;
   /** "Accept all" takes the suggestions from this confidence. */
@@ -38,6 +42,8 @@ export const DEFAULT_SUGGEST_SETTINGS: SuggestSettings = {
   modelId: null,
   dinoModelId: null,
   ...FEATURE_DEFAULTS,
+  features: 'sd',
+  fusionWeight: 0.5,
   ...SUGGEST_DEFAULTS,
 };
 
@@ -177,6 +183,8 @@ class SuggestState {
     if (s.promptId === null || !this.prompt) return 'Choose a prompt.';
     if (s.modelId === null) return 'Choose a Stable Diffusion model.';
     if (this.prompt.needsDino && s.dinoModelId === null) return `${this.prompt.name} needs a DINOv2 model: register one under Models.`;
+    if (s.features !== 'sd' && s.dinoModelId === null) return `${s.features === 'dino' ? 'DINOv2' : 'SD+DINOv2'} features need a DINOv2 model: register one under Models.`;
+    if (s.features === 'sd+dino' && this.prompt.baseline === 'dino') return 'SD+DINOv2 takes its SD part from a prompt: choose one other than the DINOv2 baseline.';
     // text prompts need the model's tokenizer (Models says what each model can do)
     const model = models.list.find((m) => m.id === s.modelId);
     const need = this.prompt.baseline === 'empty' ? 'features' : this.prompt.baseline === 'template' ? 'textPrompts' : null;
@@ -194,7 +202,8 @@ class SuggestState {
       categoryId,
       promptId: s.promptId,
       modelId: s.modelId,
-      ...(this.prompt?.needsDino && s.dinoModelId !== null ? { dinoModelId: s.dinoModelId } : {}),
+      ...((this.prompt?.needsDino || s.features !== 'sd') && s.dinoModelId !== null ? { dinoModelId: s.dinoModelId } : {}),
+      ...(s.features !== 'sd' ? { features: s.features, fusionWeight: s.fusionWeight } : {}),
       size: s.size,
       timestep: s.timestep,
       ensemble: s.ensemble,
