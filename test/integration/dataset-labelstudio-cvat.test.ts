@@ -14,6 +14,7 @@ import { importDataset, type ImportRequest } from '../../src/main/services/datas
 import { Store } from '../../src/main/store/db.js';
 import { DatasetsRepo, ImagesRepo } from '../../src/main/store/repositories/index.js';
 import { genCoco, writeImage } from '../helpers/dataset-gen.js';
+import { expectCleanFailure, runCli } from '../helpers/cli.js';
 import { snapshotDb } from '../helpers/store-snapshot.js';
 
 let tmp: string;
@@ -465,6 +466,22 @@ describe('CVAT bad input', () => {
   });
 });
 
-it('the source dataset is the one the round trips started from', async () => {
-  expect(fs.existsSync(cocoRoot)).toBe(true);
+describe('the CLI', () => {
+  it('datasets export --format labelstudio|cvat and import --format labelstudio|cvat, and a broken file as one error line', async () => {
+    const db = path.join(tmp, 'cli.db');
+    expect((await runCli(['--db', db, 'import', '--format', 'coco', '--root', cocoRoot, '--name', 'src', '--quiet'])).code).toBe(0);
+    const ls = path.join(tmp, 'cli-ls');
+    const e1 = await runCli(['--db', db, 'datasets', 'export', 'src', '--format', 'labelstudio', '-o', ls]);
+    expect(e1.stderr).toBe('');
+    expect(e1.stdout).toMatch(/^wrote labelstudio folder .*cli-ls: 4 images/);
+    const i1 = await runCli(['--db', db, 'import', '--format', 'labelstudio', '--root', ls, '--annotations', path.join(ls, 'tasks.json'), '--json', '--quiet']);
+    expect(JSON.parse(i1.stdout)).toMatchObject({ name: 'cli-ls', format: 'labelstudio', images: 4, categories: 2 });
+    const cv = path.join(tmp, 'cli-cvat');
+    expect((await runCli(['--db', db, 'datasets', 'export', 'cli-ls', '--format', 'cvat', '-o', cv])).code).toBe(0);
+    const i2 = await runCli(['--db', db, 'import', '--format', 'cvat', '--root', cv, '--json', '--quiet']);
+    expect(JSON.parse(i2.stdout)).toMatchObject({ name: 'cli-cvat', format: 'cvat', images: 4, categories: 2 });
+    const xml = path.join(cv, 'annotations.xml');
+    fs.writeFileSync(xml, fs.readFileSync(xml, 'utf8').replace('<points label="tip"', '<points label="grip"'));
+    expectCleanFailure(await runCli(['--db', db, 'import', '--format', 'cvat', '--root', cv, '--quiet']), /annotations\.xml: image id \d+ '.*', <skeleton> 1 of 'widget': unknown point 'grip'/);
+  }, 120_000);
 });
