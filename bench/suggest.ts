@@ -9,7 +9,8 @@
  * Sessions are opened before the timed region. `--job` times what Annotate waits for instead:
  * `suggest:start` jobs through the API (a job process that opens the model and its sessions,
  * then suggests from two labelled exemplars), with nothing cached, with the exemplars cached, and
- * everything cached. Default: the tiny fixture model at 256 px;
+ * everything cached. `--prefetch` times opening the next image in Annotate with and without
+ * background prefetching (suggest-prefetch.ts). Default: the tiny fixture model at 256 px;
  * `--model-dir D [--size S] [--ensemble K]` runs a full-size model (K default 1; the paper's 8
  * multiplies each feature pass).
  */
@@ -31,6 +32,8 @@ const COUNTS = [1, 5, 20];
 
 export async function run(args: string[]): Promise<void> {
   if (args.includes('--job')) return runJobs(args);
+  // the next image in Annotate with and without background prefetching (suggest-prefetch.ts)
+  if (args.includes('--prefetch')) return (await import('./suggest-prefetch.js')).run(args);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sd4match-bench-suggest-'));
   try {
     const { modelDir, size, tiny } = await benchModel(args, work);

@@ -138,6 +138,35 @@ export const suggestEvalSchema = z
 
 const imageCategory = z.object({ imageId: id, categoryId: id }).strict();
 
+/** At most this many images after the open one have their features computed ahead. */
+export const PREFETCH_AHEAD = 3;
+
+export const suggestPrefetchSchema = z
+  .object({
+    categoryId: id,
+    /** The image open in Annotate: prefetched first when its features are not cached yet. */
+    openImageId: id.optional(),
+    /** The next images in the order the annotator will open them (queue order with Label next, else strip order); those past PREFETCH_AHEAD are ignored. */
+    imageIds: z.array(id).max(100),
+    ...suggestSettings,
+  })
+  .strict();
+
+/** Background feature prefetching in Annotate (suggest:prefetch), as the status bar shows it. */
+export interface PrefetchStatus {
+  /** The category being prefetched for (null: none). */
+  categoryId: number | null;
+  /** off: nothing asked; running; paused: a job the user started runs; done: every image asked for is ready. */
+  state: 'off' | 'running' | 'paused' | 'done';
+  /** Images whose features are ready, of `total` asked for (the open one included). */
+  ready: number;
+  total: number;
+  /** The image whose features are being computed now. */
+  imageId: number | null;
+  /** Why it is paused or off, or which image failed ("training started"). */
+  note: string | null;
+}
+
 export const suggestMethods = {
   /**
    * Suggests keypoints as a job (progress, cancel): for the given images, or for every unannotated
@@ -153,6 +182,16 @@ export const suggestMethods = {
   'suggest:queue': method<SuggestQueue>()(z.object({ categoryId: id }).strict()),
   /** Measures suggestion quality on the category's labelled images as a job; the job's result is a SuggestEvalReport. */
   'suggest:eval': method<{ jobId: string }>()(suggestEvalSchema),
+  /**
+   * Computes the features of the open image and the next ones ahead in a low-priority background
+   * process (bounded in count and memory) so that Suggest on them has only matching left to do.
+   * Replaces what was asked before; another category cancels it; it pauses while a job the user
+   * started runs. Best effort: a request that cannot be planned (no exemplars yet) turns it off with
+   * a note rather than failing.
+   */
+  'suggest:prefetch': method<PrefetchStatus>()(suggestPrefetchSchema),
+  /** Stops prefetching (Annotate closed or has no category open). */
+  'suggest:prefetch-stop': method<PrefetchStatus>()(z.object({}).strict()),
 } as const;
 
 export interface SuggestionsChanged {
@@ -164,9 +203,11 @@ export interface SuggestionsChanged {
 export interface SuggestEvents {
   /** An image's pending suggestions were stored or cleared. */
   'suggest:changed': SuggestionsChanged;
+  /** Background prefetching started, advanced, paused or stopped. */
+  'suggest:prefetch': PrefetchStatus;
 }
 
-export const SUGGEST_EVENTS: readonly (keyof SuggestEvents)[] = ['suggest:changed'];
+export const SUGGEST_EVENTS: readonly (keyof SuggestEvents)[] = ['suggest:changed', 'suggest:prefetch'];
 
 /** One schema keypoint's fused suggestion, in the image's displayed frame (pixels). */
 export interface StoredSuggestion {

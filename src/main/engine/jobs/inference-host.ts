@@ -14,16 +14,25 @@ interface Hosted {
   pending: Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>;
   /** Why it can no longer answer (set once). */
   failure: Error | null;
+  /** Fails the process's waiting and pending requests with `err` (once). */
+  fail(err: Error): void;
 }
 
 export class InferenceHost {
   private hosted: Hosted | null = null;
   private next = 1;
 
+  /** `task`: the long-lived task the process runs ('inference' for Compare, 'suggest-host' for Annotate's suggestions). */
   constructor(
     private readonly runtime: () => JobRuntime,
     private readonly payload: unknown,
+    private readonly task = 'inference',
   ) {}
+
+  /** Whether a process is started (it may still be opening). */
+  get running(): boolean {
+    return this.hosted !== null;
+  }
 
   /** The OS process serving requests, while there is one. */
   get pid(): number | undefined {
@@ -32,7 +41,7 @@ export class InferenceHost {
 
   private start(): Hosted {
     if (this.hosted) return this.hosted;
-    const started = startJobProcess(this.runtime(), 'inference', this.payload);
+    const started = startJobProcess(this.runtime(), this.task, this.payload);
     let markReady = () => {};
     let refuse: (e: Error) => void = () => {};
     const h: Hosted = {
@@ -43,6 +52,7 @@ export class InferenceHost {
       }),
       pending: new Map(),
       failure: null,
+      fail: () => {},
     };
     h.ready.catch(() => {});
     const fail = (err: Error) => {
@@ -53,6 +63,7 @@ export class InferenceHost {
       h.pending.clear();
       if (this.hosted === h) this.hosted = null;
     };
+    h.fail = fail;
     started.proc.on('message', (m) => {
       if (m.type === 'ready') markReady();
       else if (m.type === 'response') {
@@ -67,11 +78,11 @@ export class InferenceHost {
         fail(deserializeError(m.error));
         void retireJobProcess(started);
       } else if (m.type === 'done') {
-        fail(new AppError('INTERNAL', 'the Compare inference process stopped'));
+        fail(new AppError('INTERNAL', `the ${taskTerm(this.task)} process stopped`));
         void retireJobProcess(started);
       }
     });
-    started.proc.on('exit', (exit) => fail(new AppError('PROCESS_GONE', `${describeExit(taskTerm('inference'), exit)}; the next request starts a new one`)));
+    started.proc.on('exit', (exit) => fail(new AppError('PROCESS_GONE', `${describeExit(taskTerm(this.task), exit)}; the next request starts a new one`)));
     this.hosted = h;
     return h;
   }
@@ -85,6 +96,18 @@ export class InferenceHost {
       h.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       h.started.proc.postMessage({ type: 'request', id, method, args });
     });
+  }
+
+  /**
+   * Stops the process at once, whatever it is doing (work that must yield, such as background
+   * prefetching when the user starts a job): its pending requests fail with `reason`.
+   */
+  kill(reason: string): void {
+    const h = this.hosted;
+    if (!h) return;
+    this.hosted = null;
+    h.fail(new AppError('CANCELLED', reason));
+    h.started.proc.kill();
   }
 
   /** Lets the requests in hand finish, then stops the process (killed if it takes too long). */

@@ -95,6 +95,7 @@ const TASK_TERMS: Record<string, string> = {
   'suggest-preview': 'suggest',
   compile: 'model compilation',
   inference: 'Compare inference',
+  'suggest-host': 'suggestion',
 };
 
 export function taskTerm(task: string): string {

@@ -35,6 +35,11 @@ export interface AppContext {
   services(): Services;
   /** The long-lived inference process (Compare), started on first use. */
   inference(): InferenceHost;
+  /**
+   * Annotate's warm suggestion processes, started on first use: `serve` answers one-image
+   * suggestions from cached features; `prefetch` computes the next images' features at low priority.
+   */
+  suggestHosts(): { serve: InferenceHost; prefetch: InferenceHost };
   /** Image bytes for the image transports (the HTTP route, the Electron protocol). */
   readonly images: ImageFiles;
 }
@@ -58,12 +63,18 @@ export function createApp(options: AppOptions = {}): App {
     runtime,
   });
   let inference: InferenceHost | null = null;
+  let suggestHosts: { serve: InferenceHost; prefetch: InferenceHost } | null = null;
   const context: AppContext = {
     options: { ...options },
     events,
     jobs,
     services: () => (services ??= openServices(options.db)),
     inference: () => (inference ??= new InferenceHost(runtime, { db: context.services().store.file })),
+    suggestHosts: () =>
+      (suggestHosts ??= {
+        serve: new InferenceHost(runtime, { db: context.services().store.file }, 'suggest-host'),
+        prefetch: new InferenceHost(runtime, { db: context.services().store.file, background: true }, 'suggest-host'),
+      }),
     images: imageFiles(() => context.services()),
   };
   return {
@@ -82,6 +93,10 @@ export function createApp(options: AppOptions = {}): App {
       }
       await inference?.close();
       inference = null;
+      // background work: nothing to finish
+      suggestHosts?.prefetch.kill('the app closed');
+      await suggestHosts?.serve.close();
+      suggestHosts = null;
       services?.close();
       services = null;
     },

@@ -34,6 +34,8 @@ export type TaskMap = {
   suggest: { payload: { db: string; plan: SuggestPlan }; result: { images: number; seconds: number } };
   /** Suggests keypoints for a plan's targets and returns the sets; writes nothing (the CLI). */
   'suggest-preview': { payload: { db: string; plan: SuggestPlan }; result: SuggestOutcome };
+  /** Serves Annotate's suggestions and prefetches the next images' features until told to stop (services/suggest/host-task.ts). */
+  'suggest-host': { payload: { db: string; background?: boolean }; result: null };
   /** Measures suggestion quality on labelled images; writes nothing. */
   'suggest-eval': { payload: { db: string; plan: SuggestPlan; acceptThreshold: number }; result: SuggestEvalReport };
   /** Generates a plan's missing images, each stored and announced when it is done. */

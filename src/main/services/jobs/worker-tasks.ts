@@ -16,6 +16,7 @@ export const WORKER_TASKS: { readonly [K in TaskName]: TaskBody<K> } = {
   'eval-report': async (p, task) => (await import('../evaluation/task.js')).evalReportTask(p, task),
   suggest: async (p, task, emit) => (await import('../suggest/task.js')).suggestTask(p, task, emit),
   'suggest-preview': async (p, task, emit) => (await import('../suggest/task.js')).suggestPreviewTask(p, task, emit),
+  'suggest-host': async (p) => (await import('../suggest/host-task.js')).suggestHostTask(p),
   'suggest-eval': async (p, task) => (await import('../suggest/task.js')).suggestEvalTask(p, task),
   generate: async (p, task, emit) => (await import('../generate/task.js')).generateTask(p, task, emit),
   sweep: async (p, task) => (await import('../sweeps/task.js')).sweepTask(p, task),

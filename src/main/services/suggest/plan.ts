@@ -271,12 +271,16 @@ export class Suggester {
     }
   }
 
-  /** Suggestions for one target, from the plan's exemplars (never the target itself). */
-  async suggest(t: PlannedTarget, task?: TaskContext): Promise<ImageSuggestion & { seconds: number }> {
+  /**
+   * Suggestions for one target, from the plan's exemplars (never the target itself). `plan`: another
+   * plan of the same model, prompt and feature settings (a warm host's later request: other
+   * exemplars, another category); default the plan opened with.
+   */
+  async suggest(t: PlannedTarget, task?: TaskContext, plan: SuggestPlan = this.plan): Promise<ImageSuggestion & { seconds: number }> {
     const started = performance.now();
-    const exemplars: Exemplar[] = this.plan.exemplars.filter((e) => e.imageId !== t.imageId);
+    const exemplars: Exemplar[] = plan.exemplars.filter((e) => e.imageId !== t.imageId);
     if (exemplars.length === 0) throw new AppError('INVALID_ARGUMENT', `image ${t.imageId} (${t.path}) is the only exemplar: suggestions need another labelled image`);
-    const r = await suggestKeypoints(this.pipe, this.sessions, t.ref, exemplars, this.plan.category, { visibleThreshold: this.plan.visibleThreshold, flipPairs: this.plan.flipPairs }, task);
+    const r = await suggestKeypoints(this.pipe, this.sessions, t.ref, exemplars, plan.category, { visibleThreshold: plan.visibleThreshold, flipPairs: plan.flipPairs }, task);
     return { ...r, seconds: (performance.now() - started) / 1000 };
   }
 

@@ -72,7 +72,8 @@ export interface ImageCategory {
   categoryId: number;
 }
 
-function planInput(svc: Services, categoryId: number, a: SuggestSettings, imageIds?: number[]): PlanInput {
+/** A plan's input from a window's settings. */
+export function planInput(svc: Services, categoryId: number, a: SuggestSettings, imageIds?: number[]): PlanInput {
   return {
     categoryId,
     imageIds,
@@ -88,10 +89,18 @@ function planInput(svc: Services, categoryId: number, a: SuggestSettings, imageI
 
 export async function startSuggest(ctx: AppContext, a: SuggestRequest): Promise<{ jobId: string }> {
   const svc = ctx.services();
-  const plan = await planSuggestion(svc, planInput(svc, a.categoryId, a, a.imageIds));
+  return startSuggestPlan(ctx, await planSuggestion(svc, planInput(svc, a.categoryId, a, a.imageIds)));
+}
+
+/** A suggest job's title. */
+export function suggestTitle(plan: SuggestPlan): string {
   const n = plan.targets.length;
-  const title = n === 1 ? `suggesting keypoints for ${plan.targets[0].path}` : `suggesting keypoints for ${n} images of ${plan.category}`;
-  const { job } = ctx.jobs.run('suggest', title, (task) => suggestInProcess(jobRunner(ctx), svc, plan, task));
+  return n === 1 ? `suggesting keypoints for ${plan.targets[0].path}` : `suggesting keypoints for ${n} images of ${plan.category}`;
+}
+
+/** Runs a checked plan as a suggest job, in a job process of its own. */
+export function startSuggestPlan(ctx: AppContext, plan: SuggestPlan): { jobId: string } {
+  const { job } = ctx.jobs.run('suggest', suggestTitle(plan), (task) => suggestInProcess(jobRunner(ctx), ctx.services(), plan, task));
   return { jobId: job.id };
 }
 
