@@ -80,7 +80,7 @@ function readAll(dir: string, files: string[]): string[] {
 
 describe.each([
   { format: 'labelstudio' as const, files: ['tasks.json', 'label_config.xml'] },
-  { format: 'cvat' as const, files: ['annotations.xml'] },
+  { format: 'cvat' as const, files: ['annotations.xml', 'labels.json'] },
 ])('$format round trip', ({ format, files }) => {
   it('export, import, export writes the same files, with the same names, skeleton, visibility and symmetric pairs', async () => {
     const out1 = path.join(tmp, `${format}-1`);
@@ -150,7 +150,15 @@ describe('Label Studio files as Label Studio writes them', () => {
         data: { photo: '/data/upload/3/1a2b3c4d-cat1.jpg' },
         annotations: [
           { id: 1, was_cancelled: true, result: [kp('z', 1, 1, 'Nose', 200, 100)] },
-          { id: 2, result: [kp('a', 50, 25, 'Nose', 200, 100), kp('b', 10, 80, 'Tail', 200, 100, { meta: { visibility: 1 } }), kp('c', 75, 50, 'Nose', 200, 100)] },
+          {
+            id: 2,
+            result: [
+              kp('a', 50, 25, 'Nose', 200, 100),
+              kp('b', 10, 80, 'Tail', 200, 100, { meta: { visibility: 1 } }),
+              kp('c', 75, 50, 'Nose', 200, 100),
+              { id: 'u', type: 'keypoint', from_name: 'pt', to_name: 'img', value: { x: 5, y: 5, width: 1 } },
+            ],
+          },
         ],
         predictions: [{ result: [kp('p', 99, 99, 'Tail', 200, 100)] }],
       },
@@ -159,6 +167,7 @@ describe('Label Studio files as Label Studio writes them', () => {
     fs.writeFileSync(path.join(root, 'project-1-at-2026-12-06.json'), JSON.stringify(tasks));
     const r = await importDataset(store, { format: 'labelstudio', root });
     expect(r).toMatchObject({ name: 'project-1-at-2026-12-06', images: 2, categories: 1, annotations: 3, keypoints: 4 });
+    expect(r.skipped).toEqual([{ file: 'project-1-at-2026-12-06.json', entry: 'task id 11', reason: expect.stringMatching(/^1 keypoint of a <KeyPoint> tag left out/) as string }]);
     const c = await contents(r.datasetId);
     expect(c.categories).toEqual([
       {

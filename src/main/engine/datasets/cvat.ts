@@ -111,6 +111,24 @@ export function buildCvat(model: ToolExportModel): string {
   return out.join('\n');
 }
 
+/**
+ * The labels in the form CVAT's label constructor takes (its "Raw" tab, or the API's `labels`): a
+ * project or task made with them accepts annotations.xml. Keypoint colours are the sublabels'.
+ */
+export function buildCvatLabels(model: ToolExportModel): unknown[] {
+  return model.categories.map((c) => ({
+    name: c.name,
+    color: '#66ff66',
+    type: 'skeleton',
+    attributes: [],
+    sublabels: c.keypoints.map((k) => ({ name: k.name, color: k.color, type: 'points', attributes: [] })),
+    svg: skeletonSvg(
+      c.keypoints.map((k) => k.name),
+      c.skeleton,
+    ),
+  }));
+}
+
 /** A category as read, with the label's kind. */
 interface CvatCategory extends ParsedCategory {
   kind: 'skeleton' | 'points';

@@ -263,6 +263,9 @@ export const readLabelStudio: Reader = async (ctx, options) => {
       continue;
     }
     const kpResults = results.filter((r) => r && typeof r === 'object' && (r as Record<string, unknown>).type === 'keypointlabels') as Record<string, unknown>[];
+    // a <KeyPoint> (no labels) has no name to be a keypoint of a schema: said in the report
+    const unnamed = results.filter((r) => r && typeof r === 'object' && (r as Record<string, unknown>).type === 'keypoint').length;
+    if (unnamed > 0) problems.skip(at, `${unnamed} keypoint${unnamed === 1 ? '' : 's'} of a <KeyPoint> tag left out: without a label they name no keypoint (use <KeyPointLabels>)`);
     // the data key: the config's Image tag the results point at, else 'image', else the only string
     const toName = kpResults.find((r) => typeof r.to_name === 'string')?.to_name as string | undefined;
     const key =
