@@ -1,13 +1,15 @@
 /**
- * `sd4match import` and `sd4match datasets list|show|delete|export-coco`: datasets in the store.
+ * `sd4match import` and `sd4match datasets list|show|delete|export|export-coco`: datasets in the store.
  * Human tables on stdout by default, `--json` for machines; progress on stderr; errors as one
  * line on stderr (see common.ts). The database is `--db FILE`, else $SD4MATCH_DB, else the
  * app-data default (src/main/store/paths.ts).
  */
 import { type Command, Option } from 'commander';
 import { writeCocoFile } from '../services/datasets/coco-export.js';
+import { exportDataset } from '../services/datasets/export/index.js';
+import { EXPORT_FORMATS, type ExportFormat, IMPORT_FORMATS, type ImportFormat } from '../engine/datasets/domain.js';
 import { importDataset, type ImportReport } from '../services/datasets/import.js';
-import { type DatasetFormat, DATASET_FORMATS, DatasetsRepo, SPLITS } from '../store/repositories/datasets.js';
+import { DatasetsRepo, SPLITS } from '../store/repositories/datasets.js';
 import { Store } from '../store/db.js';
 import { resolveStoreLocation } from '../store/paths.js';
 import { cliTask } from './common.js';
@@ -87,15 +89,21 @@ export function registerDatasetCommands(program: Command): void {
   program
     .command('import')
     .description('import a dataset from its published folder into the database (all or nothing; re-importing updates in place)')
-    .addOption(new Option('--format <format>', 'dataset format').choices([...DATASET_FORMATS]).makeOptionMandatory())
-    .requiredOption('--root <dir>', 'the dataset folder (SPair-71k/, pf-pascal/, pf-willow/, a folder of images, or the root COCO file_names are relative to)')
-    .option('--name <name>', 'dataset name (default: SPair-71k, PF-Pascal, PF-Willow, the folder name, or the COCO file name)')
-    .option('--annotations <file>', 'COCO: the keypoints JSON (default: annotations.json or the only .json in the root or root/annotations/)')
+    .addOption(new Option('--format <format>', 'dataset format (yolo, dlc, labelstudio, cvat: annotation tools, see docs/formats.md)').choices([...IMPORT_FORMATS]).makeOptionMandatory())
+    .requiredOption(
+      '--root <dir>',
+      'the dataset folder (SPair-71k/, pf-pascal/, pf-willow/, a folder of images, the root COCO file_names are relative to, the YOLO folder with data.yaml, the DeepLabCut project folder)',
+    )
+    .option('--name <name>', 'dataset name (default: SPair-71k, PF-Pascal, PF-Willow, the folder name, or the annotation file name)')
+    .option(
+      '--annotations <file>',
+      "the annotation file: COCO's keypoints JSON (default: annotations.json or the only .json in the root or root/annotations/), YOLO's data.yaml (default: the root's), DeepLabCut's config.yaml (default: the root's)",
+    )
     .option('--category <name>', 'folder: the new category (default: the folder name)')
     .option('--skip-invalid', 'leave invalid entries out (listed in the report) instead of importing nothing')
     .option('--json', 'print the report as JSON')
     .option('--quiet', 'no progress on stderr')
-    .action(async (opts: { format: DatasetFormat; root: string; name?: string; annotations?: string; category?: string; skipInvalid?: boolean; json?: boolean; quiet?: boolean }, cmd: Command) => {
+    .action(async (opts: { format: ImportFormat; root: string; name?: string; annotations?: string; category?: string; skipInvalid?: boolean; json?: boolean; quiet?: boolean }, cmd: Command) => {
       await withStore(cmd, async (store) => {
         const task = cliTask({ quiet: opts.quiet === true });
         let report: ImportReport;
@@ -120,7 +128,7 @@ export function registerDatasetCommands(program: Command): void {
       });
     });
 
-  const datasets = program.command('datasets').description('datasets in the database: list, show, delete, export to COCO');
+  const datasets = program.command('datasets').description('datasets in the database: list, show, delete, export (COCO, YOLO pose, DeepLabCut...)');
 
   datasets
     .command('list')
@@ -189,6 +197,29 @@ export function registerDatasetCommands(program: Command): void {
         if (opts.json) return json(result);
         const x = result.deleted;
         out(`deleted dataset '${result.dataset.name}' (id ${result.dataset.id}): ${n(x.images)} images, ${n(x.pairs)} pairs, ${n(x.annotations)} annotations, ${n(x.categories)} categories`);
+      });
+    });
+
+  datasets
+    .command('export')
+    .description("write a dataset in an annotation tool's format (see docs/formats.md): COCO as one JSON file, YOLO pose, DeepLabCut, Label Studio and CVAT as a folder with copies of the images")
+    .argument('<dataset>', 'dataset id or name')
+    .addOption(new Option('--format <format>', 'export format').choices([...EXPORT_FORMATS]).makeOptionMandatory())
+    .requiredOption('-o, --output <path>', 'the file (COCO) or the new or empty folder (YOLO, DeepLabCut, Label Studio, CVAT) to write')
+    .option('--overwrite', 'replace an existing file, or a folder holding an earlier export in the same format')
+    .option('--include-pending', 'fill in unlabelled keypoints with the pending suggestions')
+    .option('--json', 'print JSON')
+    .action(async (ref: string, opts: { format: ExportFormat; output: string; overwrite?: boolean; includePending?: boolean; json?: boolean }, cmd: Command) => {
+      await withStore(cmd, async (store) => {
+        const result = await store.read((db) => {
+          const d = new DatasetsRepo(db).resolve(ref);
+          return { dataset: d.name, ...exportDataset(db, d.id, opts.format, opts.output, { overwrite: opts.overwrite === true, includePending: opts.includePending === true }) };
+        });
+        if (opts.json) return json(result);
+        const suggested = opts.includePending ? ` of which ${n(result.suggested)} suggested` : '';
+        out(
+          `wrote ${result.format} ${result.target} ${result.out}: ${n(result.images)} images, ${n(result.annotations)} annotations (${n(result.keypoints)} keypoints${suggested}), ${n(result.categories)} categories`,
+        );
       });
     });
 

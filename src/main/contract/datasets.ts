@@ -6,10 +6,10 @@
 import { z } from 'zod';
 import { method, noArgs, pathText } from './spec.js';
 
-export { DATASET_FORMATS, type DatasetFormat, SPLITS, type Split } from '../engine/datasets/domain.js';
+export { DATASET_FORMATS, type DatasetFormat, EXPORT_FORMATS, type ExportFormat, IMPORT_FORMATS, type ImportFormat, SPLITS, type Split } from '../engine/datasets/domain.js';
 export { MAX_KEYPOINTS_PER_CATEGORY } from '../shared/limits.js';
 export { IMPORT_DIALOG_LABELS } from './import-dialog.js';
-import { DATASET_FORMATS, type DatasetFormat, type Split } from '../engine/datasets/domain.js';
+import { type DatasetFormat, EXPORT_FORMATS, type ExportFormat, IMPORT_FORMATS, type ImportFormat, type Split } from '../engine/datasets/domain.js';
 
 /** One keypoint of a category's schema. */
 export interface KeypointDef {
@@ -62,7 +62,8 @@ export interface SkippedInfo {
 export interface ImportReportInfo {
   datasetId: number;
   name: string;
-  format: DatasetFormat;
+  /** The format read (YOLO, DeepLabCut... are stored as 'coco' datasets; see DatasetSummary.format). */
+  format: ImportFormat;
   root: string;
   source: string;
   /** A new dataset (false: an existing one updated in place). */
@@ -82,6 +83,19 @@ export interface ImportReportInfo {
   /** How many skipped entries there were in all (`skipped` lists at most the first 500). */
   skippedTotal?: number;
   seconds: { scanning: number; reading: number; checking: number; writing: number; total: number };
+}
+
+/** What `datasets:export` wrote (counts over the dataset; `suggested`: keypoints that are pending suggestions). */
+export interface ExportResultInfo {
+  format: ExportFormat;
+  /** The file or folder written (absolute). */
+  out: string;
+  target: 'file' | 'folder';
+  images: number;
+  annotations: number;
+  categories: number;
+  keypoints: number;
+  suggested: number;
 }
 
 export interface DatasetDetails extends DatasetSummary {
@@ -157,10 +171,10 @@ const optionalText = (what: string) => z.string().trim().min(1, `${what} is empt
 
 export const importArgsSchema = z
   .object({
-    format: z.enum(DATASET_FORMATS),
+    format: z.enum(IMPORT_FORMATS),
     root: path('the dataset folder'),
     name: optionalText('the dataset name'),
-    /** COCO: the keypoints JSON (default: annotations.json or the only .json). */
+    /** COCO: the keypoints JSON (default: annotations.json or the only .json); the tools' formats: their file (data.yaml, config.yaml, ...). */
     annotations: path('the annotation file').optional(),
     /** Folder: the category (default: the folder's name). */
     category: optionalText('the category name'),
@@ -195,6 +209,22 @@ export const datasetMethods = {
    */
   'datasets:export-coco': method<{ file: string; images: number; annotations: number; categories: number; keypoints: number; suggested: number }>()(
     z.object({ id, file: path('the output file'), overwrite: z.boolean().default(false), includePending: z.boolean().default(false) }).strict(),
+  ),
+  /**
+   * Writes the dataset in an export format on the engine's machine (docs/formats.md): COCO as one
+   * JSON file, YOLO pose and DeepLabCut as a folder (new, empty, or an earlier export of the same
+   * format with `overwrite`). Nothing is written when the dataset does not fit the format.
+   */
+  'datasets:export': method<ExportResultInfo>()(
+    z
+      .object({
+        datasetId: id,
+        format: z.enum(EXPORT_FORMATS),
+        out: path('the output'),
+        overwrite: z.boolean().default(false),
+        includePending: z.boolean().default(false),
+      })
+      .strict(),
   ),
   /** A page of a dataset's images in path order (browsing grid, annotation strip). */
   'images:list': method<{ total: number; items: ImageListItem[] }>()(

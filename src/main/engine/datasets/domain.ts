@@ -6,6 +6,22 @@
 
 export type DatasetFormat = 'spair' | 'pfpascal' | 'pfwillow' | 'folder' | 'coco';
 export const DATASET_FORMATS = ['spair', 'pfpascal', 'pfwillow', 'folder', 'coco'] as const satisfies readonly DatasetFormat[];
+/**
+ * The annotation tools' formats (YOLO pose, DeepLabCut, Label Studio, CVAT; see docs/formats.md).
+ * They are import and export formats, not stored kinds: a dataset imported from one is stored as
+ * a 'coco' dataset (an annotated user dataset: editable, displayed frame), its `source` the tool's
+ * file (data.yaml, config.yaml, the JSON or XML), so that re-importing it updates it in place.
+ * (The store's CHECK on datasets.format admits only DATASET_FORMATS, and widening it would mean
+ * rebuilding the datasets table, which its foreign keys do not allow inside a migration.)
+ */
+export type ToolFormat = 'yolo' | 'dlc' | 'labelstudio' | 'cvat';
+export const TOOL_FORMATS = ['yolo', 'dlc', 'labelstudio', 'cvat'] as const satisfies readonly ToolFormat[];
+/** What `import --format` takes: the stored kinds and the tools' formats. */
+export type ImportFormat = DatasetFormat | ToolFormat;
+export const IMPORT_FORMATS = [...DATASET_FORMATS, ...TOOL_FORMATS] as const satisfies readonly ImportFormat[];
+/** What `datasets export --format` writes. */
+export type ExportFormat = 'coco' | ToolFormat;
+export const EXPORT_FORMATS = ['coco', ...TOOL_FORMATS] as const satisfies readonly ExportFormat[];
 export type Split = 'trn' | 'val' | 'test';
 export const SPLITS = ['trn', 'val', 'test'] as const satisfies readonly Split[];
 

@@ -95,6 +95,12 @@ export interface ParsedDataset {
   userAnnotations: boolean;
   /** Build image-level annotations from pair keypoints with kp ids (SPair, PF-Willow). */
   deriveImageAnnotations: boolean;
+  /**
+   * Keypoints and boxes are fractions of the image's size times this (YOLO: 1, Label Studio: 100),
+   * turned into pixels once the images are measured (readers check the range themselves, naming
+   * the entry). Absent: pixels.
+   */
+  relativeTo?: number;
 }
 
 export const NO_FLAGS: PairFlags = { viewpointVariation: null, scaleVariation: null, truncation: null, occlusion: null, mirror: null };
@@ -183,7 +189,7 @@ export interface ReadContext {
 }
 
 export interface ReaderOptions {
-  /** COCO: the annotation file (default: the only .json in the root or root/annotations). */
+  /** COCO and the tools' formats: the annotation file (COCO default: the only .json in the root or root/annotations). */
   annotations?: string;
   /** Folder: the category name (default: the folder's name). */
   category?: string;

@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeCocoFile } from './coco-export.js';
+import { checkExportTarget, exportDataset } from './export/index.js';
+import { DATASET_FORMATS, type ExportFormat } from '../../engine/datasets/domain.js';
 import { importDataset, type ImportRequest } from './import.js';
 import { realDir } from '../../engine/images/safe-path.js';
 import { DatasetsRepo } from '../../store/repositories/datasets.js';
@@ -49,7 +51,17 @@ export function requireDataset(db: Db, id: number) {
   return d;
 }
 
-const FORMAT_NAMES = { spair: 'SPair-71k', pfpascal: 'PF-Pascal', pfwillow: 'PF-Willow', folder: 'folder', coco: 'COCO' } as const;
+const FORMAT_NAMES: Record<ImportRequest['format'], string> = {
+  spair: 'SPair-71k',
+  pfpascal: 'PF-Pascal',
+  pfwillow: 'PF-Willow',
+  folder: 'folder',
+  coco: 'COCO',
+  yolo: 'YOLO pose',
+  dlc: 'DeepLabCut',
+  labelstudio: 'Label Studio',
+  cvat: 'CVAT',
+};
 
 /** A directory that must exist, as a field error naming the input. */
 function existingDir(field: string, dir: string, what: string): string {
@@ -85,13 +97,15 @@ export async function startImport(ctx: AppContext, args: DatasetImport) {
   const store = storeOf(ctx);
   // Checked now, so the form can say what is wrong next to the input; the import checks again.
   const root = existingDir('root', args.root, 'dataset folder');
-  if (args.format === 'coco' && args.annotations !== undefined) {
+  if (args.format !== 'folder' && args.annotations !== undefined) {
     const file = path.resolve(args.annotations);
     if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new FieldError('NOT_FOUND', 'annotations', `annotation file ${file} does not exist`);
   }
   if (args.name !== undefined) {
     const other = await store.read((db) => new DatasetsRepo(db).findByName(args.name!));
-    if (other && !(other.format === args.format && other.root === root)) {
+    // the tools' formats are stored as COCO datasets (engine/datasets/domain.ts)
+    const stored = (DATASET_FORMATS as readonly string[]).includes(args.format) ? args.format : 'coco';
+    if (other && !(other.format === stored && other.root === root)) {
       throw new FieldError('CONFLICT', 'name', `a dataset named '${args.name}' already exists (${other.format} at ${other.root}); choose another name`);
     }
   }
@@ -126,6 +140,32 @@ export async function deleteDataset(ctx: AppContext, id: number) {
   });
   ctx.events.emit('dataset:changed', { id, reason: 'deleted' });
   return { deleted };
+}
+
+/** An export as the Export dialog asks for it (see exportDataset in export/index.ts). */
+export interface DatasetExport {
+  datasetId: number;
+  format: ExportFormat;
+  out: string;
+  overwrite: boolean;
+  includePending: boolean;
+}
+
+/** Writes a dataset in any export format; problems with the output are field errors on `out`. */
+export async function exportAs(ctx: AppContext, { datasetId, format, out, overwrite, includePending }: DatasetExport) {
+  const abs = path.resolve(out);
+  const parent = path.dirname(abs);
+  if (!fs.existsSync(parent) || !fs.statSync(parent).isDirectory()) throw new FieldError('NOT_FOUND', 'out', `folder ${parent} does not exist`);
+  try {
+    checkExportTarget(format, abs, overwrite);
+  } catch (err) {
+    if (err instanceof AppError) throw new FieldError(err.code, 'out', err.message);
+    throw err;
+  }
+  return storeOf(ctx).read((db) => {
+    requireDataset(db, datasetId);
+    return exportDataset(db, datasetId, format, abs, { overwrite, includePending });
+  });
 }
 
 export async function exportCoco(ctx: AppContext, id: number, { file, overwrite, includePending }: CocoExport) {

@@ -19,6 +19,7 @@ import type { ImportReportInfo } from '../../contract/datasets.js';
 import { AppError } from '../../shared/errors.js';
 import type { Db, Store } from '../../store/db.js';
 import { type Dataset, type DatasetFormat, DatasetsRepo, type Split } from '../../store/repositories/datasets.js';
+import type { ImportFormat } from '../../engine/datasets/domain.js';
 import { ImagesRepo } from '../../store/repositories/images.js';
 import { PairsRepo } from '../../store/repositories/pairs.js';
 import { silentTask, type TaskContext } from '../../engine/jobs/progress.js';
@@ -30,17 +31,22 @@ import { readFolder } from '../../engine/datasets/folder.js';
 import { readPfPascal } from '../../engine/datasets/pfpascal.js';
 import { readPfWillow } from '../../engine/datasets/pfwillow.js';
 import { readSpair } from '../../engine/datasets/spair.js';
+import { readYolo } from '../../engine/datasets/yolo.js';
+import { readDlc } from '../../engine/datasets/dlc.js';
+import { readLabelStudio } from '../../engine/datasets/labelstudio.js';
+import { readCvat } from '../../engine/datasets/cvat.js';
 import { MAX_KEYPOINTS_PER_CATEGORY } from '../../shared/limits.js';
 import { isFile, pathTextProblem, subdirectories } from '../../engine/datasets/fs-util.js';
 import { CLI_WORDING, describeOrigin, type ImportWording, type ParsedDataset, type ParsedImage, Problems, type ReadContext, type Reader, type SkippedEntry } from '../../engine/datasets/types.js';
 
 export interface ImportRequest {
-  format: DatasetFormat;
+  /** A stored kind, or an annotation tool's format (stored as 'coco', see engine/datasets/domain.ts). */
+  format: ImportFormat;
   /** The dataset's folder as published (images and annotation files under it). */
   root: string;
   /** Dataset name (default: the benchmark's name, the folder's name, or the COCO file's name). */
   name?: string;
-  /** COCO: the annotation JSON (default: annotations.json or the single .json in the root). */
+  /** COCO: the annotation JSON (default: annotations.json or the single .json in the root); the tools' formats: their file (see their readers). */
   annotations?: string;
   /** Folder: the new category's name (default: the folder's name). */
   category?: string;
@@ -59,13 +65,40 @@ export interface ImportReport extends Omit<ImportReportInfo, 'skipped' | 'skippe
 
 export const STAGES = { scanning: 'scanning', reading: 'reading annotations', checking: 'checking images', writing: 'writing' } as const;
 
-const READERS: Record<DatasetFormat, Reader> = {
+/** One reader per import format (the tools' readers produce 'coco' datasets). */
+const READERS: Record<ImportFormat, Reader> = {
   spair: readSpair,
   pfpascal: readPfPascal,
   pfwillow: readPfWillow,
   folder: readFolder,
   coco: readCoco,
+  yolo: readYolo,
+  dlc: readDlc,
+  labelstudio: readLabelStudio,
+  cvat: readCvat,
 };
+
+/** Formats whose datasets are keyed by (format, root) alone: a name taken by another can be refused before reading. */
+const KEYED_BY_ROOT: ReadonlySet<ImportFormat> = new Set<ImportFormat>(['spair', 'pfpascal', 'pfwillow', 'folder']);
+
+/** Turns relative coordinates (ParsedDataset.relativeTo) into pixels of the measured images. */
+function toPixels(parsed: ParsedDataset, probes: Map<string, ImageProbe>): void {
+  const per = parsed.relativeTo;
+  if (per === undefined) return;
+  for (const img of parsed.images.values()) {
+    const probe = probes.get(img.path);
+    if (!probe) continue;
+    const sx = probe.width / per;
+    const sy = probe.height / per;
+    for (const a of img.annotations) {
+      for (const k of a.keypoints) {
+        k.x *= sx;
+        k.y *= sy;
+      }
+      if (a.bbox) a.bbox = [a.bbox[0] * sx, a.bbox[1] * sy, a.bbox[2] * sx, a.bbox[3] * sy];
+    }
+  }
+}
 
 /** Yields to the event loop when the current slice of synchronous work has run this long. */
 const SLICE_MS = 20;
@@ -458,7 +491,7 @@ export async function importDataset(store: Store, req: ImportRequest, task: Task
 
   // A name that is certainly taken fails now, not after reading everything (checked again when writing).
   // (COCO datasets are also keyed by their annotation file, known only once the reader ran.)
-  if (req.name !== undefined && req.format !== 'coco') {
+  if (req.name !== undefined && KEYED_BY_ROOT.has(req.format)) {
     const name = req.name.trim();
     const other = await store.read((db) => new DatasetsRepo(db).findByName(name));
     if (other && !(other.format === req.format && other.root === root)) {
@@ -477,6 +510,7 @@ export async function importDataset(store: Store, req: ImportRequest, task: Task
   const concurrency = req.concurrency ?? Math.max(2, Math.min(4, os.availableParallelism()));
   const missing: string[] = [];
   const probes = await checkImages(parsed, ctx, concurrency, missing);
+  toPixels(parsed, probes);
   await checkGeometry(parsed, probes, ctx);
   problems.hint = missingImagesHint(root, missing, parsed, wording);
   problems.throwIfErrors();
@@ -487,14 +521,14 @@ export async function importDataset(store: Store, req: ImportRequest, task: Task
   stageStart.set(STAGES.writing, tWrite);
   return store.writeLong(async (db) => {
     const counts = await writeAll(db, parsed, probes, root, req, ctx, knownIds);
-    const report = buildReport(parsed, counts, root, problems, stageStart, t0);
+    const report = buildReport(parsed, req.format, counts, root, problems, stageStart, t0);
     new DatasetsRepo(db).recordImport(counts.dataset.id, report);
     task.token.throwIfCancelled();
     return report;
   });
 }
 
-function buildReport(parsed: ParsedDataset, counts: WriteCounts, root: string, problems: Problems, stageStart: Map<string, number>, t0: number): ImportReport {
+function buildReport(parsed: ParsedDataset, format: ImportFormat, counts: WriteCounts, root: string, problems: Problems, stageStart: Map<string, number>, t0: number): ImportReport {
   const pairsBySplit: Record<Split, number> = { trn: 0, val: 0, test: 0 };
   let pairPoints = 0;
   for (const p of parsed.pairs) {
@@ -511,7 +545,8 @@ function buildReport(parsed: ParsedDataset, counts: WriteCounts, root: string, p
   return {
     datasetId: counts.dataset.id,
     name: counts.dataset.name,
-    format: parsed.format,
+    // the format read (a YOLO import says yolo; the dataset itself is stored as coco)
+    format,
     root,
     source: parsed.source,
     created: counts.created,

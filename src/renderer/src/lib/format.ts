@@ -1,4 +1,5 @@
 /** Small formatting helpers shared by the views. */
+import type { ExportFormat, ImportFormat } from '../../../main/contract/datasets.js';
 
 export function count(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
@@ -28,7 +29,27 @@ export function when(ms: number | null): string {
   return new Date(ms).toLocaleString();
 }
 
-export const FORMAT_LABELS = { spair: 'SPair-71k', pfpascal: 'PF-Pascal', pfwillow: 'PF-Willow', folder: 'Image folder', coco: 'COCO keypoints' } as const;
+/** Every import format by name (the tools' formats too: an import report says which was read). */
+export const FORMAT_LABELS = {
+  spair: 'SPair-71k',
+  pfpascal: 'PF-Pascal',
+  pfwillow: 'PF-Willow',
+  folder: 'Image folder',
+  coco: 'COCO keypoints',
+  yolo: 'YOLO pose',
+  dlc: 'DeepLabCut',
+  labelstudio: 'Label Studio',
+  cvat: 'CVAT for images 1.1',
+} as const satisfies Record<ImportFormat, string>;
+
+/** The export formats by name, and what each writes (the Export dialog). */
+export const EXPORT_FORMAT_LABELS = {
+  coco: { label: 'COCO keypoints', writes: 'file' },
+  yolo: { label: 'YOLO pose (Ultralytics)', writes: 'folder' },
+  dlc: { label: 'DeepLabCut project', writes: 'folder' },
+  labelstudio: { label: 'Label Studio (JSON tasks)', writes: 'folder' },
+  cvat: { label: 'CVAT for images 1.1 (XML)', writes: 'folder' },
+} as const satisfies Record<ExportFormat, { label: string; writes: 'file' | 'folder' }>;
 
 export const SPLIT_LABELS = { trn: 'train', val: 'validation', test: 'test' } as const;
 

@@ -86,6 +86,11 @@ class Datasets {
   }
 
   /** Writes a dataset's keypoints as a COCO file. */
+  /** Writes the dataset in an export format (a file or a folder on the engine's machine); rejects with the engine's error (field 'out'). */
+  exportAs(args: InvokeArgs<'datasets:export'>): Promise<InvokeResult<'datasets:export'>> {
+    return getApi().invoke('datasets:export', args);
+  }
+
   exportCoco(args: InvokeArgs<'datasets:export-coco'>): Promise<InvokeResult<'datasets:export-coco'>> {
     return getApi().invoke('datasets:export-coco', args);
   }

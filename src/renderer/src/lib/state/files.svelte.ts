@@ -10,7 +10,7 @@ class Files {
    * A folder's subfolders, and its files of a kind (`json`) or none; the home folder without
    * `dir`. Rejects with the engine's error (the picker shows it in place).
    */
-  list(dir: string | undefined, files: 'none' | 'json'): Promise<DirectoryListing> {
+  list(dir: string | undefined, files: 'none' | 'json' | 'all'): Promise<DirectoryListing> {
     return getApi().invoke('files:list', { ...(dir ? { dir } : {}), files });
   }
 }
