@@ -18,14 +18,10 @@ import { Generator } from '../src/main/engine/sd4match/generation/generate.js';
 import { estimateGenerationMemory } from '../src/main/engine/sd4match/memory/memory-estimate.js';
 import { promptHiddenStates } from '../src/main/engine/sd4match/prompts/prompts.js';
 import { SdModel } from '../src/main/engine/sd4match/model/sd-model.js';
+import { loadPytorchReference, measureSgemm, rateLine, timeRatios } from './pytorch.js';
 import { flag, mib, printTable } from './table.js';
 
 export const description = 'guided DDIM step and VAE decode at 512 and 768 px, peak RSS, ratios to PyTorch';
-
-const PYTORCH: Record<number, { step: number; decode: number; peakGb: number }> = {
-  512: { step: 10.0, decode: 12.9, peakGb: 6.7 },
-  768: { step: 25.9, decode: 32.1, peakGb: 7.9 },
-};
 
 export async function run(args: string[]): Promise<void> {
   const modelDir = flag(args, '--model-dir');
@@ -35,6 +31,10 @@ export async function run(args: string[]): Promise<void> {
   const sizes = (flag(args, '--sizes') ?? '512,768').split(',').map(Number);
   const rows: (string | number)[][] = [];
   const here = path.dirname(fileURLToPath(import.meta.url));
+  const pytorch = loadPytorchReference(args);
+  const threads = os.cpus().length;
+  process.stderr.write(`measuring the SGEMM rate (${threads} threads)...\n`);
+  const sgemm = await measureSgemm(threads);
   for (const size of sizes) {
     process.stderr.write(`${size}px...\n`);
     // a job process's environment (glibc tuned as generation jobs run)
@@ -44,23 +44,32 @@ export async function run(args: string[]): Promise<void> {
     });
     const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
     if (!line) {
-      rows.push([size, `failed (${r.signal ?? r.status}): ${(r.stderr || '').trim().split('\n').at(-1) ?? ''}`, '', '', '', '', '']);
+      rows.push([size, `failed (${r.signal ?? r.status}): ${(r.stderr || '').trim().split('\n').at(-1) ?? ''}`, '', '', '', '', '', '', '']);
       continue;
     }
     const m = JSON.parse(line.slice(7)) as { step: number; decode: number; peak: number; estimate: number };
-    const p = PYTORCH[size];
+    const step = timeRatios(m.step, pytorch.work[`guided_step_${size}`], pytorch, sgemm);
+    const decode = timeRatios(m.decode, pytorch.work[`vae_decode_${size}`], pytorch, sgemm);
+    const peakGb = pytorch.work[`vae_decode_${size}`]?.peak_gb;
     rows.push([
       size,
       m.step,
-      p ? `${(m.step / p.step).toFixed(2)}x` : '-',
+      step.raw,
+      step.scaled,
       m.decode,
-      p ? `${(m.decode / p.decode).toFixed(2)}x` : '-',
+      decode.raw,
+      decode.scaled,
       mib(m.peak),
-      p ? `${(m.peak / (p.peakGb * 1e9)).toFixed(2)}x` : '-',
+      peakGb ? `${(m.peak / (peakGb * 1e9)).toFixed(2)}x` : '-',
       `${mib(m.estimate)} (${m.estimate >= m.peak ? '+' : ''}${((100 * (m.estimate - m.peak)) / m.peak).toFixed(0)}%)`,
     ]);
   }
-  printTable(`generate: ${modelDir}, guidance batch of 2, fp32, CPU`, ['size', 'guided step (s)', 'vs PyTorch', 'VAE decode (s)', 'vs PyTorch', 'peak RSS', 'vs PyTorch', 'estimate (vs peak)'], rows);
+  printTable(
+    `generate: ${modelDir}, guidance batch of 2, fp32, CPU`,
+    ['size', 'guided step (s)', 'vs PyTorch raw', 'scaled', 'VAE decode (s)', 'vs PyTorch raw', 'scaled', 'peak RSS', 'vs PyTorch', 'estimate (vs peak)'],
+    rows,
+  );
+  process.stdout.write(`${rateLine(pytorch, sgemm, threads)}\n`);
 }
 
 async function measure(modelDir: string, size: number, steps: number): Promise<void> {

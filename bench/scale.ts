@@ -4,8 +4,9 @@
  * `train` runs it, latents cached). Each configuration runs in its own process, so its peak is its
  * own: peak RSS (VmHWM; counts a memory-mapped weight page once per mapping), peak PSS (physical
  * memory, sampled) and the estimate the workstation makes before running (memory-estimate.ts),
- * which also decides what is skipped. Beside them, PyTorch's figures for the same work on this kind
- * of machine (../shared/full-size/README.md) and our time as a ratio of theirs.
+ * which also decides what is skipped. Beside them, PyTorch's figures for the same work
+ * (pytorch-reference.json) and our time as a ratio of theirs, raw and scaled by the SGEMM rates of
+ * the two machines (measured here in the same run: bench/pytorch.ts).
  *
  *   npm run bench -- scale --model-dir /tmp/full/sd21 [--sizes 256,512,768] [--ensembles 1,8] [--batches 1,2,3] [--steps 2]
  */
@@ -13,16 +14,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type ProbeConfig, type ProbeResult, probe } from '../test/helpers/memory-probe.js';
+import { loadPytorchReference, measureSgemm, rateLine, timeRatios } from './pytorch.js';
 import { benchModel, flag, printTable } from './table.js';
 
 export const description = 'full-size scale: features K=1/8 and training steps B=1..3 at 256/512/768 px, time, peak RSS/PSS, estimate, vs PyTorch';
 
-/** PyTorch 2.13 on this kind of machine (../shared/full-size/README.md): seconds and peak GB. */
-const PYTORCH: Record<string, { s: number; gb?: number; note?: string }> = {
-  'features:768:1': { s: 18.9 + 6.4, gb: 7.0, note: 'VAE 18.9 s + UNet 6.4 s' },
-  'features:768:8': { s: 18.9 + 61.7, gb: 7.3, note: 'VAE 18.9 s + UNet 8 draws 61.7 s' },
-  'train:256:1': { s: 4.1, gb: 5.8 },
-  'train:768:1': { s: 39.2, gb: 8.6 },
+/** Our rows -> the reference's work names (bench/pytorch.ts). */
+const PYTORCH_WORK: Record<string, string> = {
+  'features:768:1': 'features_768_k1',
+  'features:768:8': 'features_768_k8',
+  'train:768:1': 'train_step_768_b1',
 };
 
 export async function run(args: string[]): Promise<void> {
@@ -34,6 +35,10 @@ export async function run(args: string[]): Promise<void> {
     const batches = (flag(args, '--batches') ?? '1,2,3').split(',').map(Number);
     const steps = Number(flag(args, '--steps') ?? 2);
     const cacheDir = flag(args, '--cache-dir') ?? path.join(work, 'cache');
+    const pytorch = loadPytorchReference(args);
+    const threads = os.cpus().length;
+    process.stderr.write(`scale: measuring the SGEMM rate (${threads} threads)...\n`);
+    const sgemm = await measureSgemm(threads);
     const results: ProbeResult[] = [];
     const configs: ProbeConfig[] = [];
     for (const size of sizes) {
@@ -45,9 +50,27 @@ export async function run(args: string[]): Promise<void> {
       results.push(await probe(c));
     }
     const rows = results.map((r) => {
-      const ref = PYTORCH[`${r.kind}:${r.size}:${r.n}`];
+      const ref = pytorch.work[PYTORCH_WORK[`${r.kind}:${r.size}:${r.n}`] ?? ''];
+      const ratio = timeRatios(r.seconds ?? 0, ref, pytorch, sgemm);
       const label = r.kind === 'features' ? `features, K=${r.n} (per image)` : `training step, batch ${r.n}`;
-      if (r.skipped) return [label, r.size, 'skipped', '', '', '', r.estimateGb.toFixed(1), r.activationsGb.toFixed(1), r.skipped, ref ? `${ref.s} s` : '-', ref?.gb ? `${ref.gb} GB` : '-', '', ''];
+      if (r.skipped)
+        return [
+          label,
+          r.size,
+          'skipped',
+          '',
+          '',
+          '',
+          r.estimateGb.toFixed(1),
+          r.activationsGb.toFixed(1),
+          r.skipped,
+          ref ? `${ref.s} s` : '-',
+          ratio.pytorchHere,
+          ref?.peak_gb ? `${ref.peak_gb} GB` : '-',
+          '',
+          '',
+          '',
+        ];
       return [
         label,
         r.size,
@@ -59,16 +82,19 @@ export async function run(args: string[]): Promise<void> {
         r.activationsGb.toFixed(2),
         `${(((r.estimateGb - r.peakPssGb!) / r.peakPssGb!) * 100).toFixed(0)}%`,
         ref ? `${ref.s.toFixed(1)} s` : '-',
-        ref?.gb ? `${ref.gb} GB` : '-',
-        ref ? `${(r.seconds! / ref.s).toFixed(2)}x` : '-',
-        ref?.gb ? `${(r.peakRssGb! / ref.gb).toFixed(2)}x` : '-',
+        ratio.pytorchHere,
+        ref?.peak_gb ? `${ref.peak_gb} GB` : '-',
+        ratio.raw,
+        ratio.scaled,
+        ref?.peak_gb ? `${(r.peakRssGb! / ref.peak_gb).toFixed(2)}x` : '-',
       ];
     });
     printTable(
       `scale: ${modelDir}, CPU (${os.cpus().length} cores), one process per row; time is the median of ${steps} runs after a warm-up`,
-      ['work', 'px', 's', 'split', 'peak RSS GB', 'peak PSS GB', 'estimate GB', 'plan act. GB', 'est. vs PSS', 'PyTorch s', 'PyTorch GB', 'time ratio', 'RSS ratio'],
+      ['work', 'px', 's', 'split', 'peak RSS GB', 'peak PSS GB', 'estimate GB', 'plan act. GB', 'est. vs PSS', 'PyTorch s', 'PyTorch s here', 'PyTorch GB', 'time raw', 'time scaled', 'RSS ratio'],
       rows,
     );
+    process.stdout.write(`${rateLine(pytorch, sgemm, threads)}\n`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
