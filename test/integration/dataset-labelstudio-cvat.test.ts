@@ -212,6 +212,15 @@ describe('Label Studio files as Label Studio writes them', () => {
       [[0, 30]],
     ]);
   });
+
+  it('a single task object (as Label Studio also imports) is a list of one', async () => {
+    const root = path.join(tmp, 'ls-single');
+    await writeImage(root, { rel: 'one.png', width: 40, height: 20, format: 'png' });
+    const result = [{ id: 'x', type: 'keypointlabels', from_name: 'tag', to_name: 'image', original_width: 40, original_height: 20, value: { x: 50, y: 50, width: 1, keypointlabels: ['Hello'] } }];
+    fs.writeFileSync(path.join(root, 'task.json'), JSON.stringify({ data: { image: 'one.png' }, annotations: [{ result }] }));
+    const r = await importDataset(store, { format: 'labelstudio', root });
+    expect((await contents(r.datasetId)).annotations).toEqual([{ image: 'one.png', category: 'tag', instance: 0, keypoints: [{ kp: 0, x: 20, y: 10, visibility: 2 }] }]);
+  });
 });
 
 describe('CVAT files as CVAT writes them', () => {

@@ -203,8 +203,10 @@ export const readLabelStudio: Reader = async (ctx, options) => {
   const fatal = (o: Origin, reason: string) => problems.fatal(o, reason);
   const read = parseJsonBytes(fs.readFileSync(source));
   if ('problem' in read) throw fatal({ file }, read.problem);
-  if (!Array.isArray(read.value)) throw fatal({ file }, 'the top level is not a list of tasks (is this a Label Studio JSON export?)');
-  const tasks = read.value as unknown[];
+  // Label Studio also imports a single task object; read it as a list of one
+  const single = read.value !== null && typeof read.value === 'object' && !Array.isArray(read.value) && 'data' in read.value;
+  if (!Array.isArray(read.value) && !single) throw fatal({ file }, 'the top level is not a list of tasks (is this a Label Studio JSON export?)');
+  const tasks = single ? [read.value] : (read.value as unknown[]);
   const configFile = labelStudioConfigCandidates(source).find((f) => fs.existsSync(f) && fs.statSync(f).isFile());
   const config = configFile ? readConfig(configFile, displayName(root, configFile), fatal) : null;
   ctx.progress('scanning', 1, 1);
