@@ -6,7 +6,8 @@
  * as hollow rings with their confidence, one is dragged to correct it, the rest are accepted from
  * confidence 0, undone, redone, and found stored after a reload; a fourth image's suggestions stay
  * pending and out of the COCO export; a batch over every unannotated image is cancelled from the
- * panel; the strip follows the label-next queue; suggest-eval reports on the labelled images.
+ * panel (the background prefetch of the next images' features, shown in the status bar, pauses for
+ * it); the strip follows the label-next queue; suggest-eval reports on the labelled images.
  * Every state is photographed to test-results/screens/.
  */
 import fs from 'node:fs';
@@ -309,8 +310,18 @@ describe.skipIf(!HAVE_FIXTURES)('Assisted annotation in Chromium (browser mode)'
   it('cancels a batch suggestion for every unannotated image from the panel', async () => {
     // slow settings, so that the batch is still running when Cancel is clicked
     await featureSettings(256, 16);
+    // meanwhile the open and next images' features are computed in the background at these settings: the status bar says so
+    await expect.poll(() => byTestId('status-prefetch').getAttribute('data-state'), SLOW).toBe('running');
+    expect(await byTestId('status-prefetch').textContent()).toMatch(/^\s*Prefetching features [1-4]\/4\s*$/);
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await screenshot(page, 'suggest-prefetch');
     await byTestId('suggest-batch').click();
     await byTestId('suggest-batch-progress').waitFor();
+    // a job the user started: the prefetch stops and waits for it to end
+    await expect.poll(() => byTestId('status-prefetch').getAttribute('data-state')).toBe('paused');
+    expect(await byTestId('status-prefetch').textContent()).toMatch(/Prefetching paused \(\d\/4 ready\)/);
+    await screenshot(page, 'suggest-prefetch-paused');
+    await page.setViewportSize({ width: 1400, height: 860 });
     await expect.poll(() => byTestId('suggest-batch-progress-cancel').isEnabled(), SLOW).toBe(true);
     await screenshot(page, 'suggest-batch');
     await byTestId('suggest-batch-progress-cancel').click();

@@ -8,7 +8,7 @@
  * (`Annotator.accept`), so the suggestions drawn are those of schema keypoints the annotation has
  * not labelled, and undoing an acceptance brings its suggestion back.
  */
-import type { ImageListItem, PromptSummary, QueueItem, SuggestedKeypoint, SuggestionSet, SuggestQueue } from '../../../../main/contract/index.js';
+import type { ImageListItem, PrefetchStatus, PromptSummary, QueueItem, SuggestedKeypoint, SuggestionSet, SuggestQueue } from '../../../../main/contract/index.js';
 import type { InvokeArgs, InvokeResult, KeypointValue, SuggestionsChanged } from '../../../../main/contract/index.js';
 import { FEATURE_DEFAULTS } from '../../../../main/contract/runs.js';
 import { SUGGEST_DEFAULTS } from '../../../../main/contract/suggest.js';
@@ -119,6 +119,10 @@ class SuggestState {
   batchOutcome = $state<string | null>(null);
 
   queue = $state<SuggestQueue | null>(null);
+  /** Background prefetching of the next images' features (the status bar shows it; null: never asked). */
+  prefetch = $state<PrefetchStatus | null>(null);
+  /** What was last asked to prefetch (the same request is not sent again). */
+  private prefetchKey = '';
   /**
    * What went wrong here last (a Suggest, reading suggestions, the queue): shown inside the
    * Suggest panel, not as a toast over it, until dismissed or the next Suggest starts.
@@ -135,6 +139,7 @@ class SuggestState {
     prompts.start();
     const api = getApi();
     api.on('suggest:changed', (e) => this.changed(e));
+    api.on('suggest:prefetch', (s) => (this.prefetch = s));
     // the queue ranks unannotated images: a labelled image leaves it
     api.on('annotation:changed', (e) => {
       if (e.categoryId === this.categoryId) this.scheduleQueue();
@@ -227,11 +232,41 @@ class SuggestState {
     }
   }
 
-  /** Forgets the open image (the view closed or the category has no schema). */
+  /** Forgets the open image (the view closed or the category has no schema); prefetching stops. */
   hide(): void {
     this.setToken++;
     this.image = null;
     this.set = null;
+    this.stopPrefetch();
+  }
+
+  /**
+   * Has the features of the open image and the next ones (in the order they will be opened)
+   * computed in the background, so that Suggest on them answers at once. Best effort: a failure is
+   * logged, not shown (the user's own Suggest still works and says what is wrong).
+   */
+  async prefetchAhead(categoryId: number, openImageId: number, nextIds: number[]): Promise<void> {
+    const args = this.args(categoryId);
+    if (!args) return;
+    const key = JSON.stringify([args, openImageId, nextIds]);
+    if (key === this.prefetchKey) return;
+    this.prefetchKey = key;
+    try {
+      this.prefetch = await getApi().invoke('suggest:prefetch', { ...args, openImageId, imageIds: nextIds });
+    } catch (err) {
+      if (this.prefetchKey === key) this.prefetchKey = '';
+      console.warn('Prefetching the next images failed:', err);
+    }
+  }
+
+  /** Stops background prefetching (Annotate closed). */
+  stopPrefetch(): void {
+    if (this.prefetchKey === '' && (this.prefetch === null || this.prefetch.state === 'off')) return;
+    this.prefetchKey = '';
+    getApi()
+      .invoke('suggest:prefetch-stop', {})
+      .then((s) => (this.prefetch = s))
+      .catch((err: unknown) => console.warn('Stopping the prefetch failed:', err));
   }
 
   private async reloadSet(): Promise<void> {
