@@ -111,6 +111,32 @@ describe('opening a database', () => {
   });
 });
 
+describe('schema 8: symmetric keypoint pairs', () => {
+  it('upgrades a version-7 database: every category gets no pairs, and pairs set later are kept', () => {
+    const file = dbFile();
+    Store.open(file, { migrations: MIGRATIONS.slice(0, 7) }).close();
+    const raw = new Database(file);
+    const datasetId = Number(raw.prepare("INSERT INTO datasets (name, format, root, source, created_at, updated_at) VALUES ('d', 'folder', '/d', '', 0, 0)").run().lastInsertRowid);
+    const kps = JSON.stringify([
+      { name: 'left_eye', color: '#112233' },
+      { name: 'right_eye', color: '#112233' },
+    ]);
+    const catId = Number(raw.prepare("INSERT INTO categories (dataset_id, name, ordinal, keypoints, skeleton) VALUES (?, 'cat', 0, ?, '[]')").run(datasetId, kps).lastInsertRowid);
+    raw.close();
+    const store = Store.open(file);
+    try {
+      expect(store.schemaVersion()).toBe(8);
+      const r = repos(store.db);
+      expect(r.datasets.category(catId)).toMatchObject({ name: 'cat', flipPairs: [] });
+      r.datasets.setKeypointSchema(catId, r.datasets.category(catId)!.keypoints, [], [[1, 0]]);
+      expect(r.datasets.category(catId)!.flipPairs).toEqual([[0, 1]]);
+      expect(() => r.datasets.setKeypointSchema(catId, r.datasets.category(catId)!.keypoints, [], [[0, 2]])).toThrow(/symmetric pair 1 \[0, 2\] does not join two of the 2 keypoints/);
+    } finally {
+      store.close();
+    }
+  });
+});
+
 describe('repositories', () => {
   const store = Store.open(dbFile());
   afterAll(() => store.close());
