@@ -36,6 +36,8 @@ let birdsId: number;
 let categoryId: number;
 let imageIds: number[];
 let empty: PromptSummary;
+let modelId: number;
+let dinoModelId: number;
 
 async function call<M extends InvokeMethod>(method: M, args?: InvokeArgs<M>): Promise<InvokeResult<M>> {
   const e = await other.invoke(method, args);
@@ -57,8 +59,8 @@ describe.skipIf(!HAVE_FIXTURES)('the feature choice in Compare and Suggest (Chro
     try {
       pairsId = (await importDataset(store, { format: 'spair', root: path.join(tmp, 'shift'), name: 'shift' })).datasetId;
       birdsId = (await importDataset(store, { format: 'folder', root: path.join(tmp, 'birds'), name: 'birds' })).datasetId;
-      repos(store.db).models.upsert({ name: 'sd-tiny', kind: 'stable-diffusion', folder: sd });
-      repos(store.db).models.upsert({ name: 'dino-tiny', kind: 'dinov2', folder: modelPath('dinov2') });
+      modelId = repos(store.db).models.upsert({ name: 'sd-tiny', kind: 'stable-diffusion', folder: sd }).id;
+      dinoModelId = repos(store.db).models.upsert({ name: 'dino-tiny', kind: 'dinov2', folder: modelPath('dinov2') }).id;
     } finally {
       store.close();
     }
@@ -125,6 +127,26 @@ describe.skipIf(!HAVE_FIXTURES)('the feature choice in Compare and Suggest (Chro
     // remembered with the other settings
     const saved = JSON.parse((await page.evaluate<string | null>("localStorage.getItem('sd4match.compare.settings')")) ?? '{}') as Record<string, unknown>;
     expect(saved).toMatchObject({ features: 'sd+dino', fusionWeight: 0.25 });
+    expect(problems).toEqual([]);
+  }, 200_000);
+
+  it('the PCK table has a row per prompt and feature choice, each named by its features', async () => {
+    for (const extra of [{}, { features: 'sd+dino' as const, fusionWeight: 0.25, dinoModelId }]) {
+      const { jobId } = await call('evals:start', { modelId, datasetId: pairsId, split: 'val', promptId: empty.id, size: 128, ensemble: 1, ...extra });
+      await expect
+        .poll(async () => {
+          const j = (await call('jobs:list')).find((x) => x.id === jobId);
+          if (j?.state === 'failed') throw new Error(j.error?.message);
+          return j?.state;
+        }, SLOW)
+        .toBe('completed');
+    }
+    await page.reload();
+    await page.waitForSelector('[data-testid="status"][data-state="ready"]', { timeout: 30_000 });
+    const rows = page.locator(`[data-testid="pck-row"][data-prompt-id="${empty.id}"]`);
+    await expect.poll(async () => (await rows.locator('.name .truncate').allTextContents()).sort(), SLOW).toEqual(['SD+DINOv2 (w=0.25), empty prompt', 'empty prompt']);
+    await rows.first().scrollIntoViewIfNeeded();
+    await screenshot(page, 'feature-choice-pck-table');
     expect(problems).toEqual([]);
   }, 200_000);
 
