@@ -14,6 +14,8 @@ import { importDataset, type ImportRequest } from '../../src/main/services/datas
 import { Store } from '../../src/main/store/db.js';
 import { DatasetsRepo } from '../../src/main/store/repositories/datasets.js';
 import { writeImage } from '../helpers/dataset-gen.js';
+import { expectCleanFailure, runCli } from '../helpers/cli.js';
+import { snapshotDb } from '../helpers/store-snapshot.js';
 
 let tmp: string;
 let store: Store;
@@ -155,5 +157,336 @@ describe('DeepLabCut', () => {
     const a = content(src.datasetId);
     const b = content(back.datasetId);
     expect(b.categories[0]).toMatchObject({ keypoints: a.categories[0]!.keypoints, skeleton: a.categories[0]!.skeleton, flip_pairs: [[2, 3]] });
+  });
+});
+
+/** The annotations of a dataset by image path: category, instance, box, keypoints by name. */
+function annotationsOf(datasetId: number) {
+  const doc = exportCoco(store.db, datasetId);
+  const cats = new Map(doc.categories.map((c) => [c.id, c]));
+  return doc.annotations.map((a) => {
+    const cat = cats.get(a.category_id)!;
+    const kps: Record<string, [number, number, number]> = {};
+    cat.keypoints.forEach((name, k) => {
+      if (a.keypoints[3 * k + 2]! > 0) kps[name] = [a.keypoints[3 * k]!, a.keypoints[3 * k + 1]!, a.keypoints[3 * k + 2]!];
+    });
+    return { image: doc.images.find((m) => m.id === a.image_id)!.file_name, category: cat.name, bbox: a.bbox, keypoints: kps };
+  });
+}
+
+/** A hand-made YOLO pose dataset in Ultralytics' layout (coco8-pose's data.yaml, smaller). */
+async function handYolo(opts: { yaml?: string; labels?: Record<string, string> } = {}): Promise<string> {
+  const root = fresh('yolo-hand');
+  await writeImage(root, { rel: 'images/train/000001.jpg', width: 100, height: 80, format: 'jpeg' });
+  await writeImage(root, { rel: 'images/val/000002.png', width: 50, height: 40, format: 'png' }, 1);
+  await writeImage(root, { rel: 'images/val/000003.png', width: 50, height: 40, format: 'png' }, 2);
+  write(
+    root,
+    'data.yaml',
+    opts.yaml ??
+      [
+        '# Ultralytics YOLO, like coco8-pose.yaml',
+        'path: ../datasets/birds-pose # dataset root dir (not here: the folder of data.yaml counts)',
+        'train: images/train # train images (relative to path)',
+        'val: images/val',
+        'test: # test images (optional)',
+        '',
+        '# Keypoints',
+        'kpt_shape: [3, 3] # number of keypoints, number of dims (2 for x,y or 3 for x,y,visible)',
+        'flip_idx: [0, 2, 1]',
+        '',
+        '# Classes',
+        'names:',
+        '  0: bird',
+        '  1: feeder',
+        'kpt_names:',
+        '  0:',
+        '    - beak',
+        '    - left_wing',
+        '    - right_wing',
+        '',
+      ].join('\n'),
+  );
+  const labels = opts.labels ?? {
+    'labels/train/000001.txt': '0 0.5 0.5 0.5 0.5 0.25 0.5 2 0.75 0.5 1 0 0 0\n1 0.1 0.1 0.2 0.2 0.1 0.1 2 0 0 0 0.2 0.2 2\n',
+    'labels/val/000002.txt': '0 0.5 0.5 1 1 0 0 2 1 1 2 0.5 0.5 1\n',
+  };
+  for (const [rel, text] of Object.entries(labels)) write(root, rel, text);
+  return root;
+}
+
+/** A hand-made single-animal DeepLabCut project (DeepLabCut's reaching example, one-column index). */
+async function handDlc(opts: { config?: string; csv?: string } = {}): Promise<string> {
+  const root = fresh('dlc-hand');
+  await writeImage(root, { rel: 'labeled-data/reachingvideo1/img005.png', width: 120, height: 90, format: 'png' });
+  await writeImage(root, { rel: 'labeled-data/reachingvideo1/img017.png', width: 120, height: 90, format: 'png' }, 1);
+  await writeImage(root, { rel: 'labeled-data/reachingvideo1/img020.png', width: 120, height: 90, format: 'png' }, 2);
+  write(
+    root,
+    'config.yaml',
+    opts.config ??
+      [
+        '    # Project definitions (do not edit)',
+        'Task: Reaching',
+        'scorer: Mackenzie',
+        'date: Oct30',
+        'multianimalproject: false',
+        '',
+        '    # Project path (change when moving around)',
+        'project_path: /home/mackenzie/Reaching-Mackenzie-2018-10-30',
+        '',
+        '    # Annotation data set configuration (and individual video cropping parameters)',
+        'video_sets:',
+        '  /home/mackenzie/videos/reachingvideo1.avi:',
+        '    crop: 0, 832, 0, 747',
+        'bodyparts:',
+        '- hand',
+        '- Finger1',
+        '- Finger2',
+        '- Joystick',
+        'start: 0',
+        'stop: 1',
+        'numframes2pick: 20',
+        '',
+        '    # Plotting configuration',
+        'skeleton:',
+        '- - hand',
+        '  - Finger1',
+        '- - hand',
+        '  - Finger2',
+        'skeleton_color: black',
+        '',
+      ].join('\n'),
+  );
+  write(
+    root,
+    'labeled-data/reachingvideo1/CollectedData_Mackenzie.csv',
+    opts.csv ??
+      [
+        'scorer,Mackenzie,Mackenzie,Mackenzie,Mackenzie,Mackenzie,Mackenzie,Mackenzie,Mackenzie',
+        'bodyparts,hand,hand,Finger1,Finger1,Finger2,Finger2,Joystick,Joystick',
+        'coords,x,y,x,y,x,y,x,y',
+        'labeled-data/reachingvideo1/img005.png,10.5,20.25,30,40,,,NaN,NaN',
+        'labeled-data/reachingvideo1/img017.png,1,2,3,4,5,6,7,8',
+        '',
+      ].join('\r\n'),
+  );
+  return root;
+}
+
+describe('files the tools wrote', () => {
+  it('YOLO: classes, keypoint names, flip_idx, visibility and fractions of the image size', async () => {
+    const r = await imp({ format: 'yolo', root: await handYolo() });
+    expect(r).toMatchObject({ format: 'yolo', images: 3, categories: 2, annotations: 3, keypoints: 7 });
+    const d = await store.read((db) => new DatasetsRepo(db).categories(r.datasetId));
+    expect(d.map((c) => [c.name, c.keypoints.map((k) => k.name), c.flipPairs])).toEqual([
+      ['bird', ['beak', 'left_wing', 'right_wing'], [[1, 2]]],
+      // no kpt_names for class 1: kp_0..
+      ['feeder', ['kp_0', 'kp_1', 'kp_2'], [[1, 2]]],
+    ]);
+    expect(annotationsOf(r.datasetId)).toEqual([
+      { image: 'images/train/000001.jpg', category: 'bird', bbox: [25, 20, 50, 40], keypoints: { beak: [25, 40, 2], left_wing: [75, 40, 1] } },
+      { image: 'images/train/000001.jpg', category: 'feeder', bbox: [0, 0, 20, 16], keypoints: { kp_0: [10, 8, 2], kp_2: [20, 16, 2] } },
+      { image: 'images/val/000002.png', category: 'bird', bbox: [0, 0, 50, 40], keypoints: { beak: [0, 0, 2], left_wing: [50, 40, 2], right_wing: [25, 20, 1] } },
+    ]);
+  });
+
+  it('YOLO: kpt_shape [K, 2] has no visibility: (0, 0) is absent, any other point visible', async () => {
+    const yaml = 'train: images/train\nval: images/val\nkpt_shape: [2, 2]\nnames: [hand]\n';
+    const r = await imp({ format: 'yolo', root: await handYolo({ yaml, labels: { 'labels/train/000001.txt': '0 0.5 0.5 0.2 0.2 0 0 0.5 0.25\n' } }) });
+    expect(annotationsOf(r.datasetId)).toEqual([{ image: 'images/train/000001.jpg', category: 'hand', bbox: [40, 32, 20, 16], keypoints: { kp_1: [50, 20, 2] } }]);
+  });
+
+  it("DeepLabCut: config.yaml's bodyparts and skeleton, a one-column index, NaN and empty cells absent", async () => {
+    const r = await imp({ format: 'dlc', root: await handDlc() });
+    expect(r).toMatchObject({ format: 'dlc', name: 'Reaching', images: 3, categories: 1, annotations: 2, keypoints: 6 });
+    const [cat] = await store.read((db) => new DatasetsRepo(db).categories(r.datasetId));
+    expect(cat).toMatchObject({
+      name: 'Reaching',
+      skeleton: [
+        [0, 1],
+        [0, 2],
+      ],
+      flipPairs: [],
+    });
+    expect(cat!.keypoints.map((k) => k.name)).toEqual(['hand', 'Finger1', 'Finger2', 'Joystick']);
+    expect(annotationsOf(r.datasetId).map((a) => [a.image, a.keypoints])).toEqual([
+      ['labeled-data/reachingvideo1/img005.png', { hand: [10.5, 20.25, 2], Finger1: [30, 40, 2] }],
+      ['labeled-data/reachingvideo1/img017.png', { hand: [1, 2, 2], Finger1: [3, 4, 2], Finger2: [5, 6, 2], Joystick: [7, 8, 2] }],
+    ]);
+  });
+
+  it('DeepLabCut: a multi-animal CSV (three index columns, individuals) gives one annotation per individual', async () => {
+    const config = [
+      'Task: mice',
+      'scorer: me',
+      'multianimalproject: true',
+      'individuals:',
+      '- m1',
+      '- m2',
+      'uniquebodyparts: []',
+      'multianimalbodyparts:',
+      '- nose',
+      '- tail',
+      'bodyparts: MULTI!',
+      '',
+    ].join('\n');
+    const csv = [
+      'scorer,,,me,me,me,me,me,me,me,me',
+      'individuals,,,m1,m1,m1,m1,m2,m2,m2,m2',
+      'bodyparts,,,nose,nose,tail,tail,nose,nose,tail,tail',
+      'coords,,,x,y,x,y,x,y,x,y',
+      'labeled-data,reachingvideo1,img020.png,1,2,3,4,5,6,,',
+      '',
+    ].join('\n');
+    const r = await imp({ format: 'dlc', root: await handDlc({ config, csv }) });
+    expect(annotationsOf(r.datasetId).map((a) => [a.image, a.keypoints])).toEqual([
+      ['labeled-data/reachingvideo1/img020.png', { nose: [1, 2, 2], tail: [3, 4, 2] }],
+      ['labeled-data/reachingvideo1/img020.png', { nose: [5, 6, 2] }],
+    ]);
+  });
+});
+
+describe('broken files: one error naming the file and the entry, nothing written', () => {
+  const cases: [string, () => Promise<ImportRequest>, RegExp][] = [
+    [
+      'YOLO: a line with the wrong count',
+      async () => ({ format: 'yolo', root: await handYolo({ labels: { 'labels/train/000001.txt': '0 0.5 0.5 0.5 0.5 0.25 0.5 2\n' } }) }),
+      /labels\/train\/000001\.txt: line 1: has 8 numbers; kpt_shape \[3, 3\] needs 14/,
+    ],
+    [
+      'YOLO: an unknown class',
+      async () => ({ format: 'yolo', root: await handYolo({ labels: { 'labels/val/000002.txt': '\n5 0.5 0.5 1 1 0 0 2 1 1 2 0.5 0.5 1\n' } }) }),
+      /labels\/val\/000002\.txt: line 2: class 5 is not in 'names' of data\.yaml \(0\.\.1\)/,
+    ],
+    [
+      'YOLO: a keypoint outside the image',
+      async () => ({ format: 'yolo', root: await handYolo({ labels: { 'labels/val/000002.txt': '0 0.5 0.5 1 1 1.2 0.5 2 1 1 2 0.5 0.5 1\n' } }) }),
+      /labels\/val\/000002\.txt: line 1: keypoint 'beak' \(1\.2, 0\.5\) lies outside the image/,
+    ],
+    [
+      'YOLO: a visibility YOLO does not have',
+      async () => ({ format: 'yolo', root: await handYolo({ labels: { 'labels/val/000002.txt': '0 0.5 0.5 1 1 0.5 0.5 3 1 1 2 0.5 0.5 1\n' } }) }),
+      /line 1: keypoint 'beak' has visibility 3/,
+    ],
+    ['YOLO: no kpt_shape', async () => ({ format: 'yolo', root: await handYolo({ yaml: 'train: images/train\nnames: [a]\n' }) }), /data\.yaml: kpt_shape: must be \[number of keypoints, 2 or 3\]/],
+    [
+      'YOLO: kpt_names of the wrong length',
+      async () => ({ format: 'yolo', root: await handYolo({ yaml: 'train: images/train\nkpt_shape: [3, 3]\nnames: [a]\nkpt_names: {0: [x, y]}\n' }) }),
+      /data\.yaml: kpt_names\[0\]: must list the 3 keypoint names of class 'a'/,
+    ],
+    [
+      'YOLO: a flip_idx that is no mirror',
+      async () => ({ format: 'yolo', root: await handYolo({ yaml: 'train: images/train\nkpt_shape: [3, 3]\nnames: [a]\nflip_idx: [1, 2, 0]\n' }) }),
+      /data\.yaml: flip_idx: flip_idx\[0\] = 1 but flip_idx\[1\] = 2/,
+    ],
+    [
+      'YOLO: a split folder that is not there',
+      async () => ({ format: 'yolo', root: await handYolo({ yaml: 'train: images/nope\nkpt_shape: [3, 3]\nnames: [a]\n' }) }),
+      /data\.yaml: train: 'images\/nope' is neither a folder nor a \.txt list/,
+    ],
+    [
+      'DeepLabCut: a bodypart without its y column',
+      async () => ({ format: 'dlc', root: await handDlc({ csv: 'scorer,M,M,M\nbodyparts,hand,hand,Finger1\ncoords,x,y,x\nlabeled-data/reachingvideo1/img005.png,1,2,3\n' }) }),
+      /labeled-data\/reachingvideo1\/CollectedData_Mackenzie\.csv: line 3: bodypart 'Finger1' has no y column/,
+    ],
+    [
+      'DeepLabCut: an unknown bodypart',
+      async () => ({ format: 'dlc', root: await handDlc({ csv: 'scorer,M,M\nbodyparts,tail,tail\ncoords,x,y\nlabeled-data/reachingvideo1/img005.png,1,2\n' }) }),
+      /CollectedData_Mackenzie\.csv: line 2: unknown bodypart 'tail' \(config\.yaml lists hand, Finger1, Finger2, Joystick\)/,
+    ],
+    [
+      'DeepLabCut: coordinates outside the image',
+      async () => ({ format: 'dlc', root: await handDlc({ csv: 'scorer,M,M\nbodyparts,hand,hand\ncoords,x,y\nlabeled-data/reachingvideo1/img005.png,500,20\n' }) }),
+      /CollectedData_Mackenzie\.csv: line 4: keypoint 'hand' \(500, 20\) lies outside the image labeled-data\/reachingvideo1\/img005\.png \(120x90\)/,
+    ],
+    [
+      'DeepLabCut: x without y',
+      async () => ({ format: 'dlc', root: await handDlc({ csv: 'scorer,M,M\nbodyparts,hand,hand\ncoords,x,y\nlabeled-data/reachingvideo1/img005.png,5,\n' }) }),
+      /CollectedData_Mackenzie\.csv: line 4: bodypart 'hand' has x but no y/,
+    ],
+    [
+      'DeepLabCut: a row with the wrong count',
+      async () => ({ format: 'dlc', root: await handDlc({ csv: 'scorer,M,M\nbodyparts,hand,hand\ncoords,x,y\nlabeled-data/reachingvideo1/img005.png,5,6,7\n' }) }),
+      /CollectedData_Mackenzie\.csv: line 4: has 4 columns; the header has 3/,
+    ],
+    [
+      'DeepLabCut: a frame listed twice',
+      async () => ({
+        format: 'dlc',
+        root: await handDlc({ csv: 'scorer,M,M\nbodyparts,hand,hand\ncoords,x,y\nlabeled-data/reachingvideo1/img005.png,,\nlabeled-data/reachingvideo1/img005.png,5,6\n' }),
+      }),
+      /CollectedData_Mackenzie\.csv: line 5: image labeled-data\/reachingvideo1\/img005\.png is listed twice \(first at labeled-data\/reachingvideo1\/CollectedData_Mackenzie\.csv: line 4\)/,
+    ],
+    [
+      'DeepLabCut: a skeleton naming an unknown bodypart',
+      async () => ({ format: 'dlc', root: await handDlc({ config: 'Task: t\nbodyparts: [hand, Finger1, Finger2, Joystick]\nskeleton:\n- [hand, elbow]\n' }) }),
+      /config\.yaml: skeleton\[0\]: unknown bodypart 'elbow'/,
+    ],
+    [
+      'DeepLabCut: an image the CSV names that is not there',
+      async () => ({ format: 'dlc', root: await handDlc({ csv: 'scorer,M,M\nbodyparts,hand,hand\ncoords,x,y\nlabeled-data/reachingvideo1/img999.png,5,6\n' }) }),
+      /labeled-data\/reachingvideo1\/img999\.png: .*CollectedData_Mackenzie\.csv: line 4/,
+    ],
+  ];
+  for (const [what, make, message] of cases) {
+    it(what, async () => {
+      const req = await make();
+      const before = snapshotDb(store.file);
+      await expect(imp(req)).rejects.toThrow(message);
+      expect(snapshotDb(store.file)).toEqual(before);
+    });
+  }
+});
+
+describe('exports the format cannot hold', () => {
+  it('refuses, naming the categories or the folder, and writes nothing', async () => {
+    const root = await cocoSource({ two: true });
+    const doc = JSON.parse(fs.readFileSync(path.join(root, 'annotations.json'), 'utf8')) as { categories: { keypoints: string[]; skeleton: number[][] }[] };
+    doc.categories[1]!.keypoints = ['a', 'b'];
+    doc.categories[1]!.skeleton = [];
+    (doc as unknown as { annotations: { category_id: number }[] }).annotations = (doc as unknown as { annotations: { category_id: number }[] }).annotations.filter((a) => a.category_id === 1);
+    write(root, 'annotations.json', JSON.stringify(doc));
+    const r = await imp({ format: 'coco', root });
+    const out = fresh('refused');
+    await expect(store.read((db) => exportDataset(db, r.datasetId, 'yolo', out))).rejects.toThrow(/one kpt_shape for all classes, but category 'cat' has 4 keypoints and 'dog' 2/);
+    await expect(store.read((db) => exportDataset(db, r.datasetId, 'dlc', out))).rejects.toThrow(/one list of bodyparts, but dataset '.*' has 2 categories \(cat, dog\)/);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(fs.readdirSync(path.dirname(out)).filter((f) => f.startsWith(path.basename(out)))).toEqual([]);
+    fs.mkdirSync(out);
+    write(out, 'notes.txt', 'mine');
+    const single = await imp({ format: 'coco', root: await cocoSource() });
+    await expect(store.read((db) => exportDataset(db, single.datasetId, 'yolo', out, { overwrite: true }))).rejects.toThrow(/is a folder that is not empty \(and holds no yolo export to replace\)/);
+    expect(fs.readdirSync(out)).toEqual(['notes.txt']);
+  });
+
+  it('replaces an earlier export of the same format with --overwrite, and only then', async () => {
+    const r = await imp({ format: 'coco', root: await cocoSource() });
+    const out = fresh('again');
+    await store.read((db) => exportDataset(db, r.datasetId, 'dlc', out));
+    await expect(store.read((db) => exportDataset(db, r.datasetId, 'dlc', out))).rejects.toThrow(/holds an earlier dlc export; overwrite it/);
+    await store.read((db) => exportDataset(db, r.datasetId, 'dlc', out, { overwrite: true }));
+    expect(fs.existsSync(path.join(out, 'config.yaml'))).toBe(true);
+  });
+});
+
+describe('CLI', () => {
+  it('datasets export --format yolo|dlc and import --format yolo|dlc --annotations', async () => {
+    const db = path.join(fresh('cli'), 'cli.db');
+    fs.mkdirSync(path.dirname(db), { recursive: true });
+    const src = await cocoSource();
+    expect((await runCli(['--db', db, 'import', '--format', 'coco', '--root', src, '--name', 'src', '--quiet'])).code).toBe(0);
+    const yolo = fresh('cli-yolo');
+    const ex = await runCli(['--db', db, 'datasets', 'export', 'src', '--format', 'yolo', '-o', yolo]);
+    expect(ex.code, ex.stderr).toBe(0);
+    expect(ex.stdout).toMatch(/^wrote yolo folder .*: 3 images, 4 annotations \(11 keypoints\), 1 categories/);
+    const im = await runCli(['--db', db, 'import', '--format', 'yolo', '--root', yolo, '--annotations', path.join(yolo, 'data.yaml'), '--json', '--quiet']);
+    expect(im.code, im.stderr).toBe(0);
+    expect(JSON.parse(im.stdout)).toMatchObject({ format: 'yolo', images: 3, annotations: 4, keypoints: 11 });
+    const dlc = fresh('cli-dlc');
+    expect((await runCli(['--db', db, 'datasets', 'export', 'src', '--format', 'dlc', '-o', dlc, '--json'])).code).toBe(0);
+    const bad = path.join(dlc, 'labeled-data', 'photos', `CollectedData_sd4match.csv`);
+    fs.writeFileSync(bad, fs.readFileSync(bad, 'utf8').replace(/^bodyparts,,,nose,nose/m, 'bodyparts,,,elbow,elbow'));
+    expectCleanFailure(await runCli(['--db', db, 'import', '--format', 'dlc', '--root', dlc, '--quiet']), /CollectedData_sd4match\.csv: line 3: unknown bodypart 'elbow'/);
   });
 });

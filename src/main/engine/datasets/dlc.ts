@@ -86,6 +86,8 @@ export const readDlc: Reader = async (ctx, options) => {
   // every frame in the video folders, labelled or not
   for (const video of videos) for (const rel of listImages(path.join(labeled, video), false)) imageFor(images, `labeled-data/${video}/${rel}`, category, { file: `labeled-data/${video}/${rel}` });
 
+  /** Image -> where its row is: a frame has one row over all the CSVs. */
+  const listed = new Map<string, string>();
   let done = 0;
   for (const { file } of csvs) {
     await ctx.tick();
@@ -147,11 +149,13 @@ export const readDlc: Reader = async (ctx, options) => {
         problems.invalid(at, `has ${f.length} columns; the header has ${coords.length}`);
         continue;
       }
-      const img = imageFor(images, rel, category, { file, entry: `line ${row.line}` });
-      if (img.annotations.length > 0) {
-        problems.invalid(at, `image ${rel} is listed twice (first at ${img.annotations[0]!.origin.entry})`);
+      const first = listed.get(rel);
+      if (first !== undefined) {
+        problems.invalid(at, `image ${rel} is listed twice (first at ${first})`);
         continue;
       }
+      listed.set(rel, `${file}: line ${row.line}`);
+      const img = imageFor(images, rel, category, { file, entry: `line ${row.line}` });
       const anns: ParsedDataset['images'] extends Map<string, infer I> ? (I extends { annotations: (infer A)[] } ? A[] : never) : never = [];
       let problem: string | null = null;
       for (let i = 0; i < individuals.length && !problem; i++) {
