@@ -13,7 +13,7 @@ import { exportDataset } from '../../src/main/services/datasets/export/index.js'
 import { importDataset, type ImportRequest } from '../../src/main/services/datasets/import.js';
 import { Store } from '../../src/main/store/db.js';
 import { DatasetsRepo, ImagesRepo } from '../../src/main/store/repositories/index.js';
-import { genCoco, writeImage } from '../helpers/dataset-gen.js';
+import { genCoco, genFolder, writeImage } from '../helpers/dataset-gen.js';
 import { expectCleanFailure, runCli } from '../helpers/cli.js';
 import { snapshotDb } from '../helpers/store-snapshot.js';
 
@@ -101,6 +101,18 @@ describe.each([
       [3, 4],
     ]);
     expect((await contents(imported.datasetId)).annotations.some((a) => a.keypoints.some((k) => k.visibility === 1))).toBe(true);
+  });
+
+  it('a dataset whose category has no keypoints yet (a folder to annotate) exports its images, and comes back the same', async () => {
+    const folder = await genFolder(path.join(tmp, `${format}-folder-src`), { images: 3 });
+    const src = await importDataset(store, { format: 'folder', root: folder.root, name: `${format} folder src` });
+    const out1 = path.join(tmp, `${format}-folder-1`);
+    const out2 = path.join(tmp, `${format}-folder-2`);
+    await store.read((db) => exportDataset(db, src.datasetId, format, out1));
+    const back = await importDataset(store, { format, root: out1, name: `${format} folder back` });
+    expect(back).toMatchObject({ images: 3, categories: 0, annotations: 0 });
+    await store.read((db) => exportDataset(db, back.datasetId, format, out2));
+    expect(readAll(out2, files)).toEqual(readAll(out1, files));
   });
 
   it('re-importing the same export updates the dataset in place', async () => {

@@ -146,7 +146,6 @@ function readConfig(file: string, shown: string, fatal: (o: Origin, reason: stri
     if (dup >= 0) throw fatal(at, `label '${labels[dup]!.value}' appears twice`);
     controls.set(n.attrs.name, { name: n.attrs.name, toName: n.attrs.toName ?? '', labels });
   });
-  if (controls.size === 0) throw fatal({ file: shown }, 'the labelling config has no <KeyPointLabels> (is this the config of a keypoint project?)');
   const images = new Map<string, string>();
   for (const n of descendantsNamed(parsed.root, 'Image', true)) if (n.attrs.name && n.attrs.value?.startsWith('$')) images.set(n.attrs.name, n.attrs.value.slice(1));
   let schema: LabelStudioConfig['schema'] = {};
@@ -328,7 +327,9 @@ export const readLabelStudio: Reader = async (ctx, options) => {
       let cat = cats.get(control);
       if (!cat) {
         if (config) {
-          fail(`from_name '${control}' is not a <KeyPointLabels> of the labelling config ${config.file} (it has ${[...config.controls.keys()].map((c) => `'${c}'`).join(', ')})`);
+          fail(
+            `from_name '${control}' is not a <KeyPointLabels> of the labelling config ${config.file} (it has ${[...config.controls.keys()].map((c) => `'${c}'`).join(', ') || 'none: is it the config of a keypoint project?'})`,
+          );
           continue;
         }
         if (!control) {

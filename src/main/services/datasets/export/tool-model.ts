@@ -13,14 +13,20 @@ export function toolImagePath(p: string): string {
   return p.startsWith('images/') ? p : `images/${p}`;
 }
 
-/** The neutral model with category names, image paths in the export, and the annotations under their images. */
+/**
+ * The neutral model with category names, image paths in the export, and the annotations under
+ * their images. Categories without keypoints are left out, with their annotations: neither tool
+ * has a keypoint label with no points (Label Studio refuses a KeyPointLabels without labels, CVAT
+ * a skeleton without points), and nothing in them could be annotated there.
+ */
 export function toolModel(model: ExportModel): ToolExportModel {
-  const catName = new Map(model.categories.map((c) => [c.id, c.name]));
+  const kept = model.categories.filter((c) => c.keypoints.length > 0);
+  const catName = new Map(kept.map((c) => [c.id, c.name]));
   const byImage = new Map<number, ExportModel['annotations']>();
-  for (const a of model.annotations) byImage.set(a.imageId, [...(byImage.get(a.imageId) ?? []), a]);
+  for (const a of model.annotations) if (catName.has(a.categoryId)) byImage.set(a.imageId, [...(byImage.get(a.imageId) ?? []), a]);
   return {
     name: model.dataset.name,
-    categories: model.categories.map((c) => ({ name: c.name, keypoints: c.keypoints, skeleton: c.skeleton, flipPairs: c.flipPairs })),
+    categories: kept.map((c) => ({ name: c.name, keypoints: c.keypoints, skeleton: c.skeleton, flipPairs: c.flipPairs })),
     images: model.images.map((m) => ({
       path: toolImagePath(m.path),
       width: m.width,
