@@ -464,7 +464,7 @@ describe('exports the format cannot hold', () => {
     const r = await imp({ format: 'coco', root: await cocoSource() });
     const out = fresh('again');
     await store.read((db) => exportDataset(db, r.datasetId, 'dlc', out));
-    await expect(store.read((db) => exportDataset(db, r.datasetId, 'dlc', out))).rejects.toThrow(/holds an earlier dlc export; overwrite it/);
+    await expect(store.read((db) => exportDataset(db, r.datasetId, 'dlc', out))).rejects.toThrow(/holds an earlier dlc export; pass --overwrite to replace it/);
     await store.read((db) => exportDataset(db, r.datasetId, 'dlc', out, { overwrite: true }));
     expect(fs.existsSync(path.join(out, 'config.yaml'))).toBe(true);
   });

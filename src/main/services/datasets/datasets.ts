@@ -157,7 +157,8 @@ export async function exportAs(ctx: AppContext, { datasetId, format, out, overwr
   const parent = path.dirname(abs);
   if (!fs.existsSync(parent) || !fs.statSync(parent).isDirectory()) throw new FieldError('NOT_FOUND', 'out', `folder ${parent} does not exist`);
   try {
-    checkExportTarget(format, abs, overwrite);
+    // the Export dialog's checkbox, by its label
+    checkExportTarget(format, abs, overwrite, format === 'coco' ? 'tick “Overwrite the file if it exists”' : 'tick “Replace an earlier export of this format in the folder”');
   } catch (err) {
     if (err instanceof AppError) throw new FieldError(err.code, 'out', err.message);
     throw err;

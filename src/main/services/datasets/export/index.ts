@@ -57,7 +57,7 @@ function isEmptyDir(dir: string): boolean {
  * Checks where an export of `format` may go, before anything is read: the file or folder, what is
  * there already, and `overwrite`. Returns the absolute path. Errors name the path and what to do.
  */
-export function checkExportTarget(format: ExportFormat, out: string, overwrite = false): string {
+export function checkExportTarget(format: ExportFormat, out: string, overwrite = false, howToOverwrite = 'pass --overwrite'): string {
   const writer = EXPORT_WRITERS[format];
   if (!writer) throw new AppError('INVALID_ARGUMENT', `unknown export format '${String(format)}' (one of ${Object.keys(EXPORT_WRITERS).join(', ')})`);
   const problem = pathTextProblem(out);
@@ -67,13 +67,13 @@ export function checkExportTarget(format: ExportFormat, out: string, overwrite =
   const isDir = fs.statSync(abs).isDirectory();
   if (writer.target === 'file') {
     if (isDir) throw new AppError('INVALID_ARGUMENT', `${abs} is a folder; ${format} exports one file: name a ${writer.extension ?? ''} file`);
-    if (!overwrite) throw new AppError('CONFLICT', `${abs} already exists; overwrite it, or choose another file`);
+    if (!overwrite) throw new AppError('CONFLICT', `${abs} already exists; ${howToOverwrite} to replace it, or choose another file`);
     return abs;
   }
   if (!isDir) throw new AppError('INVALID_ARGUMENT', `${abs} is a file; ${format} exports a folder: name a new or empty folder`);
   if (isEmptyDir(abs)) return abs;
   if (writer.marker && fs.existsSync(path.join(abs, writer.marker))) {
-    if (!overwrite) throw new AppError('CONFLICT', `${abs} holds an earlier ${format} export; overwrite it, or choose a new or empty folder`);
+    if (!overwrite) throw new AppError('CONFLICT', `${abs} holds an earlier ${format} export; ${howToOverwrite} to replace it, or choose a new or empty folder`);
     return abs;
   }
   throw new AppError('CONFLICT', `${abs} is a folder that is not empty (and holds no ${format} export to replace); choose a new or empty folder`);
