@@ -9,6 +9,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     environment: 'node',
     pool: 'forks',
+    // SD4MATCH_TEST_PROVIDER forces an execution provider (the WebGPU parity run)
+    setupFiles: ['test/helpers/provider-setup.ts'],
     watch: false,
     // Integration and e2e tests start servers, ONNX Runtime sessions and a browser.
     testTimeout: 60_000,
