@@ -271,7 +271,8 @@ describe('CVAT files as CVAT writes them', () => {
   </meta>
   <image id="0" name="frame_0.jpg" width="120" height="90">
     <box label="car" source="manual" occluded="0" xtl="1.00" ytl="2.00" xbr="30.00" ybr="40.00" z_order="0"></box>
-    <skeleton label="bird" source="manual" z_order="0">
+    <box label="car" source="manual" occluded="0" xtl="5.00" ytl="6.00" xbr="50.50" ybr="60.00" z_order="0" group_id="3"></box>
+    <skeleton label="bird" source="manual" z_order="0" group_id="3">
       <points label="beak" source="manual" outside="0" occluded="0" points="10.50,20.25"></points>
       <points label="head" source="manual" outside="0" occluded="1" points="30.00,31.00"></points>
       <points label="tail" source="manual" outside="1" occluded="0" points="0.00,0.00"></points>
@@ -339,6 +340,9 @@ describe('CVAT files as CVAT writes them', () => {
       },
       { image: 'images/frame_1.jpg', category: 'bird', instance: 1, keypoints: [{ kp: 1, x: 50, y: 40, visibility: 2 }] },
     ]);
+    // the box grouped with the first bird is its box; the ungrouped box is no object's
+    const boxes = await store.read((db) => new ImagesRepo(db).annotationsOfDataset(r.datasetId).map((a) => a.bbox));
+    expect(boxes).toEqual([[5, 6, 50.5, 60], null, null, null]);
   });
 });
 
@@ -483,6 +487,16 @@ describe('CVAT bad input', () => {
   it('a keypoint outside the image names the image, the shape and the keypoint', async () => {
     const root = await brokenExport('cvat', (t) => t.replace(/(<points label="tip" source="manual" outside="0"[^>]*points=")[^"]*"/, '$19999,1"'));
     await expectRejected({ format: 'cvat', root }, /<skeleton> 1 of 'widget': keypoint 'tip' \(9999, 1\) lies outside the image images\/.*\.jpg/);
+  });
+
+  it('a grouped box with its corners the wrong way round names the box', async () => {
+    const root = await brokenExport('cvat', (t) =>
+      t.replace(
+        '<skeleton label="widget" source="manual" z_order="0">',
+        '<box label="widget" xtl="9" ytl="1" xbr="2" ybr="3" group_id="5"></box><skeleton label="widget" source="manual" z_order="0" group_id="5">',
+      ),
+    );
+    await expectRejected({ format: 'cvat', root }, /^annotations\.xml: image id 0 '.*', <box> 1 \(group 5\): needs numbers xtl <= xbr and ytl <= ybr, got \["9","1","2","3"\]/);
   });
 
   it('an image without its size names the image', async () => {

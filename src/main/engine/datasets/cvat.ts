@@ -9,8 +9,9 @@
  * outside occluded>` elements its keypoints (outside="1": absent; occluded="1": visibility 1; else
  * 2). A label of type `points` (or any label with no sublabels used by `<points>` shapes) is a
  * category whose keypoints are the points of each shape, in order, named '1', '2', ... (CVAT's
- * points have no names; every shape of the label must have the same number). Boxes, polygons,
- * tags and tracks are left out. Image names are paths under the dataset root, or under its
+ * points have no names; every shape of the label must have the same number). A `<box>` sharing a
+ * `group_id` with a skeleton or points shape is that object's box; other boxes, polygons, tags and
+ * tracks are left out. Image names are paths under the dataset root, or under its
  * images/ folder (CVAT's export layout).
  *
  * Symmetric pairs have no place in CVAT; this workstation writes them inside the skeleton label
@@ -302,6 +303,8 @@ export const readCvat: Reader = async (ctx, options) => {
     const anns: ParsedAnnotation[] = [];
     let bad = false;
     const counts = new Map<string, number>();
+    /** Keypoint shapes by group_id, for the boxes grouped with them. */
+    const groups = new Map<string, ParsedAnnotation>();
     for (const shape of node.children) {
       if (shape.tag !== 'skeleton' && shape.tag !== 'points') continue;
       const label = shape.attrs.label ?? '';
@@ -373,6 +376,28 @@ export const readCvat: Reader = async (ctx, options) => {
       const instance = instances.get(key) ?? 0;
       instances.set(key, instance + 1);
       anns.push({ category: label, instance, bbox: null, keypoints: kps.sort((a, b) => a.kp - b.kp), origin: sAt });
+      const group = shape.attrs.group_id;
+      if (group && group !== '0') groups.set(group, anns[anns.length - 1]!);
+    }
+    // a box grouped with a skeleton (group_id, as CVAT's keypoint exports pair them) is its object's box
+    let boxNo = 0;
+    for (const box of bad ? [] : childrenNamed(node, 'box')) {
+      boxNo++;
+      const ann = groups.get(box.attrs.group_id ?? '');
+      if (!ann) continue;
+      const bAt: Origin = { file, entry: `${entry}, <box> ${boxNo} (group ${box.attrs.group_id})` };
+      const [x1, y1, x2, y2] = ['xtl', 'ytl', 'xbr', 'ybr'].map((k) => Number(box.attrs[k] ?? NaN));
+      if (![x1, y1, x2, y2].every(Number.isFinite) || x2! < x1! || y2! < y1!) {
+        problems.invalid(bAt, `needs numbers xtl <= xbr and ytl <= ybr, got ${JSON.stringify([box.attrs.xtl, box.attrs.ytl, box.attrs.xbr, box.attrs.ybr])}`);
+        bad = true;
+        break;
+      }
+      if (ann.bbox) {
+        problems.invalid(bAt, `group ${box.attrs.group_id} has a second box; one object has one box`);
+        bad = true;
+        break;
+      }
+      ann.bbox = [x1!, y1!, x2!, y2!];
     }
     if (bad) continue;
     used.add(found.path);
