@@ -55,8 +55,8 @@ async function noisePng(file: string, seed: number): Promise<void> {
     .toFile(file);
 }
 
-/** A folder dataset of `n` noise images whose first two are labelled exemplars; its category and image ids by file name. */
-async function dataset(name: string, n: number, seed: number): Promise<{ categoryId: number; ids: number[] }> {
+/** A folder dataset of `n` noise images whose first two are labelled exemplars (`flipPairs`: symmetric keypoints); its category and image ids by file name. */
+async function dataset(name: string, n: number, seed: number, flipPairs?: [number, number][]): Promise<{ categoryId: number; ids: number[] }> {
   const root = path.join(dir, name);
   fs.mkdirSync(root);
   for (let i = 0; i < n; i++) await noisePng(path.join(root, `${String(i).padStart(2, '0')}.png`), seed + i);
@@ -65,7 +65,7 @@ async function dataset(name: string, n: number, seed: number): Promise<{ categor
   expect(job.state, JSON.stringify(job.error)).toBe('completed');
   const datasetId = (job.result as { datasetId: number }).datasetId;
   const categoryId = (await ok('datasets:get', { id: datasetId })).categoryList[0]!.id;
-  await ok('categories:set-schema', { categoryId, keypoints: SCHEMA, skeleton: [] });
+  await ok('categories:set-schema', { categoryId, keypoints: SCHEMA, skeleton: [], ...(flipPairs ? { flipPairs } : {}) });
   const ids = (await ok('images:list', { datasetId })).items.sort((a, b) => a.path.localeCompare(b.path)).map((i) => i.id);
   for (const imageId of ids.slice(0, 2)) {
     const s = await ok('annotations:get', { imageId, categoryId });
@@ -119,7 +119,8 @@ describe.skipIf(!HAVE_FIXTURES)('prefetching the next images in Annotate', () =>
     client = createInMemoryClient(api);
     client.on('suggest:prefetch', (s) => statuses.push(s));
     birds = await dataset('birds', 12, 100);
-    cats = await dataset('cats', 5, 200);
+    // symmetric keypoints: the cats' exemplars are matched mirrored too
+    cats = await dataset('cats', 5, 200, [[0, 1]]);
     promptId = (await ok('prompts:list', {})).find((p) => p.name === 'empty prompt')!.id;
   }, 180_000);
 
@@ -215,5 +216,32 @@ describe.skipIf(!HAVE_FIXTURES)('prefetching the next images in Annotate', () =>
 
     expect(await ok('suggest:prefetch-stop', {})).toMatchObject({ state: 'off', categoryId: null });
     expect(api.context.suggestHosts().prefetch.running).toBe(false);
+  }, 240_000);
+
+  it('the open image, once labelled, is an exemplar whose features (mirrored too, with symmetric keypoints) were prefetched: the next Suggest does no feature pass', async () => {
+    const [, , open, next] = cats.ids;
+    statuses.length = 0;
+    await ok('suggest:prefetch', { ...settings(cats.categoryId), openImageId: open, imageIds: [next] });
+    await waitFor(() => statuses.find((s) => s.state === 'done'), 120_000, 'prefetching to finish');
+    // the annotator labels the open image and goes on to the next one
+    const s = await ok('annotations:get', { imageId: open, categoryId: cats.categoryId });
+    await ok('annotations:save', {
+      imageId: open,
+      categoryId: cats.categoryId,
+      keypoints: [
+        { kp: 0, x: 30, y: 20, visibility: 2 },
+        { kp: 1, x: 60, y: 40, visibility: 2 },
+      ],
+      baseVersion: s.version,
+      action: 'label',
+    });
+    const maps = cachedFeatureMaps();
+    const { jobId } = await ok('suggest:start', { ...settings(cats.categoryId), imageIds: [next] });
+    const job = await finished(jobId);
+    expect(job.state, JSON.stringify(job.error)).toBe('completed');
+    expect(job.result).toMatchObject({ images: 1, warm: true, computed: 0 });
+    expect(cachedFeatureMaps()).toBe(maps);
+    expect((await ok('suggest:get', { imageId: next, categoryId: cats.categoryId }))!.exemplars.sort()).toEqual([...cats.ids.slice(0, 2), open].sort());
+    await ok('suggest:prefetch-stop', {});
   }, 240_000);
 });

@@ -4,7 +4,9 @@
  * reads or computes in memory (up to a budget, in front of the disk cache), and answers requests
  * one at a time until told to stop (see engine/jobs/inference-host.ts, which supervises it):
  *  - `prefetch`: the features of a plan's target (the next image), and the exemplars' on the way;
- *    nothing is stored, so a later `suggest` of that image has only matching left to do;
+ *    nothing is stored, so a later `suggest` of that image has only matching left to do. With
+ *    `mirror` (the open image, about to be labelled) and a schema with symmetric pairs, its mirrored
+ *    features too: once labelled, it is matched mirrored as an exemplar;
  *  - `suggest`: suggestions for a plan's target, returned to the caller, which stores them;
  *  - `open`: opens the plan's model and pipeline only (the serve host, ahead of the first Suggest).
  * It holds no job of its own. Two run side by side (services/suggest/prefetch.ts): one serves the
@@ -69,7 +71,7 @@ export async function suggestHostTask(p: { db: string; background?: boolean }): 
     return open.suggester;
   };
   const total = () => Object.values(cache.computed).reduce((t, n) => t + n, 0);
-  const answer = async (method: SuggestHostMethod, plan: SuggestPlan): Promise<HostAnswer> => {
+  const answer = async (method: SuggestHostMethod, plan: SuggestPlan, mirror = false): Promise<HostAnswer> => {
     const t = plan.targets[0];
     if (!t || plan.targets.length !== 1) throw new AppError('INTERNAL', `the suggestion host takes one image per request (got ${plan.targets.length})`);
     const s = await suggesterFor(plan);
@@ -77,6 +79,7 @@ export async function suggestHostTask(p: { db: string; background?: boolean }): 
     const before = total();
     const started = performance.now();
     const r = await s.suggest(t, undefined, plan);
+    if (method === 'prefetch' && mirror && plan.flipPairs?.length) await s.suggest({ ...t, ref: { ...t.ref, flip: !t.ref.flip } }, undefined, plan);
     const out: HostAnswer = { computed: total() - before, featureBytes: cache.largest.features ?? cache.largest.dino ?? 0, seconds: (performance.now() - started) / 1000 };
     if (method === 'suggest') {
       out.suggestion = { keypoints: r.keypoints, descriptor: Array.from(r.descriptor), exemplarDescriptors: [...r.exemplarDescriptors].map(([id, d]) => [id, Array.from(d)]) };
@@ -87,7 +90,7 @@ export async function suggestHostTask(p: { db: string; background?: boolean }): 
   const port = parentPort!;
   let queue: Promise<unknown> = Promise.resolve();
   await new Promise<void>((stop) => {
-    port.on('message', (m: { type: string; id?: number; method?: string; args?: { plan: SuggestPlan } }) => {
+    port.on('message', (m: { type: string; id?: number; method?: string; args?: { plan: SuggestPlan; mirror?: boolean } }) => {
       if (m.type === 'stop') {
         void queue.then(() => stop());
         return;
@@ -98,7 +101,7 @@ export async function suggestHostTask(p: { db: string; background?: boolean }): 
         try {
           const method = m.method as SuggestHostMethod;
           if (!SUGGEST_HOST_METHODS.includes(method)) throw new Error(`unknown suggestion host method '${m.method}'`);
-          port.postMessage({ type: 'response', id: m.id, result: await answer(method, m.args!.plan) });
+          port.postMessage({ type: 'response', id: m.id, result: await answer(method, m.args!.plan, m.args!.mirror) });
         } catch (err) {
           port.postMessage({ type: 'response', id: m.id, error: carryError(err) });
         }

@@ -35,6 +35,8 @@ export interface PrefetchRequest extends SuggestSettings {
 
 interface Want {
   categoryId: number;
+  /** The image open in the window (prefetched mirrored too: it is about to become an exemplar). */
+  openImageId: number | null;
   plan: SuggestPlan;
   /** Features are ready for an image under this key (model, prompt, feature settings, category). */
   key: string;
@@ -86,27 +88,31 @@ export class Prefetcher {
 
   /** Prefetches for the open image and the next ones, replacing what was asked before. */
   async request(r: PrefetchRequest): Promise<PrefetchStatus> {
-    const svc = this.ctx.services();
     if (this.want && this.want.categoryId !== r.categoryId) this.cancel('the category changed');
     const ids = [...new Set([...(r.openImageId !== undefined ? [r.openImageId] : []), ...r.imageIds])];
     if (ids.length === 0) return this.stop();
     let plan: SuggestPlan;
+    let open = r.openImageId !== undefined ? 1 : 0;
     try {
-      plan = await planSuggestion(svc, planInput(svc, r.categoryId, r, ids));
+      plan = await this.plan(r, ids);
     } catch (err) {
       // nothing to prefetch with yet (no exemplar, no schema): not a failure of the window's
-      if (err instanceof AppError && err.code === 'INVALID_ARGUMENT') {
+      if (!(err instanceof AppError && err.code === 'INVALID_ARGUMENT')) throw err;
+      try {
+        // the open image may be the only exemplar: the next ones can still be prefetched
+        if (!open || ids.length < 2) throw err;
+        plan = await this.plan(r, ids.slice(1));
+        open = 0;
+      } catch {
         this.cancel('nothing to prefetch');
         this.want = null;
         return this.emit({ ...OFF, categoryId: r.categoryId, note: err.message });
       }
-      throw err;
     }
-    const open = r.openImageId !== undefined ? 1 : 0;
     plan = { ...plan, targets: plan.targets.slice(0, open + this.ahead(plan.exemplars.length)) };
     const key = readyKey(plan);
     if (this.want && this.want.key !== key) this.cancel('the settings changed');
-    this.want = { categoryId: r.categoryId, plan, key };
+    this.want = { categoryId: r.categoryId, openImageId: open ? r.openImageId! : null, plan, key };
     // the serve host opens the model now, so that even the first Suggest finds it warm
     const hosts = this.ctx.suggestHosts();
     if (!hosts.serve.running || this.serveKey !== engineKey(plan)) {
@@ -115,6 +121,11 @@ export class Prefetcher {
     }
     void this.pump();
     return this.emit(this.current());
+  }
+
+  private plan(r: PrefetchRequest, ids: number[]): Promise<SuggestPlan> {
+    const svc = this.ctx.services();
+    return planSuggestion(svc, planInput(svc, r.categoryId, r, ids));
   }
 
   /** Stops prefetching (Annotate closed): both hosts leave (the serve host once the suggestion it is computing is done). */
@@ -265,7 +276,7 @@ export class Prefetcher {
         this.inflight = { imageId: next.imageId, key: w.key, done: new Promise<void>((r) => (settle = r)) };
         this.emit(this.current());
         try {
-          const a = await this.ctx.suggestHosts().prefetch.request<HostAnswer>('prefetch', { plan: { ...w.plan, targets: [next] } });
+          const a = await this.ctx.suggestHosts().prefetch.request<HostAnswer>('prefetch', { plan: { ...w.plan, targets: [next] }, mirror: next.imageId === w.openImageId });
           this.ready.set(next.imageId, w.key);
           this.counters.prefetched++;
           if (a.featureBytes > 0) this.featureBytes = a.featureBytes;
