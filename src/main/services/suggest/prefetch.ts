@@ -62,6 +62,8 @@ export class Prefetcher {
   /** Jobs this prefetcher runs itself (one-image suggestions served warm): they do not preempt. */
   private readonly own = new Set<string>();
   private claiming = 0;
+  /** Requests received (the latest one decides what is prefetched). */
+  private requests = 0;
   private pumping = false;
   private featureBytes = 0;
   /** The engine the serve host was asked to open. */
@@ -88,7 +90,12 @@ export class Prefetcher {
 
   /** Prefetches for the open image and the next ones, replacing what was asked before. */
   async request(r: PrefetchRequest): Promise<PrefetchStatus> {
-    if (this.want && this.want.categoryId !== r.categoryId) this.cancel('the category changed');
+    const seq = ++this.requests;
+    if (this.want && this.want.categoryId !== r.categoryId) {
+      // nothing more of the old category starts while the new one is planned
+      this.cancel('the category changed');
+      this.want = null;
+    }
     const ids = [...new Set([...(r.openImageId !== undefined ? [r.openImageId] : []), ...r.imageIds])];
     if (ids.length === 0) return this.stop();
     let plan: SuggestPlan;
@@ -104,11 +111,14 @@ export class Prefetcher {
         plan = await this.plan(r, ids.slice(1));
         open = 0;
       } catch {
+        if (seq !== this.requests) return this.current();
         this.cancel('nothing to prefetch');
         this.want = null;
         return this.emit({ ...OFF, categoryId: r.categoryId, note: err.message });
       }
     }
+    // a later request (the annotator moved on while this one was planned) decides
+    if (seq !== this.requests) return this.current();
     plan = { ...plan, targets: plan.targets.slice(0, open + this.ahead(plan.exemplars.length)) };
     const key = readyKey(plan);
     if (this.want && this.want.key !== key) this.cancel('the settings changed');
@@ -130,6 +140,7 @@ export class Prefetcher {
 
   /** Stops prefetching (Annotate closed): both hosts leave (the serve host once the suggestion it is computing is done). */
   stop(): PrefetchStatus {
+    this.requests++;
     this.cancel('stopped');
     this.want = null;
     const hosts = this.ctx.suggestHosts();
