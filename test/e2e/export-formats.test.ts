@@ -150,6 +150,20 @@ describe('the Export dialog', () => {
     await byTestId('import-dialog').getByTestId('import-report').waitFor({ timeout: 60_000 });
     expect(await byTestId('import-dialog').getByTestId('report-images').textContent()).toBe('3');
     await screenshot(page, 'import-dialog-yolo-report');
+    await byTestId('import-dialog').getByRole('button', { name: 'Close', exact: true }).last().click();
+    await byTestId('import-dialog').waitFor({ state: 'detached' });
+  });
+
+  it('imports the DeepLabCut export back from the Import dialog', async () => {
+    await byTestId('import-dataset').click();
+    await byTestId('import-dialog').waitFor();
+    await byTestId('import-format').selectOption('dlc');
+    expect(await page.locator('#import-root-hint').textContent()).toMatch(/config\.yaml and labeled-data/);
+    await byTestId('import-root').fill(path.join(tmp, 'Garden-birds-dlc'));
+    await byTestId('import-submit').click();
+    await byTestId('import-dialog').getByTestId('import-report').waitFor({ timeout: 60_000 });
+    expect(await byTestId('import-dialog').getByTestId('report-images').textContent()).toBe('3');
+    await screenshot(page, 'import-dialog-dlc-report');
     expect(problems).toEqual([]);
   });
 });
