@@ -386,6 +386,16 @@ describe('broken files: one error naming the file and the entry, nothing written
       /data\.yaml: train: 'images\/nope' is neither a folder nor a \.txt list/,
     ],
     [
+      'YOLO: a data.yaml that is not YAML',
+      async () => ({ format: 'yolo', root: await handYolo({ yaml: 'train: images/train\nkpt_shape: [3, 3\nnames: [a]\n' }) }),
+      /^data\.yaml: line \d: not valid YAML/,
+    ],
+    [
+      "DeepLabCut: a CSV without DeepLabCut's header",
+      async () => ({ format: 'dlc', root: await handDlc({ csv: 'image,hand_x,hand_y\nlabeled-data/reachingvideo1/img005.png,1,2\n' }) }),
+      /CollectedData_Mackenzie\.csv: line 1: the header must be rows 'scorer', \['individuals',\] 'bodyparts', 'coords'/,
+    ],
+    [
       'DeepLabCut: a bodypart without its y column',
       async () => ({ format: 'dlc', root: await handDlc({ csv: 'scorer,M,M,M\nbodyparts,hand,hand,Finger1\ncoords,x,y,x\nlabeled-data/reachingvideo1/img005.png,1,2,3\n' }) }),
       /labeled-data\/reachingvideo1\/CollectedData_Mackenzie\.csv: line 3: bodypart 'Finger1' has no y column/,

@@ -10,7 +10,7 @@ import { AppError } from '../../shared/errors.js';
 import { MAX_KEYPOINT_NAME_LENGTH, MAX_KEYPOINTS_PER_CATEGORY } from '../../shared/limits.js';
 import { IMAGE_EXTENSIONS } from '../images/probe.js';
 import { isInside } from '../images/safe-path.js';
-import { isFile } from './fs-util.js';
+import { isFile, lineColumn } from './fs-util.js';
 
 /** The tool's file: the one named (must exist), else the first of `defaults` (relative to the root) that exists, else null. */
 export function findToolFile(root: string, option: string | undefined, defaults: readonly string[]): string | null {
@@ -37,8 +37,8 @@ export function readYaml(abs: string, label: string): unknown {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
   const err = doc.errors[0];
   if (err) {
-    const line = err.linePos?.[0]?.line;
-    throw new AppError('DATASET_INVALID', `${label}${line ? `: line ${line}` : ''}: not valid YAML (${err.message.split('\n')[0]})`);
+    const line = lineColumn(text, err.pos[0]).line;
+    throw new AppError('DATASET_INVALID', `${label}: line ${line}: not valid YAML (${err.message.split('\n')[0]})`);
   }
   return doc.toJS();
 }
