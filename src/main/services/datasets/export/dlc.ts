@@ -20,7 +20,7 @@ import { copyImage, type ExportWriter, writeText } from './writer.js';
 /** The scorer written: the CSV's name and header say whose labels these are. */
 export const DLC_SCORER = 'sd4match';
 
-/** A CSV field, quoted when it must be. */
+/** A CSV field, quoted when it must be (RFC 4180; all csv-stringify would do for these rows). */
 function csvField(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
