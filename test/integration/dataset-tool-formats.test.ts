@@ -130,6 +130,8 @@ describe('YOLO pose', () => {
     expect(b.annotations.map((x) => x.keypoints.filter((_, i) => i % 3 === 2))).toEqual(a.annotations.map((x) => x.keypoints.filter((_, i) => i % 3 === 2)));
     const stored = new DatasetsRepo(store.db).find(back.datasetId)!;
     expect(stored).toMatchObject({ format: 'coco', source: path.join(fs.realpathSync(out1), 'data.yaml') });
+    // keyed by its data.yaml: importing it again updates the same dataset, even under its own name
+    expect(await imp({ format: 'yolo', root: out1, name: back.name })).toMatchObject({ datasetId: back.datasetId, created: false, annotations: 5 });
   });
 });
 
