@@ -9,7 +9,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PrefetchStatus } from '../../src/main/contract/index.js';
 import { type Api, createApi } from '../../src/main/api/handlers.js';
@@ -18,8 +17,8 @@ import { repos } from '../../src/main/store/repositories/index.js';
 import { prefetcherOf } from '../../src/main/services/suggest/prefetch.js';
 import { createInMemoryClient, type InMemoryClient } from '../../src/main/transport/in-memory.js';
 import { apiCalls } from '../helpers/api-calls.js';
+import { writeScene } from '../helpers/scenes.js';
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
-import { Rng } from '../helpers/random.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
 import { waitFor } from '../helpers/waiting.js';
 
@@ -40,26 +39,11 @@ const SCHEMA = [
   { name: 'eye', color: '#3cb44b' },
 ];
 
-async function noisePng(file: string, seed: number): Promise<void> {
-  const rng = new Rng(seed);
-  const px = Buffer.alloc(W * H * 3);
-  const cell = 8;
-  for (let by = 0; by < H / cell; by++) {
-    for (let bx = 0; bx < W / cell; bx++) {
-      const rgb = [rng.int(0, 255), rng.int(0, 255), rng.int(0, 255)];
-      for (let y = by * cell; y < (by + 1) * cell; y++) for (let x = bx * cell; x < (bx + 1) * cell; x++) for (let c = 0; c < 3; c++) px[(y * W + x) * 3 + c] = rgb[c];
-    }
-  }
-  await sharp(px, { raw: { width: W, height: H, channels: 3 } })
-    .png()
-    .toFile(file);
-}
-
 /** A folder dataset of `n` noise images whose first two are labelled exemplars (`flipPairs`: symmetric keypoints); its category and image ids by file name. */
 async function dataset(name: string, n: number, seed: number, flipPairs?: [number, number][]): Promise<{ categoryId: number; ids: number[] }> {
   const root = path.join(dir, name);
   fs.mkdirSync(root);
-  for (let i = 0; i < n; i++) await noisePng(path.join(root, `${String(i).padStart(2, '0')}.png`), seed + i);
+  for (let i = 0; i < n; i++) await writeScene(path.join(root, `${String(i).padStart(2, '0')}.png`), seed + i, { width: W, height: H });
   const { jobId } = await ok('datasets:import', { format: 'folder', root });
   const job = await finished(jobId);
   expect(job.state, JSON.stringify(job.error)).toBe('completed');

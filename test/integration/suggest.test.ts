@@ -10,7 +10,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SuggestEvalReport } from '../../src/main/contract/index.js';
 import { type Api, createApi } from '../../src/main/api/handlers.js';
@@ -18,9 +17,9 @@ import { Store } from '../../src/main/store/db.js';
 import { repos } from '../../src/main/store/repositories/index.js';
 import { createInMemoryClient, type InMemoryClient } from '../../src/main/transport/in-memory.js';
 import { apiCalls } from '../helpers/api-calls.js';
+import { writeScene } from '../helpers/scenes.js';
 import { runCli } from '../helpers/cli.js';
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
-import { Rng } from '../helpers/random.js';
 import { snapshotDb } from '../helpers/store-snapshot.js';
 import { writeShiftedSpair } from '../helpers/shifted-pairs.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
@@ -56,23 +55,6 @@ const KPS_B = [
   { kp: 2, x: 80, y: 70, visibility: 2 as const },
 ];
 
-async function noisePng(file: string, seed: number): Promise<void> {
-  const rng = new Rng(seed);
-  const px = Buffer.alloc(W * H * 3);
-  // blocky noise: structure at the scale of the tiny model's feature cells
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) px[(y * W + x) * 3 + c] = 0;
-  const cell = 8;
-  for (let by = 0; by < H / cell; by++) {
-    for (let bx = 0; bx < W / cell; bx++) {
-      const rgb = [rng.int(0, 255), rng.int(0, 255), rng.int(0, 255)];
-      for (let y = by * cell; y < (by + 1) * cell; y++) for (let x = bx * cell; x < (bx + 1) * cell; x++) for (let c = 0; c < 3; c++) px[(y * W + x) * 3 + c] = rgb[c];
-    }
-  }
-  await sharp(px, { raw: { width: W, height: H, channels: 3 } })
-    .png()
-    .toFile(file);
-}
-
 let datasetId: number;
 let categoryId: number;
 let modelId: number;
@@ -100,11 +82,11 @@ describe.skipIf(!HAVE_FIXTURES)('suggested keypoints from annotated exemplars', 
     sd = tinySdWithTokenizer(modelPath('sd'), path.join(dir, 'sd'));
     const root = path.join(dir, 'birds');
     fs.mkdirSync(root);
-    await noisePng(path.join(root, 'a_exemplar.png'), 1);
-    await noisePng(path.join(root, 'b_exemplar.png'), 2);
+    await writeScene(path.join(root, 'a_exemplar.png'), 1, { width: W, height: H });
+    await writeScene(path.join(root, 'b_exemplar.png'), 2, { width: W, height: H });
     fs.copyFileSync(path.join(root, 'a_exemplar.png'), path.join(root, 'c_copy_of_a.png'));
-    await noisePng(path.join(root, 'd_unrelated.png'), 3);
-    await noisePng(path.join(root, 'e_hidden_only.png'), 4);
+    await writeScene(path.join(root, 'd_unrelated.png'), 3, { width: W, height: H });
+    await writeScene(path.join(root, 'e_hidden_only.png'), 4, { width: W, height: H });
     const store = Store.open(db);
     try {
       modelId = repos(store.db).models.upsert({ name: 'tiny', kind: 'stable-diffusion', folder: sd }).id;
@@ -218,8 +200,8 @@ describe.skipIf(!HAVE_FIXTURES)('suggested keypoints from annotated exemplars', 
   it('refuses bad input before any work, naming the culprit, and writes nothing', async () => {
     const other = path.join(dir, 'other');
     fs.mkdirSync(other);
-    await noisePng(path.join(other, 'x.png'), 9);
-    await noisePng(path.join(other, 'y.png'), 10);
+    await writeScene(path.join(other, 'x.png'), 9, { width: W, height: H });
+    await writeScene(path.join(other, 'y.png'), 10, { width: W, height: H });
     const otherDs = await importFolder(other);
     const otherCat = (await ok('datasets:get', { id: otherDs })).categoryList[0]!.id;
     const otherImages = (await ok('images:list', { datasetId: otherDs })).items;

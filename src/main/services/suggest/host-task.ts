@@ -5,8 +5,8 @@
  * one at a time until told to stop (see engine/jobs/inference-host.ts, which supervises it):
  *  - `prefetch`: the features of a plan's target (the next image), and the exemplars' on the way;
  *    nothing is stored, so a later `suggest` of that image has only matching left to do. With
- *    `mirror` (the open image, about to be labelled) and a schema with symmetric pairs, its mirrored
- *    features too: once labelled, it is matched mirrored as an exemplar;
+ *    `mirror` (the open image, about to be labelled), its mirrored features too: once labelled, it
+ *    is matched mirrored as an exemplar;
  *  - `suggest`: suggestions for a plan's target, returned to the caller, which stores them;
  *  - `open`: opens the plan's model and pipeline only (the serve host, ahead of the first Suggest).
  * It holds no job of its own. Two run side by side (services/suggest/prefetch.ts): one serves the
@@ -79,7 +79,8 @@ export async function suggestHostTask(p: { db: string; background?: boolean }): 
     const before = total();
     const started = performance.now();
     const r = await s.suggest(t, undefined, plan);
-    if (method === 'prefetch' && mirror && plan.flipPairs?.length) await s.suggest({ ...t, ref: { ...t.ref, flip: !t.ref.flip } }, undefined, plan);
+    // every exemplar is matched mirrored too (engine/suggest/suggest.ts), with or without symmetric pairs
+    if (method === 'prefetch' && mirror) await s.suggest({ ...t, ref: { ...t.ref, flip: !t.ref.flip } }, undefined, plan);
     const out: HostAnswer = { computed: total() - before, featureBytes: cache.largest.features ?? cache.largest.dino ?? 0, seconds: (performance.now() - started) / 1000 };
     if (method === 'suggest') {
       out.suggestion = { keypoints: r.keypoints, descriptor: Array.from(r.descriptor), exemplarDescriptors: [...r.exemplarDescriptors].map(([id, d]) => [id, Array.from(d)]) };
