@@ -151,7 +151,8 @@ describe('DeepLabCut', () => {
       t
         .get('config.yaml')!
         .toString()
-        .replace(/^project_path: .*$/m, '');
+        // the project's place and the day it was written differ; nothing else does
+        .replace(/^(project_path|date): .*$/gm, '');
     expect(config(t2)).toEqual(config(t1));
     t1.delete('config.yaml');
     t2.delete('config.yaml');
@@ -297,6 +298,21 @@ describe('files the tools wrote', () => {
     const yaml = 'train: images/train\nval: images/val\nkpt_shape: [2, 2]\nnames: [hand]\n';
     const r = await imp({ format: 'yolo', root: await handYolo({ yaml, labels: { 'labels/train/000001.txt': '0 0.5 0.5 0.2 0.2 0 0 0.5 0.25\n' } }) });
     expect(annotationsOf(r.datasetId)).toEqual([{ image: 'images/train/000001.jpg', category: 'hand', bbox: [40, 32, 20, 16], keypoints: { kp_1: [50, 20, 2] } }]);
+  });
+
+  it("YOLO: Roboflow's layout (train: ../train/images beside data.yaml, labels in train/labels)", async () => {
+    const root = fresh('roboflow');
+    await writeImage(root, { rel: 'train/images/x_jpg.rf.1.jpg', width: 100, height: 50, format: 'jpeg' });
+    await writeImage(root, { rel: 'valid/images/y_jpg.rf.2.jpg', width: 100, height: 50, format: 'jpeg' }, 1);
+    write(root, 'data.yaml', "train: ../train/images\nval: ../valid/images\ntest: ../test/images\n\nkpt_shape: [2, 3]\nflip_idx: [1, 0]\nnc: 1\nnames: ['paw']\n");
+    write(root, 'train/labels/x_jpg.rf.1.txt', '0 0.5 0.5 0.2 0.4 0.45 0.5 2 0.55 0.5 2\n');
+    const r = await imp({ format: 'yolo', root });
+    expect(r).toMatchObject({ images: 2, annotations: 1, keypoints: 2 });
+    // Roboflow lists a test split that may not be there: left out, and said so
+    expect(r.skipped).toEqual([{ file: 'data.yaml', entry: 'test', reason: expect.stringMatching(/^'\.\.\/test\/images' does not exist .*; the test split is left out$/) }]);
+    // fractions times the size: 0.55 * 100 is 55.00000000000001 in floating point
+    const rounded = annotationsOf(r.datasetId).map((a) => ({ ...a, keypoints: Object.fromEntries(Object.entries(a.keypoints).map(([k, v]) => [k, v.map((x) => Math.round(x * 1e6) / 1e6)])) }));
+    expect(rounded).toEqual([{ image: 'train/images/x_jpg.rf.1.jpg', category: 'paw', bbox: [40, 15, 20, 20], keypoints: { kp_0: [45, 25, 2], kp_1: [55, 25, 2] } }]);
   });
 
   it("DeepLabCut: config.yaml's bodyparts and skeleton, a one-column index, NaN and empty cells absent", async () => {

@@ -3,7 +3,8 @@
  *
  * data.yaml: `path` (the dataset folder; default the folder data.yaml is in; relative: to that
  * folder), `train` / `val` / `test` (each a folder of images, a .txt list of image paths, or a list
- * of either, relative to `path`), `names` (class index -> name, a mapping or a list), `kpt_shape`
+ * of either, relative to `path`; a `../x` that does not exist is read as `x`, as Ultralytics does for
+ * Roboflow's exports), `names` (class index -> name, a mapping or a list), `kpt_shape`
  * [K, 2 or 3], `flip_idx` (optional: for each keypoint its mirror's index), `kpt_names` (optional:
  * the keypoint names per class, as newer Ultralytics releases read them; default kp_0..kp_K-1) and
  * `kpt_skeleton` and `kpt_flip_idx` (optional, this workstation's extensions: 0-based edges per
@@ -164,7 +165,10 @@ export const readYolo: Reader = async (ctx, options) => {
     const list = Array.isArray(v) ? v : [v];
     for (const item of list) {
       if (typeof item !== 'string') throw problems.fatal({ file, entry: split }, `must be a folder of images, a .txt list of images, or a list of them; got ${JSON.stringify(item)}`);
-      const abs = path.resolve(base, item);
+      let abs = path.resolve(base, item);
+      // Ultralytics' rule for Roboflow's exports (train: ../train/images next to data.yaml): a
+      // '../' path that does not exist is read without its '../'
+      if (!fs.existsSync(abs) && item.startsWith('../')) abs = path.resolve(base, item.slice(3));
       if (isDir(abs)) {
         for (const rel of listImages(abs)) add(path.join(abs, ...rel.split('/')));
       } else if (isFile(abs) && abs.toLowerCase().endsWith('.txt')) {
@@ -178,6 +182,9 @@ export const readYolo: Reader = async (ctx, options) => {
           if (!IMAGE_EXTENSIONS.has(path.extname(img).toLowerCase())) problems.invalid({ file: fileLabel(root, abs), entry: `line ${i + 1}` }, `'${t}' is not an image file name`);
           else add(img);
         });
+      } else if (split === 'test' && !fs.existsSync(abs)) {
+        // Ultralytics looks for the test split only when asked to evaluate on it (Roboflow lists one always)
+        problems.skip({ file, entry: split }, `'${item}' does not exist (looked for ${abs}); the test split is left out`);
       } else {
         throw problems.fatal({ file, entry: split }, `'${item}' is neither a folder nor a .txt list of images (looked for ${abs})`, 'NOT_FOUND');
       }
