@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportCoco } from '../../src/main/services/datasets/coco-export.js';
-import { exportDataset } from '../../src/main/services/datasets/export/index.js';
+import { exportDataset, exportDatasetAsync } from '../../src/main/services/datasets/export/index.js';
 import { importDataset, type ImportRequest } from '../../src/main/services/datasets/import.js';
 import { Store } from '../../src/main/store/db.js';
 import { DatasetsRepo } from '../../src/main/store/repositories/datasets.js';
@@ -495,6 +495,34 @@ describe('exports the format cannot hold', () => {
     await expect(store.read((db) => exportDataset(db, r.datasetId, 'dlc', out))).rejects.toThrow(/holds an earlier dlc export; pass --overwrite to replace it/);
     await store.read((db) => exportDataset(db, r.datasetId, 'dlc', out, { overwrite: true }));
     expect(fs.existsSync(path.join(out, 'config.yaml'))).toBe(true);
+  });
+});
+
+describe('an export through the store', () => {
+  it('copies the images without holding the event loop, and outside the read transaction', async () => {
+    const root = fresh('many');
+    const n = 40;
+    const images = Array.from({ length: n }, (_, i) => ({ id: i + 1, file_name: `img${i}.png`, width: 32, height: 24 }));
+    for (const m of images) await writeImage(root, { rel: m.file_name, width: 32, height: 24, format: 'png' }, m.id);
+    const doc = { images, annotations: [{ id: 1, image_id: 1, category_id: 1, keypoints: [1, 2, 2, 3, 4, 1], bbox: [0, 0, 5, 5] }], categories: [{ id: 1, name: 'x', keypoints: ['a', 'b'] }] };
+    write(root, 'annotations.json', JSON.stringify(doc));
+    const r = await imp({ format: 'coco', root });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const out = fresh('many-yolo');
+    try {
+      const result = await exportDatasetAsync(store, r.datasetId, 'yolo', out);
+      expect(result).toMatchObject({ format: 'yolo', images: n, annotations: 1, keypoints: 2, out });
+    } finally {
+      clearInterval(timer);
+    }
+    expect(ticks).toBeGreaterThan(0);
+    expect(fs.readdirSync(path.join(out, 'images', 'train'))).toHaveLength(n);
+    // a missing image stops the export with its name, and nothing is left behind
+    fs.rmSync(path.join(root, 'img7.png'));
+    const again = fresh('many-yolo');
+    await expect(exportDatasetAsync(store, r.datasetId, 'yolo', again)).rejects.toThrow(/image img7\.png is missing/);
+    expect(fs.readdirSync(path.dirname(again)).filter((f) => f.startsWith(path.basename(again)))).toEqual([]);
   });
 });
 

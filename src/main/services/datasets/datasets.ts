@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeCocoFile } from './coco-export.js';
-import { checkExportTarget, exportDataset } from './export/index.js';
+import { checkExportTarget, exportDatasetAsync } from './export/index.js';
 import { DATASET_FORMATS, type ExportFormat } from '../../engine/datasets/domain.js';
 import { importDataset, type ImportRequest } from './import.js';
 import { realDir } from '../../engine/images/safe-path.js';
@@ -163,10 +163,10 @@ export async function exportAs(ctx: AppContext, { datasetId, format, out, overwr
     if (err instanceof AppError) throw new FieldError(err.code, 'out', err.message);
     throw err;
   }
-  return storeOf(ctx).read((db) => {
-    requireDataset(db, datasetId);
-    return exportDataset(db, datasetId, format, abs, { overwrite, includePending });
-  });
+  const store = storeOf(ctx);
+  await store.read((db) => requireDataset(db, datasetId));
+  // the images are copied after the read, without holding the event loop (other requests go on)
+  return exportDatasetAsync(store, datasetId, format, abs, { overwrite, includePending });
 }
 
 export async function exportCoco(ctx: AppContext, id: number, { file, overwrite, includePending }: CocoExport) {

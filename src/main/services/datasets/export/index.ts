@@ -12,11 +12,11 @@ import path from 'node:path';
 import type { ExportFormat } from '../../../engine/datasets/domain.js';
 import { pathTextProblem } from '../../../engine/datasets/fs-util.js';
 import { AppError } from '../../../shared/errors.js';
-import type { Db } from '../../../store/db.js';
+import type { Db, Store } from '../../../store/db.js';
 import { cocoWriter } from './coco.js';
 import { dlcWriter } from './dlc.js';
-import { type ExportOptions, gatherExport } from './model.js';
-import type { ExportWriter } from './writer.js';
+import { type ExportModel, type ExportOptions, gatherExport } from './model.js';
+import { collectCopies, type ExportWriter, makeCopies } from './writer.js';
 import { yoloWriter } from './yolo.js';
 import { labelStudioWriter } from './labelstudio.js';
 import { cvatWriter } from './cvat.js';
@@ -96,11 +96,30 @@ function placeFolder(staging: string, abs: string): void {
   fs.rmSync(old, { recursive: true, force: true });
 }
 
+/** A staging folder beside `abs` no other export (of this process or another) uses. */
+let staged = 0;
+function stagingFor(abs: string): string {
+  return `${abs}.${process.pid}-${++staged}.tmp`;
+}
+
+function counts(format: ExportFormat, abs: string, target: 'file' | 'folder', model: ExportModel): ExportResult {
+  return {
+    format,
+    out: abs,
+    target,
+    images: model.images.length,
+    annotations: model.annotations.length,
+    categories: model.categories.length,
+    keypoints: model.annotations.reduce((n, a) => n + a.keypoints.length, 0),
+    suggested: model.annotations.reduce((n, a) => n + a.suggested.length, 0),
+  };
+}
+
 /**
- * Writes dataset `datasetId` in `format` to `out` (a file for COCO, a folder for YOLO and
- * DeepLabCut; see docs/formats.md). Throws, having written nothing, when the target is refused,
- * the dataset does not fit the format (said with the category or image at fault), or an image
- * file is missing.
+ * Writes dataset `datasetId` in `format` to `out` (a file for COCO, a folder for the others; see
+ * docs/formats.md), synchronously: for the CLI and for tests inside `store.read`. Throws, having
+ * written nothing, when the target is refused, the dataset does not fit the format (said with the
+ * category or image at fault), or an image file is missing.
  */
 export function exportDataset(db: Db, datasetId: number, format: ExportFormat, out: string, options: DatasetExportOptions = {}): ExportResult {
   const abs = checkExportTarget(format, out, options.overwrite ?? false);
@@ -110,8 +129,7 @@ export function exportDataset(db: Db, datasetId: number, format: ExportFormat, o
   if (writer.target === 'file') {
     writer.write(model, abs, abs);
   } else {
-    const staging = `${abs}.${process.pid}.tmp`;
-    fs.rmSync(staging, { recursive: true, force: true });
+    const staging = stagingFor(abs);
     fs.mkdirSync(staging);
     try {
       writer.write(model, staging, abs);
@@ -121,14 +139,34 @@ export function exportDataset(db: Db, datasetId: number, format: ExportFormat, o
       throw err;
     }
   }
-  return {
-    format,
-    out: abs,
-    target: writer.target,
-    images: model.images.length,
-    annotations: model.annotations.length,
-    categories: model.categories.length,
-    keypoints: model.annotations.reduce((n, a) => n + a.keypoints.length, 0),
-    suggested: model.annotations.reduce((n, a) => n + a.suggested.length, 0),
-  };
+  return counts(format, abs, writer.target, model);
+}
+
+/**
+ * The same as `exportDataset` for a server: the store is read in one short read transaction, and
+ * the files are written after it, the images copied with asynchronous file operations, so that
+ * other requests are answered while a large export copies its images.
+ */
+export async function exportDatasetAsync(store: Store, datasetId: number, format: ExportFormat, out: string, options: DatasetExportOptions = {}): Promise<ExportResult> {
+  const abs = checkExportTarget(format, out, options.overwrite ?? false);
+  const writer = EXPORT_WRITERS[format];
+  const model = await store.read((db) => gatherExport(db, datasetId, options));
+  await fs.promises.mkdir(path.dirname(abs), { recursive: true });
+  if (writer.target === 'file') {
+    writer.write(model, abs, abs);
+    return counts(format, abs, writer.target, model);
+  }
+  const staging = stagingFor(abs);
+  await fs.promises.mkdir(staging);
+  try {
+    const copies = collectCopies(() => writer.write(model, staging, abs));
+    await makeCopies(copies);
+    // checked again: another export may have filled the folder meanwhile
+    checkExportTarget(format, abs, options.overwrite ?? false);
+    placeFolder(staging, abs);
+  } catch (err) {
+    await fs.promises.rm(staging, { recursive: true, force: true });
+    throw err;
+  }
+  return counts(format, abs, writer.target, model);
 }

@@ -47,20 +47,66 @@ export function writeText(folder: string, rel: string, text: string): void {
   fs.writeFileSync(file, text);
 }
 
+/** An image copy a writer asked for: the dataset's file and where it goes in the export. */
+interface ImageCopy {
+  from: string;
+  src: string;
+  dest: string;
+}
+
+/** While a writer runs under `collectCopies`, the copies it asks for (made afterwards, asynchronously). */
+let deferred: ImageCopy[] | null = null;
+
+function missing(copy: ImageCopy): AppError {
+  return new AppError('NOT_FOUND', `image ${copy.from} is missing: ${copy.src} does not exist (re-import the dataset, or restore the file)`);
+}
+
 /**
  * Copies one of the dataset's images (`root`/`from`) to `folder`/`to` (a reflink where the file
  * system has them): the tools want images and labels side by side, and linking would let a tool
- * that rewrites an image change the dataset's own.
+ * that rewrites an image change the dataset's own. Under `collectCopies` the copy is only noted.
  */
 export function copyImage(root: string, from: string, folder: string, to: string): void {
-  const dest = path.join(folder, ...to.split('/'));
-  const src = path.join(root, ...from.split('/'));
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const copy = { from, src: path.join(root, ...from.split('/')), dest: path.join(folder, ...to.split('/')) };
+  if (deferred) {
+    deferred.push(copy);
+    return;
+  }
+  fs.mkdirSync(path.dirname(copy.dest), { recursive: true });
   try {
-    fs.copyFileSync(src, dest, fs.constants.COPYFILE_FICLONE);
+    fs.copyFileSync(copy.src, copy.dest, fs.constants.COPYFILE_FICLONE);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(src))
-      throw new AppError('NOT_FOUND', `image ${from} is missing: ${src} does not exist (re-import the dataset, or restore the file)`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(copy.src)) throw missing(copy);
     throw err;
   }
+}
+
+/** Runs a writer, noting the image copies it asks for instead of making them (see `makeCopies`). */
+export function collectCopies(write: () => void): ImageCopy[] {
+  const copies: ImageCopy[] = [];
+  deferred = copies;
+  try {
+    write();
+  } finally {
+    deferred = null;
+  }
+  return copies;
+}
+
+/** Makes noted image copies with asynchronous file operations, a few at a time (the event loop stays free). */
+export async function makeCopies(copies: readonly ImageCopy[], concurrency = 4): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < copies.length) {
+      const copy = copies[next++]!;
+      await fs.promises.mkdir(path.dirname(copy.dest), { recursive: true });
+      try {
+        await fs.promises.copyFile(copy.src, copy.dest, fs.constants.COPYFILE_FICLONE);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(copy.src)) throw missing(copy);
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, copies.length) }, worker));
 }
