@@ -467,6 +467,19 @@ describe('broken files: one error naming the file and the entry, nothing written
   }
 });
 
+describe('skipping invalid entries', () => {
+  it('imports the valid lines and rows and lists the others', async () => {
+    const yolo = await handYolo({ labels: { 'labels/train/000001.txt': '0 0.5 0.5 0.5 0.5 0.25 0.5 2\n1 0.1 0.1 0.2 0.2 0.1 0.1 2 0 0 0 0.2 0.2 2\n' } });
+    const r = await imp({ format: 'yolo', root: yolo, skipInvalid: true });
+    expect(r).toMatchObject({ annotations: 1, keypoints: 2 });
+    expect(r.skipped).toEqual([{ file: 'labels/train/000001.txt', entry: 'line 1', reason: expect.stringMatching(/^has 8 numbers/) }]);
+    const dlc = await handDlc({ csv: 'scorer,M,M\nbodyparts,hand,hand\ncoords,x,y\nlabeled-data/reachingvideo1/img005.png,5,\nlabeled-data/reachingvideo1/img017.png,5,6\n' });
+    const d = await imp({ format: 'dlc', root: dlc, skipInvalid: true });
+    expect(d).toMatchObject({ images: 3, annotations: 1, keypoints: 1 });
+    expect(d.skipped).toEqual([{ file: 'labeled-data/reachingvideo1/CollectedData_Mackenzie.csv', entry: 'line 4', reason: "bodypart 'hand' has x but no y" }]);
+  });
+});
+
 describe('exports the format cannot hold', () => {
   it('refuses, naming the categories or the folder, and writes nothing', async () => {
     const root = await cocoSource({ two: true });
