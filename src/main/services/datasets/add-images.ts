@@ -39,6 +39,7 @@ import { ImagesRepo } from '../../store/repositories/images.js';
 import type { AppContext } from '../app/app.js';
 import { storeOf } from '../app/catalog.js';
 import { EDITABLE_FORMATS } from '../annotations/editor.js';
+import { pool } from '../../shared/pool.js';
 
 /** One file of a batch, decoded from the request. */
 export interface IncomingImage {
@@ -201,18 +202,6 @@ function chooseNames(files: readonly IncomingImage[], dir: string, relDir: strin
     );
   }
   return names;
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight. */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** What the request checks found: the dataset, where the files go and under which names. */

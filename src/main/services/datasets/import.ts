@@ -38,6 +38,7 @@ import { readCvat } from '../../engine/datasets/cvat.js';
 import { MAX_KEYPOINTS_PER_CATEGORY } from '../../shared/limits.js';
 import { isFile, pathTextProblem, subdirectories } from '../../engine/datasets/fs-util.js';
 import { CLI_WORDING, describeOrigin, type ImportWording, type ParsedDataset, type ParsedImage, Problems, type ReadContext, type Reader, type SkippedEntry } from '../../engine/datasets/types.js';
+import { pool } from '../../shared/pool.js';
 
 export interface ImportRequest {
   /** A stored kind, or an annotation tool's format (stored as 'coco', see engine/datasets/domain.ts). */
@@ -112,18 +113,6 @@ function makeTick(task: TaskContext): () => Promise<void> {
     }
     task.token.throwIfCancelled();
   };
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight. */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 function fmt(v: number): string {

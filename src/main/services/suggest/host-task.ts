@@ -14,10 +14,10 @@
  * the user starts a job.
  */
 import os from 'node:os';
-import { parentPort } from 'node:worker_threads';
+import { answerRequests } from '../../engine/jobs/host-requests.js';
 import { MemoryTensorCache } from '../../engine/cache/memory-tensor-cache.js';
 import type { KeypointSuggestion } from '../../engine/suggest/suggest.js';
-import { AppError, carryError } from '../../shared/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { openServices } from '../app/context.js';
 import { Suggester, type SuggestPlan } from './plan.js';
 
@@ -88,27 +88,9 @@ export async function suggestHostTask(p: { db: string; background?: boolean }): 
     return out;
   };
 
-  const port = parentPort!;
-  let queue: Promise<unknown> = Promise.resolve();
-  await new Promise<void>((stop) => {
-    port.on('message', (m: { type: string; id?: number; method?: string; args?: { plan: SuggestPlan; mirror?: boolean } }) => {
-      if (m.type === 'stop') {
-        void queue.then(() => stop());
-        return;
-      }
-      if (m.type !== 'request') return;
-      // one request at a time: the sessions are not shared across concurrent runs
-      queue = queue.then(async () => {
-        try {
-          const method = m.method as SuggestHostMethod;
-          if (!SUGGEST_HOST_METHODS.includes(method)) throw new Error(`unknown suggestion host method '${m.method}'`);
-          port.postMessage({ type: 'response', id: m.id, result: await answer(method, m.args!.plan, m.args!.mirror) });
-        } catch (err) {
-          port.postMessage({ type: 'response', id: m.id, error: carryError(err) });
-        }
-      });
-    });
-    port.postMessage({ type: 'ready' });
+  await answerRequests(SUGGEST_HOST_METHODS, 'suggestion host', (method, args) => {
+    const a = args as { plan: SuggestPlan; mirror?: boolean };
+    return answer(method, a.plan, a.mirror);
   });
   // the type checker cannot see the assignment inside the closure
   const last = open as { suggester: Suggester } | null;

@@ -333,20 +333,7 @@ export async function runSuggestPlan(svc: Services, plan: SuggestPlan, task: Tas
         descriptors[t.imageId] = Array.from(r.descriptor);
         for (const [id, d] of r.exemplarDescriptors) descriptors[id] ??= Array.from(d);
       } else {
-        await svc.store.write(() => {
-          svc.repos.suggestions.put({
-            imageId: t.imageId,
-            categoryId: plan.categoryId,
-            promptId: plan.promptId,
-            prompt: plan.promptName,
-            settings: { ...plan.settings, visibleThreshold: plan.visibleThreshold, modelDir: plan.modelDir, descriptorKey: plan.descriptorKey },
-            exemplars: set.exemplars,
-            seconds: r.seconds,
-            keypoints: r.keypoints,
-          });
-          svc.repos.suggestions.putDescriptor(t.imageId, plan.descriptorKey, r.descriptor);
-          for (const [id, d] of r.exemplarDescriptors) svc.repos.suggestions.putDescriptor(id, plan.descriptorKey, d);
-        });
+        await storeSuggestion(svc, plan, t.imageId, r);
         opts.emit?.('suggest:changed', { datasetId: plan.datasetId, categoryId: plan.categoryId, imageId: t.imageId });
       }
     }
@@ -355,6 +342,33 @@ export async function runSuggestPlan(svc: Services, plan: SuggestPlan, task: Tas
   } finally {
     await s.dispose();
   }
+}
+
+/**
+ * Stores one image's suggestion set in place of its pending one, with the global descriptors of
+ * the image and its exemplars (for the queue), in one write; the caller announces it.
+ */
+export async function storeSuggestion(
+  svc: Services,
+  plan: SuggestPlan,
+  imageId: number,
+  r: { keypoints: ImageSuggestion['keypoints']; seconds: number; descriptor: ArrayLike<number>; exemplarDescriptors: Iterable<[number, ArrayLike<number>]> },
+): Promise<void> {
+  const set = toSuggestionSet(plan, imageId, r);
+  await svc.store.write(() => {
+    svc.repos.suggestions.put({
+      imageId,
+      categoryId: plan.categoryId,
+      promptId: plan.promptId,
+      prompt: plan.promptName,
+      settings: { ...plan.settings, visibleThreshold: plan.visibleThreshold, modelDir: plan.modelDir, descriptorKey: plan.descriptorKey },
+      exemplars: set.exemplars,
+      seconds: r.seconds,
+      keypoints: r.keypoints,
+    });
+    svc.repos.suggestions.putDescriptor(imageId, plan.descriptorKey, Float32Array.from(r.descriptor));
+    for (const [id, d] of r.exemplarDescriptors) svc.repos.suggestions.putDescriptor(id, plan.descriptorKey, Float32Array.from(d));
+  });
 }
 
 /** The `suggest-eval` task: suggestions on labelled images with their labels hidden, against those labels. */

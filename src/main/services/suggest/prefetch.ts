@@ -24,7 +24,7 @@ import { AppError, CancelledError } from '../../shared/errors.js';
 import { type AppContext, jobRunner } from '../app/app.js';
 import type { TaskContext } from '../../engine/jobs/progress.js';
 import { engineKey, HOST_MEMORY_BYTES, type HostAnswer } from './host-task.js';
-import { planSuggestion, toSuggestionSet, type SuggestPlan } from './plan.js';
+import { planSuggestion, storeSuggestion, type SuggestPlan } from './plan.js';
 import { planInput, startSuggestPlan, suggestInProcess, suggestTitle, type SuggestRequest, type SuggestSettings } from './suggest.js';
 
 /** What a window asks to prefetch: its suggestion settings, the open image and the next ones. */
@@ -205,24 +205,9 @@ export class Prefetcher {
 
   /** Stores a suggestion the serve host computed, as a suggest job does (plan.ts runSuggestPlan). */
   private async store(plan: SuggestPlan, a: HostAnswer): Promise<void> {
-    const svc = this.ctx.services();
     const t = plan.targets[0];
     const s = a.suggestion!;
-    const set = toSuggestionSet(plan, t.imageId, { keypoints: s.keypoints, seconds: a.seconds });
-    await svc.store.write(() => {
-      svc.repos.suggestions.put({
-        imageId: t.imageId,
-        categoryId: plan.categoryId,
-        promptId: plan.promptId,
-        prompt: plan.promptName,
-        settings: { ...plan.settings, visibleThreshold: plan.visibleThreshold, modelDir: plan.modelDir, descriptorKey: plan.descriptorKey },
-        exemplars: set.exemplars,
-        seconds: a.seconds,
-        keypoints: s.keypoints,
-      });
-      svc.repos.suggestions.putDescriptor(t.imageId, plan.descriptorKey, Float32Array.from(s.descriptor));
-      for (const [id, d] of s.exemplarDescriptors) svc.repos.suggestions.putDescriptor(id, plan.descriptorKey, Float32Array.from(d));
-    });
+    await storeSuggestion(this.ctx.services(), plan, t.imageId, { ...s, seconds: a.seconds });
     this.ctx.events.emit('suggest:changed', { datasetId: plan.datasetId, categoryId: plan.categoryId, imageId: t.imageId });
   }
 

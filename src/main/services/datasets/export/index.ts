@@ -20,6 +20,7 @@ import { collectCopies, type ExportWriter, makeCopies } from './writer.js';
 import { yoloWriter } from './yolo.js';
 import { labelStudioWriter } from './labelstudio.js';
 import { cvatWriter } from './cvat.js';
+import type { ExportResultInfo } from '../../../contract/datasets.js';
 
 /** The writer of each export format. */
 export const EXPORT_WRITERS: Record<ExportFormat, ExportWriter> = {
@@ -35,19 +36,8 @@ export interface DatasetExportOptions extends ExportOptions {
   overwrite?: boolean;
 }
 
-/** What an export wrote (counts over the whole dataset; `suggested`: keypoints that are suggestions). */
-export interface ExportResult {
-  format: ExportFormat;
-  /** The file or folder written (absolute). */
-  out: string;
-  /** Whether `out` is a file or a folder. */
-  target: 'file' | 'folder';
-  images: number;
-  annotations: number;
-  categories: number;
-  keypoints: number;
-  suggested: number;
-}
+/** What an export wrote (the contract's record: counts over the whole dataset; `suggested`: keypoints that are suggestions). */
+export type ExportResult = ExportResultInfo;
 
 function isEmptyDir(dir: string): boolean {
   return fs.readdirSync(dir).length === 0;
