@@ -11,7 +11,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvokeArgs, InvokeMethod, InvokeResult } from '../../src/main/contract/index.js';
 import { importDataset } from '../../src/main/services/datasets/import.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { Store } from '../../src/main/store/db.js';
@@ -21,6 +20,7 @@ import { requireBuilt } from '../helpers/build-output.js';
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
 import { canvasPoint, launchChromium, markers, openPage, screenshot, writeScene } from '../helpers/workstation.js';
+import { okCall } from '../helpers/api-calls.js';
 
 const W = 320;
 const H = 240;
@@ -40,11 +40,8 @@ let datasetId: number;
 let categoryId: number;
 let imageIds: number[];
 
-async function call<M extends InvokeMethod>(method: M, args?: InvokeArgs<M>): Promise<InvokeResult<M>> {
-  const e = await other.invoke(method, args);
-  if ('error' in e) throw new Error(`${method}: ${e.error.message}`);
-  return e.result;
-}
+/** The API in-process: a call that must succeed. */
+const call = okCall(() => other);
 
 const byTestId = (id: string) => page.getByTestId(id);
 const errorToasts = () => page.locator('[data-testid="toast"][data-kind="error"]');

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvokeArgs, InvokeMethod, InvokeResult, JobInfo, PromptSummary } from '../../src/main/contract/index.js';
+import type { JobInfo, PromptSummary } from '../../src/main/contract/index.js';
 import { loadLearnedPrompt } from '../../src/main/engine/sd4match/prompts/prompts.js';
 import { SdModel } from '../../src/main/engine/sd4match/model/sd-model.js';
 import { openServices } from '../../src/main/services/app/context.js';
@@ -33,6 +33,7 @@ import { writePromptFile } from '../helpers/prompt-files.js';
 import { writeShiftedSpair } from '../helpers/shifted-pairs.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
 import { launchChromium, openPage, screenshot } from '../helpers/workstation.js';
+import { okCall } from '../helpers/api-calls.js';
 
 /** Long waits: the first request opens the model. */
 const SLOW = { timeout: 150_000, intervals: [50, 100, 200] };
@@ -60,11 +61,8 @@ let dino: PromptSummary;
 /** Learned prompts (random parameters) by kind. */
 const learned: Record<'single' | 'class' | 'cpm', number> = { single: 0, class: 0, cpm: 0 };
 
-async function call<M extends InvokeMethod>(method: M, args?: InvokeArgs<M>): Promise<InvokeResult<M>> {
-  const e = await other.invoke(method, args);
-  if ('error' in e) throw new Error(`${method}: ${e.error.message}`);
-  return e.result;
-}
+/** The API in-process: a call that must succeed. */
+const call = okCall(() => other);
 
 async function finished(jobId: string): Promise<JobInfo> {
   let info: JobInfo | undefined;

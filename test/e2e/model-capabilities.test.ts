@@ -10,7 +10,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvokeArgs, InvokeMethod, InvokeResult } from '../../src/main/contract/index.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { createInMemoryClient, type InMemoryClient } from '../../src/main/transport/in-memory.js';
 import { requireBuilt } from '../helpers/build-output.js';
@@ -18,6 +17,7 @@ import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { writeShiftedSpair } from '../helpers/shifted-pairs.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
 import { launchChromium, openPage, screenshot, writeScene } from '../helpers/workstation.js';
+import { okCall } from '../helpers/api-calls.js';
 
 let tmp: string;
 let server: RunningServer;
@@ -28,11 +28,8 @@ let other: InMemoryClient;
 let bare: string;
 let full: string;
 
-async function call<M extends InvokeMethod>(method: M, args?: InvokeArgs<M>): Promise<InvokeResult<M>> {
-  const e = await other.invoke(method, args);
-  if ('error' in e) throw new Error(`${method}: ${e.error.message}`);
-  return e.result;
-}
+/** The API in-process: a call that must succeed. */
+const call = okCall(() => other);
 
 /** Waits for an import job; throws unless it completed. */
 async function finished(jobId: string): Promise<void> {

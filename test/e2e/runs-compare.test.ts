@@ -15,7 +15,6 @@ import path from 'node:path';
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvokeArgs, InvokeMethod, InvokeResult } from '../../src/main/contract/index.js';
 import { importDataset } from '../../src/main/services/datasets/import.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { Store } from '../../src/main/store/db.js';
@@ -26,6 +25,7 @@ import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { writeShiftedSpair } from '../helpers/shifted-pairs.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
 import { launchChromium, openPage, screenshot } from '../helpers/workstation.js';
+import { okCall } from '../helpers/api-calls.js';
 
 /** Long waits: the first training step compiles the training graph. */
 const SLOW = { timeout: 150_000, intervals: [50, 100, 200] };
@@ -40,11 +40,8 @@ let problems: string[];
 let other: InMemoryClient;
 let datasetId: number;
 
-async function call<M extends InvokeMethod>(method: M, args?: InvokeArgs<M>): Promise<InvokeResult<M>> {
-  const e = await other.invoke(method, args);
-  if ('error' in e) throw new Error(`${method}: ${e.error.message}`);
-  return e.result;
-}
+/** The API in-process: a call that must succeed. */
+const call = okCall(() => other);
 
 const byTestId = (id: string) => page.getByTestId(id);
 const attr = async (testid: string, name: string) => (await byTestId(testid).first().getAttribute(name)) ?? '';

@@ -13,7 +13,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvokeArgs, InvokeMethod, InvokeResult } from '../../src/main/contract/index.js';
 import { importDataset } from '../../src/main/services/datasets/import.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { Store } from '../../src/main/store/db.js';
@@ -24,6 +23,7 @@ import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { writeShiftedSpair } from '../helpers/shifted-pairs.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
 import { launchChromium, openPage, screenshot } from '../helpers/workstation.js';
+import { okCall } from '../helpers/api-calls.js';
 
 /** Long waits: the first training step compiles the training graph. */
 const SLOW = { timeout: 150_000, intervals: [50, 100, 200] };
@@ -48,11 +48,8 @@ let early: number;
 let late: number;
 let sweepRuns: number[];
 
-async function call<M extends InvokeMethod>(method: M, args?: InvokeArgs<M>): Promise<InvokeResult<M>> {
-  const e = await other.invoke(method, args);
-  if ('error' in e) throw new Error(`${method}: ${e.error.message}`);
-  return e.result;
-}
+/** The API in-process: a call that must succeed. */
+const call = okCall(() => other);
 
 const byTestId = (id: string) => page.getByTestId(id);
 const row = (id: number) => page.locator(`[data-testid="run-row"][data-run-id="${id}"]`);

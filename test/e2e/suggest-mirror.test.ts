@@ -8,7 +8,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvokeArgs, InvokeMethod, InvokeResult } from '../../src/main/contract/index.js';
 import { importDataset } from '../../src/main/services/datasets/import.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { Store } from '../../src/main/store/db.js';
@@ -19,6 +18,7 @@ import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { writeScene } from '../helpers/scenes.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
 import { launchChromium, openPage, screenshot } from '../helpers/workstation.js';
+import { okCall } from '../helpers/api-calls.js';
 
 const W = 96;
 const H = 80;
@@ -53,11 +53,8 @@ let categoryId: number;
 let datasetId: number;
 const ids: Record<string, number> = {};
 
-async function call<M extends InvokeMethod>(method: M, args?: InvokeArgs<M>): Promise<InvokeResult<M>> {
-  const e = await other.invoke(method, args);
-  if ('error' in e) throw new Error(`${method}: ${e.error.message}`);
-  return e.result;
-}
+/** The API in-process: a call that must succeed. */
+const call = okCall(() => other);
 
 const byTestId = (id: string) => page.getByTestId(id);
 

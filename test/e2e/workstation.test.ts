@@ -10,13 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvokeArgs, InvokeMethod, InvokeResult } from '../../src/main/contract/index.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { createInMemoryClient, type InMemoryClient } from '../../src/main/transport/in-memory.js';
 import { requireBuilt } from '../helpers/build-output.js';
 import { genSpair } from '../helpers/dataset-gen.js';
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { canvasPoint, launchChromium, markers, openPage, screenshot, seedLargeFolderDataset, writeScene } from '../helpers/workstation.js';
+import { okCall } from '../helpers/api-calls.js';
 
 const W = 480;
 const H = 360;
@@ -62,11 +62,8 @@ afterAll(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-async function call<M extends InvokeMethod>(method: M, args?: InvokeArgs<M>): Promise<InvokeResult<M>> {
-  const e = await other.invoke(method, args);
-  if ('error' in e) throw new Error(`${method}: ${e.error.message}`);
-  return e.result;
-}
+/** The API in-process: a call that must succeed. */
+const call = okCall(() => other);
 
 const byTestId = (id: string) => page.getByTestId(id);
 

@@ -12,14 +12,19 @@ export interface ApiCalls {
   finished(jobId: string): Promise<JobInfo>;
 }
 
+/** A call that must succeed: its result, or an error with the method, code and message. `client` is read at call time. */
+export function okCall(client: () => InMemoryClient): ApiCalls['ok'] {
+  return async (method, args) => {
+    const e = await client().invoke(method, args);
+    if ('error' in e) throw new Error(`${method} failed: ${e.error.code} ${e.error.message}`);
+    return e.result;
+  };
+}
+
 /** `client` and `api` are read at call time, so tests may (re)assign them in `beforeAll`. */
 export function apiCalls(client: () => InMemoryClient, api: () => Api): ApiCalls {
   return {
-    async ok(method, args) {
-      const e = await client().invoke(method, args);
-      if ('error' in e) throw new Error(`${method} failed: ${e.error.code} ${e.error.message}`);
-      return e.result;
-    },
+    ok: okCall(client),
     async fail(method, args) {
       const e = await client().invokeRaw(method, args);
       if (!('error' in e)) throw new Error(`${method} succeeded but should have failed`);
