@@ -65,7 +65,10 @@ export const schemaArgs = z
      * Symmetric pairs (left_eye <-> right_eye), indices into the new `keypoints`; each keypoint in
      * at most one. Absent: the current pairs follow renamed, reordered and deleted entries.
      */
-    flipPairs: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0)])).max(1000).optional(),
+    flipPairs: z
+      .array(z.tuple([z.number().int().min(0), z.number().int().min(0)]))
+      .max(1000)
+      .optional(),
   })
   .strict();
 
