@@ -390,6 +390,12 @@ describe.skipIf(!HAVE_FIXTURES)('Assisted annotation in Chromium (browser mode)'
     expect(await byTestId('suggest-eval-images').textContent()).toBe('2');
     expect(await byTestId('suggest-eval-keypoint').count()).toBe(3);
     expect(await byTestId('suggest-eval-image').count()).toBe(2);
+    // the reliability table: five confidence bins whose points add up to every scored keypoint
+    const rows = byTestId('suggest-eval-reliability-row');
+    expect(await rows.count()).toBe(5);
+    const points = await rows.evaluateAll((els) => els.map((el) => Number(el.querySelectorAll('td')[1]?.textContent)));
+    const scored = (await byTestId('suggest-eval-image').evaluateAll((els) => els.map((el) => Number(el.querySelectorAll('td')[1]?.textContent)))).reduce((t, n) => t + n, 0);
+    expect(points.reduce((t, n) => t + n, 0)).toBe(scored);
     await screenshot(page, 'suggest-eval');
     await page.keyboard.press('Escape');
     await byTestId('suggest-eval-dialog').waitFor({ state: 'detached' });
