@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { PrefetchStatus } from '../src/main/contract/index.js';
 import { writeShiftedPairs } from '../test/helpers/shifted-pairs.js';
+import { labelledWorkstation } from './labelled-workstation.js';
 import { benchModel, flag, median, mib, PeakRss, printTable } from './table.js';
 
 /** Images timed each way. */
@@ -23,10 +24,6 @@ const WITHOUT = 2;
 const WITH = 3;
 
 export async function run(args: string[]): Promise<void> {
-  const { createApi } = await import('../src/main/api/handlers.js');
-  const { createInMemoryClient } = await import('../src/main/transport/in-memory.js');
-  const { Store } = await import('../src/main/store/db.js');
-  const { repos } = await import('../src/main/store/repositories/index.js');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sd4match-bench-prefetch-'));
   const say = (m: string) => process.stderr.write(`${m}\n`);
   try {
@@ -37,44 +34,13 @@ export async function run(args: string[]): Promise<void> {
     // 2 exemplars, 1 warm-up, WITHOUT timed, the open image, WITH timed and 3 more ahead of the last
     const n = 2 + 1 + WITHOUT + 1 + WITH + 3;
     const pairs = await writeShiftedPairs(root, Math.ceil(n / 2), { size: side, points: 10 });
-    const db = path.join(work, 'ws.db');
-    const store = Store.open(db);
-    const modelId = repos(store.db).models.upsert({ name: 'bench', kind: 'stable-diffusion', folder: modelDir }).id;
-    store.close();
-    const api = createApi({ db });
-    const client = createInMemoryClient(api);
-    const ok = async <T>(m: string, a?: unknown): Promise<T> => {
-      const e = await client.invoke(m as never, a as never);
-      if ('error' in e) throw new Error(`${m}: ${e.error.message}`);
-      return e.result as T;
-    };
-    const job = async (jobId: string): Promise<unknown> => {
-      for (;;) {
-        const j = api.context.jobs.get(jobId)!;
-        if (j.state === 'failed') throw new Error(`job failed: ${j.error?.message}`);
-        if (j.state !== 'running') return j.result;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    };
+    const rss = new PeakRss();
+    const w = await labelledWorkstation(work, modelDir, root, pairs, 10, 5);
+    const { client, ok, job, modelId, categoryId, promptId, files, byFile } = w;
     let status: PrefetchStatus | null = null;
     client.on('suggest:prefetch', (s) => (status = s));
     try {
-      const rss = new PeakRss();
-      const imp = await ok<{ jobId: string }>('datasets:import', { format: 'folder', root });
-      await job(imp.jobId);
-      const ds = (await ok<{ id: number }[]>('datasets:list'))[0];
-      const categoryId = (await ok<{ categoryList: { id: number }[] }>('datasets:get', { id: ds.id })).categoryList[0].id;
-      await ok('categories:set-schema', { categoryId, keypoints: Array.from({ length: 10 }, (_, i) => ({ name: `kp${i}`, color: '#e6194b' })), skeleton: [] });
-      const images = (await ok<{ items: { id: number; path: string }[] }>('images:list', { datasetId: ds.id })).items;
-      const byFile = new Map(images.map((i) => [path.join(root, i.path), i.id]));
-      const kpsOf = new Map(pairs.flatMap((p) => [[p.src, p.srcKps] as const, [p.trg, p.trgKps] as const]));
-      const files = pairs.flatMap((p) => [p.src, p.trg]);
-      for (const f of files.slice(0, 2)) {
-        const imageId = byFile.get(f)!;
-        await ok('annotations:save', { imageId, categoryId, keypoints: kpsOf.get(f)!.map(([x, y], kp) => ({ kp, x, y, visibility: 2 })), baseVersion: 0, action: 'label' });
-      }
       const ids = files.map((f) => byFile.get(f)!);
-      const promptId = (await ok<{ id: number; name: string }[]>('prompts:list', {})).find((p) => p.name === 'empty prompt')!.id;
       const settings = { categoryId, promptId, modelId, size, ensemble, timestep: 50 };
       /** Opening an image: auto-suggest's `suggest:start`, the job, and reading the stored set. */
       const open = async (imageId: number): Promise<{ seconds: number; warm: boolean }> => {
@@ -125,8 +91,7 @@ export async function run(args: string[]): Promise<void> {
       );
       process.stdout.write(`peak RSS of this process ${mib(rss.stop())} (the job and host processes are separate)\n`);
     } finally {
-      client.close();
-      await api.close();
+      await w.close();
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
