@@ -1,6 +1,7 @@
 /** Fusion of a keypoint's candidates from several exemplars, and the "label next" ranking (pure code). */
 import { describe, expect, it } from 'vitest';
 import { candidateQuality, fuseCandidates } from '../../src/main/engine/suggest/fusion.js';
+import { mirrorKeypoints } from '../../src/main/engine/suggest/suggest.js';
 import { cosine, globalDescriptor, rankQueue } from '../../src/main/engine/suggest/ranking.js';
 
 const good = (x: number, y: number) => ({ x, y, similarity: 0.9, cycle: 0 });
@@ -189,5 +190,39 @@ describe('globalDescriptor', () => {
     expect(d[1]).toBeCloseTo(Math.SQRT1_2, 5);
     expect(cosine(d, d)).toBeCloseTo(1, 5);
     expect(() => globalDescriptor(new Float32Array(3), [1, 2, 1, 2])).toThrow(/3 values/);
+  });
+});
+
+describe('mirrorKeypoints', () => {
+  const pairs: [number, number][] = [
+    [0, 1],
+    [3, 5],
+  ];
+
+  it('mirrors x and swaps the names of symmetric pairs; a keypoint in no pair keeps its name', () => {
+    expect(
+      mirrorKeypoints(
+        [
+          { kp: 0, x: 10, y: 5 },
+          { kp: 1, x: 30, y: 6 },
+          { kp: 2, x: 20, y: 9 },
+        ],
+        100,
+        pairs,
+      ),
+    ).toEqual([
+      { kp: 0, x: 70, y: 6 },
+      { kp: 1, x: 90, y: 5 },
+      { kp: 2, x: 80, y: 9 },
+    ]);
+  });
+
+  it('renames a keypoint whose partner the exemplar did not label (the partner has a higher index)', () => {
+    // left_ear (3) labelled, right_ear (5) not: mirrored, the point is a right ear
+    expect(mirrorKeypoints([{ kp: 3, x: 12, y: 4 }], 50, pairs)).toEqual([{ kp: 5, x: 38, y: 4 }]);
+  });
+
+  it('without pairs, names follow the pixels', () => {
+    expect(mirrorKeypoints([{ kp: 1, x: 1, y: 2 }], 10, [])).toEqual([{ kp: 1, x: 9, y: 2 }]);
   });
 });

@@ -96,15 +96,20 @@ function cosineOf(a: Float32Array, b: Float32Array): number {
 }
 
 /** An exemplar as it is matched: as it is, or mirrored (pixels, keypoint positions and names). */
+/**
+ * An exemplar's labelled keypoints in its mirror image: x mirrored, each renamed to its partner in
+ * the symmetric pairs (a keypoint in no pair keeps its name). Sorted by keypoint.
+ */
+export function mirrorKeypoints(keypoints: Exemplar['keypoints'], width: number, flipPairs: readonly (readonly [number, number])[]): Exemplar['keypoints'] {
+  // the schema's size as far as the pairs and labels show it: a partner need not be labelled
+  const n = Math.max(0, ...keypoints.map((k) => k.kp + 1), ...flipPairs.flat().map((k) => k + 1));
+  const swap = flipIndex(flipPairs, n);
+  return keypoints.map((k) => ({ kp: swap[k.kp]!, x: width - k.x, y: k.y })).sort((a, b) => a.kp - b.kp);
+}
+
 function orientations(e: Exemplar, flipPairs: readonly (readonly [number, number])[] = []): { ref: ImageRef; keypoints: Exemplar['keypoints']; mirrored: boolean }[] {
   const plain = { ref: e.ref, keypoints: e.keypoints, mirrored: false };
-  const n = Math.max(...e.keypoints.map((k) => k.kp)) + 1;
-  const swap = flipIndex(
-    flipPairs.filter(([a, b]) => a < n && b < n),
-    n,
-  );
-  const mirrored = e.keypoints.map((k) => ({ kp: swap[k.kp]!, x: e.ref.width - k.x, y: k.y })).sort((a, b) => a.kp - b.kp);
-  return [plain, { ref: { ...e.ref, flip: !e.ref.flip }, keypoints: mirrored, mirrored: true }];
+  return [plain, { ref: { ...e.ref, flip: !e.ref.flip }, keypoints: mirrorKeypoints(e.keypoints, e.ref.width, flipPairs), mirrored: true }];
 }
 
 export async function suggestKeypoints(
