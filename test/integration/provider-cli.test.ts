@@ -24,6 +24,7 @@ import { expectCleanFailure, runCli } from '../helpers/cli.js';
 import { HAVE_FIXTURES, modelPath } from '../helpers/fixtures.js';
 import { writeShiftedSpair } from '../helpers/shifted-pairs.js';
 import { tinySdWithTokenizer } from '../helpers/tokenizer-gen.js';
+import { softwareVulkan } from '../helpers/vulkan.js';
 
 let dir: string;
 
@@ -197,18 +198,6 @@ describe.skipIf(!HAVE_FIXTURES)('train --provider', () => {
     }
   });
 });
-
-/** A software Vulkan driver to probe for real, when one is at hand. */
-function softwareVulkan(): Record<string, string> | null {
-  const icd = process.env.SD4MATCH_TEST_VULKAN_ICD;
-  if (icd) return { VK_ICD_FILENAMES: icd, ...(process.env.SD4MATCH_TEST_VULKAN_LIB ? { LD_LIBRARY_PATH: process.env.SD4MATCH_TEST_VULKAN_LIB } : {}) };
-  const dirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'];
-  for (const d of dirs) {
-    const lvp = fs.existsSync(d) ? fs.readdirSync(d).find((f) => /^lvp_icd.*\.json$/.test(f)) : undefined;
-    if (lvp && fs.existsSync('/usr/lib/x86_64-linux-gnu/libvulkan.so.1')) return { VK_ICD_FILENAMES: path.join(d, lvp) };
-  }
-  return null;
-}
 
 const vulkan = softwareVulkan();
 

@@ -99,6 +99,11 @@ export interface SessionOptions {
    * weights (a flipped kernel) from the weights: folding would store a copy of each.
    */
   constantFolding?: boolean;
+  /**
+   * Where outputs are returned (onnxruntime-node's `preferredOutputLocation`): 'gpu-buffer' keeps
+   * them in WebGPU device memory (device-tensors.ts; other providers return them to the host).
+   */
+  outputLocation?: ort.InferenceSession.SessionOptions['preferredOutputLocation'];
 }
 
 /**
@@ -165,6 +170,7 @@ export async function createSession(model: string | Uint8Array, options: Session
       logSeverityLevel: 3,
     };
     if (options.intraOpThreads) so.intraOpNumThreads = options.intraOpThreads;
+    if (options.outputLocation) so.preferredOutputLocation = options.outputLocation;
     const session: Record<string, unknown> = { intra_op: { allow_spinning: spinning() }, inter_op: { allow_spinning: spinning() } };
     if (lean) session.disable_prepacking = '1';
     so.extra = { session };
