@@ -10,6 +10,7 @@ import { loadModel, saveModel } from '../engine/onnx/model-io.js';
 import { listScopes } from '../engine/onnx/scopes.js';
 import { cut, tap } from '../engine/onnx/transforms.js';
 import { defaultOpset } from '../engine/onnx/ir.js';
+import { registerPlacementCommand } from './placement.js';
 
 function describeShape(shape: (number | string | null)[] | null): string {
   return shape ? `[${shape.map((d) => (d === null ? '?' : d)).join(', ')}]` : '[?]';
@@ -182,6 +183,8 @@ export function registerGraphCommands(program: Command): void {
       writeOutputs(opts.out, r.outputs);
       writeOutputs(opts.out, r.grads, (w) => `grad_${w}`);
     });
+
+  registerPlacementCommand(graph);
 }
 
 function mb(bytes: number): string {

@@ -104,6 +104,12 @@ export interface SessionOptions {
    * them in WebGPU device memory (device-tensors.ts; other providers return them to the host).
    */
   outputLocation?: ort.InferenceSession.SessionOptions['preferredOutputLocation'];
+  /**
+   * Profile the session's runs with ONNX Runtime's profiler into `<prefix>_<time>.json`, written
+   * by `session.ort.endProfiling()`: its node events say which provider ran each node
+   * (placement.ts).
+   */
+  profileFilePrefix?: string;
 }
 
 /**
@@ -171,6 +177,10 @@ export async function createSession(model: string | Uint8Array, options: Session
     };
     if (options.intraOpThreads) so.intraOpNumThreads = options.intraOpThreads;
     if (options.outputLocation) so.preferredOutputLocation = options.outputLocation;
+    if (options.profileFilePrefix) {
+      so.enableProfiling = true;
+      so.profileFilePrefix = options.profileFilePrefix;
+    }
     const session: Record<string, unknown> = { intra_op: { allow_spinning: spinning() }, inter_op: { allow_spinning: spinning() } };
     if (lean) session.disable_prepacking = '1';
     so.extra = { session };
