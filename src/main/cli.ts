@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { PROVIDER_CHOICES, parseProviderChoice, setProviderChoice } from './engine/onnx/providers.js';
+import { PRECISION_CHOICES, PRECISION_ENV, parsePrecisionChoice, setPrecisionChoice } from './engine/onnx/precision.js';
 import { resolveProviders, setProviderProbeCache } from './engine/onnx/runtime.js';
 import { resolveStoreLocation } from './store/paths.js';
 import { reportError } from './cli/common.js';
@@ -29,10 +30,16 @@ export function buildProgram(): Command {
         `execution provider: ${PROVIDER_CHOICES.join(' | ')}; auto takes the fastest that works here and never a software GPU (default: the store's setting, else auto)`,
       ).env('SD4MATCH_PROVIDER'),
     )
+    .addOption(
+      new Option(
+        '--precision <p>',
+        `feature-graph precision: ${PRECISION_CHOICES.join(' | ')}; fp16 runs weights and activations in float16 (softmax, normalisation and reductions in float32) and needs a provider with float16 kernels; auto takes fp16 on a GPU provider that has them, fp32 on the CPU (default: fp32)`,
+      ).env(PRECISION_ENV),
+    )
     .hook('preAction', async (_program, action) => {
       // before any session: where this machine's provider probe is kept, and the provider asked for
       // (one that cannot run here is refused now, naming the option, not deep inside a job)
-      const o = action.optsWithGlobals<{ db?: string; provider?: string }>();
+      const o = action.optsWithGlobals<{ db?: string; provider?: string; precision?: string }>();
       setProviderProbeCache(resolveStoreLocation(o.db).cacheDir);
       if (o.provider !== undefined) {
         const where = program.getOptionValueSource('provider') === 'env' ? 'SD4MATCH_PROVIDER' : '--provider';
@@ -40,6 +47,7 @@ export function buildProgram(): Command {
         if (choice !== 'auto' && choice !== 'cpu') await resolveProviders(choice, where);
         setProviderChoice(choice, 'option');
       }
+      if (o.precision !== undefined) setPrecisionChoice(parsePrecisionChoice(o.precision, program.getOptionValueSource('precision') === 'env' ? PRECISION_ENV : '--precision'));
     })
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(add --help for usage)')

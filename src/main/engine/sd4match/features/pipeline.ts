@@ -192,7 +192,9 @@ export class Pipeline {
     const s = this.settings;
     const provider = await this.sd.plannedProvider();
     // 'pixel-draws': features from before the draws derived from pixels are not reused
-    const key = cacheKey('features', this.sd.key, img.key, !!img.flip, s.size, s.timestep, s.ensemble, s.seed, ehsKey, 'pixel-draws', ...frameKey(img), ...providerKey(provider));
+    // float16 features are cached apart from float32 ones (float32 keys are unchanged)
+    const precision = (await this.sd.featurePrecision()) === 'fp16' ? ['fp16'] : [];
+    const key = cacheKey('features', this.sd.key, img.key, !!img.flip, s.size, s.timestep, s.ensemble, s.seed, ehsKey, 'pixel-draws', ...frameKey(img), ...providerKey(provider), ...precision);
     return this.cache.getOrCompute('features', key, compute, provider);
   }
 

@@ -19,6 +19,8 @@ import type { DType } from '../../onnx/dtypes.js';
 import { planMemory } from '../../onnx/memory-plan.js';
 import { SessionCache } from '../../onnx/session-cache.js';
 import { specialize } from '../../onnx/specialize.js';
+import { convertToFloat16, resolvePrecision } from '../../onnx/fp16.js';
+import { type Precision, type PrecisionChoice, precisionChoice } from '../../onnx/precision.js';
 import { compileSd, type CompiledSd } from './compile.js';
 import { inspectSdFolder, type SdFolder } from './model-folder.js';
 import { alphasCumprod, noiseCoefficients } from '../training/schedule.js';
@@ -28,6 +30,8 @@ export interface SdModelOptions {
   cacheDir: string;
   /** `auto`, a provider by name, or providers to try in order (default: this process's choice). */
   providers?: ProviderName[] | ProviderChoice;
+  /** Precision of the feature graph: `fp32`, `fp16` or `auto` (default: this process's choice, see precision.ts). */
+  precision?: PrecisionChoice;
   task?: TaskContext;
 }
 
@@ -121,11 +125,13 @@ export class SdModel {
   private readonly featureGraphs = new Map<string, { model: Model; activationBytes: number; weightBytes: number }>();
   private readonly vaePlans = new Map<number, { activationBytes: number }>();
   private partBytes: Record<'unet' | 'text', number> | null = null;
+  private resolvedPrecision: Promise<Precision> | null = null;
 
   private constructor(
     readonly folder: SdFolder,
     readonly compiled: CompiledSd,
     readonly providers: ProviderName[] | ProviderChoice,
+    readonly precision: PrecisionChoice = 'fp32',
   ) {
     this.acp = alphasCumprod(folder.scheduler);
   }
@@ -133,7 +139,7 @@ export class SdModel {
   static open(dir: string, opts: SdModelOptions): SdModel {
     const folder = inspectSdFolder(dir);
     const compiled = compileSd(folder, opts.cacheDir, opts.task);
-    return new SdModel(folder, compiled, opts.providers ?? providerChoice());
+    return new SdModel(folder, compiled, opts.providers ?? providerChoice(), opts.precision ?? precisionChoice());
   }
 
   get key(): string {
@@ -188,6 +194,16 @@ export class SdModel {
   async plannedProvider(): Promise<ProviderName> {
     if (Array.isArray(this.providers)) return this.providers[0] ?? 'cpu';
     return (await resolveProviders(this.providers)).provider;
+  }
+
+  /**
+   * The precision the feature graph runs in on the planned provider (fp16.ts: `auto` is float16
+   * only on a GPU provider whose float16 kernels pass the probe; `fp16` where they do not is
+   * refused). Cached features are keyed by it as by the provider.
+   */
+  featurePrecision(): Promise<Precision> {
+    this.resolvedPrecision ??= this.plannedProvider().then(async (p) => (await resolvePrecision(this.precision, p)).precision);
+    return this.resolvedPrecision;
   }
 
   /** The provider the feature graph runs on (after the first run). */
@@ -269,7 +285,9 @@ export class SdModel {
     const k = a.chunk ?? this.ensembleChunk(B, K, h, w);
     if (K % k !== 0) throw new AppError('INVALID_ARGUMENT', `an ensemble of ${K} draws cannot run ${k} at a time`);
     const ts = this.timestepInfo(B * k);
-    const session = await this.sessions.get(`features:${B}:${k}:${c}:${h}:${w}`, () => this.featureGraph(B, k, h, w).model, { providers: this.providers }, this.parts('unet'));
+    const precision = await this.featurePrecision();
+    const build = () => (precision === 'fp16' ? convertToFloat16(this.featureGraph(B, k, h, w).model).model : this.featureGraph(B, k, h, w).model);
+    const session = await this.sessions.get(`features:${precision}:${B}:${k}:${c}:${h}:${w}`, build, { providers: this.providers }, this.parts('unet'));
     const { signal, noise } = noiseCoefficients(a.timestep, this.acp);
     const plane = c * h * w;
     const noiseData = a.noise.data as Float32Array;
