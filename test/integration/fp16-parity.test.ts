@@ -13,7 +13,8 @@
  * a few 1e-4, independent, so about sqrt(20) x 4e-4), held to 5e-3. The WebGPU kernels accumulate
  * in float16: a sum of K products gains about sqrt(K) x 2^-11 (the tiny UNet's 3x3 convolutions
  * over 32 channels sum 288 products: 8e-3), measured 9.8e-3 to 1.0e-2 on the feature graph and
- * 1.1e-2 on the VJP's gradients, held to 2e-2 (3e-2 for gradients, which pass the layers twice).
+ * 1.1e-2 on the VJP's gradients (1.0e-2 on the tap with com.microsoft.MultiHeadAttention in
+ * float16), held to 2e-2 (3e-2 for gradients, which pass the layers twice).
  * float32 holds 1e-4 (forward) and 1e-3 (gradients) against the same reference. The loss keeps its
  * reductions, Exp and Log in float32; its float16 part is the correlation MatMul: 1e-2 (measured
  * 3.4e-3 on WebGPU). The numbers measured are printed.
@@ -26,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildVjp } from '../../src/main/engine/autodiff/backprop.js';
+import { rewriteAttention } from '../../src/main/engine/onnx/attention.js';
 import { readNpy } from '../../src/main/engine/io/npy.js';
 import { runModel } from '../../src/main/engine/graph/run.js';
 import { inferDtypes } from '../../src/main/engine/onnx/dtype-infer.js';
@@ -266,6 +268,68 @@ describe('the float16 pass on a hand-built block (CPU)', () => {
   });
 });
 
+describe('control flow in the float16 pass', () => {
+  /** y = Scan over the rows of x of (row + x·W's first row): the body reads the outer MatMul's output by name. */
+  function scanModel(): Model {
+    const D = 8;
+    const body = {
+      name: 'body',
+      nodes: [node('body/add', 'Add', ['row', 'bias_row'], ['row_out'])],
+      inputs: [{ name: 'row', dtype: 'float32' as const, shape: [D] }],
+      outputs: [{ name: 'row_out', dtype: 'float32' as const, shape: [D] }],
+      initializers: new Map(),
+      valueInfo: new Map(),
+    };
+    return {
+      irVersion: 8,
+      opsets: [{ domain: '', version: 17 }],
+      producerName: 'test',
+      producerVersion: '',
+      docString: '',
+      metadata: {},
+      functions: [],
+      source: 'scan',
+      graph: {
+        name: 'scan',
+        nodes: [
+          node('proj', 'MatMul', ['x', 'W'], ['xw']),
+          node('first', 'Gather', ['xw', 'zero'], ['bias_row'], { axis: { type: 'int', value: 0 } }),
+          node('scan', 'Scan', ['xw'], ['y'], { num_scan_inputs: { type: 'int', value: 1 }, body: { type: 'graph', value: body } }),
+        ],
+        inputs: [{ name: 'x', dtype: 'float32', shape: [4, D] }],
+        outputs: [{ name: 'y', dtype: 'float32', shape: [4, D] }],
+        initializers: new Map([
+          init(
+            'W',
+            F32([D, D], (i) => Math.sin(0.3 * i)),
+          ),
+          ['zero', { name: 'zero', dtype: 'int64' as const, dims: [], data: { kind: 'bytes' as const, bytes: new Uint8Array(8) } }],
+        ]),
+        valueInfo: new Map(),
+      },
+    };
+  }
+
+  it('runs a Scan in float32: its inputs and the outer tensors its body reads are cast (renamed in the body)', async () => {
+    const f32 = scanModel();
+    const { model: f16 } = convertToFloat16(f32);
+    const types = inferDtypes(f16.graph);
+    const scan = f16.graph.nodes.find((n) => n.opType === 'Scan')!;
+    expect(types.get('xw')).toBe('float16');
+    expect(types.get(scan.inputs[0])).toBe('float32');
+    const body = scan.attrs.body.value as { nodes: Node[] };
+    const read = body.nodes[0].inputs[1];
+    expect(read).not.toBe('bias_row');
+    expect(types.get(read)).toBe('float32');
+    // the input model's body is untouched
+    expect((f32.graph.nodes[2].attrs.body.value as { nodes: Node[] }).nodes[0].inputs[1]).toBe('bias_row');
+    const feeds = { x: F32([4, 8], (i) => Math.cos(0.2 * i)) };
+    const a = await runModel(f32, feeds, { providers: ['cpu'] });
+    const b = await runModel(f16, feeds, { providers: ['cpu'] });
+    expect(relErr(b.y, a.y)).toBeLessThan(5e-3);
+  });
+});
+
 describe('what a precision choice resolves to', () => {
   it('parses --precision and refuses anything else, naming the source', () => {
     expect(parsePrecisionChoice(' FP16 ', '--precision')).toBe('fp16');
@@ -393,6 +457,32 @@ describe.skipIf(!HAVE_FIXTURES)('float16 parity on the tiny fixtures', () => {
       expect(ef).toBeLessThan(tolerance(p, 'forward'));
       expect(eg).toBeLessThan(tolerance(p, 'gradient'));
     }
+  });
+
+  it('the UNet tap with com.microsoft.MultiHeadAttention: the attention runs in float16 and the features match', async () => {
+    const c = 'unet_tap_vjp_b1';
+    const t = tap(loadModel(modelPath('sd/unet/model.onnx')), 'up_blocks.1', 'features');
+    const feeds = { sample: caseTensor(c, 'sample'), timestep: caseTensor(c, 'timestep'), encoder_hidden_states: caseTensor(c, 'encoder_hidden_states') };
+    const spec = specialize(t.model, Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.dims])));
+    const fused = rewriteAttention(spec.model, spec.info, { mode: 'fused', minBytes: 0 });
+    expect(fused.rewritten).toBeGreaterThan(0);
+    const { model: f16 } = convertToFloat16(fused.model);
+    const types = inferDtypes(f16.graph);
+    const mha = f16.graph.nodes.filter((n) => n.opType === 'MultiHeadAttention');
+    expect(mha.length).toBe(fused.rewritten);
+    for (const n of mha) expect([...n.inputs, ...n.outputs].map((x) => types.get(x))).toEqual(['float16', 'float16', 'float16', 'float16']);
+    for (const p of providers) {
+      const out = await run(f16, feeds, p);
+      const e = relErr(out.features, caseTensor(c, 'features'));
+      console.log(`[fp16] UNet tap with MultiHeadAttention on ${p}: features vs reference ${e.toExponential(2)} (${mha.length} attention nodes)`);
+      expect(e).toBeLessThan(tolerance(p, 'forward'));
+    }
+  });
+
+  it('auto resolves to float16 on WebGPU where the probe passes, and says why not elsewhere', async () => {
+    const r = await resolvePrecision('auto', 'webgpu');
+    if (providers.includes('webgpu')) expect(r).toMatchObject({ precision: 'fp16', reason: expect.stringMatching(/^float16 MatMul, Conv and Softmax run on webgpu within/) });
+    else expect(r.precision).toBe('fp32');
   });
 
   it('the SD4Match loss and its gradients through the pass (reductions, Exp and Log kept float32) within 1e-2', async () => {
