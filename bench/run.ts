@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ run: (args: string[]) => Promise<v
   suggest: () => import('./suggest.js'),
   generate: () => import('./generate.js'),
   roundtrip: () => import('./roundtrip.js'),
+  profile: () => import('./profile.js'),
 };
 
 async function main(): Promise<void> {

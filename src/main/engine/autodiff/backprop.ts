@@ -129,7 +129,15 @@ export function buildVjp(spec: Specialized, options: VjpOptions): VjpGraph {
     if (list.length === 1) return list[0];
     const done = summed.get(t);
     if (done) return done;
-    const sum = b.op(`${t}_GradSum`, 'Sum', list)[0];
+    // a balanced tree of binary Adds, not a variadic Sum: GPU providers (WebGPU) have no Sum kernel
+    let level = list;
+    while (level.length > 1) {
+      const next: string[] = [];
+      for (let i = 0; i + 1 < level.length; i += 2) next.push(b.op(`${t}_GradSum`, 'Add', [level[i], level[i + 1]])[0]);
+      if (level.length % 2) next.push(level.at(-1)!);
+      level = next;
+    }
+    const sum = level[0];
     summed.set(t, sum);
     return sum;
   };

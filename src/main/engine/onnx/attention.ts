@@ -7,15 +7,16 @@
  * 1.7 GB per self-attention layer and image. Two forward forms never hold them whole:
  *  - 'fused': ONNX Runtime's com.microsoft.MultiHeadAttention (flash attention on the CPU, fused
  *    kernels on CUDA / DirectML / WebGPU; any provider without it falls back to the CPU kernel);
- *  - 'blocked': standard ops only, a Scan over query blocks (each block's probabilities live for
- *    one iteration).
+ *  - 'blocked': standard ops only, over blocks of query rows unrolled in the graph (no Scan or
+ *    Loop: control flow is what GPU providers run worst, and a loop body's small GEMMs suit the
+ *    CPU's GEMM kernels badly); each block's probabilities live while the block is computed.
  * The backward pass (autodiff/patterns.ts) recomputes each block's probabilities from A and B
  * instead of keeping them: FlashAttention's backward, over query blocks.
  */
 import { DTYPE_SIZE, type DType } from './dtypes.js';
-import { type AttrValue, GraphBuilder, OpEmitter } from './builder.js';
+import { GraphBuilder, OpEmitter } from './builder.js';
 import { consumerMap, producerMap, validateGraph } from './graph-utils.js';
-import { cloneModel, type Graph, type Model, type Node, numel, type ValueInfo } from './ir.js';
+import { cloneModel, type Graph, type Model, type Node, numel } from './ir.js';
 import type { TensorInfo } from './shape-infer.js';
 
 export const MS_DOMAIN = 'com.microsoft';
@@ -117,19 +118,23 @@ export function scalarInitializer(g: Graph, name: string): number[] | undefined 
   return [t.dtype === 'float32' ? dv.getFloat32(0, true) : dv.getFloat64(0, true)];
 }
 
+/** At most this many query blocks per core: each block is a handful of nodes in the graph. */
+export const MAX_QUERY_BLOCKS = 16;
+
 /**
- * Query rows per block so that `live` tensors of [lead, rows, T] stay within `budget` bytes: the
- * largest divisor of S that fits (Scan needs equal blocks), at least 1.
+ * Query rows per block so that `live` tensors of [lead, rows, T] stay within `budget` bytes, at
+ * most MAX_QUERY_BLOCKS blocks: sizes along S, equal but for a smaller last one (all S when one
+ * block fits).
  */
-export function blockRows(c: AttentionCore, live: number, budget: number): number {
+export function queryBlocks(c: AttentionCore, live: number, budget: number): number[] {
   const perRow = live * numel(c.lead) * c.T * DTYPE_SIZE[c.dtype];
-  const want = Math.max(1, Math.floor(budget / perRow));
-  if (want >= c.S) return c.S;
-  for (let r = want; r >= 1; r--) if (c.S % r === 0) return r;
-  return 1;
+  const rows = Math.min(c.S, Math.max(1, Math.floor(budget / perRow), Math.ceil(c.S / MAX_QUERY_BLOCKS)));
+  const sizes: number[] = [];
+  for (let at = 0; at < c.S; at += rows) sizes.push(Math.min(rows, c.S - at));
+  return sizes;
 }
 
-/** Emit helpers over any builder (a graph being rewritten, a subgraph body). */
+/** Emit helpers over any builder (a graph being rewritten). */
 export class Emitter extends OpEmitter {
   constructor(
     readonly b: GraphBuilder,
@@ -137,28 +142,6 @@ export class Emitter extends OpEmitter {
   ) {
     super();
   }
-}
-
-/** A subgraph made from a child builder: its inputs, its nodes, the given outputs. */
-export function bodyGraph(name: string, child: GraphBuilder, inputs: string[], outputs: string[]): Graph {
-  const vi = (n: string): ValueInfo => ({ name: n, dtype: child.dtype(n), shape: [...child.shape(n)] });
-  const valueInfo = new Map<string, ValueInfo>();
-  for (const node of child.nodes) for (const o of node.outputs) if (o && !outputs.includes(o)) valueInfo.set(o, vi(o));
-  return {
-    name,
-    nodes: [...child.nodes],
-    inputs: inputs.map(vi),
-    outputs: outputs.map(vi),
-    initializers: new Map(child.initializers),
-    valueInfo,
-  };
-}
-
-/** Declares a subgraph input on a child builder. */
-export function bodyInput(child: GraphBuilder, base: string, dtype: DType, dims: number[]): string {
-  const name = child.unique(base);
-  child.info.set(name, { dtype, dims: [...dims] });
-  return name;
 }
 
 /** Swaps the last two axes. */
@@ -170,59 +153,45 @@ function swapLast(e: OpEmitter, x: string): string {
 }
 
 /**
- * A Scan over `nb` equal blocks along the query axis (axis lead.length of the reshaped inputs):
- * states are carried, scan inputs [..., S, x] are seen as [..., rows, x] per iteration, scan
- * outputs are stacked back to [..., S, x].
+ * Query blocks of x [..., S, n], one Slice each (itself when one block): a Split with one output
+ * per block would exceed GPU providers' limit on buffers per shader (WebGPU: 8 to 16).
  */
-export function scanOverQueryBlocks(
-  e: OpEmitter,
-  c: AttentionCore,
-  rows: number,
-  states: string[],
-  scanInputs: string[],
-  body: (child: Emitter, states: string[], blocks: string[]) => { states: string[]; outputs: string[] },
-): { states: string[]; outputs: string[] } {
-  const nb = c.S / rows;
-  const axis = c.lead.length;
-  const child = e.b.child();
-  const be = new Emitter(child, `${e.prefix}/block`);
-  const stateIn = states.map((s) => bodyInput(child, `${e.prefix}/state_in`, e.dtype(s), e.shape(s)));
-  const blockIn = scanInputs.map((x) => bodyInput(child, `${e.prefix}/block_in`, e.dtype(x), [...c.lead, rows, e.shape(x).at(-1)!]));
-  const r = body(be, stateIn, blockIn);
-  const g = bodyGraph(`${e.prefix}/body`, child, [...stateIn, ...blockIn], [...r.states, ...r.outputs]);
-  const reshaped = scanInputs.map((x) => e.reshape(x, [...c.lead, nb, rows, e.shape(x).at(-1)!]));
-  const outs = e.b.opShaped(
-    e.prefix,
-    'Scan',
-    [...states, ...reshaped],
-    {
-      body: { type: 'graph', value: g },
-      num_scan_inputs: scanInputs.length,
-      scan_input_axes: scanInputs.map(() => axis),
-      scan_output_axes: r.outputs.map(() => axis),
-    } as Record<string, AttrValue>,
-    [...r.states.map((s) => ({ dtype: child.dtype(s), dims: child.shape(s) })), ...r.outputs.map((o) => ({ dtype: child.dtype(o), dims: [...c.lead, nb, rows, child.shape(o).at(-1)!] }))],
-  );
-  return {
-    states: outs.slice(0, r.states.length),
-    outputs: outs.slice(r.states.length).map((o) => e.reshape(o, [...c.lead, c.S, e.shape(o).at(-1)!])),
-  };
+function splitRows(e: OpEmitter, x: string, sizes: number[]): string[] {
+  if (sizes.length === 1) return [x];
+  const axis = e.rank(x) - 2;
+  let at = 0;
+  return sizes.map((rows) => {
+    const block = e.op1('Slice', [x, e.ints([at]), e.ints([at + rows]), e.ints([axis])]);
+    at += rows;
+    return block;
+  });
 }
 
-/** softmax(c · A·B) of one block, with the scale applied to the scores as the forward did. */
-function blockProbs(e: OpEmitter, c: AttentionCore, aBlock: string): string {
-  let s = e.op1('MatMul', [aBlock, c.b]);
-  if (c.scale !== 1) s = e.mul(s, e.scalar(c.scale, s));
-  return e.op1('Softmax', [s], { axis: -1 });
+/** Concatenates along `axis` (itself when one part). */
+function concat(e: OpEmitter, parts: string[], axis: number): string {
+  return parts.length === 1 ? parts[0] : e.op1('Concat', parts, { axis });
 }
 
-/** The core's output by blocks of query rows (standard ops). */
+/** c · x (x itself when c = 1). */
+function scaled(e: OpEmitter, x: string, c: number): string {
+  return c === 1 ? x : e.mul(x, e.scalar(c, x));
+}
+
+/**
+ * The core's output by blocks of query rows, in standard ops and without control flow: the scale
+ * goes into the queries (c·A, [lead, S, d]: far smaller than the scores), each block is
+ * softmax(c·A_i·B)·V, the blocks are concatenated. Each block's probabilities have one consumer,
+ * so whatever order the runtime runs the blocks in, one block's probabilities at a time are live.
+ */
 export function emitBlockedAttention(e: OpEmitter, c: AttentionCore, budget: number): string {
-  const rows = blockRows(c, 2, budget);
-  if (rows === c.S) return e.op1('MatMul', [blockProbs(e, c, c.a), c.v]);
-  return scanOverQueryBlocks(e, c, rows, [], [c.a], (be, _s, [aBlock]) => ({ states: [], outputs: [be.op1('MatMul', [blockProbs(be, c, aBlock), c.v])] })).outputs[0];
+  const a = scaled(e, c.a, c.scale);
+  const blocks = splitRows(e, a, queryBlocks(c, 2, budget));
+  return concat(
+    e,
+    blocks.map((ai) => e.op1('MatMul', [e.op1('Softmax', [e.op1('MatMul', [ai, c.b])], { axis: -1 }), c.v])),
+    c.lead.length,
+  );
 }
-
 /**
  * The core's output through com.microsoft.MultiHeadAttention: queries [batch, S, heads·d], keys
  * and values [batch, T, heads·d] (3-D leading dims count as a batch of one-head attentions).
@@ -249,44 +218,64 @@ export interface BlockedGradients {
 
 /**
  * Gradients of the core for the output gradient `dO`, recomputing each query block's
- * probabilities (P = softmax(c·A_i·B)) from A and B; `o` is the forward output. Per block i:
- *   D = rowsum(dO_i ⊙ O_i), dS = P ⊙ (dO_i·Vᵀ − D),
- *   dA_i = c·dS·Bᵀ, dB += c·A_iᵀ·dS, dV += P_iᵀ·dO_i (accumulated transposed, dO_iᵀ·P_i).
+ * probabilities from A and B (FlashAttention's backward over query blocks), in standard ops and
+ * without control flow; `o` is the forward output. With A' = c·A (the scale folded into the
+ * queries) and D = rowsum(dO ⊙ O), per block i:
+ *   P = softmax(A'_i·B), dS = P ⊙ ([dO_i | −D_i]·[Vᵀ ; 1])   (dO_i·Vᵀ − D_i as one GEMM),
+ *   dB += A'_iᵀ·dS, dVᵀ += dO_iᵀ·P, dA_i = c·dS·Bᵀ.
+ * Every GEMM over a block's [rows, T] tensors has rows or T as its inner dimension, except the
+ * two that the maths fixes at the head width (A'_i·B, dO_i·Vᵀ); the heads of a core go in one
+ * batched GEMM. A block's three products are concatenated into one small tensor before anything
+ * else reads them, so all readers of its probabilities and score gradients come before that one
+ * node: in any order the runtime picks, one block's [rows, T] tensors are live at a time.
  */
 export function emitBlockedAttentionGrad(e: OpEmitter, c: AttentionCore, dO: string, want: { a: boolean; b: boolean; v: boolean }, budget: number): BlockedGradients {
-  const rows = blockRows(c, 3, budget);
+  const sizes = queryBlocks(c, 3, budget);
+  const axis = c.lead.length;
   const needS = want.a || want.b;
+  const a = scaled(e, c.a, c.scale);
+  const aBlocks = splitRows(e, a, sizes);
+  let dOAug = '';
+  let vAug = '';
+  if (needS) {
+    const negD = e.neg(e.reduceSum(e.mul(dO, c.out), [axis + 1], true));
+    dOAug = concat(e, [dO, negD], axis + 1);
+    const ones = e.expand(e.scalar(1, c.v), [...c.lead, 1, c.T]);
+    vAug = concat(e, [swapLast(e, c.v), ones], axis);
+  }
+  const dOAugBlocks = needS ? splitRows(e, dOAug, sizes) : [];
+  const dOBlocks = want.v ? splitRows(e, dO, sizes) : [];
   const bt = want.a ? swapLast(e, c.b) : '';
-  const vt = needS ? swapLast(e, c.v) : '';
-  const states: string[] = [];
-  if (want.b) states.push(e.zeros([...c.lead, c.d, c.T], c.dtype));
-  if (want.v) states.push(e.zeros([...c.lead, c.dv, c.T], c.dtype));
-  const scanInputs = needS ? [c.a, dO, c.out] : [c.a, dO];
-  const step = (be: OpEmitter, st: string[], blocks: string[]) => {
-    const [aBlock, dOBlock, oBlock] = blocks;
-    const p = blockProbs(be, c, aBlock);
-    const outStates: string[] = [];
-    const outputs: string[] = [];
-    let k = 0;
-    let ds = '';
-    if (needS) {
-      const rowDot = be.reduceSum(be.mul(dOBlock, oBlock), [c.lead.length + 1], true);
-      ds = be.mul(p, be.sub(be.op1('MatMul', [dOBlock, vt]), rowDot));
+  const dB: string[] = [];
+  const dVt: string[] = [];
+  const dA: string[] = [];
+  sizes.forEach((_rows, i) => {
+    const p = e.op1('Softmax', [e.op1('MatMul', [aBlocks[i], c.b])], { axis: -1 });
+    const ds = needS ? e.mul(p, e.op1('MatMul', [dOAugBlocks[i], vAug])) : '';
+    const parts: { into: string[]; value: string }[] = [];
+    if (want.b) parts.push({ into: dB, value: e.op1('MatMul', [swapLast(e, aBlocks[i]), ds]) });
+    if (want.v) parts.push({ into: dVt, value: e.op1('MatMul', [swapLast(e, dOBlocks[i]), p]) });
+    if (want.a) parts.push({ into: dA, value: e.op1('MatMul', [ds, bt]) });
+    if (parts.length === 1 || sizes.length === 1) {
+      for (const part of parts) part.into.push(part.value);
+      return;
     }
-    if (want.b) outStates.push(be.add(st[k++], be.op1('MatMul', [swapLast(be, aBlock), ds])));
-    if (want.v) outStates.push(be.add(st[k], be.op1('MatMul', [swapLast(be, dOBlock), p])));
-    if (want.a) outputs.push(be.op1('MatMul', [ds, bt]));
-    return { states: outStates, outputs };
-  };
-  let res: { states: string[]; outputs: string[] };
-  if (rows === c.S) res = step(e, states, scanInputs);
-  else res = scanOverQueryBlocks(e, c, rows, states, scanInputs, step);
-  const scaled = (x: string) => (c.scale === 1 ? x : e.mul(x, e.scalar(c.scale, x)));
+    // one node reads all of the block's products (see above), then they go their ways
+    const flat = parts.map((part) => e.reshape(part.value, [...c.lead, numel(e.shape(part.value).slice(axis))]));
+    const joined = concat(e, flat, axis);
+    let at = 0;
+    const split = flat.map((f) => {
+      const n = e.shape(f)[axis];
+      at += n;
+      return e.op1('Slice', [joined, e.ints([at - n]), e.ints([at]), e.ints([axis])]);
+    });
+    parts.forEach((part, k) => part.into.push(e.reshape(split[k], e.shape(part.value))));
+  });
+  const sum = (xs: string[]) => xs.reduce((acc, x) => e.add(acc, x));
   const out: BlockedGradients = {};
-  let k = 0;
-  if (want.b) out.b = scaled(res.states[k++]);
-  if (want.v) out.v = swapLast(e, res.states[k]);
-  if (want.a) out.a = scaled(res.outputs[0]);
+  if (want.b) out.b = sum(dB);
+  if (want.v) out.v = swapLast(e, sum(dVt));
+  if (want.a) out.a = scaled(e, concat(e, dA, axis), c.scale);
   return out;
 }
 

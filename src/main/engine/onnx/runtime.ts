@@ -177,9 +177,14 @@ export async function createSession(model: string | Uint8Array, options: Session
     };
     if (options.intraOpThreads) so.intraOpNumThreads = options.intraOpThreads;
     if (options.outputLocation) so.preferredOutputLocation = options.outputLocation;
-    if (options.profileFilePrefix) {
+    // SD4MATCH_ORT_PROFILE=<folder> profiles every session of the process (`npm run bench -- profile`),
+    // one JSON file each, written when the session is disposed
+    const profileDir = options.profileFilePrefix ? undefined : process.env.SD4MATCH_ORT_PROFILE;
+    const profilePrefix = options.profileFilePrefix ?? (profileDir && path.join(profileDir, `${typeof model === 'string' ? path.basename(model, '.onnx') : 'bytes'}-${provider}`));
+    if (profilePrefix) {
+      if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
       so.enableProfiling = true;
-      so.profileFilePrefix = options.profileFilePrefix;
+      so.profileFilePrefix = profilePrefix;
     }
     const session: Record<string, unknown> = { intra_op: { allow_spinning: spinning() }, inter_op: { allow_spinning: spinning() } };
     if (lean) session.disable_prepacking = '1';
@@ -188,7 +193,7 @@ export async function createSession(model: string | Uint8Array, options: Session
     try {
       const s = typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
       attempts.push({ provider, ok: true });
-      return wrap(s, provider, attempts);
+      return wrap(s, provider, attempts, !!profileDir);
     } catch (e) {
       attempts.push({ provider, ok: false, reason: shortReason(e) });
       if (provider !== 'cpu' && !isModelError(e)) failedProviders.set(provider, shortReason(e));
@@ -206,7 +211,7 @@ function isModelError(e: unknown): boolean {
   return /INVALID_GRAPH|INVALID_PROTOBUF|NOT_IMPLEMENTED|Load model|ShapeInferenceError|TypeInferenceError/.test(msg);
 }
 
-function wrap(s: ort.InferenceSession, provider: ProviderName, attempts: ProviderAttempt[]): Session {
+function wrap(s: ort.InferenceSession, provider: ProviderName, attempts: ProviderAttempt[], endProfiling = false): Session {
   return {
     ort: s,
     provider,
@@ -227,6 +232,7 @@ function wrap(s: ort.InferenceSession, provider: ProviderName, attempts: Provide
       return out;
     },
     async dispose() {
+      if (endProfiling) s.endProfiling();
       await s.release();
     },
   };
