@@ -510,14 +510,6 @@ function castFreeVars(n: Node, castOf: (t: string) => string | null): void {
   }
 }
 
-/** Which nodes of a converted graph compute in float16 (a float16 output) — for tests and `graph info`. */
-export function float16Nodes(model: Model): Set<string> {
-  const dtypes = inferDtypes(model.graph);
-  const out = new Set<string>();
-  for (const n of model.graph.nodes) if (n.opType !== 'Cast' && n.outputs.some((o) => dtypes.get(o) === 'float16')) out.add(n.name);
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // can this provider run float16?
 
