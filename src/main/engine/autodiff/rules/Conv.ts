@@ -21,6 +21,25 @@ export function convPads(ctx: RuleContext, inSp: number[], outSp: number[], k: n
   return ctx.attrInts('pads', Array(2 * n).fill(0));
 }
 
+/**
+ * Conv(x, w) with explicit `pads` (no auto_pad), in a form every provider computes right. ONNX
+ * Runtime's WebGPU Conv (1.30, core/providers/webgpu/nn/conv.cc) treats a kernel as large as the
+ * input as one MatMul when the begin pads are 0 (`same_size = is_channels_last && input_height ==
+ * kernel_height && input_width == kernel_width && pads[0] == 0 && pads[1] == 0`): it ignores the
+ * end pads, so a larger output (e.g. the weight gradient of a SAME_UPPER conv with an even kernel:
+ * kernel dYᵀ as large as Xᵀ, pads [0, 0, 1, 1]) comes out wrong. There the end pads go into an
+ * explicit Pad of x first (the same numbers on every provider; the padded copy is only made in
+ * that case).
+ */
+export function convExplicitPads(ctx: RuleContext, x: string, w: string, pads: number[], attrs: { strides?: number[]; dilations?: number[]; kernel_shape: number[] }): string {
+  const n = attrs.kernel_shape.length;
+  const xs = ctx.shape(x).slice(2);
+  const wholeInput = attrs.kernel_shape.every((k, i) => k === xs[i]) && pads.slice(0, n).every((p) => p === 0) && pads.slice(n).some((p) => p > 0);
+  if (!wholeInput) return ctx.op1('Conv', [x, w], { ...attrs, pads });
+  const padded = ctx.op1('Pad', [x, ctx.ints([0, 0, ...pads.slice(0, n), 0, 0, ...pads.slice(n)])], { mode: 'constant' });
+  return ctx.op1('Conv', [padded, w], { ...attrs, pads: Array(2 * n).fill(0) });
+}
+
 // dX = ConvTranspose(dY, W) with the forward strides, pads, dilations and group (output_padding
 // chosen so the result has X's size); for stride 1, dilation 1, group 1 (most convs of a UNet),
 // dX = Conv(dY, W') with W' the kernel with in/out channels swapped and spatially flipped and pads
@@ -57,7 +76,7 @@ export const Conv: GradRule = {
       const swapped = ctx.transpose(w, [1, 0, ...Array.from({ length: nsp }, (_, i) => i + 2)]);
       const flipped = ctx.reshape(ctx.op1('MatMul', [ctx.reshape(swapped, [ws[1] * ws[0], kn]), reversal]), [ws[1], ws[0], ...k]);
       const backPads = [...k.map((v, i) => v - 1 - pads[i]), ...k.map((v, i) => v - 1 - pads[i + nsp])];
-      ctx.GI(0, ctx.op1('Conv', [g, flipped], { pads: backPads, kernel_shape: k }));
+      ctx.GI(0, convExplicitPads(ctx, g, flipped, backPads, { kernel_shape: k }));
     } else if (ctx.needs(0)) {
       const outputPadding = xs.slice(2).map((sz, i) => sz - (s[i] * (ys[i + 2] - 1) + (k[i] - 1) * d[i] + 1 - pads[i] - pads[i + nsp]));
       const dx = ctx.op1('ConvTranspose', [g, w], {
@@ -77,7 +96,7 @@ export const Conv: GradRule = {
       const perm = [1, 0, ...Array.from({ length: nsp }, (_, i) => i + 2)];
       const xt = ctx.transpose(x, perm);
       const gt = ctx.transpose(g, perm);
-      const full = ctx.op1('Conv', [xt, gt], { strides: d, dilations: s, pads, kernel_shape: ys.slice(2) });
+      const full = convExplicitPads(ctx, xt, gt, pads, { strides: d, dilations: s, kernel_shape: ys.slice(2) });
       const fs = ctx.shape(full);
       let dw = full;
       if (fs.slice(2).some((v, i) => v !== k[i])) {
