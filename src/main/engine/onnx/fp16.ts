@@ -26,7 +26,9 @@
  * registers its float16 kernels whatever the adapter, asks the device for `shader-f16` when the
  * adapter has it, and refuses to run a float16 program on a device without it ("requires f16 but
  * the device does not support it"): nodes are not moved to the CPU, the run fails, so a run that
- * succeeds and matches shows the feature is there.
+ * succeeds and matches shows the feature is there. Where the products ran, and on what types, is
+ * read from ONNX Runtime's profile (placement.ts): on the CPU they run in float32 (ONNX Runtime
+ * casts float16 weights to float32 for kernels it lacks), so the CPU `computesInFloat16` is false.
  */
 import { AppError } from '../../shared/errors.js';
 import { dtypeCode, type DType } from './dtypes.js';
@@ -518,7 +520,14 @@ export interface Fp16Probe {
   provider: ProviderName;
   /** The provider the probe's session ran on (another one means the provider did not load). */
   ranOn: ProviderName | null;
+  /** The float16 model ran there and matched float32 within PROBE_TOLERANCE. */
   ok: boolean;
+  /**
+   * Its MatMul and Conv ran on the provider with float16 inputs (ONNX Runtime's profile). False on
+   * the CPU: it has no float16 MatMul or Conv kernels, so ONNX Runtime casts their weights to
+   * float32 at load (`InsertedPrecisionFreeCast_*` nodes) and computes in float32.
+   */
+  computesInFloat16: boolean;
   /** Relative L2 error of the float16 run against float32 on the CPU, per output. */
   relErr?: Record<string, number>;
   /** Why float16 cannot be used there, or what was found. */
@@ -602,12 +611,21 @@ export function probeFp16(provider: ProviderName): Promise<Fp16Probe> {
 async function runProbe(provider: ProviderName): Promise<Fp16Probe> {
   // runtime.ts loads the native module: imported here, so the pass stays usable without it
   const { createModelSession } = await import('./runtime.js');
+  const { placementOf } = await import('./placement.js');
   const f32 = fp16ProbeModel();
   const f16 = convertToFloat16(f32).model;
   const feeds = {
     x: { dtype: 'float32' as DType, dims: [4, 16], data: Float32Array.from({ length: 64 }, (_, i) => Math.sin(i * 0.7)) },
     img: { dtype: 'float32' as DType, dims: [1, 2, 5, 5], data: Float32Array.from({ length: 50 }, (_, i) => Math.cos(i * 0.3)) },
   };
+  const failed = (ranOn: ProviderName | null, reason: string, relErr?: Record<string, number>): Fp16Probe => ({
+    provider,
+    ranOn,
+    ok: false,
+    computesInFloat16: false,
+    reason,
+    ...(relErr ? { relErr } : {}),
+  });
   const ref = await createModelSession(f32, { providers: ['cpu'], lean: false });
   let expected;
   try {
@@ -619,47 +637,55 @@ async function runProbe(provider: ProviderName): Promise<Fp16Probe> {
   try {
     session = await createModelSession(f16, { providers: [provider], lean: false });
   } catch (e) {
-    return { provider, ranOn: null, ok: false, reason: `the ${provider} provider cannot load a float16 model: ${(e as Error).message}` };
+    return failed(null, `the ${provider} provider cannot load a float16 model: ${(e as Error).message}`);
   }
+  const relErr: Record<string, number> = {};
   try {
     if (session.provider !== provider) {
       const why = session.attempts.find((a) => a.provider === provider)?.reason ?? 'it did not load';
-      return { provider, ranOn: session.provider, ok: false, reason: `the ${provider} provider is not available here (${why})` };
+      return failed(session.provider, `the ${provider} provider is not available here (${why})`);
     }
     let got;
     try {
       got = await session.run(feeds);
     } catch (e) {
-      return { provider, ranOn: provider, ok: false, reason: `the ${provider} provider cannot run float16 kernels: ${(e as Error).message}` };
+      // WebGPU without shader-f16: "Program ... requires f16 but the device does not support it"
+      return failed(provider, `the ${provider} provider cannot run float16 kernels: ${(e as Error).message}`);
     }
-    const relErr: Record<string, number> = {};
     for (const k of Object.keys(expected)) relErr[k] = relErrOf(got[k].data as Float32Array, expected[k].data as Float32Array);
-    const worst = Math.max(...Object.values(relErr));
-    if (!(worst <= PROBE_TOLERANCE)) {
-      return { provider, ranOn: provider, ok: false, relErr, reason: `float16 results on ${provider} differ from float32 by ${worst.toExponential(2)} (relative), above ${PROBE_TOLERANCE}` };
-    }
-    return { provider, ranOn: provider, ok: true, relErr, reason: `float16 MatMul, Conv and Softmax run on ${provider} within ${worst.toExponential(2)} of float32` };
   } finally {
     await session.dispose();
   }
+  const worst = Math.max(...Object.values(relErr));
+  if (!(worst <= PROBE_TOLERANCE)) return failed(provider, `float16 results on ${provider} differ from float32 by ${worst.toExponential(2)} (relative), above ${PROBE_TOLERANCE}`, relErr);
+  // where the products ran, and on what: a provider may leave float16 nodes to the CPU, or compute them in float32
+  const placed = (await placementOf(f16, provider, { feeds, session: { lean: false } })).nodes.filter((n) => /MatMul|Conv/.test(n.opType));
+  const onProvider = placed.length >= 2 && placed.every((n) => n.provider === provider);
+  const inFloat16 = onProvider && placed.every((n) => n.inputTypes.length > 0 && n.inputTypes.every((t) => t === 'float16'));
+  const where = placed.map((n) => `${n.opType} on ${n.provider} (${n.inputTypes.join(', ')})`).join(', ');
+  const reason = inFloat16
+    ? `float16 MatMul and Conv run on ${provider} within ${worst.toExponential(2)} of float32`
+    : `${provider} has no float16 MatMul/Conv kernels of its own: ${where}; the float16 graph runs within ${worst.toExponential(2)} of float32 but computes in float32`;
+  return { provider, ranOn: provider, ok: true, computesInFloat16: inFloat16, relErr, reason };
 }
 
-/** Whether `provider` runs float16, as its probe found: the probe ran there and matched float32. */
+/** Whether `provider` computes in float16, as its probe found: the probe ran there, matched float32, and its MatMul and Conv ran on the provider in float16. */
 export function fp16Supported(provider: ProviderName, probe: Fp16Probe): boolean {
-  return probe.provider === provider && probe.ranOn === provider && probe.ok;
+  return probe.provider === provider && probe.ranOn === provider && probe.ok && probe.computesInFloat16;
 }
 
 /**
  * What a precision choice means for sessions on `provider`: `fp32` is float32; `auto` is float16
- * on a GPU provider that passes the probe, float32 on the CPU and elsewhere (with the reason);
- * `fp16` is float16 where the probe passes (the CPU included: it runs, slowly) and refused
- * otherwise, saying why (`where` names the setting in the message).
+ * on a GPU provider that computes in float16 (`fp16Supported`), float32 on the CPU and elsewhere
+ * (with the reason); `fp16` is float16 wherever the float16 graph runs and matches (the CPU
+ * included, where ONNX Runtime computes the products in float32 from float16 weights: the reason
+ * says so) and refused otherwise, saying why (`where` names the setting in the message).
  */
 export async function resolvePrecision(choice: PrecisionChoice, provider: ProviderName, where = '--precision'): Promise<{ precision: Precision; reason: string }> {
   if (choice === 'fp32') return { precision: 'fp32', reason: 'float32 asked for' };
-  if (choice === 'auto' && provider === 'cpu') return { precision: 'fp32', reason: "auto: the CPU runs float32 (ONNX Runtime's CPU float16 kernels are few and slow)" };
+  if (choice === 'auto' && provider === 'cpu') return { precision: 'fp32', reason: "auto: the CPU runs float32 (ONNX Runtime's CPU has no float16 MatMul or Conv kernels)" };
   const probe = await probeFp16(provider);
-  if (fp16Supported(provider, probe)) return { precision: 'fp16', reason: probe.reason };
-  if (choice === 'auto') return { precision: 'fp32', reason: `auto: ${probe.reason}` };
+  if (choice === 'auto') return fp16Supported(provider, probe) ? { precision: 'fp16', reason: probe.reason } : { precision: 'fp32', reason: `auto: ${probe.reason}` };
+  if (probe.ok && probe.ranOn === provider) return { precision: 'fp16', reason: probe.reason };
   throw new AppError('INVALID_ARGUMENT', `${where} fp16: ${probe.reason}; use fp32 or auto`);
 }
