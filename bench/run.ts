@@ -22,6 +22,10 @@ async function main(): Promise<void> {
     process.exitCode = name && name !== '--help' ? 1 : 0;
     return;
   }
+  // before the bench loads anything: a wrong --provider is refused, and the output says what ran
+  const { benchProvider } = await import('./table.js');
+  const provider = await benchProvider(args);
+  process.stdout.write(`provider: ${provider.note}\n`);
   await (await BENCHES[name]()).run(args);
 }
 

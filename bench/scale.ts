@@ -89,8 +89,9 @@ export async function run(args: string[]): Promise<void> {
         ref?.peak_gb ? `${(r.peakRssGb! / ref.peak_gb).toFixed(2)}x` : '-',
       ];
     });
+    const providers = [...new Set(results.flatMap((r) => (r.provider ? [r.provider] : [])))].join(', ') || 'none ran';
     printTable(
-      `scale: ${modelDir}, CPU (${os.cpus().length} cores), one process per row; time is the median of ${steps} runs after a warm-up`,
+      `scale: ${modelDir}, provider ${providers} (${os.cpus().length} CPU cores), one process per row; time is the median of ${steps} runs after a warm-up`,
       ['work', 'px', 's', 'split', 'peak RSS GB', 'peak PSS GB', 'estimate GB', 'plan act. GB', 'est. vs PSS', 'PyTorch s', 'PyTorch s here', 'PyTorch GB', 'time raw', 'time scaled', 'RSS ratio'],
       rows,
     );

@@ -1,6 +1,9 @@
-/** Benchmark helpers: timing statistics, peak RSS, a plain-text table and the model to run on. */
+/** Benchmark helpers: timing statistics, peak RSS, a plain-text table, the model and the execution provider to run on. */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AppError } from '../src/main/shared/errors.js';
+import { parseProviderChoice, type ProviderChoice, setProviderChoice } from '../src/main/engine/onnx/providers.js';
+import { resolveProviders } from '../src/main/engine/onnx/runtime.js';
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -57,6 +60,26 @@ export function mib(bytes: number): string {
 export function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
+}
+
+/**
+ * The execution provider a benchmark runs on: `--provider <name>`, else SD4MATCH_PROVIDER (as for
+ * the CLI), else auto; a wrong name, or a provider that cannot run here, is refused naming where it
+ * came from. It becomes this process's choice (every session a bench opens without naming one) and
+ * is put in SD4MATCH_PROVIDER, so the processes a bench starts (memory probes, job processes, a
+ * bench re-run per size) run on it too. Returns the line to print: what was asked for and what it
+ * resolved to (e.g. `auto -> cpu (webgpu skipped: software adapter ...)`).
+ */
+export async function benchProvider(args: string[]): Promise<{ choice: ProviderChoice; note: string }> {
+  const i = args.indexOf('--provider');
+  if (i >= 0 && (args[i + 1] === undefined || args[i + 1].startsWith('--'))) throw new AppError('INVALID_ARGUMENT', '--provider needs a value (auto, cpu, webgpu, cuda, tensorrt, dml, coreml)');
+  const where = i >= 0 ? '--provider' : 'SD4MATCH_PROVIDER';
+  const raw = i >= 0 ? args[i + 1] : process.env.SD4MATCH_PROVIDER;
+  const choice = raw === undefined || raw === '' ? 'auto' : parseProviderChoice(raw, where);
+  const resolved = await resolveProviders(choice, where);
+  setProviderChoice(choice, 'option');
+  process.env.SD4MATCH_PROVIDER = choice;
+  return { choice, note: resolved.note };
 }
 
 /**

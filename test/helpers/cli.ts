@@ -12,11 +12,22 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * The provider a parity run forces (SD4MATCH_TEST_PROVIDER, see provider-setup.ts) reaches the CLIs
+ * the tests start as SD4MATCH_PROVIDER (the CLI's `--provider` from the environment), so a suite
+ * that checks the CLI's outputs against the reference runs them on that provider too; a test's own
+ * `env` or `--provider` still wins.
+ */
+function forcedProviderEnv(): Record<string, string> {
+  const forced = process.env.SD4MATCH_TEST_PROVIDER;
+  return forced ? { SD4MATCH_PROVIDER: forced } : {};
+}
+
 export function runCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src/main/cli.ts'), ...args], {
       cwd: REPO,
-      env: { ...process.env, ...opts.env },
+      env: { ...process.env, ...forcedProviderEnv(), ...opts.env },
     });
     let stdout = '';
     let stderr = '';

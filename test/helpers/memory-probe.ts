@@ -24,6 +24,8 @@ export interface ProbeResult {
   peakRssGb?: number;
   peakPssGb?: number;
   activationsGb: number;
+  /** The execution providers the measured sessions ran on. */
+  provider?: string;
 }
 
 export interface ProbeConfig {
@@ -36,7 +38,10 @@ export interface ProbeConfig {
   steps: number;
 }
 
-/** Runs one configuration in a child process; samples its PSS while it runs. */
+/**
+ * Runs one configuration in a child process; samples its PSS while it runs. The child runs on the
+ * provider in SD4MATCH_PROVIDER when set (a bench's `--provider` puts it there), else auto.
+ */
 export function probe(c: ProbeConfig): Promise<ProbeResult> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', ENTRY, JSON.stringify(c)], { stdio: ['ignore', 'pipe', 'inherit'], env: jobProcessEnv() });
@@ -84,6 +89,8 @@ async function measure(c: ProbeConfig): Promise<void> {
   const { Trainer } = await import('../../src/main/engine/sd4match/training/trainer.js');
   const { TRAIN_DEFAULTS } = await import('../../src/main/engine/sd4match/training/train-config.js');
   const { writeShiftedPairs } = await import('./shifted-pairs.js');
+  const { parseProviderChoice, setProviderChoice } = await import('../../src/main/engine/onnx/providers.js');
+  if (process.env.SD4MATCH_PROVIDER) setProviderChoice(parseProviderChoice(process.env.SD4MATCH_PROVIDER, 'SD4MATCH_PROVIDER'), 'option');
   const sd = SdModel.open(c.modelDir, { cacheDir: c.cacheDir });
   const N = 12;
   const est = c.kind === 'features' ? estimateFeatureMemory(sd, c.size, c.n) : estimateTrainingMemory(sd, { size: c.size, batch: c.n, prompt: 'single', N });
@@ -148,6 +155,7 @@ async function measure(c: ProbeConfig): Promise<void> {
     await t.run(path.join(c.work, `prompt-${process.pid}.safetensors`));
     runs.push(...stepTimes.slice(2));
   }
+  const provider = sd.sessions.providersUsed().join(', ');
   await sd.dispose();
   const pss = (() => {
     try {
@@ -156,7 +164,7 @@ async function measure(c: ProbeConfig): Promise<void> {
       return 0;
     }
   })();
-  process.stdout.write(`RESULT ${JSON.stringify({ ...base, seconds: median(runs), split, peakRssGb: vmHwm() / 1e9, peakPssGb: pss / 1e9 })}\n`);
+  process.stdout.write(`RESULT ${JSON.stringify({ ...base, seconds: median(runs), split, peakRssGb: vmHwm() / 1e9, peakPssGb: pss / 1e9, provider })}\n`);
 }
 
 // run as a script: measure the configuration given as JSON and print the result line

@@ -25,6 +25,8 @@ const c = (name: string, file: string) => path.join(caseDir(name), `${file}.npy`
 async function ok(args: string[]) {
   const r = await runCli(args);
   expect(r.code, r.stderr).toBe(0);
+  // a parity run on another provider (SD4MATCH_TEST_PROVIDER, passed on to the CLI) checks that provider, not a fallback
+  if (process.env.SD4MATCH_TEST_PROVIDER) expect(r.stdout).toMatch(new RegExp(`^provider ${process.env.SD4MATCH_TEST_PROVIDER}$`, 'm'));
   return r;
 }
 

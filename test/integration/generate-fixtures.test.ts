@@ -46,6 +46,8 @@ describe.skipIf(!HAVE_FIXTURES)('generation parity with diffusers (tiny fixtures
     expect(r.code, r.stderr).toBe(0);
     const ts = Array.from(caseTensor('generate', 'timesteps').data as BigInt64Array, Number);
     expect(r.stdout).toContain(`timesteps ${ts.join(' ')}`);
+    // a parity run on another provider (SD4MATCH_TEST_PROVIDER, passed on to the CLI) checks that provider, not a fallback
+    if (process.env.SD4MATCH_TEST_PROVIDER) expect(r.stdout).toMatch(new RegExp(`^provider ${process.env.SD4MATCH_TEST_PROVIDER}$`, 'm'));
     for (let i = 0; i < 4; i++) {
       const e = relErr(readNpy(path.join(out, `latents_after_step${i}.npy`)), caseTensor('generate', `latents_after_step${i}`));
       expect(e, `step ${i}`).toBeLessThan(1e-4);

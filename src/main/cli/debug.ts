@@ -54,6 +54,16 @@ function nPtsArg(file: string, B: number, N: number): number[] {
   return v;
 }
 
+/**
+ * Says which execution provider the command's sessions ran on (`provider webgpu`): the one
+ * `--provider` (or SD4MATCH_PROVIDER) asked for, else what auto chose, so that a parity check
+ * against the reference also says what it checked.
+ */
+function sayProvider(used: readonly (string | null)[]): void {
+  const names = [...new Set(used.filter((p): p is string => p !== null))];
+  process.stdout.write(`provider ${names.length ? names.join(', ') : 'none (no session was opened)'}\n`);
+}
+
 function writeOut(file: string, t: HostTensor): void {
   writeNpy(file, t);
   process.stdout.write(`wrote ${file} ${t.dtype} [${t.dims.join(', ')}]\n`);
@@ -126,6 +136,7 @@ export function registerDebugCommands(program: Command): void {
           writeOut(path.join(String(o.saveIntermediates), 'latent_parameters.npy'), moments);
           writeOut(path.join(String(o.saveIntermediates), 'noisy_latents.npy'), out.noisyLatents);
         }
+        sayProvider(sd.sessions.providersUsed());
         await sd.dispose();
       } finally {
         task.finish();
@@ -173,14 +184,14 @@ export function registerDebugCommands(program: Command): void {
         if (kps.B !== src.dims[0]) throw new AppError('INVALID_ARGUMENT', `${o.srcKps}: ${kps.B} pairs, but the features hold ${src.dims[0]}`);
         nPtsArg(o.nPts, kps.B, kps.N);
         const frame = parseImageSize(o.imageSize);
-        const res = await matchKeypoints(
-          new SessionCache(),
-          { srcFeatures: src, trgFeatures: trg, srcKps: kps.t.data as Float32Array, N: kps.N, srcFrame: frame, trgFrame: frame },
-          [o.method as MatchMethod],
-          { temperature: o.temperature, sigma: o.sigma },
-        );
+        const sessions = new SessionCache();
+        const res = await matchKeypoints(sessions, { srcFeatures: src, trgFeatures: trg, srcKps: kps.t.data as Float32Array, N: kps.N, srcFrame: frame, trgFrame: frame }, [o.method as MatchMethod], {
+          temperature: o.temperature,
+          sigma: o.sigma,
+        });
         const matches = res.matches[o.method as MatchMethod]!;
         writeOut(o.out, { dtype: 'float32', dims: [kps.B, kps.N, 2], data: matches });
+        sayProvider(sessions.providersUsed());
         if (o.trgKps || o.pckthres) {
           if (!o.trgKps || !o.pckthres) throw new AppError('INVALID_ARGUMENT', 'PCK needs both --trg-kps and --pckthres');
           const tk = keypointsArg(o.trgKps, 'trg');
@@ -231,6 +242,7 @@ export function registerDebugCommands(program: Command): void {
       writeOut(path.join(o.out, 'loss.npy'), r.outputs.loss);
       writeOut(path.join(o.out, 'grad_src_featmaps.npy'), r.grads.src_features);
       writeOut(path.join(o.out, 'grad_trg_featmaps.npy'), r.grads.trg_features);
+      sayProvider([r.provider]);
     });
 
   debug
@@ -265,6 +277,7 @@ export function registerDebugCommands(program: Command): void {
       fs.mkdirSync(o.out, { recursive: true });
       writeOut(path.join(o.out, 'token_embeds.npy'), r.outputs.token_embeds);
       for (const p of CPM_PARAMS) writeOut(path.join(o.out, `grad_${p}.npy`), r.grads[p]);
+      sayProvider([r.provider]);
     });
 
   debug
@@ -314,6 +327,7 @@ export function registerDebugCommands(program: Command): void {
         writeOut(path.join(o.out, 'grad_learnable.npy'), r.gradLearnable);
         writeOut(path.join(o.out, 'learnable_after_adam.npy'), r.learnableAfter);
         writeOut(path.join(o.out, 'loss_after.npy'), { dtype: 'float32', dims: [], data: Float32Array.from([r.lossAfter]) });
+        sayProvider(sd.sessions.providersUsed());
         await sd.dispose();
       } finally {
         task.finish();
@@ -349,6 +363,7 @@ export function registerDebugCommands(program: Command): void {
         process.stdout.write(`timesteps ${r.timesteps.join(' ')}\n`);
         r.perStep.forEach((t, i) => writeOut(path.join(o.out, `latents_after_step${i}.npy`), t));
         writeOut(path.join(o.out, 'image.npy'), r.image);
+        sayProvider([gen.provider]);
       } finally {
         task.finish();
         await gen.dispose();

@@ -10,7 +10,7 @@
  * not a weight copy.
  */
 import type { Model } from './ir.js';
-import { createModelSession, type Session, type SessionOptions } from './runtime.js';
+import { createModelSession, type ProviderName, type Session, type SessionOptions } from './runtime.js';
 
 interface Entry {
   session: Promise<Session>;
@@ -22,8 +22,15 @@ interface Entry {
 
 export class SessionCache {
   private readonly entries = new Map<string, Entry>();
+  /** Every provider a session of this cache was opened on (evicted ones included). */
+  private readonly used = new Set<ProviderName>();
 
   constructor(private readonly capacity = 8) {}
+
+  /** The providers this cache's sessions have run on, each once, in the order first used: what a command says it ran on. */
+  providersUsed(): ProviderName[] {
+    return [...this.used];
+  }
 
   /** The session for `key`, building the model and creating the session on first use. */
   get(key: string, build: () => Model | Promise<Model>, options: SessionOptions = {}, parts: readonly string[] = []): Promise<Session> {
@@ -65,6 +72,7 @@ export class SessionCache {
 
   /** Counts runs in flight so that an evicted session is disposed only when they are done. */
   private track(s: Session, entry: Entry): Session {
+    this.used.add(s.provider);
     const run: Session['run'] = async (feeds, outputs) => {
       entry.running++;
       try {
