@@ -473,25 +473,33 @@ describe.skipIf(!HAVE_FIXTURES)('float16 parity on the tiny fixtures', () => {
     }
   });
 
-  it('the UNet tap with com.microsoft.MultiHeadAttention: the attention runs in float16 and the features match', async () => {
-    const c = 'unet_tap_vjp_b1';
-    const t = tap(loadModel(modelPath('sd/unet/model.onnx')), 'up_blocks.1', 'features');
-    const feeds = { sample: caseTensor(c, 'sample'), timestep: caseTensor(c, 'timestep'), encoder_hidden_states: caseTensor(c, 'encoder_hidden_states') };
-    const spec = specialize(t.model, Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.dims])));
-    const fused = rewriteAttention(spec.model, spec.info, { mode: 'fused', minBytes: 0 });
-    expect(fused.rewritten).toBeGreaterThan(0);
-    const { model: f16 } = convertToFloat16(fused.model);
-    const types = inferDtypes(f16.graph);
-    const mha = f16.graph.nodes.filter((n) => n.opType === 'MultiHeadAttention');
-    expect(mha.length).toBe(fused.rewritten);
-    for (const n of mha) expect([...n.inputs, ...n.outputs].map((x) => types.get(x))).toEqual(['float16', 'float16', 'float16', 'float16']);
-    for (const p of providers) {
-      const out = await run(f16, feeds, p);
-      const e = relErr(out.features, caseTensor(c, 'features'));
-      console.log(`[fp16] UNet tap with MultiHeadAttention on ${p}: features vs reference ${e.toExponential(2)} (${mha.length} attention nodes)`);
-      expect(e).toBeLessThan(tolerance(p, 'forward'));
-    }
-  });
+  for (const file of ['sd/unet/model.onnx', 'unet-dynamo/model.onnx']) {
+    it(`the UNet tap (${file}) with com.microsoft.MultiHeadAttention: the attention runs in float16 and the features match`, async () => {
+      const c = 'unet_tap_vjp_b1';
+      const t = tap(loadModel(modelPath(file)), 'up_blocks.1', 'features');
+      const feeds = { sample: caseTensor(c, 'sample'), timestep: caseTensor(c, 'timestep'), encoder_hidden_states: caseTensor(c, 'encoder_hidden_states') };
+      const spec = specialize(t.model, Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.dims])));
+      const fused = rewriteAttention(spec.model, spec.info, { mode: 'fused', minBytes: 0 });
+      expect(fused.rewritten).toBeGreaterThan(0);
+      const { model: f16, report } = convertToFloat16(fused.model);
+      const types = inferDtypes(f16.graph);
+      // layer norms (the TorchScript export's decomposed ones fused by the pass, the dynamo export's own) in float32
+      const norms = f16.graph.nodes.filter((n) => n.opType === 'LayerNormalization');
+      expect(norms.length).toBe(30);
+      for (const n of norms) expect([types.get(n.inputs[0]), types.get(n.outputs[0])]).toEqual(['float32', 'float32']);
+      const mha = f16.graph.nodes.filter((n) => n.opType === 'MultiHeadAttention');
+      expect(mha.length).toBe(fused.rewritten);
+      for (const n of mha) expect([...n.inputs, ...n.outputs].map((x) => types.get(x))).toEqual(['float16', 'float16', 'float16', 'float16']);
+      for (const p of providers) {
+        const out = await run(f16, feeds, p);
+        const e = relErr(out.features, caseTensor(c, 'features'));
+        console.log(
+          `[fp16] UNet tap (${file}) with MultiHeadAttention on ${p}: features vs reference ${e.toExponential(2)} (${mha.length} attention nodes, ${report.fusedLayerNorms} layer norms fused)`,
+        );
+        expect(e).toBeLessThan(tolerance(p, 'forward'));
+      }
+    });
+  }
 
   it('auto resolves to float16 on WebGPU where the probe passes, and says why not elsewhere', async () => {
     const r = await resolvePrecision('auto', 'webgpu');
