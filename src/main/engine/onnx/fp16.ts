@@ -12,7 +12,12 @@
  * float16 otherwise (autocast's type promotion), so what starts float32 (graph inputs, the
  * outputs of the float32 ops) stays float32 until the next heavy op. Graph inputs and outputs stay
  * float32 (a Cast at the boundary), so callers feed and read float32 as before. Constants take
- * the type their consumers need, converted once here rather than cast at run time.
+ * the type their consumers need, converted once here rather than cast at run time (finite values
+ * beyond ±65504 clamped). Layer norms written op by op are first fused into one float32
+ * LayerNormalization (see `fuseLayerNorms` for why ONNX Runtime's own fusion cannot be left to it).
+ *
+ * Weights in external-data files are read into memory to be converted: a float16 session holds
+ * its weights in memory (half the bytes) instead of memory-mapping the float32 files.
  *
  * Training: gradient graphs go through the same pass (their reductions and the loss stay float32,
  * the gradient outputs are float32 at the boundary); the optimiser is a graph of its own
