@@ -44,9 +44,12 @@ function l2normalize(m: ModelBuilder, x: string, axis: number): string {
 /** Flat argmax -> (x, y) as float [.., 2]. */
 function argmaxXY(m: ModelBuilder, corr: string, w: number): { idx: string; xy: string; x: string; y: string } {
   const idx = m.op1('ArgMax', [corr], { axis: -1, keepdims: 0 });
-  const wc = m.b.constant(m.prefix, [w], [], 'int64');
-  const x = m.cast(m.op1('Mod', [idx, wc]), 'float32');
-  const y = m.cast(m.op1('Div', [idx, wc]), 'float32');
+  // in float32 (exact: indices < 2^24, and a correctly rounded idx / w never reaches the next
+  // integer): GPU providers have no int64 Mod or Div, so the int64 form ran on the CPU
+  const fi = m.cast(idx, 'float32');
+  const wc = m.scalar(w, fi);
+  const y = m.op1('Floor', [m.div(fi, wc)]);
+  const x = m.sub(fi, m.mul(y, wc));
   const xy = m.op1('Concat', [m.op1('Unsqueeze', [x, m.ints([-1])]), m.op1('Unsqueeze', [y, m.ints([-1])])], { axis: -1 });
   return { idx, xy, x, y };
 }
