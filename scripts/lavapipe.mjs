@@ -185,18 +185,24 @@ function installLavapipe(rights, log) {
 export function ensureWebgpu(log = (line) => process.stdout.write(`${line}\n`)) {
   const env = webgpuEnv();
   const childEnv = { ...process.env, ...env };
+  /** @param {string} why @returns {{ skip: string }} */
+  const skip = (why) => {
+    if (env.XDG_RUNTIME_DIR) fs.rmSync(env.XDG_RUNTIME_DIR, { recursive: true, force: true });
+    return { skip: `no WebGPU adapter: ${why}; run: ${installHint()}` };
+  };
   const first = probeWebgpu(childEnv);
   if (first.ok) return { adapter: first.adapter, env };
   const mesa = process.platform === 'linux' ? installedVersion('mesa-vulkan-drivers') : null;
-  const why = `${first.reason}${mesa ? ` (mesa-vulkan-drivers ${mesa} is installed; WebGPU needs Mesa 25 or later)` : ''}`;
+  const old = mesa !== null && Number(/^(?:\d+:)?(\d+)\./.exec(mesa)?.[1] ?? 0) < 25;
+  const why = `${first.reason}${old ? ` (mesa-vulkan-drivers ${mesa} is installed; the WebGPU runtime needs Mesa 25 or later)` : ''}`;
   const rights = process.platform === 'linux' && fs.existsSync('/usr/bin/apt-get') ? installRights() : null;
-  if (!rights) return { skip: `no WebGPU adapter: ${why}; run: ${installHint()}` };
+  if (!rights) return skip(why);
   log(`WebGPU does not run here (${why})`);
   const failed = installLavapipe(rights, log);
-  if (failed) return { skip: `no WebGPU adapter: installing lavapipe failed: ${failed}; run: ${installHint()}` };
+  if (failed) return skip(`${why}; installing lavapipe failed: ${failed}`);
   const second = probeWebgpu(childEnv);
   if (second.ok) return { adapter: second.adapter, env };
-  return { skip: `no WebGPU adapter even after installing lavapipe from backports: ${second.reason}; run: ${installHint()}` };
+  return skip(`${second.reason} (also after installing lavapipe from backports)`);
 }
 
 const invokedDirectly = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
@@ -207,5 +213,6 @@ if (invokedDirectly) {
     process.exitCode = 1;
   } else {
     process.stdout.write(`WebGPU adapter: ${r.adapter}\n`);
+    if (r.env.XDG_RUNTIME_DIR) fs.rmSync(r.env.XDG_RUNTIME_DIR, { recursive: true, force: true });
   }
 }

@@ -18,6 +18,7 @@ export function webgpuEnv(): Record<string, string> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sd4match-xdg-'));
     fs.chmodSync(dir, 0o700);
     process.env.XDG_RUNTIME_DIR = dir;
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   }
   return process.env.XDG_RUNTIME_DIR ? { XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR } : {};
 }
