@@ -37,21 +37,23 @@ const WEBGPU_REPORT = path.join(root, 'test-results', 'vitest-webgpu.json');
 /**
  * The fixture parity suites: every computation checked against the reference fixtures
  * (test/fixtures/tiny) or against finite differences, which must hold on WebGPU as on the CPU:
- * the gradient rules, patterns and backprop paths (test/grad), the UNet tap and its VJP, the text
- * encoder and its VJP, in process and through the `graph` CLI (graph-fixtures), the `debug` stages
- * against the reference: features, loss and feature gradients, CPM gradients, one training step,
- * the four matching methods and PCK (debug-fixtures), generation (generate-fixtures), SD + DINOv2
- * fusion (feature-fusion). Left out: self-pair (768 px, 8 noise draws: over 2 minutes a test on
- * lavapipe, and its stages are the ones debug-fixtures checks against the reference) and the CLI
- * suites whose assertions are about `auto` (models-match-cli). The CPU/WebGPU training parity
- * (provider-parity-train) runs in the main run. About 6 minutes on lavapipe, 2 busy cores.
+ * the gradient rules, patterns, attention and backprop paths (test/grad); the UNet tap and its VJP,
+ * the text encoder and its VJP, in process and through the `graph` CLI (graph-fixtures); the
+ * `debug` stages: features, loss and feature gradients, CPM gradients, one training step, the four
+ * matching methods and PCK (debug-fixtures); generation (generate-fixtures); DINOv2
+ * (dinov2-fixtures). Measured on lavapipe, 2 busy cores: about 3 minutes (CPU: under 1).
+ * Left out: self-pair (768 px, 8 noise draws: over 2 minutes a test on lavapipe; its stages are the
+ * ones debug-fixtures checks), feature-fusion (2 minutes on lavapipe; it compares the fused paths
+ * with each other, not with the reference, and DINOv2 itself is checked by dinov2-fixtures), and
+ * the CLI suites whose assertions are about `auto` (models-match-cli). The CPU/WebGPU training
+ * comparison (provider-parity-train) runs in the main run.
  */
 const PARITY_SUITES = [
   'test/grad',
   'test/integration/graph-fixtures.test.ts',
   'test/integration/debug-fixtures.test.ts',
   'test/integration/generate-fixtures.test.ts',
-  'test/integration/feature-fusion.test.ts',
+  'test/integration/dinov2-fixtures.test.ts',
 ];
 
 /** @typedef {{ name: string, ok: boolean, detail: string }} StepResult */
