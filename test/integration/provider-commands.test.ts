@@ -204,6 +204,10 @@ describe.skipIf(!HAVE_FIXTURES)('--provider on the commands that compute', () =>
       } finally {
         store.close();
       }
+      // a timestep sweep: one evaluation per timestep, each in a job process, its table saying where they ran
+      const sweep = await runCli(['--db', db, ...evalArgs(), '--timesteps', '50,261', '--provider', 'webgpu']);
+      expect(sweep.code, sweep.stderr).toBe(0);
+      expect(sweep.stdout).toMatch(/PCK \(%\) per image against the timestep \(kernel soft-argmax\), provider webgpu$/m);
     });
 
     it('train --provider webgpu trains in a job process on WebGPU, says so and records it with the run and its cached tensors', async () => {

@@ -82,7 +82,14 @@ function formatSweep(svc: Services, prompt: string, runs: { runId: number | null
   ]);
   const widths = head.map((_, i) => Math.max(head[i].length, ...rows.map((x) => x[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
-  return [`${prompt}: PCK (%) per image against the timestep (kernel soft-argmax)`, fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
+  // the provider each evaluation ran on, as its run recorded it (the job process's, not this one's)
+  const providers = [...new Set(runs.flatMap((r) => (r.runId === null ? [] : [svc.repos.runs.get(r.runId)?.provider ?? null])).filter((p): p is string => !!p))];
+  return [
+    `${prompt}: PCK (%) per image against the timestep (kernel soft-argmax), provider ${providers.join(', ') || 'none ran'}`,
+    fmt(head),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.map(fmt),
+  ].join('\n');
 }
 
 export function registerRunCommands(program: Command): void {
