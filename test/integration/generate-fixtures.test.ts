@@ -61,10 +61,6 @@ describe.skipIf(!HAVE_FIXTURES)('generation parity with diffusers (tiny fixtures
       const g = new Generator(folder, { attention: { mode, minBytes: 0, blockBytes: 4096 } });
       try {
         const [h, w] = caseTensor('generate', 'initial_latents').dims.slice(2);
-        const model = g.unetGraph(h, w).model;
-        const ops = model.graph.nodes.map((n) => n.opType);
-        expect(ops.includes(mode === 'fused' ? 'MultiHeadAttention' : 'Scan'), mode).toBe(true);
-        expect(ops.includes('Softmax') && mode === 'fused', `${mode}: a softmax core is left`).toBe(false);
         const r = await g.generate({
           latents: caseTensor('generate', 'initial_latents'),
           cond: caseTensor('generate', 'cond_hidden_states'),
@@ -74,8 +70,17 @@ describe.skipIf(!HAVE_FIXTURES)('generation parity with diffusers (tiny fixtures
         });
         r.perStep.forEach((t, i) => expect(relErr(t, caseTensor('generate', `latents_after_step${i}`)), `${mode} step ${i}`).toBeLessThan(1e-4));
         expect(relErr(r.image, caseTensor('generate', 'image')), `${mode} image`).toBeLessThan(1e-4);
-        const decoder = g.decoderGraph(h, w).model.graph.nodes.map((n) => n.opType);
-        expect(decoder.includes(mode === 'fused' ? 'MultiHeadAttention' : 'Scan'), `${mode} decoder`).toBe(true);
+        // the graphs that ran (their provider known): no control flow; fused where the provider's
+        // kernel is exact (on WebGPU the cores of 32 queries and more fall back to blocked ops:
+        // attention-webgpu.ts), blocked otherwise
+        for (const graph of [g.unetGraph(h, w).model, g.decoderGraph(h, w).model]) {
+          const ops = graph.graph.nodes.map((n) => n.opType);
+          expect(ops.some((op) => op === 'Scan' || op === 'Loop')).toBe(false);
+          const mha = ops.includes('MultiHeadAttention');
+          if (mode === 'blocked') expect(mha, mode).toBe(false);
+          else if (g.provider === 'cpu') expect(mha && !ops.includes('Softmax'), `${mode}: every core fused on the CPU`).toBe(true);
+        }
+        if (mode === 'fused') expect(g.unetGraph(h, w).model.graph.nodes.some((n) => n.opType === 'MultiHeadAttention')).toBe(true);
       } finally {
         await g.dispose();
       }

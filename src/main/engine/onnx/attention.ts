@@ -13,10 +13,12 @@
  * The backward pass (autodiff/patterns.ts) recomputes each block's probabilities from A and B
  * instead of keeping them: FlashAttention's backward, over query blocks.
  */
+import { fusedAttentionIsExact } from './attention-webgpu.js';
 import { DTYPE_SIZE, type DType } from './dtypes.js';
 import { GraphBuilder, OpEmitter } from './builder.js';
 import { consumerMap, producerMap, validateGraph } from './graph-utils.js';
 import { cloneModel, type Graph, type Model, type Node, numel } from './ir.js';
+import type { ProviderName } from './providers.js';
 import type { TensorInfo } from './shape-infer.js';
 
 export const MS_DOMAIN = 'com.microsoft';
@@ -286,14 +288,23 @@ export interface AttentionRewriteOptions {
   minBytes: number;
   /** Working memory per block for the 'blocked' form. */
   blockBytes: number;
+  /**
+   * The provider the rewritten graph's sessions run on. 'fused' falls back to the blocked form
+   * for cores the provider's fused kernel computes inexactly (attention-webgpu.ts); unknown
+   * (undefined): for cores any provider's kernel might (WebGPU's rule).
+   */
+  provider?: ProviderName;
 }
 
 export const ATTENTION_DEFAULTS: AttentionRewriteOptions = { mode: 'fused', minBytes: 64 * 2 ** 20, blockBytes: 256 * 2 ** 20 };
 
-/** The defaults, with the form chosen by SD4MATCH_ATTENTION (fused, blocked or plain) when set. */
-export function attentionOptions(): AttentionRewriteOptions {
+/**
+ * The defaults for graphs whose sessions run on `provider` (undefined: not known yet), with the
+ * form chosen by SD4MATCH_ATTENTION (fused, blocked or plain) when set.
+ */
+export function attentionOptions(provider?: ProviderName): AttentionRewriteOptions {
   const mode = process.env.SD4MATCH_ATTENTION;
-  return mode === 'fused' || mode === 'blocked' || mode === 'plain' ? { ...ATTENTION_DEFAULTS, mode } : ATTENTION_DEFAULTS;
+  return { ...ATTENTION_DEFAULTS, ...(mode === 'fused' || mode === 'blocked' || mode === 'plain' ? { mode } : {}), ...(provider ? { provider } : {}) };
 }
 
 /**
@@ -324,8 +335,9 @@ export function rewriteAttention(model: Model, info: Map<string, TensorInfo | { 
   const replacement = new Map<Node, Node[]>();
   cores.forEach((c, i) => {
     const start = b.nodes.length;
-    const e = new Emitter(b, `${c.nodes.at(-1)!.name}/${o.mode === 'fused' ? 'fused' : 'blocked'}_attention_${i}`);
-    const result = o.mode === 'fused' ? emitFusedAttention(e, c) : emitBlockedAttention(e, c, o.blockBytes);
+    const fused = o.mode === 'fused' && fusedAttentionIsExact(o.provider ?? 'webgpu', c);
+    const e = new Emitter(b, `${c.nodes.at(-1)!.name}/${fused ? 'fused' : 'blocked'}_attention_${i}`);
+    const result = fused ? emitFusedAttention(e, c) : emitBlockedAttention(e, c, o.blockBytes);
     b.nodes.push({ name: b.unique(`${e.prefix}/output`), opType: 'Identity', domain: '', inputs: [result], outputs: [c.out], attrs: {}, metadata: {} });
     for (const n of c.nodes) removed.add(n);
     replacement.set(c.nodes.at(-1)!, b.nodes.slice(start));
@@ -339,7 +351,7 @@ export function rewriteAttention(model: Model, info: Map<string, TensorInfo | { 
   g.nodes = nodes;
   for (const [k, v] of b.initializers) g.initializers.set(k, v);
   for (const n of b.nodes) for (const out of n.outputs) if (b.info.has(out)) g.valueInfo.set(out, { name: out, dtype: b.dtype(out), shape: [...b.shape(out)] });
-  if (o.mode === 'fused' && !m.opsets.some((x) => x.domain === MS_DOMAIN)) m.opsets = [...m.opsets, { domain: MS_DOMAIN, version: 1 }];
+  if (g.nodes.some((n) => n.domain === MS_DOMAIN) && !m.opsets.some((x) => x.domain === MS_DOMAIN)) m.opsets = [...m.opsets, { domain: MS_DOMAIN, version: 1 }];
   validateGraph(g);
   return { model: m, rewritten: cores.length };
 }

@@ -73,6 +73,15 @@ export async function resolveProviders(choice: ProviderChoice = providerChoice()
   return resolveProviderChoice(choice, await providerProbe(), where);
 }
 
+/**
+ * The provider sessions opened with `providers` (a list: its first; a choice: resolved against
+ * this machine's probe) will run on, known without opening one.
+ */
+export async function plannedProvider(providers: ProviderName[] | ProviderChoice = providerChoice()): Promise<ProviderName> {
+  if (Array.isArray(providers)) return providers[0] ?? 'cpu';
+  return (await resolveProviders(providers)).provider;
+}
+
 export interface ProviderAttempt {
   provider: ProviderName;
   ok: boolean;

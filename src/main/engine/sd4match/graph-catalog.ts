@@ -6,6 +6,7 @@
  * the providers' kernels, not on the sizes, except where the attention rewrite picks blocked
  * attention for large sequences (then ask for a larger `size`).
  */
+import { REMAT_DEFAULTS } from '../autodiff/patterns.js';
 import { AppError } from '../../shared/errors.js';
 import { buildVjp } from '../autodiff/backprop.js';
 import { type AttentionRewriteOptions, attentionOptions, rewriteAttention } from '../onnx/attention.js';
@@ -138,7 +139,7 @@ function featureGraphWith(sd: SdModel, lat: number, attention: Partial<Attention
   return rewriteAttention(g.model, g.info, { ...attentionOptions(), ...attention }).model;
 }
 
-/** The trainer's step graph (StepGraph, one pair) with the attention rewrite overridden; not cached. */
+/** The trainer's step graph (StepGraph, one pair) with the attention rewrite and its recomputing backward overridden; not cached. */
 function stepGraphWith(sd: SdModel, N: number, lat: number, size: number, attention: Partial<AttentionRewriteOptions>): Model {
   const f = sd.folder;
   const dims = {
@@ -156,5 +157,7 @@ function stepGraphWith(sd: SdModel, N: number, lat: number, size: number, attent
     latents: 'moments' as const,
     frame: { h: size, w: size },
   };
-  return buildTrainingGraph(loadModel(sd.compiled.unetFeatures), loadModel(sd.compiled.textFromEmbeds), dims, { attention }).model;
+  // the override reaches the backward too: the cores it rewrites are differentiated per query block (patterns.ts)
+  const rematerialize = { attentionMinBytes: attention.minBytes ?? REMAT_DEFAULTS.attentionMinBytes, blockBytes: attention.blockBytes ?? REMAT_DEFAULTS.blockBytes };
+  return buildTrainingGraph(loadModel(sd.compiled.unetFeatures), loadModel(sd.compiled.textFromEmbeds), dims, { attention, rematerialize }).model;
 }

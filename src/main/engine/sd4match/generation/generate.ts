@@ -20,7 +20,7 @@ import { attentionOptions, type AttentionRewriteOptions, rewriteAttention } from
 import type { HostTensor, Model } from '../../onnx/ir.js';
 import { planMemory } from '../../onnx/memory-plan.js';
 import { loadModel } from '../../onnx/model-io.js';
-import type { ProviderChoice, ProviderName, Session } from '../../onnx/runtime.js';
+import { plannedProvider, type ProviderChoice, type ProviderName, type Session } from '../../onnx/runtime.js';
 import { SessionCache } from '../../onnx/session-cache.js';
 import { specialize } from '../../onnx/specialize.js';
 import { DdimSampler, readDdimConfig } from './ddim.js';
@@ -92,6 +92,7 @@ export class Generator {
   private readonly sessions = new SessionCache(1);
   private readonly graphs = new Map<string, PlannedGraph>();
   private lastProvider: string | null = null;
+  private knownProvider: ProviderName | undefined;
 
   constructor(
     readonly folder: SdFolder,
@@ -109,10 +110,13 @@ export class Generator {
   }
 
   private planned(key: string, build: () => { model: Model; info: Map<string, { dtype: DType; dims: number[] }> }): PlannedGraph {
+    // the attention form depends on the provider (attention.ts): known once a session is planned
+    const provider = this.knownProvider;
+    key = `${key}:${provider ?? '?'}`;
     let g = this.graphs.get(key);
     if (!g) {
       const spec = build();
-      const rewritten = rewriteAttention(spec.model, spec.info, { ...attentionOptions(), ...this.options.attention }).model;
+      const rewritten = rewriteAttention(spec.model, spec.info, { ...attentionOptions(provider), ...this.options.attention }).model;
       const plan = planMemory(rewritten.graph, (t) => spec.info.get(t));
       g = { model: rewritten, activationBytes: plan.peakBytes, weightBytes: plan.weightBytes };
       this.graphs.set(key, g);
@@ -136,7 +140,8 @@ export class Generator {
     return this.planned(`decoder:${h}:${w}`, () => specialize(loadModel(vaeDecoderOf(this.folder.dir)), { latent_sample: [1, this.folder.latentChannels, h, w] }));
   }
 
-  private session(kind: 'unet' | 'decoder', h: number, w: number): Promise<Session> {
+  private async session(kind: 'unet' | 'decoder', h: number, w: number): Promise<Session> {
+    this.knownProvider ??= await plannedProvider(this.options.providers);
     const build = () => (kind === 'unet' ? this.unetGraph(h, w) : this.decoderGraph(h, w)).model;
     // The UNet runs once per step with the same shapes: its activations stay in ONNX Runtime's
     // arena between steps instead of going back to the system and faulting in again (SD 2-1 at

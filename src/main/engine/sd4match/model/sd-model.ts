@@ -11,10 +11,10 @@ import { ModelBuilder } from '../../onnx/builder.js';
 import { allocTypedArray } from '../../onnx/dtypes.js';
 import { defaultOpset, type HostTensor, type Model } from '../../onnx/ir.js';
 import { loadModel } from '../../onnx/model-io.js';
-import { type ProviderChoice, type ProviderName, resolveProviders, type Session } from '../../onnx/runtime.js';
+import { plannedProvider, type ProviderChoice, type ProviderName, type Session } from '../../onnx/runtime.js';
 import { providerChoice } from '../../onnx/providers.js';
 import { createSession } from '../../onnx/runtime.js';
-import { attentionOptions, rewriteAttention } from '../../onnx/attention.js';
+import { type AttentionRewriteOptions, attentionOptions, rewriteAttention } from '../../onnx/attention.js';
 import type { DType } from '../../onnx/dtypes.js';
 import { planMemory } from '../../onnx/memory-plan.js';
 import { SessionCache } from '../../onnx/session-cache.js';
@@ -79,6 +79,7 @@ export function activationBudget(): number {
 export function buildFeatureGraph(
   unetTap: Model,
   args: { B: number; K: number; c: number; h: number; w: number; seq: number; hidden: number; scalingFactor: number; timestepShape: number[]; timestepDtype: string },
+  attention: AttentionRewriteOptions = attentionOptions(),
 ): { model: Model; info: Map<string, { dtype: DType; dims: number[] }> } {
   const { B, K, c, h, w } = args;
   const spec = specialize(unetTap, {
@@ -113,7 +114,7 @@ export function buildFeatureGraph(
   const features = K === 1 ? f : m.reduceMean(m.reshape(f, [B, K, ...fd.slice(1)]), [1], false);
   m.output('features', features);
   m.output('noisy_latents', zt);
-  return { model: rewriteAttention(m.build(), m.b.info, attentionOptions()).model, info: m.b.info };
+  return { model: rewriteAttention(m.build(), m.b.info, attention).model, info: m.b.info };
 }
 
 export class SdModel {
@@ -126,6 +127,7 @@ export class SdModel {
   private readonly vaePlans = new Map<number, { activationBytes: number }>();
   private partBytes: Record<'unet' | 'text', number> | null = null;
   private resolvedPrecision: Promise<Precision> | null = null;
+  private knownProvider: ProviderName | null = null;
 
   private constructor(
     readonly folder: SdFolder,
@@ -192,8 +194,8 @@ export class SdModel {
    * one provider are never read as another's. Refuses a provider that cannot run here.
    */
   async plannedProvider(): Promise<ProviderName> {
-    if (Array.isArray(this.providers)) return this.providers[0] ?? 'cpu';
-    return (await resolveProviders(this.providers)).provider;
+    this.knownProvider = await plannedProvider(this.providers);
+    return this.knownProvider;
   }
 
   /**
@@ -233,23 +235,29 @@ export class SdModel {
    */
   featureGraph(B: number, k: number, h: number, w: number): { model: Model; activationBytes: number; weightBytes: number } {
     const c = this.folder.latentChannels;
-    const key = `${B}:${k}:${h}:${w}`;
+    // the attention form depends on the provider (attention.ts): known once plannedProvider ran
+    const provider = this.knownProvider ?? undefined;
+    const key = `${B}:${k}:${h}:${w}:${provider ?? '?'}`;
     let g = this.featureGraphs.get(key);
     if (!g) {
       this.unetTap ??= loadModel(this.compiled.unetFeatures);
       const ts = this.timestepInfo(B * k);
-      const built = buildFeatureGraph(this.unetTap, {
-        B,
-        K: k,
-        c,
-        h,
-        w,
-        seq: CONTEXT_LENGTH,
-        hidden: this.folder.hiddenSize,
-        scalingFactor: this.folder.scalingFactor,
-        timestepShape: ts.shape,
-        timestepDtype: this.folder.timestepDtype,
-      });
+      const built = buildFeatureGraph(
+        this.unetTap,
+        {
+          B,
+          K: k,
+          c,
+          h,
+          w,
+          seq: CONTEXT_LENGTH,
+          hidden: this.folder.hiddenSize,
+          scalingFactor: this.folder.scalingFactor,
+          timestepShape: ts.shape,
+          timestepDtype: this.folder.timestepDtype,
+        },
+        attentionOptions(provider),
+      );
       const plan = planMemory(built.model.graph, (t) => built.info.get(t));
       g = { model: built.model, activationBytes: plan.peakBytes, weightBytes: plan.weightBytes };
       this.featureGraphs.set(key, g);

@@ -16,7 +16,10 @@ import { publishDir } from '../../cache/publish.js';
 import { attentionOptions } from '../../onnx/attention.js';
 import type { HostTensor } from '../../onnx/ir.js';
 import { planMemory } from '../../onnx/memory-plan.js';
+import { convertToFloat16 } from '../../onnx/fp16.js';
 import { loadModel, saveModel } from '../../onnx/model-io.js';
+import type { Precision } from '../../onnx/precision.js';
+import type { ProviderName } from '../../onnx/providers.js';
 import { createSession } from '../../onnx/runtime.js';
 import { DEFAULT_LOSS, type LossKeypoints, lossFeeds, type LossSettings } from './loss.js';
 import type { SdModel } from '../model/sd-model.js';
@@ -53,6 +56,8 @@ export interface StepGraphMeta {
 export class StepGraph {
   grid: { C: number; h: number; w: number } | null = null;
   private meta: StepGraphMeta | null = null;
+  /** The provider the session will run on (ready()); the attention form depends on it (attention.ts). */
+  private provider: ProviderName | undefined;
 
   constructor(
     private readonly sd: SdModel,
@@ -85,13 +90,13 @@ export class StepGraph {
 
   /** The cache folder of this graph: compiled model, dims, loss, policies and graph version. */
   get dir(): string {
-    const spec = JSON.stringify({ v: STEP_GRAPH_VERSION, d: this.dims(), loss: this.loss, remat: REMAT_DEFAULTS, attention: attentionOptions() });
+    const spec = JSON.stringify({ v: STEP_GRAPH_VERSION, d: this.dims(), loss: this.loss, remat: REMAT_DEFAULTS, attention: attentionOptions(this.provider) });
     const key = crypto.createHash('sha256').update(`${this.sd.compiled.key}:${spec}`).digest('hex').slice(0, 24);
     return path.join(this.sd.compiled.dir, 'step-graphs', key);
   }
 
-  private get sessionKey(): string {
-    return `train:${path.basename(this.dir)}`;
+  private sessionKey(precision: Precision): string {
+    return `train:${path.basename(this.dir)}:${precision}`;
   }
 
   /** Builds the graph into the disk cache unless it is there; returns what building revealed. */
@@ -101,7 +106,7 @@ export class StepGraph {
     const current = readMeta(dir);
     if (current) return this.remember(current);
     const t0 = Date.now();
-    const g = buildTrainingGraph(loadModel(this.sd.compiled.unetFeatures), loadModel(this.sd.compiled.textFromEmbeds), this.dims(), { loss: this.loss });
+    const g = buildTrainingGraph(loadModel(this.sd.compiled.unetFeatures), loadModel(this.sd.compiled.textFromEmbeds), this.dims(), { loss: this.loss, attention: attentionOptions(this.provider) });
     const plan = planMemory(g.model.graph, (t) => g.info.get(t));
     const tmp = `${dir}.tmp-${process.pid}`;
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -131,14 +136,35 @@ export class StepGraph {
     return meta;
   }
 
-  /** Builds (or loads) the graph; returns the feature grid the loss sees. */
+  /** Builds (or loads) the graph for the provider its session will run on; returns the feature grid the loss sees. */
   async ready(): Promise<{ C: number; h: number; w: number }> {
+    this.provider ??= await this.sd.plannedProvider();
     return this.build().grid;
   }
 
-  private session() {
-    const file = path.join(this.dir, 'step.onnx');
-    return this.sd.sessions.getOrCreate(this.sessionKey, () => createSession(file, { providers: this.sd.providers, constantFolding: false }), this.sd.parts('unet', 'text'));
+  /**
+   * The step graph's session. In float16 (a GPU provider that runs it, when the user allows it:
+   * SdModel.featurePrecision) the converted graph is kept beside the float32 one (weights
+   * halved, external data), made once: products and convolutions in float16, softmax,
+   * normalisation and the loss in float32 (onnx/fp16.ts); the optimiser is a graph of its own
+   * and stays float32.
+   */
+  private async session() {
+    const precision = await this.sd.featurePrecision();
+    let file = path.join(this.dir, 'step.onnx');
+    if (precision === 'fp16') {
+      const half = path.join(this.dir, 'step-fp16.onnx');
+      if (!fs.existsSync(half)) {
+        const tmp = path.join(this.dir, `.step-fp16.tmp-${process.pid}`);
+        fs.rmSync(tmp, { recursive: true, force: true });
+        saveModel(convertToFloat16(loadModel(file)).model, path.join(tmp, 'step-fp16.onnx'), { externalData: 'always' });
+        // the graph and its data file move in one rename each, data first
+        for (const f of fs.readdirSync(tmp).sort((a, b) => Number(a.endsWith('.onnx')) - Number(b.endsWith('.onnx')))) fs.renameSync(path.join(tmp, f), path.join(this.dir, f));
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
+      file = half;
+    }
+    return this.sd.sessions.getOrCreate(this.sessionKey(precision), () => createSession(file, { providers: this.sd.providers, constantFolding: false }), this.sd.parts('unet', 'text'));
   }
 
   /** The `timestep` feed: diffusion step t for all 2B images (a scalar when the UNet takes one). */
