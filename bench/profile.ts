@@ -38,7 +38,8 @@ const prod = (d: number[]) => d.reduce((a, b) => a * b, 1);
 export function kernelFlops(opType: string, inputs: number[][], outputs: number[][]): number {
   const out = outputs[0];
   if (!out) return 0;
-  if (opType === 'MatMul' || opType === 'FusedMatMul') return inputs[0] ? 2 * prod(out) * inputs[0].at(-1)! : 0;
+  // A [.., M, K] or, transposed (FusedMatMul's transA), [.., K, M]: K = |A| · N / |C| when A is not broadcast
+  if (opType === 'MatMul' || opType === 'FusedMatMul') return inputs[0] ? 2 * prod(inputs[0]) * out.at(-1)! : 0;
   // Gemm's A is [M, K] or its transpose; the output [M, N]
   if (opType === 'Gemm') return inputs[0] ? 2 * prod(out) * (prod(inputs[0]) / out[0]) : 0;
   if (opType === 'Conv' || opType === 'FusedConv') {
