@@ -100,6 +100,18 @@ describe.skipIf(!HAVE_FIXTURES)('memory at scale, on the tiny model', () => {
     // another batch is another graph
     expect(new StepGraph(sd, { ...shape, B: 2 }).dir).not.toBe(new StepGraph(sd, shape).dir);
   });
+
+  it('the step graph a memory check builds is the one the run uses, once the provider is known', async () => {
+    // the attention form depends on the provider (attention.ts): a check made after the model's
+    // provider is known (services await sd.provider() first) must not leave a graph the run rebuilds
+    const shape = { B: 1, N: 3, h: 16, w: 16, latents: 'moments' as const, frame: { h: 128, w: 128 } };
+    await sd.provider();
+    const checked = new StepGraph(sd, shape);
+    checked.build();
+    const run = new StepGraph(sd, shape);
+    await run.ready();
+    expect(run.dir).toBe(checked.dir);
+  });
 });
 
 function repeat(t: HostTensor, n: number): HostTensor {

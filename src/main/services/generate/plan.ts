@@ -253,6 +253,7 @@ export async function runGenerationPlan(
   const pipes = new Map<number, Pipeline>();
   try {
     // say so before a size the machine cannot hold, rather than lose the job process
+    await gen.plannedProvider(); // the graphs the check plans are the ones that will run
     checkGenerationFits(sd, gen, plan.size, (await probeProvider()).provider);
     const lat = sd.latentSize(plan.size);
     const c = sd.folder.latentChannels;

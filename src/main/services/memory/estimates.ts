@@ -79,6 +79,7 @@ export async function estimateTraining(svc: Services, sd: SdModel, a: TrainingEs
 /** What generating at this size will need (full UNet on a batch of 2, then the decoder); nothing runs. */
 export async function estimateGeneration(sd: SdModel, gen: Generator, size: number): Promise<MemoryCheck> {
   const provider = await sd.provider();
+  await gen.plannedProvider();
   return memoryCheck(
     () => checkGenerationFits(sd, gen, size, provider),
     () => estimateGenerationMemory(sd, gen, size),

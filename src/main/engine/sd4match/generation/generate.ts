@@ -140,8 +140,17 @@ export class Generator {
     return this.planned(`decoder:${h}:${w}`, () => specialize(loadModel(vaeDecoderOf(this.folder.dir)), { latent_sample: [1, this.folder.latentChannels, h, w] }));
   }
 
-  private async session(kind: 'unet' | 'decoder', h: number, w: number): Promise<Session> {
+  /**
+   * Resolves the provider the sessions will run on (the attention form of the graphs depends on
+   * it): graphs built before (a memory estimate) assume any provider's rule.
+   */
+  async plannedProvider(): Promise<ProviderName> {
     this.knownProvider ??= await plannedProvider(this.options.providers);
+    return this.knownProvider;
+  }
+
+  private async session(kind: 'unet' | 'decoder', h: number, w: number): Promise<Session> {
+    await this.plannedProvider();
     const build = () => (kind === 'unet' ? this.unetGraph(h, w) : this.decoderGraph(h, w)).model;
     // The UNet runs once per step with the same shapes: its activations stay in ONNX Runtime's
     // arena between steps instead of going back to the system and faulting in again (SD 2-1 at

@@ -210,7 +210,16 @@ export class SdModel {
 
   /** The provider the feature graph runs on (after the first run). */
   async provider(): Promise<string> {
+    await this.plannedProvider();
     return (await this.vaeSession()).provider;
+  }
+
+  /**
+   * The planned provider once plannedProvider() (or provider()) has run, for graphs built
+   * synchronously (memory plans, the step graph): their attention form depends on it.
+   */
+  get providerHint(): ProviderName | undefined {
+    return this.knownProvider ?? undefined;
   }
 
   private timestepInfo(BK: number): { shape: number[]; tensor: (t: number) => HostTensor } {
@@ -236,7 +245,7 @@ export class SdModel {
   featureGraph(B: number, k: number, h: number, w: number): { model: Model; activationBytes: number; weightBytes: number } {
     const c = this.folder.latentChannels;
     // the attention form depends on the provider (attention.ts): known once plannedProvider ran
-    const provider = this.knownProvider ?? undefined;
+    const provider = this.providerHint;
     const key = `${B}:${k}:${h}:${w}:${provider ?? '?'}`;
     let g = this.featureGraphs.get(key);
     if (!g) {

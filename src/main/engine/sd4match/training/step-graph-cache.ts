@@ -90,7 +90,7 @@ export class StepGraph {
 
   /** The cache folder of this graph: compiled model, dims, loss, policies and graph version. */
   get dir(): string {
-    const spec = JSON.stringify({ v: STEP_GRAPH_VERSION, d: this.dims(), loss: this.loss, remat: REMAT_DEFAULTS, attention: attentionOptions(this.provider) });
+    const spec = JSON.stringify({ v: STEP_GRAPH_VERSION, d: this.dims(), loss: this.loss, remat: REMAT_DEFAULTS, attention: attentionOptions(this.provider ?? this.sd.providerHint) });
     const key = crypto.createHash('sha256').update(`${this.sd.compiled.key}:${spec}`).digest('hex').slice(0, 24);
     return path.join(this.sd.compiled.dir, 'step-graphs', key);
   }
@@ -106,7 +106,10 @@ export class StepGraph {
     const current = readMeta(dir);
     if (current) return this.remember(current);
     const t0 = Date.now();
-    const g = buildTrainingGraph(loadModel(this.sd.compiled.unetFeatures), loadModel(this.sd.compiled.textFromEmbeds), this.dims(), { loss: this.loss, attention: attentionOptions(this.provider) });
+    const g = buildTrainingGraph(loadModel(this.sd.compiled.unetFeatures), loadModel(this.sd.compiled.textFromEmbeds), this.dims(), {
+      loss: this.loss,
+      attention: attentionOptions(this.provider ?? this.sd.providerHint),
+    });
     const plan = planMemory(g.model.graph, (t) => g.info.get(t));
     const tmp = `${dir}.tmp-${process.pid}`;
     fs.rmSync(tmp, { recursive: true, force: true });
