@@ -141,7 +141,10 @@ export class StepGraph {
 
   /** Builds (or loads) the graph for the provider its session will run on; returns the feature grid the loss sees. */
   async ready(): Promise<{ C: number; h: number; w: number }> {
-    this.provider ??= await this.sd.plannedProvider();
+    if (!this.provider) {
+      this.provider = await this.sd.plannedProvider();
+      this.meta = null; // a graph built before (for another provider's attention form) is not this one
+    }
     return this.build().grid;
   }
 
