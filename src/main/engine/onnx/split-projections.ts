@@ -7,10 +7,7 @@
  * each slice's gradient back to the full width and adds the two (the Slice rule's VJP): at SD 2-1's
  * 768 px three full-width copies per block, a second and a half of a training step on 2 CPU cores.
  * x·W[:, a:b] + bias[a:b] per slice is the same product without them: the weights are sliced
- * once, here, and the backward pass gets one GEMM per slice. Used for the training step, whose
- * graph is saved with its weights as external data (the sliced weights are memory-mapped like
- * the rest); a graph handed to ONNX Runtime from memory would hold them privately, which costs
- * the feature graph more memory (0.7 GB at 768 px) than the forward copies cost time.
+ * once, here, and the backward pass gets one GEMM per slice.
  */
 import type { DType } from './dtypes.js';
 import { consumerMap, nodeInputs, validateGraph } from './graph-utils.js';
