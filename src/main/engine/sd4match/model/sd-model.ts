@@ -3,7 +3,6 @@
  * pipeline needs — VAE moments, UNet features for latents sampled and noised in the same graph
  * (with an ensemble average over K noise draws), and the text encoder split at its embeddings.
  */
-import { splitSlicedProjections } from '../../onnx/split-projections.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../../shared/errors.js';
@@ -88,7 +87,6 @@ export function buildFeatureGraph(
     timestep: args.timestepShape.map((d) => (d === -1 ? B * K : d)),
     encoder_hidden_states: [B * K, args.seq, args.hidden],
   });
-  splitSlicedProjections(spec.model, spec.info);
   const m = new ModelBuilder('features', defaultOpset(unetTap));
   const moments = m.input('moments', 'float32', [B, 2 * c, h, w]);
   const eps = m.input('eps', 'float32', [B, c, h, w]);

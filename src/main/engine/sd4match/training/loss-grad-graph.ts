@@ -8,7 +8,6 @@
  * with a fused kernel (onnx/attention.ts). CPM's own small graph then carries the token gradient to
  * its parameters; Single and Class prompts read theirs off the token rows.
  */
-import { splitSlicedProjections } from '../../onnx/split-projections.js';
 import { buildVjp } from '../../autodiff/backprop.js';
 import type { RematPolicy } from '../../autodiff/patterns.js';
 import { type AttentionRewriteOptions, attentionOptions, rewriteAttention } from '../../onnx/attention.js';
@@ -52,7 +51,6 @@ export function buildTrainingForward(unetTap: Model, textCut: Model, d: TrainGra
   const tsShape = d.timestepShape.map((x) => (x === -1 ? n : x));
   const opset = Math.max(17, defaultOpset(unetTap), defaultOpset(textCut));
   const unet = specialize(upgradeOpset(unetTap, opset), { sample: [n, d.c, d.h, d.w], timestep: tsShape, encoder_hidden_states: [n, d.seq, d.hidden] });
-  splitSlicedProjections(unet.model, unet.info);
   const text = specialize(upgradeOpset(textCut, opset), { inputs_embeds: [d.P, d.seq, d.hidden] });
   const m = new ModelBuilder('train', opset);
   let zt: string;

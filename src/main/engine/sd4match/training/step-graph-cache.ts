@@ -27,7 +27,7 @@ import { CONTEXT_LENGTH } from '../model/tokenizer.js';
 import { buildTrainingGraph, type TrainGraphDims } from './loss-grad-graph.js';
 
 /** Bump when step graphs change meaning or layout. */
-const STEP_GRAPH_VERSION = 6;
+const STEP_GRAPH_VERSION = 5;
 
 export interface StepShape {
   B: number;
