@@ -20,3 +20,15 @@ export function softwareVulkan(): Record<string, string> | null {
 
 /** What is missing for a software Vulkan driver here (one line for a skipped test), or null. */
 export const NO_SOFTWARE_VULKAN = "no software Vulkan driver: install Mesa's lavapipe (mesa-vulkan-drivers, libvulkan1) or set SD4MATCH_TEST_VULKAN_ICD";
+
+/**
+ * Why this test process cannot use the software Vulkan driver `vulkan` (one line), or null: none
+ * found, or its library folder missing from LD_LIBRARY_PATH, which the loader reads when the
+ * process starts (it cannot be added to a running process).
+ */
+export function softwareVulkanMissing(vulkan: Record<string, string> | null): string | null {
+  if (!vulkan) return NO_SOFTWARE_VULKAN;
+  if (vulkan.LD_LIBRARY_PATH && !(process.env.LD_LIBRARY_PATH ?? '').includes(vulkan.LD_LIBRARY_PATH))
+    return `LD_LIBRARY_PATH must include ${vulkan.LD_LIBRARY_PATH} (SD4MATCH_TEST_VULKAN_LIB) when the tests start`;
+  return null;
+}

@@ -12,15 +12,10 @@ import type { HostTensor } from '../../src/main/engine/onnx/ir.js';
 import { encodeModel } from '../../src/main/engine/onnx/model-io.js';
 import { createSession } from '../../src/main/engine/onnx/runtime.js';
 import { ADAM_DEFAULTS, buildAdamGraph } from '../../src/main/engine/sd4match/training/adam.js';
-import { NO_SOFTWARE_VULKAN, softwareVulkan } from '../helpers/vulkan.js';
+import { softwareVulkan, softwareVulkanMissing } from '../helpers/vulkan.js';
 
 const vulkan = softwareVulkan();
-// the driver's library folder must be in the loader's path from the start: it cannot be added to a running process
-const missing = !vulkan
-  ? NO_SOFTWARE_VULKAN
-  : vulkan.LD_LIBRARY_PATH && !(process.env.LD_LIBRARY_PATH ?? '').includes(vulkan.LD_LIBRARY_PATH)
-    ? `LD_LIBRARY_PATH must include ${vulkan.LD_LIBRARY_PATH} (SD4MATCH_TEST_VULKAN_LIB) when the tests start`
-    : null;
+const missing = softwareVulkanMissing(vulkan);
 if (missing) process.stderr.write(`device-tensors: skipped: ${missing}\n`);
 
 const DIMS = [3, 5];

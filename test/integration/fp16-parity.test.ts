@@ -51,7 +51,7 @@ import { rows } from '../../src/main/engine/sd4match/prompts/token-rows.js';
 import { buildLossGraph, lossFeeds } from '../../src/main/engine/sd4match/training/loss.js';
 import { runCli } from '../helpers/cli.js';
 import { caseDir, caseTensor, HAVE_FIXTURES, modelPath, relErr } from '../helpers/fixtures.js';
-import { NO_SOFTWARE_VULKAN, softwareVulkan } from '../helpers/vulkan.js';
+import { softwareVulkan, softwareVulkanMissing } from '../helpers/vulkan.js';
 
 const F32 = (dims: number[], f: (i: number) => number): HostTensor => {
   const n = dims.reduce((a, b) => a * b, 1);
@@ -361,11 +361,7 @@ describe('what a precision choice resolves to', () => {
 // the fixtures
 
 const vulkan = softwareVulkan();
-const vulkanMissing = !vulkan
-  ? NO_SOFTWARE_VULKAN
-  : vulkan.LD_LIBRARY_PATH && !(process.env.LD_LIBRARY_PATH ?? '').includes(vulkan.LD_LIBRARY_PATH)
-    ? `LD_LIBRARY_PATH must include ${vulkan.LD_LIBRARY_PATH} (SD4MATCH_TEST_VULKAN_LIB) when the tests start`
-    : null;
+const vulkanMissing = softwareVulkanMissing(vulkan);
 
 /** The providers the fixture parity runs on: the CPU, and WebGPU when the adapter runs float16 (else why not). */
 async function fixtureProviders(): Promise<{ providers: ProviderName[]; skipped: string | null }> {
