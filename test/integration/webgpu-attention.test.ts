@@ -14,7 +14,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type AttentionCore, Emitter, emitBlockedAttention, emitFusedAttention } from '../../src/main/engine/onnx/attention.js';
-import { emitWebgpuExactFusedAttention, fusedAttentionIsExact, webgpuRunsPrefillKernel } from '../../src/main/engine/onnx/attention-webgpu.js';
+import { fusedAttentionIsExact, WEBGPU_EXACT_QUERY_BLOCK, webgpuRunsPrefillKernel } from '../../src/main/engine/onnx/attention-webgpu.js';
 import { ModelBuilder } from '../../src/main/engine/onnx/builder.js';
 import type { HostTensor } from '../../src/main/engine/onnx/ir.js';
 import { createModelSession } from '../../src/main/engine/onnx/runtime.js';
@@ -94,7 +94,7 @@ type Form = 'fused' | 'exact-fused' | 'predicate';
 
 /**
  * The core in one of the forms: 'fused' (attention.ts's one MultiHeadAttention call), 'exact-fused'
- * (attention-webgpu.ts's calls of at most 31 query rows), 'predicate' (the fused call where
+ * (calls of at most 31 query rows: WEBGPU_EXACT_QUERY_BLOCK), 'predicate' (the fused call where
  * fusedAttentionIsExact says so for WebGPU, else attention.ts's blocked standard ops).
  */
 function model(c: Case, form: Form) {
@@ -107,7 +107,7 @@ function model(c: Case, form: Form) {
   const e = new Emitter(m.b, `${m.prefix}/${form}`);
   const o =
     form === 'exact-fused'
-      ? emitWebgpuExactFusedAttention(e, core)
+      ? emitFusedAttention(e, core, WEBGPU_EXACT_QUERY_BLOCK)
       : form === 'fused' || fusedAttentionIsExact('webgpu', { S, T, d, dv: d })
         ? emitFusedAttention(e, core)
         : emitBlockedAttention(e, core, 256 * 2 ** 20);

@@ -196,9 +196,12 @@ export function emitBlockedAttention(e: OpEmitter, c: AttentionCore, budget: num
 }
 /**
  * The core's output through com.microsoft.MultiHeadAttention: queries [batch, S, heads·d], keys
- * and values [batch, T, heads·d] (3-D leading dims count as a batch of one-head attentions).
+ * and values [batch, T, heads·d] (3-D leading dims count as a batch of one-head attentions). With
+ * `rowsPerCall`, one call per that many query rows (Slices of the queries, the outputs joined by
+ * Concats of at most 8 inputs: WebGPU binds each as a storage buffer), e.g.
+ * WEBGPU_EXACT_QUERY_BLOCK for a form exact on WebGPU (attention-webgpu.ts).
  */
-export function emitFusedAttention(e: OpEmitter, c: AttentionCore): string {
+export function emitFusedAttention(e: OpEmitter, c: AttentionCore, rowsPerCall = c.S): string {
   const [batch, heads] = c.lead.length === 2 ? c.lead : [numel(c.lead), 1];
   const lead4 = [batch, heads];
   const a = e.reshape(c.a, [...lead4, c.S, c.d]);
@@ -207,7 +210,15 @@ export function emitFusedAttention(e: OpEmitter, c: AttentionCore): string {
   const q = e.reshape(e.transpose(a, [0, 2, 1, 3]), [batch, c.S, heads * c.d]);
   const k = e.reshape(e.transpose(b, [0, 3, 1, 2]), [batch, c.T, heads * c.d]);
   const vv = e.reshape(e.transpose(v, [0, 2, 1, 3]), [batch, c.T, heads * c.dv]);
-  const [o] = e.b.opShaped(e.prefix, 'MultiHeadAttention', [q, k, vv], { num_heads: heads, scale: c.scale }, [{ dtype: c.dtype, dims: [batch, c.S, heads * c.dv] }], MS_DOMAIN);
+  const outs: string[] = [];
+  for (let at = 0; at < c.S; at += rowsPerCall) {
+    const rows = Math.min(rowsPerCall, c.S - at);
+    const qi = rows === c.S ? q : e.op1('Slice', [q, e.ints([at]), e.ints([at + rows]), e.ints([1])]);
+    outs.push(e.b.opShaped(e.prefix, 'MultiHeadAttention', [qi, k, vv], { num_heads: heads, scale: c.scale }, [{ dtype: c.dtype, dims: [batch, rows, heads * c.dv] }], MS_DOMAIN)[0]);
+  }
+  let level = outs;
+  while (level.length > 1) level = Array.from({ length: Math.ceil(level.length / 8) }, (_, i) => concat(e, level.slice(8 * i, 8 * i + 8), 1));
+  const o = level[0];
   const o4 = e.transpose(e.reshape(o, [batch, c.S, heads, c.dv]), [0, 2, 1, 3]);
   return e.reshape(o4, [...c.lead, c.S, c.dv]);
 }
