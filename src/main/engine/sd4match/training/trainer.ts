@@ -5,7 +5,7 @@
  *   prompt token embeddings (the prompt kind: prompt-kinds/) -> step graph (text encoder, features
  *   of 2B images, loss, d loss / d token embeddings: step-graph-cache.ts) -> parameter gradients
  *   (the prompt kind; CPM through its VJP) -> Adam per parameter (CPM's linear layers at a tenth
- *   of the rate).
+ *   of the rate; its moments stay on the device between steps on WebGPU: adam.ts).
  * Validation PCK@0.1 keeps the best prompt; checkpoints (training-checkpoint.ts) resume bit-exactly.
  */
 import fs from 'node:fs';
@@ -14,7 +14,7 @@ import { AppError, CancelledError } from '../../../shared/errors.js';
 import type { TensorCache } from '../../cache/tensor-cache.js';
 import type { TaskContext } from '../../jobs/progress.js';
 import type { HostTensor } from '../../onnx/ir.js';
-import { ADAM_DEFAULTS, adamStep, type AdamState, zerosLike } from './adam.js';
+import { ADAM_DEFAULTS, AdamOptimizer, type AdamState, zerosLike } from './adam.js';
 import { type EvalPair, evaluate } from '../matching/evaluate.js';
 import type { DinoFolder } from '../model/model-folder.js';
 import { Pipeline } from '../features/pipeline.js';
@@ -83,8 +83,15 @@ export class Trainer {
   /** The prompt kind, picked once: nothing below asks which kind it trains. */
   private readonly kind: PromptKindSpec;
   private readonly strategy: PromptStrategy;
+  /**
+   * The run's state between steps. While `run` runs, the Adam moments are the optimiser's (on
+   * WebGPU in device memory) and `state.adam` holds those it started from; checkpoints ask the
+   * optimiser.
+   */
   private state!: RunState;
   private rng!: Rng;
+  /** Adam over the parameters, while `run` runs. */
+  private optimizer: AdamOptimizer | null = null;
   private readonly N: number;
 
   constructor(
@@ -166,12 +173,27 @@ export class Trainer {
     const step = new StepGraph(this.sd, { B, P: this.kind.promptsPerStep(B), N: this.N, h: nLat, w: nLat, latents: 'moments', frame: { h: this.cfg.size, w: this.cfg.size } });
     task.progress({ stage: 'building the training graph', done: 0, total: 1 });
     await step.ready();
+    // the moments stay where the model's graphs run: on WebGPU in device memory from step to step
+    const optimizer = new AdamOptimizer(this.state.adam, { providers: this.sd.providers, config: ADAM_DEFAULTS });
+    this.optimizer = optimizer;
+    try {
+      return await this.loop(step, optimizer, outFile);
+    } finally {
+      // on completion, failure and cancellation alike: device memory is not garbage collected
+      this.optimizer = null;
+      await optimizer.dispose().catch((e: unknown) => this.log(`could not free the optimiser's sessions: ${(e as Error).message}`));
+    }
+  }
+
+  /** The steps from the current one to the last, then the final checkpoint and the prompt file. */
+  private async loop(step: StepGraph, optimizer: AdamOptimizer, outFile: string): Promise<TrainResult> {
+    const task = this.opts.task;
     const losses: number[] = [];
     const start = Date.now();
     const startStep = this.state.step;
     while (this.state.step < this.cfg.steps) {
       if (task.token.cancelled) {
-        this.checkpoint();
+        await this.checkpoint();
         throw new CancelledError(`Cancelled at step ${this.state.step}; resume the run to continue`);
       }
       const sum: Record<string, Float32Array> = {};
@@ -195,9 +217,7 @@ export class Trainer {
       const t = this.state.step + 1;
       for (const [k, g] of Object.entries(sum)) {
         const p = this.state.params[k];
-        const r = await adamStep(this.sd.sessions, p, f32(p.dims, g), this.state.adam[k], t, this.strategy.learningRate(k, lr), ADAM_DEFAULTS);
-        this.state.params[k] = r.param;
-        this.state.adam[k] = r.state;
+        this.state.params[k] = await optimizer.step(k, p, f32(p.dims, g), t, this.strategy.learningRate(k, lr));
       }
       timing.optimizer = Date.now() - t1;
       this.state.step = t;
@@ -209,9 +229,9 @@ export class Trainer {
       this.opts.hooks?.onStep?.(report);
       task.progress({ stage: 'training', done: t, total: this.cfg.steps, rate, etaSeconds: report.etaSeconds, detail: `loss ${loss.toFixed(4)} lr ${lr.toExponential(1)}` });
       if (this.cfg.valEvery > 0 && this.data.val.length > 0 && (t % this.cfg.valEvery === 0 || t === this.cfg.steps)) await this.validate();
-      if (this.cfg.checkpointEvery > 0 && t % this.cfg.checkpointEvery === 0) this.checkpoint();
+      if (this.cfg.checkpointEvery > 0 && t % this.cfg.checkpointEvery === 0) await this.checkpoint();
     }
-    this.checkpoint();
+    await this.checkpoint();
     const final = this.state.best ?? this.state.params;
     const prompt = this.promptFrom(final);
     saveLearnedPrompt(outFile, prompt.meta, prompt.tensors);
@@ -259,10 +279,14 @@ export class Trainer {
     this.opts.hooks?.onValidation?.({ step: this.state.step, pck, best });
   }
 
-  /** Writes parameters, Adam moments, best prompt, step, RNG state and data order atomically. */
-  checkpoint(): string {
+  /**
+   * Writes parameters, Adam moments, best prompt, step, RNG state and data order atomically; during
+   * a run the moments are read back from the optimiser (from the device on WebGPU).
+   */
+  async checkpoint(): Promise<string> {
     const file = path.join(this.opts.runDir, CHECKPOINT_FILE);
-    writeCheckpoint(file, this.state, this.rng ? this.rng.state() : this.state.rng, this.checkpointOwner);
+    const adam = this.optimizer ? await this.optimizer.hostState() : this.state.adam;
+    writeCheckpoint(file, { ...this.state, adam }, this.rng ? this.rng.state() : this.state.rng, this.checkpointOwner);
     this.opts.hooks?.onCheckpoint?.({ step: this.state.step, file });
     return file;
   }

@@ -24,6 +24,11 @@ const RESUME_KEYS = ['prompt', 'batch', 'size', 'seed', 'nLearnable'] as const;
 export interface RunState {
   step: number;
   params: Record<string, HostTensor>;
+  /**
+   * Adam's moments on the host: a new run's zeros or a checkpoint's, handed to the optimiser, which
+   * feeds them to its first step from the host on any provider (adam.ts `AdamOptimizer`); a
+   * checkpoint written during a run takes them back from it (on WebGPU, from device memory).
+   */
   adam: Record<string, AdamState>;
   rng: ReturnType<Rng['state']>;
   order: DataOrder;
