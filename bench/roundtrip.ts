@@ -65,9 +65,9 @@ function trainingStep(N: number): Transfer[] {
     { graph: 'step', tensor: 'grad tokens', dir: 'out', ...f32([1, seq, hidden]), note: 'rows sliced on the host for Adam' },
     { graph: 'adam', tensor: 'param', dir: 'in', ...f32(row), note: 'also needed on the host for the next tokens' },
     { graph: 'adam', tensor: 'grad', dir: 'in', ...f32(row), note: 'from the step graph via the host' },
-    { graph: 'adam', tensor: 'm, v', dir: 'in', ...f32([2, ...row]), note: 'can stay on the device (device-tensors.ts)' },
+    { graph: 'adam', tensor: 'm, v', dir: 'in', ...f32([2, ...row]), note: 'can stay on the device: they do on WebGPU (AdamOptimizer, adam.ts)' },
     { graph: 'adam', tensor: 'param_out', dir: 'out', ...f32(row), note: 'needed on the host for the next tokens' },
-    { graph: 'adam', tensor: 'm_out, v_out', dir: 'out', ...f32([2, ...row]), note: 'can stay on the device (device-tensors.ts)' },
+    { graph: 'adam', tensor: 'm_out, v_out', dir: 'out', ...f32([2, ...row]), note: 'can stay on the device: they do on WebGPU (AdamOptimizer, adam.ts)' },
   ];
 }
 
