@@ -93,6 +93,9 @@ async function measure(c: ProbeConfig): Promise<void> {
   if (process.env.SD4MATCH_PROVIDER) setProviderChoice(parseProviderChoice(process.env.SD4MATCH_PROVIDER, 'SD4MATCH_PROVIDER'), 'option');
   const sd = SdModel.open(c.modelDir, { cacheDir: c.cacheDir });
   const N = 12;
+  // as the services do before a memory check: the graphs estimated are the ones the run will use
+  // (their attention form depends on the provider)
+  await sd.plannedProvider();
   const est = c.kind === 'features' ? estimateFeatureMemory(sd, c.size, c.n) : estimateTrainingMemory(sd, { size: c.size, batch: c.n, prompt: 'single', N });
   const avail = availableMemory('cpu')!.bytes;
   const base: ProbeResult = { kind: c.kind, size: c.size, n: c.n, estimateGb: est.bytes / 1e9, availableGb: avail / 1e9, activationsGb: est.activations / 1e9 };
