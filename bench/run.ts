@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<{ run: (args: string[]) => Promise<v
   scale: () => import('./scale.js'),
   suggest: () => import('./suggest.js'),
   generate: () => import('./generate.js'),
+  attention: () => import('./attention.js'),
   roundtrip: () => import('./roundtrip.js'),
   profile: () => import('./profile.js'),
 };
