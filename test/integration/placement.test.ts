@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Model } from '../../src/main/engine/onnx/ir.js';
 import { offendersOf, placementOf } from '../../src/main/engine/onnx/placement.js';
 import { type GraphPart, workstationGraph, WORKSTATION_GRAPHS } from '../../src/main/engine/sd4match/graph-catalog.js';
 import { type DinoFolder, inspectDinoFolder } from '../../src/main/engine/sd4match/model/model-folder.js';
@@ -49,6 +50,21 @@ describe.skipIf(!HAVE_FIXTURES)('on the CPU provider', () => {
       }
     });
   }
+});
+
+describe.skipIf(!HAVE_FIXTURES)('graphs built for the provider they are listed on', () => {
+  it('on the CPU, once the model knows it, every attention core of the generation UNet is fused', async () => {
+    const cpu = SdModel.open(modelPath('sd'), { cacheDir: path.join(work, 'cache'), providers: ['cpu'] });
+    try {
+      await cpu.plannedProvider();
+      const [part] = workstationGraph(cpu, 'generate-unet', { attention: { mode: 'fused', minBytes: 0 } });
+      const ops = (part.model as Model).graph.nodes.map((n) => n.opType);
+      // not WebGPU's form (blocked cores of 32 queries and more, attention-webgpu.ts)
+      expect(ops.includes('MultiHeadAttention') && !ops.includes('Softmax')).toBe(true);
+    } finally {
+      await cpu.dispose();
+    }
+  });
 });
 
 describe.skipIf(noWebgpu !== null)('on the WebGPU provider', () => {

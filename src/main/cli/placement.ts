@@ -83,7 +83,9 @@ export function registerPlacementCommand(graph: Command): void {
         const task = cliTask({ quiet: o.json });
         let sd: SdModel | null = null;
         try {
-          sd = SdModel.open(model, { cacheDir: cacheDirFor(this, o.cacheDir), task });
+          // the graphs as they are built for this provider (their attention form depends on it)
+          sd = SdModel.open(model, { cacheDir: cacheDirFor(this, o.cacheDir), task, providers: [provider] });
+          await sd.plannedProvider();
           const dino = o.dinoDir ? inspectDinoFolder(o.dinoDir, { inferWidth: true }) : null;
           const parts: GraphPart[] = workstationGraph(sd, o.graph!, { size: o.size, dino });
           for (const part of parts) reports.push(report(o.graph!, part.label, await placementOf(part.model, provider, { session: part.session, shapes: part.shapes, feeds: part.feeds })));

@@ -109,15 +109,24 @@ export function workstationGraph(sd: SdModel, which: string, o: CatalogOptions =
     }
     case 'generate-unet':
       // the generator keeps the CPU arena for its UNet (generate.ts)
-      return [{ label: 'generate-unet', model: new Generator(sd.folder, { attention: o.attention }).unetGraph(lat, lat).model, session: { memArena: true } }];
+      return [{ label: 'generate-unet', model: new Generator(sd.folder, { attention: forProvider(sd, o.attention) }).unetGraph(lat, lat).model, session: { memArena: true } }];
     case 'generate-decoder':
-      return [{ label: 'generate-decoder', model: new Generator(sd.folder, { attention: o.attention }).decoderGraph(lat, lat).model, session: { graphOptimization: 'all' } }];
+      return [{ label: 'generate-decoder', model: new Generator(sd.folder, { attention: forProvider(sd, o.attention) }).decoderGraph(lat, lat).model, session: { graphOptimization: 'all' } }];
     case 'match': {
       const f = sd.featureGraph(1, 1, lat, lat).model.graph.outputs.find((x) => x.name === 'features')!;
       const [, C, h, w] = f.shape as number[];
       return [{ label: 'match', model: buildMatchingModel({ B: 1, N, C, h1: h, w1: w, h2: h, w2: w }, MATCH_METHODS, DEFAULT_MATCH), session: {} }];
     }
   }
+}
+
+/**
+ * Attention overrides for the provider the model's sessions are planned on, once known
+ * (SdModel.providerHint): the attention form depends on it (attention.ts), as the pipeline's own
+ * graphs do (the feature and step graphs read the hint themselves).
+ */
+function forProvider(sd: SdModel, attention: Partial<AttentionRewriteOptions> | undefined): Partial<AttentionRewriteOptions> | undefined {
+  return sd.providerHint ? { provider: sd.providerHint, ...attention } : attention;
 }
 
 /** The feature graph for one image and one draw (SdModel.featureGraph) with the attention rewrite overridden. */
@@ -136,7 +145,7 @@ function featureGraphWith(sd: SdModel, lat: number, attention: Partial<Attention
     timestepDtype: f.timestepDtype,
   });
   // the default rewrite left the small cores as exported: rewrite them with the overrides
-  return rewriteAttention(g.model, g.info, { ...attentionOptions(), ...attention }).model;
+  return rewriteAttention(g.model, g.info, { ...attentionOptions(sd.providerHint), ...attention }).model;
 }
 
 /** The trainer's step graph (StepGraph, one pair) with the attention rewrite and its recomputing backward overridden; not cached. */
@@ -159,5 +168,5 @@ function stepGraphWith(sd: SdModel, N: number, lat: number, size: number, attent
   };
   // the override reaches the backward too: the cores it rewrites are differentiated per query block (patterns.ts)
   const rematerialize = { attentionMinBytes: attention.minBytes ?? REMAT_DEFAULTS.attentionMinBytes, blockBytes: attention.blockBytes ?? REMAT_DEFAULTS.blockBytes };
-  return buildTrainingGraph(loadModel(sd.compiled.unetFeatures), loadModel(sd.compiled.textFromEmbeds), dims, { attention, rematerialize }).model;
+  return buildTrainingGraph(loadModel(sd.compiled.unetFeatures), loadModel(sd.compiled.textFromEmbeds), dims, { attention: forProvider(sd, attention), rematerialize }).model;
 }
